@@ -1,0 +1,214 @@
+"""The ``gencls`` command line: a thin shell over Engine and the plugin loader.
+
+Listing plugins and ``--help`` never import torch: plugin modules import heavy libraries lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+import yaml
+
+from gencls_core.errors import GenclsError
+
+DEBUG_ENV = "GENCLS_DEBUG"
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gencls")
+def cli() -> None:
+    """gencls: generative text classification with LLMs.
+
+    With no options, `gencls run` evaluates SmolLM2-135M-Instruct zero-shot (perplexity decoding) on
+    200 Rotten Tomatoes reviews. Set GENCLS_DEBUG=1 for full tracebacks.
+    """
+
+
+def _run_options(f):
+    f = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="override a config key, e.g. --set decoder.name=generate (repeatable)")(f)
+    f = click.option("--plugins", default="", metavar="A,B",
+                     help="third-party plugins to load, comma-separated, in order")(f)
+    f = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="YAML or JSON run config")(f)
+    return f
+
+
+def _engine(config_file, plugins, overrides):
+    from gencls_core.engine import Engine
+
+    sets = list(overrides)
+    if plugins:
+        sets.append(f"plugins={json.dumps([p.strip() for p in plugins.split(',') if p.strip()])}")
+    return Engine(config_file, overrides=sets)
+
+
+def _quiet_libraries() -> None:
+    if _debug():
+        return
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
+@cli.command()
+@_run_options
+def run(config_file, plugins, overrides):
+    """Run a job: load data and model, train stages, decode the test split, evaluate.
+
+    Writes run.json, metrics.json and predictions.jsonl into a new folder under output_dir.
+    """
+    from gencls_core.results import format_table
+
+    engine = _engine(config_file, plugins, overrides)
+    _quiet_libraries()
+    result = engine.run()
+    record = json.loads((result.run_dir / "run.json").read_text())
+    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in result.metrics.items()]
+    rows.append(("wall_seconds", f"{record['timings']['total']:.1f}"))
+    slots = {c["slot"]: c["name"] for c in record["components"]}
+    title = (f"{slots['model']} | {slots['dataset']} | prompt {slots['inference_prompt']} | "
+             f"decoder {slots['decoder']}")
+    click.echo(format_table(rows, title))
+    click.echo(f"run directory: {result.run_dir}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("input", required=False, default="-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="write JSON lines here (atomically) instead of standard output")
+def predict(run_dir, input, output):
+    """Classify texts with a finished run's model, prompt and decoder.
+
+    INPUT is a text file (one text per line), a .jsonl file with a "text" field, or - for standard input.
+    Prints one JSON object per text: text, label (null when no valid label), scores, output.
+    """
+    from gencls_core.engine import Engine
+    from gencls_core.results import write_jsonl
+
+    texts = _read_texts(input)
+    engine = Engine.from_run_dir(run_dir)
+    _quiet_libraries()
+    preds = engine.predict(texts)
+    rows = [{"text": t, "label": p.label, "scores": p.scores, "output": p.output} for t, p in zip(texts, preds)]
+    if output:
+        write_jsonl(output, rows)
+    else:
+        for r in rows:
+            click.echo(json.dumps(r))
+
+
+def _read_texts(source: str) -> list[str]:
+    from gencls_core.errors import DataError
+
+    if source == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise DataError(f"input file {path} does not exist")
+        lines = path.read_text().splitlines()
+        if path.suffix == ".jsonl":
+            texts = []
+            for n, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    texts.append(json.loads(line)["text"])
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    raise DataError(f"{path} line {n}: expected a JSON object with a \"text\" field ({err})") from None
+            return texts
+    texts = [line for line in lines if line.strip()]
+    if not texts:
+        raise DataError(f"no texts to classify in {'standard input' if source == '-' else source}")
+    return texts
+
+
+@cli.group()
+def plugins():
+    """Installed plugins and the components they provide."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON row per component (and per broken plugin)")
+def plugins_list(as_json):
+    """List every installed plugin's components; broken plugins are shown as broken, not fatal."""
+    from gencls_core.plugins import load_plugins
+
+    loaded = load_plugins(all_installed=True)
+    rows = [{"kind": e.kind, "name": e.name, "plugin": e.plugin.name, "distribution": e.plugin.distribution,
+             "version": e.plugin.version, "status": "ok", "summary": e.component.summary()}
+            for e in loaded.registry.entries()]
+    rows += [{"kind": None, "name": None, "plugin": info.name, "distribution": info.distribution,
+              "version": info.version, "status": "broken", "error": why}
+             for info, why in loaded.broken.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        if r["status"] == "broken":
+            click.echo(f"BROKEN  {r['plugin']} ({r['distribution']} {r['version']}): {r['error']}")
+        else:
+            click.echo(f"{r['kind']:<16} {r['name']:<24} {r['plugin']} ({r['distribution']} {r['version']})"
+                       f"  {r['summary']}")
+
+
+@cli.group()
+def config():
+    """Run configurations."""
+
+
+@config.command("show")
+@_run_options
+def config_show(config_file, plugins, overrides):
+    """Print the resolved config: every slot named, every option spelled out (YAML)."""
+    engine = _engine(config_file, plugins, overrides)
+    click.echo(yaml.safe_dump(engine.resolution.resolved_config(), sort_keys=False), nl=False)
+
+
+def _add_plugin_commands() -> None:
+    """Sub-commands from built-in plugins and those named in GENCLS_PLUGINS; a broken plugin only warns."""
+    from gencls_core.plugins import load_plugins
+
+    try:
+        loaded = load_plugins()
+    except GenclsError as err:
+        click.echo(f"warning: plugin commands unavailable: {err}", err=True)
+        return
+    loaded.hook.gencls_register_commands(cli=cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: GenclsErrors become one clear line and their exit code."""
+    try:
+        _add_plugin_commands()
+        cli.main(args=argv, prog_name="gencls", standalone_mode=False)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except GenclsError as err:
+        if _debug():
+            traceback.print_exc()
+        else:
+            click.echo(f"error: {err}", err=True)
+            if err.__cause__ is not None:
+                click.echo(f"  caused by {type(err.__cause__).__name__}: {err.__cause__} "
+                           f"(set {DEBUG_ENV}=1 for the traceback)", err=True)
+        sys.exit(err.exit_code)

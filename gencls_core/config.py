@@ -1,0 +1,178 @@
+"""RunConfig: one run, as YAML/JSON plus ``--set key.path=value`` overrides.
+
+Component slots (``model``, ``dataset``, ...) take ``{name: ..., <options>}`` or just a name; the options
+are validated by the chosen component's own ``Config`` once plugins are loaded (see ``resolve.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gencls_core.errors import ConfigError, did_you_mean
+
+# The embedded default run: SmolLM2 zero-shot with perplexity decoding on Rotten Tomatoes.
+DEFAULT_COMPONENTS = {
+    "model": "smollm2-135m-instruct",
+    "dataset": "movie-reviews",
+    "labels": "names",
+    "prompt": "zero-shot",
+    "decoder": "perplexity",
+    "evaluators": ["accuracy", "f1"],
+}
+
+
+class ComponentSpec(BaseModel):
+    """A slot: the component's ``name`` plus its options (checked by the component's Config)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str | None = Field(None, description="registered component name; empty = the default")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+Size = Union[int, float]
+
+
+class SplitConfig(BaseModel):
+    """Seeded, stratified splits. Sizes are counts (int) or fractions (float < 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    test_size: Size = Field(200, description="test examples (carved from the data, or sampled from its test split)")
+    validation_size: Size = Field(0, description="validation examples carved from train (0 = none)")
+    train_size: Size | None = Field(None, description="cap on training examples (None = all remaining)")
+
+
+class RunConfig(BaseModel):
+    """Everything one run needs. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = Field(0, description="seed for splits, sampling and training")
+    output_dir: Path = Field(Path("runs"), description="parent folder of run directories")
+    run_name: str | None = Field(None, description="run directory name (default: time-dataset-model)")
+    plugins: list[str] = Field(default_factory=list, description="third-party plugins to load, in order")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when available")
+    progress: bool = Field(True, description="show progress bars")
+    model: ComponentSpec = Field(default_factory=ComponentSpec, description="model source")
+    dataset: ComponentSpec = Field(default_factory=ComponentSpec, description="dataset source")
+    splits: SplitConfig = Field(default_factory=SplitConfig)
+    labels: ComponentSpec = Field(default_factory=ComponentSpec, description="label scheme for training")
+    prompt: ComponentSpec = Field(default_factory=ComponentSpec, description="prompt strategy for training")
+    inference_labels: ComponentSpec | None = Field(None, description="label scheme at inference (default: labels)")
+    inference_prompt: ComponentSpec | None = Field(None, description="prompt strategy at inference (default: prompt)")
+    decoder: ComponentSpec = Field(default_factory=ComponentSpec, description="how answers become labels")
+    trainers: list[ComponentSpec] = Field(default_factory=list, description="training stages, in order")
+    evaluators: list[ComponentSpec] | None = Field(None, description="metrics (default: accuracy, f1)")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML or JSON config file into a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides; values are parsed as YAML scalars/lists."""
+    data = json.loads(json.dumps(data, default=str))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. decoder.name=generate")
+        value = yaml.safe_load(raw) if raw else ""
+        node: Any = data
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            nxt = node[int(part)] if isinstance(node, list) else node.get(part)
+            if isinstance(nxt, str):  # a name shorthand: expand so options can be added
+                nxt = {"name": nxt}
+            if nxt is None:
+                nxt = {}
+            if isinstance(node, list):
+                node[int(part)] = nxt
+            else:
+                node[part] = nxt
+            if not isinstance(nxt, (dict, list)):
+                raise ConfigError(f"--set {item!r}: {'.'.join(parts[:i + 1])} is not a mapping")
+            node = nxt
+        if isinstance(node, list):
+            node[int(parts[-1])] = value
+        else:
+            node[parts[-1]] = value
+    return data
+
+
+def build_config(config: RunConfig | dict[str, Any] | str | Path | None = None,
+                 overrides: list[str] | None = None) -> RunConfig:
+    """A validated RunConfig from an object, a dict or a file, with overrides applied."""
+    source = "config"
+    if isinstance(config, RunConfig):
+        data = config.model_dump(mode="json", exclude_unset=True)
+    elif isinstance(config, (str, Path)):
+        source = str(config)
+        data = read_config_file(config)
+    else:
+        data = dict(config or {})
+    data = apply_overrides(data, list(overrides or []))
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, RunConfig, source)) from None
+
+
+def format_validation_error(err: ValidationError, model: type[BaseModel], source: str, prefix: str = "") -> str:
+    """One line per problem: where it is, the key path, what is wrong, and a close match for typos."""
+    lines = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"]]
+        path = ".".join([prefix, *loc] if prefix else loc)
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            fields = _fields_at(model, loc[:-1])
+            msg = f"unknown key{did_you_mean(loc[-1], fields)}; allowed: {', '.join(fields)}"
+        lines.append(f"{source}: {path}: {msg}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """Field names of the (nested) model found at ``loc``."""
+    for part in loc:
+        if part.isdigit():
+            continue
+        field = model.model_fields.get(part)
+        inner = _model_in(field.annotation) if field else None
+        if inner is None:
+            return []
+        model = inner
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found:
+            return found
+    return None

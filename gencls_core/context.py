@@ -1,0 +1,36 @@
+"""What components see of a run while it happens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gencls_core.interfaces import LabeledData, LabelScheme, LoadedModel, PromptStrategy
+    from gencls_core.plugins import Plugins
+
+
+@dataclass
+class RunContext:
+    """Shared state of one run. Trainers read ``data`` and may replace ``lm``."""
+
+    seed: int
+    device: str
+    run_dir: Path | None
+    plugins: Plugins
+    progress: bool = True
+    data: LabeledData | None = None
+    lm: LoadedModel | None = None
+    train_labels: LabelScheme | None = None
+    train_prompt: PromptStrategy | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(requested: str) -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

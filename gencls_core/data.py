@@ -1,0 +1,78 @@
+"""Checking a dataset against its declared labels, and carving seeded, stratified splits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gencls_core.config import SplitConfig
+from gencls_core.errors import DataError
+from gencls_core.interfaces import LabeledData
+
+if TYPE_CHECKING:
+    import datasets
+
+
+def check_labeled_data(data: LabeledData, where: str) -> None:
+    """Every split has a non-empty ``text`` and a ``label`` from ``data.labels``; report the first bad row."""
+    if len(set(data.labels)) < 2:
+        raise DataError(f"{where}: needs at least two distinct labels, got {data.labels}")
+    allowed = set(data.labels)
+    for split, ds in data.splits.items():
+        missing = {"text", "label"} - set(ds.column_names)
+        if missing:
+            raise DataError(f"{where}: split {split!r} lacks column(s) {sorted(missing)}; has {ds.column_names}")
+        for i, (text, label) in enumerate(zip(ds["text"], ds["label"])):
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"{where}: split {split!r} row {i}: empty text")
+            if label not in allowed:
+                raise DataError(f"{where}: split {split!r} row {i}: label {label!r} is not one of {sorted(allowed)}")
+
+
+def make_splits(data: LabeledData, cfg: SplitConfig, seed: int) -> dict[str, datasets.Dataset]:
+    """``train``/``validation``/``test`` from the dataset's own splits where present, else carved from
+    ``train``; each sampled down to its configured size, stratified by label, with ``seed``."""
+    have = data.splits
+    if "train" not in have and "test" not in have:
+        raise DataError(f"dataset gave splits {sorted(have)}; expected 'train' and/or 'test'")
+    out: dict[str, datasets.Dataset] = {}
+    pool = have.get("train")
+    if "test" in have:
+        out["test"], _ = _take(have["test"], cfg.test_size, data.labels, seed, "splits.test_size")
+    else:
+        out["test"], pool = _take(pool, cfg.test_size, data.labels, seed, "splits.test_size")
+    if cfg.validation_size:
+        if "validation" in have:
+            out["validation"], _ = _take(have["validation"], cfg.validation_size, data.labels, seed,
+                                         "splits.validation_size")
+        elif pool is not None:
+            out["validation"], pool = _take(pool, cfg.validation_size, data.labels, seed, "splits.validation_size")
+    if pool is not None and len(pool):
+        out["train"] = pool if cfg.train_size is None else _take(pool, cfg.train_size, data.labels, seed,
+                                                                  "splits.train_size")[0]
+    return out
+
+
+def _take(ds: datasets.Dataset, size: int | float, labels: list[str], seed: int,
+          key: str) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """A stratified sample of ``size`` rows and the rest."""
+    if isinstance(size, float) and not size.is_integer():
+        if not 0 < size < 1:
+            raise DataError(f"{key}={size}: a fraction must be between 0 and 1")
+        n = max(1, round(size * len(ds)))
+    else:
+        n = int(size)
+    if n <= 0:
+        raise DataError(f"{key}={size}: must be positive")
+    if n > len(ds):
+        raise DataError(f"{key}={size}: only {len(ds)} examples are available")
+    if n == len(ds):
+        return ds, ds.select([])
+    import datasets
+
+    index = {label: i for i, label in enumerate(labels)}
+    tagged = ds.map(lambda b: {"_class": [index[x] for x in b["label"]]}, batched=True)
+    tagged = tagged.cast_column("_class", datasets.ClassLabel(names=labels))
+    present = len(set(tagged["_class"]))
+    stratify = "_class" if present <= n <= len(ds) - present else None
+    parts = tagged.train_test_split(test_size=n, seed=seed, stratify_by_column=stratify)
+    return parts["test"].remove_columns("_class"), parts["train"].remove_columns("_class")

@@ -1,0 +1,161 @@
+"""The contract of each component kind.
+
+A component is a class with a kebab-case ``name``, a pydantic ``Config`` (its options, validated with
+``extra="forbid"``) and ``requires`` (capabilities it needs, e.g. ``{"cuda"}``). Plugins register the
+class; the engine validates the options and instantiates it with ``cls(config)``.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import datasets
+
+    from gencls_core.context import RunContext
+
+
+class Options(BaseModel):
+    """Base for component configs: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Component:
+    """Base of every component kind."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[BaseModel]] = Options
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: BaseModel | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+@dataclass
+class LoadedModel:
+    """A causal LM with its tokenizer; ``ref`` says where it came from."""
+
+    model: Any
+    tokenizer: Any
+    ref: str
+
+
+@dataclass
+class LabeledData:
+    """Labelled texts: ``splits`` map split names to ``datasets.Dataset`` with ``text`` and ``label``
+    (a class name from ``labels``) columns. ``task`` is a short description used by prompts."""
+
+    splits: dict[str, datasets.Dataset]
+    labels: list[str]
+    task: str = "Classify the text."
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prediction:
+    """One decoded answer: ``label`` is None when the output named no single valid label."""
+
+    label: str | None
+    scores: dict[str, float] | None = None
+    output: str | None = None
+
+
+class ModelSource(Component):
+    """Where a causal LM comes from."""
+
+    def load(self, ctx: RunContext) -> LoadedModel:
+        raise NotImplementedError
+
+
+class DatasetSource(Component):
+    """Where labelled text comes from. Splits it provides (``train``/``validation``/``test``) are kept;
+    otherwise everything is returned as ``train`` and the engine carves seeded stratified splits."""
+
+    def load(self, ctx: RunContext) -> LabeledData:
+        raise NotImplementedError
+
+
+class LabelScheme(Component):
+    """How each class is written in the model's answer, and how an answer is parsed back."""
+
+    def setup(self, labels: list[str]) -> None:
+        """Bind the scheme to the dataset's class names (called once before use)."""
+        self.labels = list(labels)
+
+    def verbalize(self, label: str) -> str:
+        """The answer text for class ``label``."""
+        raise NotImplementedError
+
+    def parse(self, output: str) -> str | None:
+        """The class an answer names, or None if it names none or several."""
+        raise NotImplementedError
+
+    def answers(self) -> dict[str, str]:
+        """Class name -> answer text, for every class."""
+        return {label: self.verbalize(label) for label in self.labels}
+
+
+class PromptStrategy(Component):
+    """How an input text becomes chat messages asking for a label."""
+
+    def setup(self, data: LabeledData, labels: LabelScheme) -> None:
+        """Called once with the dataset (e.g. to draw demonstrations from ``train``)."""
+        self.task = data.task
+        self.label_scheme = labels
+
+    def messages(self, text: str) -> list[dict[str, str]]:
+        raise NotImplementedError
+
+
+class Decoder(Component):
+    """Turns rendered prompts into predictions."""
+
+    def decode(self, lm: LoadedModel, prompts: list[str], labels: LabelScheme,
+               ctx: RunContext) -> list[Prediction]:
+        raise NotImplementedError
+
+
+class Evaluator(Component):
+    """Metrics from gold labels and predictions (None = no valid label)."""
+
+    def evaluate(self, gold: list[str], predicted: list[str | None], labels: list[str]) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class Trainer(Component):
+    """A training stage: updates ``ctx.lm`` in place (or replaces it)."""
+
+    def train(self, ctx: RunContext) -> dict[str, Any]:
+        """Train and return a summary (losses, steps, ...) for ``run.json``."""
+        raise NotImplementedError
+
+
+class RewardFunc(Component):
+    """A reward in TRL's contract: ``__call__(prompts, completions, **kwargs) -> list[float | None]``,
+    dataset columns such as ``label`` arriving as keyword arguments."""
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+        raise NotImplementedError
+
+
+# kind -> (register hook, base class)
+KINDS: dict[str, tuple[str, type[Component]]] = {
+    "model_source": ("gencls_register_model_sources", ModelSource),
+    "dataset": ("gencls_register_datasets", DatasetSource),
+    "label_scheme": ("gencls_register_label_schemes", LabelScheme),
+    "prompt_strategy": ("gencls_register_prompt_strategies", PromptStrategy),
+    "decoder": ("gencls_register_decoders", Decoder),
+    "reward_func": ("gencls_register_reward_funcs", RewardFunc),
+    "trainer": ("gencls_register_trainers", Trainer),
+    "evaluator": ("gencls_register_evaluators", Evaluator),
+}

@@ -1,0 +1,156 @@
+"""Plugin discovery (stevedore, ``gencls`` entry points) and contribution (pluggy hooks).
+
+Only the plugins a run needs are imported: the built-in ones (shipped by the ``gencls`` distribution)
+plus those named, in the order named. ``load_plugins(all_installed=True)`` imports every installed
+plugin and records broken ones instead of failing (for ``gencls plugins list``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pluggy
+from stevedore import ExtensionManager, NamedExtensionManager
+
+from gencls_core import hookspecs
+from gencls_core.errors import GenclsError, PluginLoadError, PluginNotFound, did_you_mean
+from gencls_core.interfaces import KINDS
+from gencls_core.registry import PluginInfo, Registry
+
+GROUP = "gencls"
+
+
+def installed_plugins() -> dict[str, PluginInfo]:
+    """Every installed plugin, read from package metadata without importing anything."""
+    found: dict[str, PluginInfo] = {}
+    for ep in importlib.metadata.entry_points(group=GROUP):
+        dist = ep.dist
+        info = PluginInfo(ep.name, ep.value, dist.name if dist else "?", dist.version if dist else "?")
+        if ep.name in found and found[ep.name].module != info.module:
+            raise PluginLoadError(
+                f"two installed distributions both provide the gencls plugin {ep.name!r}: "
+                f"{found[ep.name].distribution} and {info.distribution}; uninstall one")
+        found[ep.name] = info
+    return found
+
+
+def requested_plugins(names: Sequence[str] = ()) -> list[str]:
+    """Names from the caller plus ``GENCLS_PLUGINS`` (comma-separated), in order, without repeats."""
+    env = [n for n in os.environ.get("GENCLS_PLUGINS", "").split(",") if n.strip()]
+    out: list[str] = []
+    for n in [*names, *env]:
+        n = n.strip()
+        if n and n not in out:
+            out.append(n)
+    return out
+
+
+@dataclass
+class Plugins:
+    """The loaded plugins: pluggy's manager, what they registered, and those that failed."""
+
+    pm: pluggy.PluginManager
+    registry: Registry
+    loaded: list[PluginInfo] = field(default_factory=list)
+    broken: dict[str, tuple[PluginInfo, str]] = field(default_factory=dict)
+
+    @property
+    def hook(self):
+        return self.pm.hook
+
+    def info(self, name: str) -> PluginInfo:
+        return next(p for p in self.loaded if p.name == name)
+
+
+def _new_pm() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _describe_error(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
+                 modules: Sequence[tuple[PluginInfo, object]] = ()) -> Plugins:
+    """Import and register plugins.
+
+    ``names``: third-party plugins to load after the built-ins (``--plugins``). ``modules``: extra
+    ``(info, module_or_object)`` pairs registered directly (tests, the Python API).
+    """
+    available = installed_plugins()
+    names = requested_plugins(names)
+    for n in names:
+        if n not in available:
+            installed = sorted(p for p, i in available.items() if not i.builtin)
+            raise PluginNotFound(
+                f"plugin {n!r} is not installed{did_you_mean(n, available)}. "
+                f"Installed third-party plugins: {', '.join(installed) or 'none'}. "
+                f"Try: pip install gencls-plugin-{n}")
+    wanted = list(available) if all_installed else [n for n, i in available.items() if i.builtin] + names
+
+    failures: dict[str, BaseException] = {}
+
+    def on_failure(_manager: ExtensionManager, ep: importlib.metadata.EntryPoint, err: BaseException) -> None:
+        failures[ep.name] = err
+
+    ExtensionManager.ENTRY_POINT_CACHE.pop(GROUP, None)  # see installs made since the last call
+    manager = NamedExtensionManager(GROUP, names=wanted, name_order=True,
+                                    on_load_failure_callback=on_failure,
+                                    on_missing_entrypoints_callback=None)
+    plugins = Plugins(_new_pm(), Registry())
+    for n, err in failures.items():
+        _fail(plugins, available[n], f"failed to import: {_describe_error(err)}", err, all_installed)
+    for ext in manager:
+        _add(plugins, available[ext.name], ext.plugin, all_installed)
+    for info, module in modules:
+        _add(plugins, info, module, all_installed)
+    return plugins
+
+
+def _fail(plugins: Plugins, info: PluginInfo, why: str, err: BaseException, tolerate: bool) -> None:
+    if tolerate:
+        plugins.broken[info.name] = (info, why)
+        return
+    raise PluginLoadError(f"{info.describe()} {why}") from err
+
+
+def _add(plugins: Plugins, info: PluginInfo, module: object, tolerate: bool) -> None:
+    """Register one plugin with pluggy and collect its components, rolling back on any error."""
+    pm = plugins.pm
+    try:
+        pm.register(module, name=info.name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as err:
+        if pm.is_registered(module):
+            pm.unregister(module)
+        _fail(plugins, info, f"has an invalid hook implementation: {err}", err, tolerate)
+        return
+    try:
+        _collect(plugins.registry, pm, info)
+    except (GenclsError, TypeError) as err:
+        pm.unregister(module)
+        if isinstance(err, GenclsError) and not tolerate:
+            raise
+        _fail(plugins, info, f"registered an invalid component: {err}", err, tolerate)
+        return
+    plugins.loaded.append(info)
+
+
+def _collect(registry: Registry, pm: pluggy.PluginManager, info: PluginInfo) -> None:
+    """Call each register hook of the plugin named ``info.name`` alone, so components know their plugin."""
+    staged = Registry()
+    for kind, (hook_name, _base) in KINDS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin_name != info.name:
+                continue
+
+            def register(component, *, name=None, _kind=kind):
+                staged.add(_kind, component, info, name)
+
+            impl.function(register)
+    registry.merge(staged)

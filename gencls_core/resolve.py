@@ -1,0 +1,113 @@
+"""Filling a run's slots with registered components and validating each component's options.
+
+A slot is filled by the name given in the config; otherwise by the single candidate the named
+(third-party) plugins offer; otherwise by the built-in default. Two candidates and no name is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from gencls_core.config import DEFAULT_COMPONENTS, ComponentSpec, RunConfig, format_validation_error
+from gencls_core.errors import AmbiguousComponent, ConfigError
+from gencls_core.interfaces import Component
+from gencls_core.plugins import Plugins
+from gencls_core.registry import Entry
+
+# config field -> component kind
+SLOT_KINDS = {
+    "model": "model_source",
+    "dataset": "dataset",
+    "labels": "label_scheme",
+    "prompt": "prompt_strategy",
+    "inference_labels": "label_scheme",
+    "inference_prompt": "prompt_strategy",
+    "decoder": "decoder",
+    "trainers": "trainer",
+    "evaluators": "evaluator",
+}
+# inference slots default to their training twin
+INFERENCE_TWINS = {"inference_labels": "labels", "inference_prompt": "prompt"}
+
+
+@dataclass
+class Slot:
+    """One filled slot: where it sits in the config, the registered component and its validated options."""
+
+    path: str
+    entry: Entry
+    options: BaseModel
+
+    def build(self) -> Component:
+        return self.entry.component(self.options)
+
+    def spec(self) -> dict[str, Any]:
+        return {"name": self.entry.name, **self.options.model_dump(mode="json")}
+
+    def describe(self) -> dict[str, str]:
+        p = self.entry.plugin
+        return {"slot": self.path, "kind": self.entry.kind, "name": self.entry.name,
+                "plugin": p.name, "distribution": p.distribution, "version": p.version}
+
+
+@dataclass
+class Resolution:
+    config: RunConfig
+    slots: dict[str, Slot]
+    trainers: list[Slot]
+    evaluators: list[Slot]
+
+    def all_slots(self) -> list[Slot]:
+        return [*self.slots.values(), *self.trainers, *self.evaluators]
+
+    def resolved_config(self) -> dict[str, Any]:
+        """The config with every slot named and every option's value spelled out."""
+        data = self.config.model_dump(mode="json")
+        data.update({k: s.spec() for k, s in self.slots.items()})
+        data["trainers"] = [s.spec() for s in self.trainers]
+        data["evaluators"] = [s.spec() for s in self.evaluators]
+        return data
+
+
+def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
+    slots: dict[str, Slot] = {}
+    for field, kind in SLOT_KINDS.items():
+        if field in ("trainers", "evaluators"):
+            continue
+        spec = getattr(config, field)
+        if spec is None:
+            spec = getattr(config, INFERENCE_TWINS[field])
+        slots[field] = _fill(field, kind, spec, plugins, DEFAULT_COMPONENTS.get(INFERENCE_TWINS.get(field, field)))
+    trainers = [_fill(f"trainers.{i}", "trainer", s, plugins, None) for i, s in enumerate(config.trainers)]
+    specs = config.evaluators
+    if specs is None:
+        specs = [ComponentSpec(name=n) for n in DEFAULT_COMPONENTS["evaluators"]]
+    evaluators = [_fill(f"evaluators.{i}", "evaluator", s, plugins, None) for i, s in enumerate(specs)]
+    return Resolution(config, slots, trainers, evaluators)
+
+
+def _fill(path: str, kind: str, spec: ComponentSpec, plugins: Plugins, default: str | None) -> Slot:
+    name = spec.name or _candidate(path, kind, plugins) or default
+    if name is None:
+        raise ConfigError(f"{path}: a {kind} name is required; available: {', '.join(plugins.registry.names(kind))}")
+    entry = plugins.registry.get(kind, name)
+    try:
+        options = entry.component.Config.model_validate(spec.options)
+    except ValidationError as err:
+        raise ConfigError(
+            f"options of {kind} {name!r} ({entry.plugin.describe()}):\n"
+            + format_validation_error(err, entry.component.Config, "config", prefix=path)) from None
+    return Slot(path, entry, options)
+
+
+def _candidate(path: str, kind: str, plugins: Plugins) -> str | None:
+    """The single component of ``kind`` offered by third-party plugins, if exactly one."""
+    offered = [e for e in plugins.registry.entries() if e.kind == kind and not e.plugin.builtin]
+    if len(offered) > 1:
+        listed = ", ".join(f"{e.name!r} from {e.plugin.describe()}" for e in offered)
+        raise AmbiguousComponent(f"{path}: several {kind}s could fill this slot ({listed}); "
+                                 f"name one, e.g. --set {path}.name={offered[0].name}")
+    return offered[0].name if offered else None

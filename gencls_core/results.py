@@ -1,0 +1,52 @@
+"""Run directories and their files, written atomically (temporary file, then rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, default=str) + "\n" for r in rows))
+
+
+@dataclass
+class RunResult:
+    """What ``Engine.run()`` returns: the metrics, the run directory and the predictions."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def format_table(rows: list[tuple[str, str]], title: str) -> str:
+    """A two-column text table."""
+    width = max([len(k) for k, _ in rows] + [len("metric")])
+    vwidth = max([len(v) for _, v in rows] + [len("value")])
+    line = f"+-{'-' * width}-+-{'-' * vwidth}-+"
+    out = [title, line, f"| {'metric'.ljust(width)} | {'value'.rjust(vwidth)} |", line]
+    out += [f"| {k.ljust(width)} | {v.rjust(vwidth)} |" for k, v in rows]
+    out.append(line)
+    return "\n".join(out)

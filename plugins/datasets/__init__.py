@@ -1,0 +1,15 @@
+"""Dataset sources: local files, Hugging Face hub datasets, and two bundled real corpora."""
+
+from gencls_core import hookimpl
+from gencls_plugins.datasets.bbc_news import BBCNews
+from gencls_plugins.datasets.hub import HubDataset
+from gencls_plugins.datasets.local import LocalFile
+from gencls_plugins.datasets.movie_reviews import MovieReviews
+
+
+@hookimpl
+def gencls_register_datasets(register):
+    register(LocalFile)
+    register(HubDataset)
+    register(MovieReviews)
+    register(BBCNews)

@@ -1,0 +1,13 @@
+"""Model sources: Hugging Face hub ids or folders, local GGUF files, and the bundled SmolLM2."""
+
+from gencls_core import hookimpl
+from gencls_plugins.models.gguf import GGUFModel
+from gencls_plugins.models.hub import HubModel
+from gencls_plugins.models.smollm2 import SmolLM2
+
+
+@hookimpl
+def gencls_register_model_sources(register):
+    register(HubModel)
+    register(GGUFModel)
+    register(SmolLM2)

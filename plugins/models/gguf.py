@@ -1,0 +1,70 @@
+"""Models from local GGUF files, de-quantized by transformers and cached once as safetensors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pydantic import Field
+
+from gencls_core.assets import cache_dir
+from gencls_core.errors import ModelError
+from gencls_core.interfaces import LoadedModel, ModelSource
+from gencls_plugins.models.hub import DTypeOptions, DType, load_pretrained, with_pad_token
+
+
+def load_gguf(path: Path, *, device: str, dtype: DType, cache_key: str | None = None) -> LoadedModel:
+    """Load a GGUF file; the first call saves a trainable safetensors copy in the gencls cache,
+    later calls load that copy (well under a second for a small model)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"GGUF file {path} does not exist")
+    if cache_key is None:
+        st = path.stat()
+        cache_key = f"{path.stem}-" + hashlib.sha256(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    cached = cache_dir() / "models" / cache_key
+    if not (cached / "config.json").is_file():
+        _convert(path, cached)
+    lm = load_pretrained(str(cached), device=device, dtype=dtype)
+    lm.ref = str(path)
+    return lm
+
+
+def _convert(path: Path, dest: Path) -> None:
+    """GGUF -> safetensors folder, written to a temporary folder and renamed into place."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelError(f"could not load GGUF file {path}: {err}") from err
+    # A GGUF-loaded model stays flagged as quantized although its weights are now dense; clear the
+    # flags so it can be saved and trained.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        model.save_pretrained(tmp)
+        with_pad_token(tokenizer).save_pretrained(tmp)
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class GGUFModel(ModelSource):
+    """A causal LM from a local GGUF file (de-quantized, cached as safetensors for fast reloads)."""
+
+    name = "gguf"
+
+    class Config(DTypeOptions):
+        path: Path = Field(..., description="path of the .gguf file")
+
+    def load(self, ctx) -> LoadedModel:
+        return load_gguf(self.config.path, device=ctx.device, dtype=self.config.dtype)
