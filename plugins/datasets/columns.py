@@ -15,7 +15,7 @@ class ColumnOptions(Options):
     text_column: str = Field("text", description="column holding the text")
     label_column: str = Field("label", description="column holding the label")
     labels: list[str] | None = Field(None, description="the declared label set (default: the labels found)")
-    label_names: dict[str, str] | None = Field(
+    label_names: dict[str | int, str] | None = Field(
         None, description="raw label value -> class name, e.g. {0: negative, 1: positive}")
     task: str = Field("Classify the text.", description="one sentence describing the task, used in prompts")
 

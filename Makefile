@@ -1,0 +1,27 @@
+# Two commands set everything up on a fresh machine:
+#   make run    create .venv, install gencls, run the embedded default job
+#   make test   create .venv, install gencls with test extras, run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+# The CPU build of torch; override (e.g. TORCH=torch) where another build is wanted.
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)" -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/gencls run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

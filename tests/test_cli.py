@@ -1,0 +1,78 @@
+"""The gencls command line, run as a user would (subprocesses)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+
+def gencls(*args, stdin=None, env=None):
+    return subprocess.run([sys.executable, "-m", "gencls_core", *args], input=stdin, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def _config_file(tmp_path, cfg):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_run_prints_metrics_and_predict_reads_stdin(tmp_path, tiny_run_config):
+    done = gencls("run", "--config", str(_config_file(tmp_path, tiny_run_config)), "--set", "seed=1")
+    assert done.returncode == 0, done.stderr
+    assert "| accuracy" in done.stdout and "| f1_macro" in done.stdout and "| wall_seconds" in done.stdout
+    run_dir = done.stdout.strip().splitlines()[-1].removeprefix("run directory: ")
+    assert json.loads(open(os.path.join(run_dir, "run.json")).read())["seed"] == 1
+    pred = gencls("predict", run_dir, "-", stdin="the film was good\n\nawful plot\n")
+    assert pred.returncode == 0, pred.stderr
+    rows = [json.loads(line) for line in pred.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["the film was good", "awful plot"]
+    assert all(r["label"] in ("negative", "positive") for r in rows)
+
+
+def test_predict_writes_jsonl_output_file(tmp_path, tiny_run_config):
+    done = gencls("run", "--config", str(_config_file(tmp_path, tiny_run_config)))
+    run_dir = done.stdout.strip().splitlines()[-1].removeprefix("run directory: ")
+    texts = tmp_path / "in.jsonl"
+    texts.write_text('{"text": "good film"}\n{"text": "bad film"}\n')
+    out = tmp_path / "out.jsonl"
+    pred = gencls("predict", run_dir, str(texts), "-o", str(out))
+    assert pred.returncode == 0, pred.stderr
+    assert len(out.read_text().splitlines()) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"txt": "x"}\n')
+    pred = gencls("predict", run_dir, str(bad))
+    assert pred.returncode == 1 and 'bad.jsonl line 1: expected a JSON object with a "text" field' in pred.stderr
+
+
+def test_unknown_plugin_exits_2_with_hint():
+    done = gencls("run", "--plugins", "nope")
+    assert done.returncode == 2
+    assert "plugin 'nope' is not installed" in done.stderr and "pip install gencls-plugin-nope" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_config_typo_exits_2_and_debug_shows_traceback(tmp_path):
+    done = gencls("config", "show", "--set", "decoder.batch_sise=3")
+    assert done.returncode == 2
+    assert "decoder.batch_sise: unknown key (did you mean 'batch_size'?)" in done.stderr
+    debug = gencls("config", "show", "--set", "decoder.batch_sise=3", env={"GENCLS_DEBUG": "1"})
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+def test_config_show_prints_the_resolved_config():
+    done = gencls("config", "show", "--set", "decoder=generate")
+    assert done.returncode == 0, done.stderr
+    shown = yaml.safe_load(done.stdout)
+    assert shown["decoder"] == {"name": "generate", "batch_size": 8, "max_new_tokens": 16}
+    assert shown["model"] == {"name": "smollm2-135m-instruct", "dtype": "auto"}
+    assert shown["inference_prompt"]["name"] == "zero-shot"
+
+
+def test_every_command_has_help():
+    for args in (["--help"], ["run", "--help"], ["predict", "--help"], ["plugins", "list", "--help"],
+                 ["config", "show", "--help"]):
+        done = gencls(*args)
+        assert done.returncode == 0 and "Usage:" in done.stdout, args

@@ -1,0 +1,104 @@
+"""Dataset sources, data checks and seeded stratified splits."""
+
+import collections
+import json
+
+import datasets
+import pytest
+
+from gencls_core.config import SplitConfig
+from gencls_core.context import RunContext
+from gencls_core.data import check_labeled_data, make_splits
+from gencls_core.errors import DataError
+from gencls_core.interfaces import LabeledData
+from gencls_plugins.datasets.local import LocalFile
+
+
+def _ctx(plugins):
+    return RunContext(seed=0, device="cpu", run_dir=None, plugins=plugins, progress=False)
+
+
+def _local(path, **opts):
+    return LocalFile(LocalFile.Config(path=path, **opts))
+
+
+def _pool(n_pos, n_neg):
+    return LabeledData({"train": datasets.Dataset.from_dict(
+        {"text": [f"t{i}" for i in range(n_pos + n_neg)], "label": ["pos"] * n_pos + ["neg"] * n_neg})},
+        ["neg", "pos"])
+
+
+def test_splits_are_stratified_sized_disjoint_and_seeded():
+    data = _pool(60, 40)
+    cfg = SplitConfig(test_size=20, validation_size=0.1, train_size=30)
+    a = make_splits(data, cfg, seed=1)
+    assert {k: len(v) for k, v in a.items()} == {"test": 20, "validation": 8, "train": 30}
+    assert collections.Counter(a["test"]["label"]) == {"pos": 12, "neg": 8}
+    assert not set(a["test"]["text"]) & set(a["train"]["text"])
+    assert not set(a["validation"]["text"]) & set(a["train"]["text"])
+    assert make_splits(data, cfg, seed=1)["test"]["text"] == a["test"]["text"]
+    assert make_splits(data, cfg, seed=2)["test"]["text"] != a["test"]["text"]
+
+
+def test_a_provided_test_split_is_sampled_not_carved():
+    data = _pool(10, 10)
+    data.splits["test"] = datasets.Dataset.from_dict({"text": ["a", "b", "c", "d"], "label": ["pos", "neg"] * 2})
+    out = make_splits(data, SplitConfig(test_size=2), seed=0)
+    assert len(out["test"]) == 2 and set(out["test"]["text"]) <= {"a", "b", "c", "d"}
+    assert len(out["train"]) == 20
+
+
+def test_asking_for_more_than_available_names_the_setting():
+    with pytest.raises(DataError, match=r"splits.test_size=500: only 20 examples are available"):
+        make_splits(_pool(10, 10), SplitConfig(test_size=500), seed=0)
+
+
+def test_check_rejects_labels_outside_the_declared_set():
+    data = _pool(2, 2)
+    data.labels = ["neg", "other"]
+    with pytest.raises(DataError, match="split 'train' row 0: label 'pos' is not one of"):
+        check_labeled_data(data, "dataset 'x'")
+
+
+def test_local_csv_loads_with_labels_found(tiny_csv, gencls_plugins):
+    data = _local(tiny_csv).load(_ctx(gencls_plugins))
+    assert data.labels == ["negative", "positive"]
+    assert len(data.splits["train"]) == 40
+    check_labeled_data(data, "tiny")
+
+
+def test_local_jsonl_and_parquet_with_column_mapping(tmp_path, gencls_plugins):
+    rows = [{"review": f"text {i}", "stars": i % 2} for i in range(6)]
+    jl = tmp_path / "d.jsonl"
+    jl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pq = tmp_path / "d.parquet"
+    datasets.Dataset.from_list(rows).to_parquet(str(pq))
+    for path in (jl, pq):
+        data = _local(path, text_column="review", label_column="stars",
+                      label_names={0: "bad", 1: "good"}).load(_ctx(gencls_plugins))
+        assert data.labels == ["bad", "good"]
+        assert data.splits["train"]["label"][:2] == ["bad", "good"]
+
+
+def test_missing_file(tmp_path, gencls_plugins):
+    with pytest.raises(DataError, match=r"data file .*nope.csv does not exist \(dataset.path\)"):
+        _local(tmp_path / "nope.csv").load(_ctx(gencls_plugins))
+
+
+def test_missing_column_lists_columns_and_the_setting(tiny_csv, gencls_plugins):
+    with pytest.raises(DataError, match=r"no column 'review' \(columns: text, label\); set dataset.text_column"):
+        _local(tiny_csv, text_column="review").load(_ctx(gencls_plugins))
+
+
+def test_empty_text_reports_row_and_line(tmp_path, gencls_plugins):
+    p = tmp_path / "d.csv"
+    p.write_text('text,label\ngood film,positive\n"",negative\n')
+    with pytest.raises(DataError, match=r"d.csv: row 2 \(line 3\): empty text in column 'text'"):
+        _local(p).load(_ctx(gencls_plugins))
+
+
+def test_label_outside_declared_set_reports_row(tmp_path, gencls_plugins):
+    p = tmp_path / "d.csv"
+    p.write_text("text,label\ngood,positive\nmeh,neutral\nbad,negative\n")
+    with pytest.raises(DataError, match=r"row 2 \(line 3\): label 'neutral' is not in the declared labels"):
+        _local(p, labels=["negative", "positive"]).load(_ctx(gencls_plugins))

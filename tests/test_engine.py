@@ -1,0 +1,127 @@
+"""The Engine API end to end on a tiny model and dataset."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gencls_core import Decoder, Engine, Prediction, Trainer, hookimpl
+from gencls_core.errors import ConfigError, ContractError
+from gencls_core.plugins import load_plugins
+from gencls_core.registry import PluginInfo
+
+
+def _read(path):
+    return json.loads(path.read_text())
+
+
+def test_run_writes_results_and_returns_metrics(tiny_run_config):
+    result = Engine(tiny_run_config).run()
+    run_dir = result.run_dir
+    record, metrics = _read(run_dir / "run.json"), _read(run_dir / "metrics.json")
+    rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    assert record["status"] == "done" and record["seed"] == 0
+    assert record["data"]["sizes"] == {"test": 10, "train": 30}
+    assert {c["slot"]: (c["name"], c["plugin"], c["distribution"]) for c in record["components"]}["decoder"] == \
+        ("perplexity", "decoders", "gencls")
+    assert record["config"]["decoder"] == {"name": "perplexity", "batch_size": 4, "normalize": "sum",
+                                           "end_of_answer": True}
+    assert metrics == result.metrics
+    assert metrics["n"] == 10 and metrics["unparseable"] == 0
+    assert metrics["accuracy"] == sum(r["correct"] for r in rows) / 10
+    assert 0 <= metrics["f1_macro"] <= 1
+    assert len(rows) == 10 and set(rows[0]["scores"]) == {"negative", "positive"}
+    assert not list(run_dir.glob(".*tmp"))
+
+
+def test_same_seed_same_predictions(tiny_run_config):
+    a = Engine(tiny_run_config).run()
+    b = Engine(tiny_run_config).run()
+    assert a.run_dir != b.run_dir
+    assert [r["text"] for r in a.predictions] == [r["text"] for r in b.predictions]
+    assert [r["scores"] for r in a.predictions] == [r["scores"] for r in b.predictions]
+
+
+def test_generate_decoder_counts_unparseable(tiny_run_config):
+    tiny_run_config["decoder"] = {"name": "generate", "max_new_tokens": 2}
+    result = Engine(tiny_run_config).run()
+    unparseable = sum(r["predicted"] is None for r in result.predictions)
+    assert result.metrics["unparseable"] == unparseable
+    assert all(isinstance(r["output"], str) for r in result.predictions)
+
+
+def test_predict_from_a_finished_run_dir(tiny_run_config):
+    result = Engine(tiny_run_config).run()
+    engine = Engine.from_run_dir(result.run_dir)
+    preds = engine.predict(["the film was good", "awful plot"])
+    assert [type(p) for p in preds] == [Prediction, Prediction]
+    first = result.predictions[0]
+    again = engine.predict([first["text"]])[0]
+    assert again.scores == pytest.approx(first["scores"], abs=1e-5)
+
+
+class _ToyStage(Trainer):
+    """Toy stage: scales the LM head and reports what it saw."""
+
+    name = "toy-stage"
+
+    def train(self, ctx):
+        import torch
+
+        with torch.no_grad():
+            ctx.lm.model.lm_head.weight.mul_(1.5)
+        return {"train_examples": len(ctx.data.splits["train"]), "prompt": ctx.train_prompt.name}
+
+
+class _ShortDecoder(Decoder):
+    """Breaks the contract: one prediction whatever the number of prompts."""
+
+    name = "short"
+
+    def decode(self, lm, prompts, labels, ctx):
+        return [Prediction(label=labels.labels[0])]
+
+
+class _ToyPlugin:
+    @hookimpl
+    def gencls_register_trainers(self, register):
+        register(_ToyStage)
+
+    @hookimpl
+    def gencls_register_decoders(self, register):
+        register(_ShortDecoder)
+
+
+def _with_toy_plugin():
+    return load_plugins(modules=[(PluginInfo("toy", "tests.test_engine", "toy-dist", "0.1"), _ToyPlugin())])
+
+
+def test_trainer_stages_run_in_order_and_are_recorded(tiny_run_config):
+    plain = Engine(tiny_run_config).run()
+    tiny_run_config["trainers"] = ["toy-stage", "toy-stage"]
+    tiny_run_config["decoder"] = "perplexity"  # the toy plugin's decoder would otherwise fill the slot
+    result = Engine(tiny_run_config, plugins=_with_toy_plugin()).run()
+    assert [s["stage"] for s in result.stages] == ["trainers.0", "trainers.1"]
+    assert result.stages[0]["train_examples"] == 30 and result.stages[0]["prompt"] == "zero-shot"
+    assert _read(result.run_dir / "run.json")["stages"] == result.stages
+    assert [r["scores"] for r in result.predictions] != [r["scores"] for r in plain.predictions]
+
+
+def test_contract_breach_is_named_and_run_json_keeps_the_failure(tiny_run_config):
+    tiny_run_config["decoder"] = "short"
+    with pytest.raises(ContractError, match=r"decoder 'short' \(plugin 'toy' \(distribution toy-dist 0.1\)\) "
+                                            r"returned 1 items for 10 prompts"):
+        Engine(tiny_run_config, plugins=_with_toy_plugin()).run()
+    (run_dir,) = Path(tiny_run_config["output_dir"]).iterdir()
+    record = _read(run_dir / "run.json")
+    assert record["status"] == "failed" and "ContractError" in record["error"]
+    assert record["data"]["sizes"]["test"] == 10
+
+
+def test_existing_run_name_is_not_overwritten(tiny_run_config):
+    tiny_run_config["run_name"] = "mine"
+    first = Engine(tiny_run_config).run()
+    before = (first.run_dir / "metrics.json").read_text()
+    with pytest.raises(ConfigError, match="already exists"):
+        Engine(tiny_run_config).run()
+    assert (first.run_dir / "metrics.json").read_text() == before
