@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -42,7 +42,7 @@ class ComponentSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
-Size = Union[int, float]
+Size = int | float
 
 
 class SplitConfig(BaseModel):

@@ -44,10 +44,15 @@ def test_hf_source_loads_a_local_folder(tiny_model_dir, ctx, reference_logits):
     assert torch.equal(_logits(lm), reference_logits)
 
 
-def test_hf_source_error_names_the_model(tmp_path, ctx, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelError, match="could not load model 'no-org/no-such-model'"):
-        HubModel(HubModel.Config(path="no-org/no-such-model")).load(ctx)
+def test_hf_source_missing_folder_is_named(tmp_path, ctx):
+    with pytest.raises(ModelError, match=r"model folder .*/nope does not exist \(model.path\)"):
+        HubModel(HubModel.Config(path=str(tmp_path / "nope"))).load(ctx)
+
+
+def test_hf_source_unloadable_folder_says_what_to_do(tmp_path, ctx):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="could not load model .*pass a local model folder as model.path"):
+        HubModel(HubModel.Config(path=str(tmp_path / "empty"))).load(ctx)
 
 
 def test_gguf_is_converted_once_to_a_trainable_safetensors_copy(tiny_gguf, ctx, reference_logits, monkeypatch):

@@ -30,7 +30,8 @@ class LocalFile(DatasetSource):
             raise DataError(f"data file {path} does not exist (dataset.path)")
         fmt = FORMATS.get(path.suffix.lower()) if c.format == "auto" else c.format
         if fmt is None:
-            raise DataError(f"{path}: cannot tell the format from the suffix; set dataset.format to csv, json or parquet")
+            raise DataError(f"{path}: cannot tell the format from the suffix; "
+                            f"set dataset.format to csv, json or parquet")
         import datasets
 
         try:

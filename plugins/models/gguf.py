@@ -13,7 +13,7 @@ from pydantic import Field
 from gencls_core.assets import cache_dir
 from gencls_core.errors import ModelError
 from gencls_core.interfaces import LoadedModel, ModelSource
-from gencls_plugins.models.hub import DTypeOptions, DType, load_pretrained, with_pad_token
+from gencls_plugins.models.hub import DType, DTypeOptions, load_pretrained, with_pad_token
 
 
 def load_gguf(path: Path, *, device: str, dtype: DType, cache_key: str | None = None) -> LoadedModel:
@@ -24,7 +24,8 @@ def load_gguf(path: Path, *, device: str, dtype: DType, cache_key: str | None = 
         raise ModelError(f"GGUF file {path} does not exist")
     if cache_key is None:
         st = path.stat()
-        cache_key = f"{path.stem}-" + hashlib.sha256(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+        identity = f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()
+        cache_key = f"{path.stem}-{hashlib.sha256(identity).hexdigest()[:12]}"
     cached = cache_dir() / "models" / cache_key
     if not (cached / "config.json").is_file():
         _convert(path, cached)

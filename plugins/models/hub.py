@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -28,11 +29,15 @@ def load_pretrained(ref: str, *, device: str, dtype: DType = "auto", **kwargs: A
     """Model and tokenizer via transformers' Auto classes; the tokenizer gets a pad token if it lacks one."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if ref.startswith((".", "/", "~")) and not Path(ref).expanduser().is_dir():
+        raise ModelError(f"model folder {ref} does not exist (model.path)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(ref, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(ref, dtype=torch_dtype(dtype, device), **kwargs)
     except (OSError, ValueError) as err:
-        raise ModelError(f"could not load model {ref!r}: {err}") from err
+        why = " ".join(str(err).split())
+        raise ModelError(f"could not load model {ref!r} from a local folder or the Hugging Face hub: {why} "
+                         f"Without hub access, pass a local model folder as model.path") from err
     return LoadedModel(model.eval(), with_pad_token(tokenizer), ref)
 
 
