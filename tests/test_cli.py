@@ -7,6 +7,8 @@ import sys
 
 import yaml
 
+from tests.fakedist import DECODER_PLUGIN, install_fake_plugin
+
 
 def gencls(*args, stdin=None, env=None):
     return subprocess.run([sys.executable, "-m", "gencls_core", *args], input=stdin, capture_output=True,
@@ -76,3 +78,28 @@ def test_every_command_has_help():
                  ["config", "show", "--help"]):
         done = gencls(*args)
         assert done.returncode == 0 and "Usage:" in done.stdout, args
+
+
+def test_third_party_plugin_fills_a_slot_and_adds_a_command(tmp_path, tiny_run_config, monkeypatch):
+    site = tmp_path / "site"
+    install_fake_plugin(site, monkeypatch, plugin="first", dist="gencls-plugin-first", version="0.3",
+                        source=DECODER_PLUGIN.format(name="first-label") + '''
+
+@hookimpl
+def gencls_register_commands(cli):
+    @cli.command()
+    def hello():
+        """Say hello from a plugin."""
+        print("hello from first")
+''')
+    env = {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = gencls("run", "--config", str(_config_file(tmp_path, tiny_run_config)), "--plugins", "first", env=env)
+    assert done.returncode == 0, done.stderr
+    run_dir = done.stdout.strip().splitlines()[-1].removeprefix("run directory: ")
+    record = json.loads(open(os.path.join(run_dir, "run.json")).read())
+    decoder = next(c for c in record["components"] if c["slot"] == "decoder")
+    assert (decoder["name"], decoder["distribution"], decoder["version"]) == ("first-label", "gencls-plugin-first", "0.3")
+    assert {"name": "first", "distribution": "gencls-plugin-first", "version": "0.3"} in record["plugins"]
+    hello = gencls("hello", env={**env, "GENCLS_PLUGINS": "first"})
+    assert hello.returncode == 0 and hello.stdout.strip() == "hello from first"
+    assert gencls("hello", env=env).returncode == 2  # not named: not loaded

@@ -125,3 +125,16 @@ def test_existing_run_name_is_not_overwritten(tiny_run_config):
     with pytest.raises(ConfigError, match="already exists"):
         Engine(tiny_run_config).run()
     assert (first.run_dir / "metrics.json").read_text() == before
+
+
+def test_run_finished_hook_receives_the_result(tiny_run_config):
+    seen = []
+
+    class Listener:
+        @hookimpl
+        def gencls_run_finished(self, result):
+            seen.append(result)
+
+    plugins = load_plugins(modules=[(PluginInfo("listener", "x", "listener-dist", "1"), Listener())])
+    result = Engine(tiny_run_config, plugins=plugins).run()
+    assert seen == [result]
