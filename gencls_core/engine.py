@@ -61,9 +61,9 @@ class Engine:
         try:
             result = self._run(ctx, record, timings)
         except BaseException as err:
+            timings["total"] = round(time.time() - started, 3)
             record.update(status="failed", error=f"{type(err).__name__}: {err}",
-                          traceback=traceback.format_exc(), timings=timings,
-                          wall_seconds=round(time.time() - started, 3))
+                          traceback=traceback.format_exc(), timings=timings)
             write_json(run_dir / "run.json", record)
             raise
         timings["total"] = round(time.time() - started, 3)
