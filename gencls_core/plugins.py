@@ -61,9 +61,6 @@ class Plugins:
     def hook(self):
         return self.pm.hook
 
-    def info(self, name: str) -> PluginInfo:
-        return next(p for p in self.loaded if p.name == name)
-
 
 def _new_pm() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(GROUP)
@@ -137,11 +134,11 @@ def _add(plugins: Plugins, info: PluginInfo, module: object, tolerate: bool) -> 
         return
     try:
         _collect(plugins.registry, pm, info)
-    except (GenclsError, TypeError) as err:
+    except Exception as err:  # a plugin's register hook may raise anything; attribute it to the plugin
         pm.unregister(module)
         if isinstance(err, GenclsError) and not tolerate:
             raise
-        _fail(plugins, info, f"registered an invalid component: {err}", err, tolerate)
+        _fail(plugins, info, f"failed while registering components: {_describe_error(err)}", err, tolerate)
         return
     plugins.loaded.append(info)
 

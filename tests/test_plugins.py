@@ -144,6 +144,19 @@ def test_component_without_pydantic_config_is_rejected_naming_the_plugin(tmp_pat
         load_plugins(["badcfg"])
 
 
+def test_register_hook_that_raises_is_attributed_to_its_plugin(tmp_path, monkeypatch):
+    install_fake_plugin(tmp_path, monkeypatch, plugin="raiser", dist="gencls-plugin-raiser", source='''
+        from gencls_core import hookimpl
+
+        @hookimpl
+        def gencls_register_decoders(register):
+            raise RuntimeError("cannot register today")
+    ''')
+    with pytest.raises(PluginLoadError, match="plugin 'raiser' .*RuntimeError: cannot register today"):
+        load_plugins(["raiser"])
+    assert "raiser" in load_plugins(all_installed=True).broken
+
+
 def _run_python(code: str) -> str:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
