@@ -98,7 +98,8 @@ def gencls_register_commands(cli):
     run_dir = done.stdout.strip().splitlines()[-1].removeprefix("run directory: ")
     record = json.loads(open(os.path.join(run_dir, "run.json")).read())
     decoder = next(c for c in record["components"] if c["slot"] == "decoder")
-    assert (decoder["name"], decoder["distribution"], decoder["version"]) == ("first-label", "gencls-plugin-first", "0.3")
+    assert (decoder["name"], decoder["distribution"], decoder["version"]) == \
+        ("first-label", "gencls-plugin-first", "0.3")
     assert {"name": "first", "distribution": "gencls-plugin-first", "version": "0.3"} in record["plugins"]
     hello = gencls("hello", env={**env, "GENCLS_PLUGINS": "first"})
     assert hello.returncode == 0 and hello.stdout.strip() == "hello from first"
