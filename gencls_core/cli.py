@@ -68,20 +68,22 @@ def _quiet_libraries() -> None:
 def run(config_file, plugins, overrides):
     """Run a job: load data and model, train stages, decode the test split, evaluate.
 
-    Writes run.json, metrics.json and predictions.jsonl into a new folder under output_dir.
+    Writes run.json, metrics.json, predictions.jsonl and report.md (with plots) into a new folder
+    under output_dir.
     """
-    from gencls_core.results import format_table
+    from gencls_core.results import format_table, scalar_metrics
 
     engine = _engine(config_file, plugins, overrides)
     _quiet_libraries()
     result = engine.run()
     record = json.loads((result.run_dir / "run.json").read_text())
-    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in result.metrics.items()]
+    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in scalar_metrics(result.metrics).items()]
     rows.append(("wall_seconds", f"{record['timings']['total']:.1f}"))
     slots = {c["slot"]: c["name"] for c in record["components"]}
     title = (f"{slots['model']} | {slots['dataset']} | prompt {slots['inference_prompt']} | "
              f"decoder {slots['decoder']}")
     click.echo(format_table(rows, title))
+    click.echo(f"report: {result.run_dir / 'report.md'}")
     click.echo(f"run directory: {result.run_dir}")
 
 
@@ -103,7 +105,8 @@ def predict(run_dir, input, output):
     engine = Engine.from_run_dir(run_dir)
     _quiet_libraries()
     preds = engine.predict(texts)
-    rows = [{"text": t, "label": p.label, "scores": p.scores, "output": p.output} for t, p in zip(texts, preds)]
+    rows = [{"text": t, "label": p.label, "status": p.status, "probs": p.probs, "scores": p.scores,
+             "output": p.output} for t, p in zip(texts, preds)]
     if output:
         write_jsonl(output, rows)
     else:

@@ -22,7 +22,7 @@ DEFAULT_COMPONENTS = {
     "labels": "names",
     "prompt": "zero-shot",
     "decoder": "perplexity",
-    "evaluators": ["accuracy", "f1"],
+    "evaluators": ["accuracy", "f1", "per-class", "confusion", "calibration", "coverage"],
 }
 
 
@@ -73,7 +73,7 @@ class RunConfig(BaseModel):
     inference_prompt: ComponentSpec | None = Field(None, description="prompt strategy at inference (default: prompt)")
     decoder: ComponentSpec = Field(default_factory=ComponentSpec, description="how answers become labels")
     trainers: list[ComponentSpec] = Field(default_factory=list, description="training stages, in order")
-    evaluators: list[ComponentSpec] | None = Field(None, description="metrics (default: accuracy, f1)")
+    evaluators: list[ComponentSpec] | None = Field(None, description="metrics (default: all built-in)")
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

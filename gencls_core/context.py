@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ class RunContext:
     lm: LoadedModel | None = None
     train_labels: LabelScheme | None = None
     train_prompt: PromptStrategy | None = None
+    render: Callable[[str], str] | None = None  # text -> rendered inference prompt, set while decoding
     extra: dict[str, Any] = field(default_factory=dict)
 
 

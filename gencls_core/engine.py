@@ -18,7 +18,7 @@ from gencls_core.errors import ConfigError, ContractError, UsageError
 from gencls_core.interfaces import Decoder, LabeledData, LabelScheme, Prediction, PromptStrategy
 from gencls_core.plugins import Plugins, load_plugins
 from gencls_core.resolve import Resolution, resolve
-from gencls_core.results import RunResult, write_json, write_jsonl
+from gencls_core.results import RunResult, scalar_metrics, write_json, write_jsonl, write_text_atomic
 
 
 class Engine:
@@ -101,10 +101,13 @@ class Engine:
         gold = list(test["label"])
         metrics = self._evaluate(gold, predictions, data.labels)
         metrics["decode_examples_per_second"] = round(len(gold) / max(timings["decode"], 1e-9), 3)
-        rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g,
-                 "output": p.output, "scores": p.scores} for t, g, p in zip(test["text"], gold, predictions)]
+        rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g, "status": p.status,
+                 "output": p.output, "scores": p.scores, "probs": p.probs}
+                for t, g, p in zip(test["text"], gold, predictions)]
         write_jsonl(ctx.run_dir / "predictions.jsonl", rows)
         write_json(ctx.run_dir / "metrics.json", metrics)
+        write_text_atomic(ctx.run_dir / "report.md", self._report(record, metrics, gold, predictions, data.labels,
+                                                                  ctx.run_dir))
         return RunResult(ctx.run_dir, metrics, rows, stages)
 
     # -- inference on new texts ----------------------------------------------------------------
@@ -137,7 +140,8 @@ class Engine:
     def _decode(self, ctx: RunContext, texts: list[str], labels: LabelScheme,
                 prompt: PromptStrategy) -> list[Prediction]:
         decoder: Decoder = self.resolution.slots["decoder"].build()
-        prompts = [render_prompt(ctx.lm.tokenizer, prompt.messages(t)) for t in texts]
+        ctx.render = lambda text: render_prompt(ctx.lm.tokenizer, prompt.messages(text))
+        prompts = [ctx.render(t) for t in texts]
         predictions = decoder.decode(ctx.lm, prompts, labels, ctx)
         name = self.resolution.slots["decoder"].entry
         if len(predictions) != len(prompts) or not all(isinstance(p, Prediction) for p in predictions):
@@ -150,15 +154,33 @@ class Engine:
         return predictions
 
     def _evaluate(self, gold: list[str], predictions: list[Prediction], labels: list[str]) -> dict[str, Any]:
-        predicted = [p.label for p in predictions]
-        metrics: dict[str, Any] = {"n": len(gold), "unparseable": sum(p is None for p in predicted)}
+        metrics: dict[str, Any] = {"n": len(gold), "unparseable": sum(p.label is None for p in predictions),
+                                   "no_label": sum(p.status == "no_label" for p in predictions),
+                                   "multiple_labels": sum(p.status == "multiple_labels" for p in predictions)}
         for slot in self.resolution.evaluators:
-            values = slot.build().evaluate(gold, predicted, labels)
+            values = slot.build().evaluate(gold, predictions, labels)
             if not isinstance(values, dict):
                 raise ContractError(f"evaluator {slot.entry.name!r} ({slot.entry.plugin.describe()}) "
                                     f"returned {type(values).__name__}, expected a dict of metrics")
             metrics.update(values)
         return metrics
+
+    def _report(self, record: dict[str, Any], metrics: dict[str, Any], gold: list[str],
+                predictions: list[Prediction], labels: list[str], run_dir: Path) -> str:
+        """``report.md``: what ran, the scalar metrics, then each evaluator's section (figures beside it)."""
+        slots = {c["slot"]: c["name"] for c in record["components"]}
+        lines = [f"# gencls run {run_dir.name}", "",
+                 f"model `{slots['model']}`, dataset `{slots['dataset']}` ({len(gold)} test examples), "
+                 f"prompt `{slots['inference_prompt']}`, labels `{slots['inference_labels']}`, "
+                 f"decoder `{slots['decoder']}`, seed {record['seed']}", "",
+                 "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+                  for k, v in scalar_metrics(metrics).items()]
+        for slot in self.resolution.evaluators:
+            section = slot.build().report(gold, predictions, labels, run_dir)
+            if section:
+                lines += ["", section]
+        return "\n".join(lines) + "\n"
 
     def _check_requirements(self, device: str) -> None:
         for slot in self.resolution.all_slots():

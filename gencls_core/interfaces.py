@@ -9,6 +9,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -63,11 +64,18 @@ class LabeledData:
 
 @dataclass
 class Prediction:
-    """One decoded answer: ``label`` is None when the output named no single valid label."""
+    """One decoded answer.
+
+    ``label`` is None when the output named no single valid label; ``status`` then says why
+    (``no_label`` or ``multiple_labels``). ``scores`` are the decoder's raw per-label scores, ``probs``
+    a probability distribution over the labels (for calibration metrics), ``output`` the generated text.
+    """
 
     label: str | None
     scores: dict[str, float] | None = None
+    probs: dict[str, float] | None = None
     output: str | None = None
+    status: str = "ok"
 
 
 class ModelSource(Component):
@@ -96,9 +104,14 @@ class LabelScheme(Component):
         """The answer text for class ``label``."""
         raise NotImplementedError
 
+    def find(self, output: str) -> list[str]:
+        """Every class an answer names (distinct, in label order)."""
+        raise NotImplementedError
+
     def parse(self, output: str) -> str | None:
         """The class an answer names, or None if it names none or several."""
-        raise NotImplementedError
+        found = self.find(output)
+        return found[0] if len(found) == 1 else None
 
     def answers(self) -> dict[str, str]:
         """Class name -> answer text, for every class."""
@@ -126,10 +139,14 @@ class Decoder(Component):
 
 
 class Evaluator(Component):
-    """Metrics from gold labels and predictions (None = no valid label)."""
+    """Metrics from gold labels and predictions (a prediction's label is None when it named no valid label)."""
 
-    def evaluate(self, gold: list[str], predicted: list[str | None], labels: list[str]) -> dict[str, float]:
+    def evaluate(self, gold: list[str], predictions: list[Prediction], labels: list[str]) -> dict[str, Any]:
         raise NotImplementedError
+
+    def report(self, gold: list[str], predictions: list[Prediction], labels: list[str], out_dir: Path) -> str:
+        """A markdown section for ``report.md``; may write figures into ``out_dir`` and link them."""
+        return ""
 
 
 class Trainer(Component):

@@ -42,6 +42,11 @@ class RunResult:
     stages: list[dict[str, Any]] = field(default_factory=list)
 
 
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics that fit in one table cell (numbers and strings)."""
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
+
+
 def format_table(rows: list[tuple[str, str]], title: str) -> str:
     """A two-column text table."""
     width = max([len(k) for k, _ in rows] + [len("metric")])

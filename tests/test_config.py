@@ -17,7 +17,8 @@ def test_defaults_are_the_embedded_run(gencls_plugins):
     assert names == {"model": "smollm2-135m-instruct", "dataset": "movie-reviews", "labels": "names",
                      "prompt": "zero-shot", "inference_labels": "names", "inference_prompt": "zero-shot",
                      "decoder": "perplexity"}
-    assert [s.entry.name for s in res.evaluators] == ["accuracy", "f1"]
+    assert [s.entry.name for s in res.evaluators] == ["accuracy", "f1", "per-class", "confusion", "calibration",
+                                                      "coverage"]
     resolved = res.resolved_config()
     assert resolved["dataset"] == {"name": "movie-reviews", "part": "rotten-tomatoes"}
     assert resolved["splits"]["test_size"] == 200
@@ -67,7 +68,7 @@ def test_component_option_typo_names_component_and_close_match(gencls_plugins):
 
 
 def test_component_option_bad_value_is_reported(gencls_plugins):
-    with pytest.raises(ConfigError, match=r"decoder\.normalize: Input should be 'sum' or 'mean'"):
+    with pytest.raises(ConfigError, match=r"decoder\.normalize: Input should be 'sum', 'mean' or 'char'"):
         resolve(build_config({}, ["decoder.normalize=median"]), gencls_plugins)
 
 

@@ -1,5 +1,7 @@
 """Decoders on a tiny random model, checked against direct computation; label parsing."""
 
+import math
+
 import pytest
 import torch
 
@@ -50,21 +52,71 @@ def _direct_logprob(lm, prompt, answer):
 TEXTS = ["the film was good", "a dull and boring plot really", "superb actors", "poor"]
 
 
-@pytest.mark.parametrize("normalize", ["sum", "mean"])
+@pytest.mark.parametrize("method", ["cached", "naive"])
+@pytest.mark.parametrize("normalize", ["sum", "mean", "char"])
 @pytest.mark.parametrize("end_of_answer", [True, False])
-def test_perplexity_scores_equal_direct_computation(lm, ctx, normalize, end_of_answer):
+def test_perplexity_scores_equal_direct_computation(lm, ctx, method, normalize, end_of_answer):
     labels = _labels({"positive": "very good indeed"})  # a multi-token answer
     prompts = _prompts(lm, TEXTS, labels)
-    dec = Perplexity(Perplexity.Config(batch_size=3, normalize=normalize, end_of_answer=end_of_answer))
+    dec = Perplexity(Perplexity.Config(batch_size=3, normalize=normalize, end_of_answer=end_of_answer,
+                                       method=method))
     preds = dec.decode(lm, prompts, labels, ctx)
     suffix = answer_suffix(lm.tokenizer) if end_of_answer else ""
     assert suffix == "<|im_end|>" or not end_of_answer
     for prompt, pred in zip(prompts, preds):
         for label in labels.labels:
             lps = _direct_logprob(lm, prompt, labels.verbalize(label) + suffix)
-            expected = sum(lps) if normalize == "sum" else sum(lps) / len(lps)
-            assert pred.scores[label] == pytest.approx(expected, abs=1e-4)
+            denom = {"sum": 1, "mean": len(lps), "char": len(labels.verbalize(label))}[normalize]
+            assert pred.scores[label] == pytest.approx(sum(lps) / denom, abs=1e-4)
         assert pred.label == max(pred.scores, key=pred.scores.get)
+        assert sum(pred.probs.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+@pytest.mark.parametrize("display", [{}, {"positive": "very good indeed"}, {"positive": "good", "negative": "bad"}])
+def test_cached_perplexity_matches_the_naive_reference(lm, ctx, padding_side, display):
+    """Same predictions and scores whatever the tokenizer's padding side, for multi- and single-token answers."""
+    labels = _labels(display)
+    prompts = _prompts(lm, TEXTS * 2, labels)
+    lm.tokenizer.padding_side = padding_side
+    try:
+        for end in (True, False):
+            fast = Perplexity(Perplexity.Config(batch_size=5, end_of_answer=end)).decode(lm, prompts, labels, ctx)
+            ref = Perplexity(Perplexity.Config(method="naive", end_of_answer=end)).decode(lm, prompts, labels, ctx)
+            assert [p.label for p in fast] == [p.label for p in ref]
+            for f, r in zip(fast, ref):
+                assert f.scores == pytest.approx(r.scores, abs=1e-4)
+    finally:
+        lm.tokenizer.padding_side = "right"
+
+
+def test_single_token_answers_take_one_forward_pass(lm, ctx, monkeypatch):
+    labels = _labels({"positive": "good", "negative": "bad"})
+    answers = [lm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in ("good", "bad")]
+    assert all(len(a) == 1 for a in answers)  # precondition of this test
+    calls = []
+    forward = lm.model.forward
+    monkeypatch.setattr(lm.model, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    prompts = _prompts(lm, TEXTS, labels)
+    Perplexity(Perplexity.Config(batch_size=4, end_of_answer=False)).decode(lm, prompts, labels, ctx)
+    assert len(calls) == 1
+
+
+def test_contextual_calibration_divides_out_the_content_free_distribution(lm, ctx):
+    labels = _labels()
+    strategy = ZeroShot()
+    strategy.setup(LabeledData({}, labels.labels, "Classify the sentiment of the text."), labels)
+    ctx.render = lambda text: render_prompt(lm.tokenizer, strategy.messages(text))
+    prompts = [ctx.render(t) for t in TEXTS]
+    raw = Perplexity(Perplexity.Config()).decode(lm, prompts, labels, ctx)
+    cf = Perplexity(Perplexity.Config()).decode(lm, [ctx.render(t) for t in ("N/A", "", "[MASK]")], labels, ctx)
+    prior = {c: math.log(sum(p.probs[c] for p in cf) / 3) for c in labels.labels}
+    calibrated = Perplexity(Perplexity.Config(calibrate=True)).decode(lm, prompts, labels, ctx)
+    for r, c in zip(raw, calibrated):
+        for label in labels.labels:
+            assert c.scores[label] == pytest.approx(math.log(r.probs[label]) - prior[label], abs=1e-5)
+        assert c.label == max(c.scores, key=c.scores.get)
+        assert sum(c.probs.values()) == pytest.approx(1.0)
 
 
 def test_generate_returns_one_prediction_per_prompt_with_raw_output(lm, ctx):
@@ -104,3 +156,30 @@ def test_display_names_are_answered_and_parsed_back():
 def test_display_name_for_unknown_class_is_a_config_error():
     with pytest.raises(ConfigError, match=r"labels.display names unknown class\(es\) \['neutral'\]"):
         _labels({"neutral": "meh"})
+
+
+def test_constrained_generation_always_yields_a_label(lm, ctx):
+    labels = _labels({"positive": "very good indeed", "negative": "bad"})
+    prompts = _prompts(lm, TEXTS * 3, labels)
+    free = Generate(Generate.Config(max_new_tokens=6)).decode(lm, prompts, labels, ctx)
+    constrained = Generate(Generate.Config(max_new_tokens=6, constrained=True)).decode(lm, prompts, labels, ctx)
+    assert any(p.status != "ok" for p in free)  # a random model rarely says a label unconstrained
+    assert all(p.status == "ok" and p.label in labels.labels for p in constrained)
+    assert {p.output for p in constrained} <= {"very good indeed", "bad"}
+
+
+@pytest.mark.parametrize("output, found", [
+    ("Let me think. The review praises the film.\nAnswer: positive", ["positive"]),
+    ("<think>negative words? no</think><answer>positive</answer>", ["positive"]),
+    ("It could be negative or positive.", ["negative", "positive"]),
+    ("Final answer = negative.", ["negative"]),
+    ("no idea", []),
+])
+def test_think_then_answer_forms(output, found):
+    assert _labels().find(output) == found
+
+
+def test_numeric_answers_parse_exactly():
+    labels = _labels({"negative": "1", "positive": "2"})
+    assert labels.parse("2") == "positive" and labels.parse("Answer: 1.") == "negative"
+    assert labels.parse("12") is None and labels.parse("1 or 2") is None

@@ -24,13 +24,19 @@ def test_run_writes_results_and_returns_metrics(tiny_run_config):
     assert record["data"]["sizes"] == {"test": 10, "train": 30}
     assert {c["slot"]: (c["name"], c["plugin"], c["distribution"]) for c in record["components"]}["decoder"] == \
         ("perplexity", "decoders", "gencls")
-    assert record["config"]["decoder"] == {"name": "perplexity", "batch_size": 4, "normalize": "sum",
-                                           "end_of_answer": True}
+    assert record["config"]["decoder"] == {"name": "perplexity", "batch_size": 8, "normalize": "sum",
+                                           "calibrate": False, "content_free": ["N/A", "", "[MASK]"],
+                                           "end_of_answer": True, "method": "cached"}
     assert metrics == result.metrics
     assert metrics["n"] == 10 and metrics["unparseable"] == 0
     assert metrics["accuracy"] == sum(r["correct"] for r in rows) / 10
     assert 0 <= metrics["f1_macro"] <= 1
     assert len(rows) == 10 and set(rows[0]["scores"]) == {"negative", "positive"}
+    assert {"f1_weighted", "per_class", "confusion_matrix", "ece", "coverage"} <= set(metrics)
+    report = (run_dir / "report.md").read_text()
+    assert "| accuracy |" in report and "## Per class" in report
+    for png in ("confusion_matrix.png", "reliability.png"):
+        assert f"]({png})" in report and (run_dir / png).is_file()
     assert not list(run_dir.glob(".*tmp"))
 
 

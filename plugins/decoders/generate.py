@@ -1,36 +1,52 @@
-"""Greedy generation, then parsing the answer into a label (outputs naming no single label count as unparseable)."""
+"""Greedy generation, then parsing the answer into a label.
+
+Outputs naming no label or several count as unparseable. With ``constrained``, decoding may only follow
+the token sequences of the label answers (a prefix tree), so every output is a label.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from gencls_core.interfaces import Decoder, Options, Prediction
+from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
 from gencls_plugins.decoders.batches import batches
 
 
 class Generate(Decoder):
-    """Batched greedy generation; the label scheme parses each answer."""
+    """Batched greedy generation; the label scheme parses each answer (or decoding is constrained to labels)."""
 
     name = "generate"
 
     class Config(Options):
         batch_size: int = Field(8, ge=1, description="prompts per generate() call")
         max_new_tokens: int = Field(16, ge=1, description="answer length limit in tokens")
+        constrained: bool = Field(False, description="only allow the label answers' token sequences")
 
     def decode(self, lm, prompts, labels, ctx):
         import torch
 
         tok, model = lm.tokenizer, lm.model
+        kwargs = {}
+        if self.config.constrained:
+            tree = PrefixTree(answer_token_ids(tok, labels, end_of_answer=True), [tok.eos_token_id])
         side, tok.padding_side = tok.padding_side, "left"
         out: list[Prediction] = []
         try:
             for chunk in batches(prompts, self.config.batch_size, desc="generate", progress=ctx.progress):
                 enc = tok(list(chunk), return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+                width = enc["input_ids"].shape[1]
+                if self.config.constrained:
+                    kwargs["prefix_allowed_tokens_fn"] = lambda _b, ids, start=width: tree.allowed(ids[start:].tolist())
                 with torch.inference_mode():
                     ids = model.generate(**enc, max_new_tokens=self.config.max_new_tokens, do_sample=False,
-                                         temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id)
-                texts = tok.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-                out += [Prediction(label=labels.parse(t), output=t.strip()) for t in texts]
+                                         temperature=None, top_p=None, top_k=None,
+                                         pad_token_id=tok.pad_token_id, **kwargs)
+                for text in tok.batch_decode(ids[:, width:], skip_special_tokens=True):
+                    found = labels.find(text)
+                    status = "ok" if len(found) == 1 else ("no_label" if not found else "multiple_labels")
+                    out.append(Prediction(label=found[0] if len(found) == 1 else None, output=text.strip(),
+                                          status=status))
         finally:
             tok.padding_side = side
         return out

@@ -1,17 +1,29 @@
 """Perplexity decoding: score every label's answer by the LM's log-likelihood after the prompt, pick the best.
 
-This is the simple, exact version: one sequence per (input, label) pair, batched and right-padded.
+Normalisations: ``sum`` (total log-prob of the answer), ``mean`` (per answer token), ``char`` (per
+character of the answer text). ``calibrate`` applies contextual calibration (Zhao et al., 2021): the label
+distribution the model gives content-free inputs (e.g. "N/A") is divided out, so a label the prompt favours
+regardless of the text loses that head start.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field
 
-from gencls_core.chat import answer_suffix
+from gencls_core.errors import UsageError
 from gencls_core.interfaces import Decoder, Options, Prediction
+from gencls_plugins.decoders.answers import answer_token_ids
 from gencls_plugins.decoders.batches import batches
+from gencls_plugins.decoders.scoring import cached_answer_logprobs, naive_answer_logprobs
+
+
+def log_softmax(values: list[float]) -> list[float]:
+    top = max(values)
+    total = top + math.log(sum(math.exp(v - top) for v in values))
+    return [v - total for v in values]
 
 
 class Perplexity(Decoder):
@@ -20,40 +32,54 @@ class Perplexity(Decoder):
     name = "perplexity"
 
     class Config(Options):
-        batch_size: int = Field(4, ge=1, description="inputs per forward pass (each with all its labels)")
-        normalize: Literal["sum", "mean"] = Field(
-            "sum", description="sum of the answer's token log-probs, or their mean per token")
+        batch_size: int = Field(8, ge=1, description="inputs per forward pass (each scored against all labels)")
+        normalize: Literal["sum", "mean", "char"] = Field(
+            "sum", description="sum of the answer's token log-probs, their mean per token, or per character")
+        calibrate: bool = Field(False, description="contextual calibration against content-free inputs")
+        content_free: list[str] = Field(["N/A", "", "[MASK]"],
+                                        description="content-free texts whose mean label distribution is divided out")
         end_of_answer: bool = Field(
             True, description="score the answer followed by the chat template's end-of-turn marker, so a label "
                               "that is a prefix of a longer answer is not favoured")
+        method: Literal["cached", "naive"] = Field(
+            "cached", description="cached: encode each prompt once and reuse its KV cache for every label; "
+                                  "naive: one full forward pass per (input, label), the reference")
 
     def decode(self, lm, prompts, labels, ctx):
-        import torch
-
-        tok, model = lm.tokenizer, lm.model
-        suffix = answer_suffix(tok) if self.config.end_of_answer else ""
-        classes = list(labels.answers())
-        answers = [tok(labels.verbalize(c) + suffix, add_special_tokens=False)["input_ids"] for c in classes]
-        pad = tok.pad_token_id
+        classes = labels.labels
+        answers = answer_token_ids(lm.tokenizer, labels, self.config.end_of_answer)
+        chars = [max(len(labels.verbalize(c)), 1) for c in classes]
+        prior = None
+        if self.config.calibrate:
+            if ctx.render is None:
+                raise UsageError("decoder.calibrate needs the engine's prompt renderer (ctx.render)")
+            cf = self._scores(lm, [ctx.render(t) for t in self.config.content_free], answers, chars, ctx, "calibrate")
+            probs = [[math.exp(v) for v in log_softmax(row)] for row in cf]
+            prior = [math.log(sum(col) / len(col)) for col in zip(*probs)]
         out: list[Prediction] = []
-        for chunk in batches(prompts, self.config.batch_size, desc="perplexity", progress=ctx.progress):
-            prompt_ids = tok(list(chunk), add_special_tokens=False)["input_ids"]
-            seqs = [(p, a) for p in prompt_ids for a in answers]
-            width = max(len(p) + len(a) for p, a in seqs)
-            ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for row, (p, a) in enumerate(seqs):
-                ids[row, :len(p) + len(a)] = torch.tensor(p + a)
-                mask[row, :len(p) + len(a)] = 1
-            with torch.inference_mode():
-                logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
-            scores = []
-            for row, (p, a) in enumerate(seqs):
-                # logits at position t predict token t + 1
-                step = logits[row, len(p) - 1:len(p) + len(a) - 1].float().log_softmax(-1)
-                token_lp = step.gather(-1, torch.tensor(a, device=step.device)[:, None]).squeeze(-1)
-                scores.append((token_lp.sum() if self.config.normalize == "sum" else token_lp.mean()).item())
-            for i in range(len(chunk)):
-                row = dict(zip(classes, scores[i * len(classes):(i + 1) * len(classes)]))
-                out.append(Prediction(label=max(row, key=row.get), scores=row))
+        for row in self._scores(lm, prompts, answers, chars, ctx, "perplexity"):
+            if prior is not None:
+                row = [v - p for v, p in zip(log_softmax(row), prior)]
+            scores = dict(zip(classes, row))
+            probs = dict(zip(classes, (math.exp(v) for v in log_softmax(row))))
+            out.append(Prediction(label=max(scores, key=scores.get), scores=scores, probs=probs))
         return out
+
+    def _scores(self, lm, prompts, answers, chars, ctx, desc) -> list[list[float]]:
+        """Normalised score per prompt, per label."""
+        tok, c = lm.tokenizer, self.config
+        rows: list[list[float]] = []
+        for chunk in batches(prompts, c.batch_size, desc=desc, progress=ctx.progress):
+            ids = tok(list(chunk), add_special_tokens=False)["input_ids"]
+            if c.method == "cached":
+                token_lps = cached_answer_logprobs(lm.model, ids, answers, tok.pad_token_id)
+            else:
+                token_lps = naive_answer_logprobs(lm.model, ids, answers)
+            for per_label in token_lps:
+                sums = [sum(lps) for lps in per_label]
+                if c.normalize == "mean":
+                    sums = [s / len(lps) for s, lps in zip(sums, per_label)]
+                elif c.normalize == "char":
+                    sums = [s / n for s, n in zip(sums, chars)]
+                rows.append(sums)
+        return rows

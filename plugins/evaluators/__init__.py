@@ -1,10 +1,10 @@
-"""Evaluators: accuracy and macro-F1 (unparseable answers count as wrong)."""
+"""Evaluators: accuracy, F1, per-class scores, confusion matrix, calibration, coverage."""
 
 from gencls_core import hookimpl
-from gencls_plugins.evaluators.metrics import Accuracy, MacroF1
+from gencls_plugins.evaluators.metrics import F1, Accuracy, Calibration, Confusion, Coverage, PerClass
 
 
 @hookimpl
 def gencls_register_evaluators(register):
-    register(Accuracy)
-    register(MacroF1)
+    for evaluator in (Accuracy, F1, PerClass, Confusion, Calibration, Coverage):
+        register(evaluator)

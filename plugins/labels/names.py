@@ -9,10 +9,23 @@ from pydantic import Field
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LabelScheme, Options
 
+# "... Answer: X", "<answer>X</answer>": the final answer after any reasoning
+_ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.IGNORECASE | re.DOTALL)
+_ANSWER_MARK = re.compile(r"(?:final answer|answer)\s*(?:is)?\s*[:=]", re.IGNORECASE)
+
 
 def normalize(text: str) -> str:
     """Lower case, single spaces, no surrounding punctuation or quotes."""
     return re.sub(r"\s+", " ", text.lower()).strip().strip(".,;:!?\"'`*()[]{}<> ")
+
+
+def final_answer(output: str) -> str:
+    """The part of a think-then-answer output that holds the answer (the whole output otherwise)."""
+    tags = _ANSWER_TAG.findall(output)
+    if tags:
+        return tags[-1]
+    marks = list(_ANSWER_MARK.finditer(output))
+    return output[marks[-1].end():] if marks else output
 
 
 class NameLabels(LabelScheme):
@@ -37,9 +50,8 @@ class NameLabels(LabelScheme):
     def verbalize(self, label: str) -> str:
         return self.config.display.get(label, label)
 
-    def parse(self, output: str) -> str | None:
-        text = normalize(output)
+    def find(self, output: str) -> list[str]:
+        text = normalize(final_answer(output))
         if text in self._by_text:
-            return self._by_text[text]
-        found = {label for t, label in self._by_text.items() if re.search(rf"(?<!\w){re.escape(t)}(?!\w)", text)}
-        return found.pop() if len(found) == 1 else None
+            return [self._by_text[text]]
+        return [label for t, label in self._by_text.items() if re.search(rf"(?<!\w){re.escape(t)}(?!\w)", text)]
