@@ -183,3 +183,16 @@ def test_numeric_answers_parse_exactly():
     labels = _labels({"negative": "1", "positive": "2"})
     assert labels.parse("2") == "positive" and labels.parse("Answer: 1.") == "negative"
     assert labels.parse("12") is None and labels.parse("1 or 2") is None
+
+
+def test_cached_perplexity_with_eager_attention_matches_naive(tiny_model_dir, lm, ctx):
+    from transformers import AutoModelForCausalLM
+
+    eager = type(lm)(AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="eager").eval(),
+                     lm.tokenizer, "eager")
+    labels = _labels({"positive": "very good indeed"})
+    prompts = _prompts(lm, TEXTS, labels)
+    fast = Perplexity(Perplexity.Config(batch_size=4)).decode(eager, prompts, labels, ctx)
+    ref = Perplexity(Perplexity.Config(method="naive")).decode(lm, prompts, labels, ctx)
+    for f, r in zip(fast, ref):
+        assert f.scores == pytest.approx(r.scores, abs=1e-4)

@@ -31,10 +31,12 @@ class Generate(Decoder):
         if self.config.constrained:
             tree = PrefixTree(answer_token_ids(tok, labels, end_of_answer=True), [tok.eos_token_id])
         side, tok.padding_side = tok.padding_side, "left"
-        out: list[Prediction] = []
+        out: list[Prediction | None] = [None] * len(prompts)
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding per batch
         try:
-            for chunk in batches(prompts, self.config.batch_size, desc="generate", progress=ctx.progress):
-                enc = tok(list(chunk), return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            for chunk in batches(order, self.config.batch_size, desc="generate", progress=ctx.progress):
+                texts = [prompts[i] for i in chunk]
+                enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
                 width = enc["input_ids"].shape[1]
                 if self.config.constrained:
                     kwargs["prefix_allowed_tokens_fn"] = lambda _b, ids, start=width: tree.allowed(ids[start:].tolist())
@@ -42,11 +44,11 @@ class Generate(Decoder):
                     ids = model.generate(**enc, max_new_tokens=self.config.max_new_tokens, do_sample=False,
                                          temperature=None, top_p=None, top_k=None,
                                          pad_token_id=tok.pad_token_id, **kwargs)
-                for text in tok.batch_decode(ids[:, width:], skip_special_tokens=True):
+                for i, text in zip(chunk, tok.batch_decode(ids[:, width:], skip_special_tokens=True)):
                     found = labels.find(text)
                     status = "ok" if len(found) == 1 else ("no_label" if not found else "multiple_labels")
-                    out.append(Prediction(label=found[0] if len(found) == 1 else None, output=text.strip(),
-                                          status=status))
+                    out[i] = Prediction(label=found[0] if len(found) == 1 else None, output=text.strip(),
+                                        status=status)
         finally:
             tok.padding_side = side
         return out

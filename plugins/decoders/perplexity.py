@@ -66,20 +66,22 @@ class Perplexity(Decoder):
         return out
 
     def _scores(self, lm, prompts, answers, chars, ctx, desc) -> list[list[float]]:
-        """Normalised score per prompt, per label."""
+        """Normalised score per prompt, per label. Prompts are batched in length order to limit padding."""
         tok, c = lm.tokenizer, self.config
-        rows: list[list[float]] = []
-        for chunk in batches(prompts, c.batch_size, desc=desc, progress=ctx.progress):
-            ids = tok(list(chunk), add_special_tokens=False)["input_ids"]
+        all_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
+        order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
+        rows: list[list[float]] = [[] for _ in all_ids]
+        for chunk in batches(order, c.batch_size, desc=desc, progress=ctx.progress):
+            ids = [all_ids[i] for i in chunk]
             if c.method == "cached":
                 token_lps = cached_answer_logprobs(lm.model, ids, answers, tok.pad_token_id)
             else:
                 token_lps = naive_answer_logprobs(lm.model, ids, answers)
-            for per_label in token_lps:
+            for i, per_label in zip(chunk, token_lps):
                 sums = [sum(lps) for lps in per_label]
                 if c.normalize == "mean":
                     sums = [s / len(lps) for s, lps in zip(sums, per_label)]
                 elif c.normalize == "char":
                     sums = [s / n for s, n in zip(sums, chars)]
-                rows.append(sums)
+                rows[i] = sums
         return rows
