@@ -100,27 +100,33 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. decoder.name=generate")
-        value = yaml.safe_load(raw) if raw else ""
-        node: Any = data
-        parts = key.split(".")
-        for i, part in enumerate(parts[:-1]):
-            nxt = node[int(part)] if isinstance(node, list) else node.get(part)
-            if isinstance(nxt, str):  # a name shorthand: expand so options can be added
-                nxt = {"name": nxt}
-            if nxt is None:
-                nxt = {}
-            if isinstance(node, list):
-                node[int(part)] = nxt
-            else:
-                node[part] = nxt
-            if not isinstance(nxt, (dict, list)):
-                raise ConfigError(f"--set {item!r}: {'.'.join(parts[:i + 1])} is not a mapping")
-            node = nxt
-        if isinstance(node, list):
-            node[int(parts[-1])] = value
-        else:
-            node[parts[-1]] = value
+        try:
+            _set(data, key.split("."), yaml.safe_load(raw) if raw else "", item)
+        except (IndexError, ValueError, yaml.YAMLError) as err:
+            raise ConfigError(f"--set {item!r}: {err}") from None
     return data
+
+
+def _set(data: dict[str, Any], parts: list[str], value: Any, item: str) -> None:
+    """Put ``value`` at key path ``parts`` (list items by index); ``item`` is the override, for messages."""
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = node[int(part)] if isinstance(node, list) else node.get(part)
+        if isinstance(nxt, str):  # a name shorthand: expand so options can be added
+            nxt = {"name": nxt}
+        if nxt is None:
+            nxt = {}
+        if isinstance(node, list):
+            node[int(part)] = nxt
+        else:
+            node[part] = nxt
+        if not isinstance(nxt, (dict, list)):
+            raise ConfigError(f"--set {item!r}: {'.'.join(parts[:i + 1])} is not a mapping")
+        node = nxt
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
 
 
 def build_config(config: RunConfig | dict[str, Any] | str | Path | None = None,

@@ -80,6 +80,10 @@ def test_unknown_component_name_suggests(gencls_plugins):
 def test_bad_override_syntax():
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         build_config({}, ["decoder"])
+    with pytest.raises(ConfigError, match=r"--set 'evaluators.3=f1': list assignment index out of range"):
+        build_config({"evaluators": ["accuracy"]}, ["evaluators.3=f1"])
+    with pytest.raises(ConfigError, match=r"--set 'seed.x=1': seed is not a mapping"):
+        build_config({"seed": 1}, ["seed.x=1"])
 
 
 def test_missing_config_file(tmp_path):
