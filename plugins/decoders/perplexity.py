@@ -36,7 +36,7 @@ class Perplexity(Decoder):
         normalize: Literal["sum", "mean", "char"] = Field(
             "sum", description="sum of the answer's token log-probs, their mean per token, or per character")
         calibrate: bool = Field(False, description="contextual calibration against content-free inputs")
-        content_free: list[str] = Field(["N/A", "", "[MASK]"],
+        content_free: list[str] = Field(["N/A", "", "[MASK]"], min_length=1,
                                         description="content-free texts whose mean label distribution is divided out")
         end_of_answer: bool = Field(
             True, description="score the answer followed by the chat template's end-of-turn marker, so a label "
