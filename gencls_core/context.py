@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import LabeledData, LabelScheme, LoadedModel, PromptStrategy
@@ -26,7 +26,6 @@ class RunContext:
     train_labels: LabelScheme | None = None
     train_prompt: PromptStrategy | None = None
     render: Callable[[str], str] | None = None  # text -> rendered inference prompt, set while decoding
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_device(requested: str) -> str:

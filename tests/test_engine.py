@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from gencls_core import Decoder, Engine, Prediction, Trainer, hookimpl
-from gencls_core.errors import ConfigError, ContractError
+from gencls_core.errors import ConfigError, ContractError, UsageError
 from gencls_core.plugins import load_plugins
 from gencls_core.registry import PluginInfo
 
@@ -88,6 +88,13 @@ class _ShortDecoder(Decoder):
         return [Prediction(label=labels.labels[0])]
 
 
+class _CudaOnly(_ShortDecoder):
+    """Declares that it needs a GPU."""
+
+    name = "cuda-only"
+    requires = frozenset({"cuda"})
+
+
 class _ToyPlugin:
     @hookimpl
     def gencls_register_trainers(self, register):
@@ -96,6 +103,7 @@ class _ToyPlugin:
     @hookimpl
     def gencls_register_decoders(self, register):
         register(_ShortDecoder)
+        register(_CudaOnly)
 
 
 def _with_toy_plugin():
@@ -122,6 +130,13 @@ def test_contract_breach_is_named_and_run_json_keeps_the_failure(tiny_run_config
     record = _read(run_dir / "run.json")
     assert record["status"] == "failed" and "ContractError" in record["error"]
     assert record["data"]["sizes"]["test"] == 10
+
+
+def test_a_component_needing_cuda_is_refused_on_cpu_before_anything_runs(tiny_run_config):
+    tiny_run_config.update(decoder="cuda-only", device="cpu")
+    with pytest.raises(UsageError, match="decoder 'cuda-only' needs a CUDA GPU, but the device is cpu"):
+        Engine(tiny_run_config, plugins=_with_toy_plugin()).run()
+    assert not Path(tiny_run_config["output_dir"]).exists()
 
 
 def test_existing_run_name_is_not_overwritten(tiny_run_config):
