@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make run    create .venv, install gencls, run the embedded default job
-#   make test   create .venv, install gencls with test extras, run the test suite
+#   make test   create .venv, install gencls with test extras and the example plugin, run both test suites
 PYTHON ?= python3
 VENV   ?= .venv
 # The CPU build of torch; override (e.g. TORCH=torch) where another build is wanted.
@@ -12,16 +12,18 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+EXAMPLE := examples/gencls-plugin-example
+
+$(STAMP): pyproject.toml $(EXAMPLE)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)" -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)" -e ".[dev]" -e $(EXAMPLE)
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/gencls run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -13,8 +13,9 @@ from typing import Any
 from gencls_core.chat import render_prompt
 from gencls_core.config import RunConfig, build_config, read_config_file
 from gencls_core.context import RunContext, resolve_device
+from gencls_core.contracts import check_messages, check_metrics, check_predictions
 from gencls_core.data import check_labeled_data, make_splits
-from gencls_core.errors import ConfigError, ContractError, UsageError
+from gencls_core.errors import ConfigError, UsageError
 from gencls_core.interfaces import Decoder, LabeledData, LabelScheme, Prediction, PromptStrategy
 from gencls_core.plugins import Plugins, load_plugins
 from gencls_core.resolve import Resolution, resolve
@@ -140,29 +141,18 @@ class Engine:
     def _decode(self, ctx: RunContext, texts: list[str], labels: LabelScheme,
                 prompt: PromptStrategy) -> list[Prediction]:
         decoder: Decoder = self.resolution.slots["decoder"].build()
-        ctx.render = lambda text: render_prompt(ctx.lm.tokenizer, prompt.messages(text))
+        who = self.resolution.slots["inference_prompt"].who()
+        ctx.render = lambda text: render_prompt(ctx.lm.tokenizer, check_messages(who, prompt.messages(text), text))
         prompts = [ctx.render(t) for t in texts]
         predictions = decoder.decode(ctx.lm, prompts, labels, ctx)
-        name = self.resolution.slots["decoder"].entry
-        if len(predictions) != len(prompts) or not all(isinstance(p, Prediction) for p in predictions):
-            raise ContractError(f"decoder {name.name!r} ({name.plugin.describe()}) returned "
-                                f"{len(predictions)} items for {len(prompts)} prompts; expected one Prediction each")
-        known = set(labels.labels)
-        bad = [p.label for p in predictions if p.label is not None and p.label not in known]
-        if bad:
-            raise ContractError(f"decoder {name.name!r} ({name.plugin.describe()}) predicted unknown label {bad[0]!r}")
-        return predictions
+        return check_predictions(self.resolution.slots["decoder"].who(), predictions, len(prompts), labels.labels)
 
     def _evaluate(self, gold: list[str], predictions: list[Prediction], labels: list[str]) -> dict[str, Any]:
         metrics: dict[str, Any] = {"n": len(gold), "unparseable": sum(p.label is None for p in predictions),
                                    "no_label": sum(p.status == "no_label" for p in predictions),
                                    "multiple_labels": sum(p.status == "multiple_labels" for p in predictions)}
         for slot in self.resolution.evaluators:
-            values = slot.build().evaluate(gold, predictions, labels)
-            if not isinstance(values, dict):
-                raise ContractError(f"evaluator {slot.entry.name!r} ({slot.entry.plugin.describe()}) "
-                                    f"returned {type(values).__name__}, expected a dict of metrics")
-            metrics.update(values)
+            metrics.update(check_metrics(slot.who(), slot.build().evaluate(gold, predictions, labels)))
         return metrics
 
     def _report(self, record: dict[str, Any], metrics: dict[str, Any], gold: list[str],

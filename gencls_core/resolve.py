@@ -47,6 +47,10 @@ class Slot:
     def spec(self) -> dict[str, Any]:
         return {"name": self.entry.name, **self.options.model_dump(mode="json")}
 
+    def who(self) -> str:
+        """How errors name this component: kind, name, plugin and distribution."""
+        return f"{self.entry.kind} {self.entry.name!r} ({self.entry.plugin.describe()})"
+
     def describe(self) -> dict[str, str]:
         p = self.entry.plugin
         return {"slot": self.path, "kind": self.entry.kind, "name": self.entry.name,

@@ -52,15 +52,15 @@ def test_unnamed_third_party_plugin_is_not_imported(tmp_path, monkeypatch):
 
 
 def test_unknown_plugin_names_installed_ones_close_matches_and_pip_hint(tmp_path, monkeypatch):
-    install_fake_plugin(tmp_path, monkeypatch, plugin="example", dist="gencls-plugin-example",
+    install_fake_plugin(tmp_path, monkeypatch, plugin="sample", dist="gencls-plugin-sample",
                         source=DECODER_PLUGIN.format(name="x"))
     with pytest.raises(PluginNotFound) as err:
-        load_plugins(["exampel"])
+        load_plugins(["sampel"])
     msg = str(err.value)
-    assert "'exampel' is not installed" in msg
-    assert "did you mean 'example'" in msg
-    assert "Installed third-party plugins: example" in msg
-    assert "pip install gencls-plugin-exampel" in msg
+    assert "'sampel' is not installed" in msg
+    assert "did you mean 'sample'" in msg
+    assert "Installed third-party plugins: " in msg and "sample" in msg.split("Installed third-party plugins: ")[1]
+    assert "pip install gencls-plugin-sampel" in msg
     assert err.value.exit_code == 2
 
 

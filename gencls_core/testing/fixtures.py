@@ -37,3 +37,11 @@ def tiny_run_config(tiny_model_dir, tiny_csv, tmp_path):
         "dataset": {"name": "local", "path": str(tiny_csv), "task": "Classify the sentiment of the text."},
         "splits": {"test_size": 10},
     }
+
+
+@pytest.fixture
+def gencls_ctx(gencls_plugins, tmp_path):
+    """A CPU RunContext for calling components directly."""
+    from gencls_core.context import RunContext
+
+    return RunContext(seed=0, device="cpu", run_dir=tmp_path, plugins=gencls_plugins, progress=False)
