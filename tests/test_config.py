@@ -117,10 +117,3 @@ def test_two_third_party_candidates_without_a_name_is_an_error(tmp_path, monkeyp
         resolve(build_config(), plugins)
     assert resolve(build_config({}, ["decoder=two-label"]), plugins).slots["decoder"].entry.name == "two-label"
 
-
-@pytest.mark.parametrize("name", ["zero-shot.yaml", "local-csv.yaml"])
-def test_example_configs_resolve(name, gencls_plugins):
-    from pathlib import Path
-
-    path = Path(__file__).parent.parent / "examples" / name
-    assert resolve(build_config(path), gencls_plugins).slots["decoder"].entry.name in ("generate", "perplexity")

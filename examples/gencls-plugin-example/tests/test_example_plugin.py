@@ -62,3 +62,14 @@ def test_installed_plugin_is_discovered_and_runs(folder, tiny_model_dir, tmp_pat
     assert slots["dataset"] == ("folder", "gencls-plugin-example")
     assert slots["prompt"] == ("question", "gencls-plugin-example")
     assert result.metrics["n"] == 6
+
+
+def test_plugins_list_shows_the_components_with_distribution_and_version():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "gencls_core", "plugins", "list", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    rows = {(r["kind"], r["name"]): r for r in json.loads(done.stdout) if r["plugin"] == "example"}
+    assert set(rows) == {("reward_func", "starts-with-label"), ("prompt_strategy", "question"), ("dataset", "folder")}
+    assert {(r["distribution"], r["version"]) for r in rows.values()} == {("gencls-plugin-example", "0.1.0")}
