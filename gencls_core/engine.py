@@ -100,14 +100,14 @@ class Engine:
         with _timer(timings, "decode"):
             predictions = self._decode(ctx, list(test["text"]), labels, prompt)
         gold = list(test["label"])
-        metrics = self._evaluate(gold, predictions, data.labels)
+        metrics, sections = self._evaluate(gold, predictions, data.labels, ctx.run_dir)
         metrics["decode_examples_per_second"] = round(len(gold) / max(timings["decode"], 1e-9), 3)
         rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g, "status": p.status,
                  "output": p.output, "scores": p.scores, "probs": p.probs}
                 for t, g, p in zip(test["text"], gold, predictions)]
         write_jsonl(ctx.run_dir / "predictions.jsonl", rows)
         write_json(ctx.run_dir / "metrics.json", metrics)
-        write_text_atomic(ctx.run_dir / "report.md", self._report(record, metrics, gold, predictions, data.labels,
+        write_text_atomic(ctx.run_dir / "report.md", self._report(record, metrics, len(gold), sections,
                                                                   ctx.run_dir))
         return RunResult(ctx.run_dir, metrics, rows, stages)
 
@@ -147,29 +147,33 @@ class Engine:
         predictions = decoder.decode(ctx.lm, prompts, labels, ctx)
         return check_predictions(self.resolution.slots["decoder"].who(), predictions, len(prompts), labels.labels)
 
-    def _evaluate(self, gold: list[str], predictions: list[Prediction], labels: list[str]) -> dict[str, Any]:
+    def _evaluate(self, gold: list[str], predictions: list[Prediction], labels: list[str],
+                  run_dir: Path) -> tuple[dict[str, Any], list[str]]:
+        """All metrics, and each evaluator's ``report.md`` section (figures written into ``run_dir``)."""
         metrics: dict[str, Any] = {"n": len(gold), "unparseable": sum(p.label is None for p in predictions),
                                    "no_label": sum(p.status == "no_label" for p in predictions),
                                    "multiple_labels": sum(p.status == "multiple_labels" for p in predictions)}
+        sections = []
         for slot in self.resolution.evaluators:
-            metrics.update(check_metrics(slot.who(), slot.build().evaluate(gold, predictions, labels)))
-        return metrics
+            evaluator = slot.build()
+            values = check_metrics(slot.who(), evaluator.evaluate(gold, predictions, labels))
+            metrics.update(values)
+            sections.append(evaluator.report(values, run_dir))
+        return metrics, [s for s in sections if s]
 
-    def _report(self, record: dict[str, Any], metrics: dict[str, Any], gold: list[str],
-                predictions: list[Prediction], labels: list[str], run_dir: Path) -> str:
-        """``report.md``: what ran, the scalar metrics, then each evaluator's section (figures beside it)."""
+    def _report(self, record: dict[str, Any], metrics: dict[str, Any], n: int, sections: list[str],
+                run_dir: Path) -> str:
+        """``report.md``: what ran, the scalar metrics, then each evaluator's section."""
         slots = {c["slot"]: c["name"] for c in record["components"]}
         lines = [f"# gencls run {run_dir.name}", "",
-                 f"model `{slots['model']}`, dataset `{slots['dataset']}` ({len(gold)} test examples), "
+                 f"model `{slots['model']}`, dataset `{slots['dataset']}` ({n} test examples), "
                  f"prompt `{slots['inference_prompt']}`, labels `{slots['inference_labels']}`, "
                  f"decoder `{slots['decoder']}`, seed {record['seed']}", "",
                  "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
                   for k, v in scalar_metrics(metrics).items()]
-        for slot in self.resolution.evaluators:
-            section = slot.build().report(gold, predictions, labels, run_dir)
-            if section:
-                lines += ["", section]
+        for section in sections:
+            lines += ["", section]
         return "\n".join(lines) + "\n"
 
     def _check_requirements(self, device: str) -> None:

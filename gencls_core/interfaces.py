@@ -144,8 +144,9 @@ class Evaluator(Component):
     def evaluate(self, gold: list[str], predictions: list[Prediction], labels: list[str]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def report(self, gold: list[str], predictions: list[Prediction], labels: list[str], out_dir: Path) -> str:
-        """A markdown section for ``report.md``; may write figures into ``out_dir`` and link them."""
+    def report(self, values: dict[str, Any], out_dir: Path) -> str:
+        """A markdown section for ``report.md`` from what ``evaluate`` returned; may write figures into
+        ``out_dir`` and link them."""
         return ""
 
 

@@ -54,8 +54,10 @@ def test_coverage_and_selective_accuracy():
 
 
 def test_reports_write_their_figures(tmp_path):
-    confusion = Confusion().report(GOLD, PRED, LABELS, tmp_path)
+    confusion = Confusion().report(Confusion().evaluate(GOLD, PRED, LABELS), tmp_path)
     assert "| a | 2 | 1 | 0 | 0 |" in confusion and "![confusion matrix](confusion_matrix.png)" in confusion
-    assert "![reliability diagram](reliability.png)" in Calibration().report(GOLD, PRED, LABELS, tmp_path)
+    calibration = Calibration()
+    assert "![reliability diagram](reliability.png)" in calibration.report(calibration.evaluate(GOLD, PRED, LABELS),
+                                                                            tmp_path)
     for png in ("confusion_matrix.png", "reliability.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -47,8 +47,8 @@ class PerClass(Evaluator):
         return {"per_class": {label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                                       "support": int(s[i])} for i, label in enumerate(labels)}}
 
-    def report(self, gold, predictions, labels, out_dir):
-        rows = self.evaluate(gold, predictions, labels)["per_class"]
+    def report(self, values, out_dir):
+        rows = values["per_class"]
         lines = ["## Per class", "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         lines += [f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
                   for k, v in rows.items()]
@@ -67,8 +67,9 @@ class Confusion(Evaluator):
         matrix = confusion_matrix(gold, _predicted(predictions), labels=cols)[:len(labels)]
         return {"confusion_matrix": {"gold": labels, "predicted": cols, "counts": matrix.tolist()}}
 
-    def report(self, gold, predictions, labels, out_dir):
-        cm = self.evaluate(gold, predictions, labels)["confusion_matrix"]
+    def report(self, values, out_dir):
+        cm = values["confusion_matrix"]
+        labels = cm["gold"]
         cols = cm["predicted"] if any(row[-1] for row in cm["counts"]) else labels
         lines = ["## Confusion matrix", "", "rows: gold, columns: predicted", "",
                  "| gold \\ predicted | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
@@ -105,12 +106,11 @@ class Calibration(Evaluator):
         ece = sum(b["count"] / len(gold) * abs(b["accuracy"] - b["confidence"]) for b in bins)
         return {"ece": ece, "calibration_bins": bins}
 
-    def report(self, gold, predictions, labels, out_dir):
-        metrics = self.evaluate(gold, predictions, labels)
-        if not metrics:
+    def report(self, values, out_dir):
+        if not values:
             return "## Calibration\n\nThe decoder gave no label probabilities."
-        _plot_reliability(metrics["calibration_bins"], self.config.bins, out_dir / "reliability.png")
-        return (f"## Calibration\n\nExpected calibration error ({self.config.bins} bins): {metrics['ece']:.4f}\n\n"
+        _plot_reliability(values["calibration_bins"], self.config.bins, out_dir / "reliability.png")
+        return (f"## Calibration\n\nExpected calibration error ({self.config.bins} bins): {values['ece']:.4f}\n\n"
                 "![reliability diagram](reliability.png)")
 
 
