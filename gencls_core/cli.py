@@ -65,17 +65,29 @@ def _quiet_libraries() -> None:
 
 @cli.command()
 @_run_options
-def run(config_file, plugins, overrides):
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="continue an interrupted run in its directory: finished stages are loaded, the interrupted "
+                   "one continues from its last checkpoint (the run's recorded config is used)")
+def run(config_file, plugins, overrides, resume_dir):
     """Run a job: load data and model, train stages, decode the test split, evaluate.
 
     Writes run.json, metrics.json, predictions.jsonl and report.md (with plots) into a new folder
-    under output_dir.
+    under output_dir; each training stage also gets stages/<i>-<trainer>/ with its model and checkpoints.
     """
-    from gencls_core.results import format_table, scalar_metrics
+    from gencls_core.engine import Engine
+    from gencls_core.results import format_table, scalar_metrics, stage_table
 
-    engine = _engine(config_file, plugins, overrides)
+    if resume_dir and (config_file or plugins or overrides):
+        raise click.UsageError("--resume uses the run's recorded config; drop --config, --plugins and --set")
+    engine = Engine.resume(resume_dir) if resume_dir else _engine(config_file, plugins, overrides)
     _quiet_libraries()
-    result = engine.run()
+    try:
+        result = engine.run()
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; continue with: gencls run --resume {engine.run_dir}", err=True)
+        sys.exit(130)
+    if result.stages:
+        click.echo(stage_table(result.stages))
     record = json.loads((result.run_dir / "run.json").read_text())
     rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in scalar_metrics(result.metrics).items()]
     rows.append(("wall_seconds", f"{record['timings']['total']:.1f}"))
@@ -172,6 +184,21 @@ def plugins_list(as_json):
 @cli.group()
 def config():
     """Run configurations."""
+
+
+@config.command("prompt")
+@_run_options
+@click.argument("texts", nargs=-1)
+def config_prompt(config_file, plugins, overrides, texts):
+    """Print the inference prompt exactly as the model sees it, for TEXTS or the first test example.
+
+    Loads the dataset and the model's tokenizer (its chat template), e.g.
+    gencls config prompt --set prompt.name=few-shot --set labels=numeric
+    """
+    engine = _engine(config_file, plugins, overrides)
+    _quiet_libraries()
+    for rendered in engine.render_prompts(list(texts) or None):
+        click.echo(rendered)
 
 
 @config.command("show")

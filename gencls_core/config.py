@@ -22,6 +22,7 @@ DEFAULT_COMPONENTS = {
     "labels": "names",
     "prompt": "zero-shot",
     "decoder": "perplexity",
+    "rewards": ["label-match"],
     "evaluators": ["accuracy", "f1", "per-class", "confusion", "calibration", "coverage"],
 }
 
@@ -40,6 +41,12 @@ class ComponentSpec(BaseModel):
     @property
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class RewardSpec(ComponentSpec):
+    """A reward slot: the component's name, its weight in the total reward, and its options."""
+
+    weight: float = Field(1.0, description="weight of this reward in the sum RL trainers maximise")
 
 
 Size = int | float
@@ -73,6 +80,8 @@ class RunConfig(BaseModel):
     inference_prompt: ComponentSpec | None = Field(None, description="prompt strategy at inference (default: prompt)")
     decoder: ComponentSpec = Field(default_factory=ComponentSpec, description="how answers become labels")
     trainers: list[ComponentSpec] = Field(default_factory=list, description="training stages, in order")
+    rewards: list[RewardSpec] | None = Field(None, description="rewards for RL trainers (default: label-match)")
+    evaluate_untrained: bool = Field(False, description="evaluate before the first training stage, as stage 0")
     evaluators: list[ComponentSpec] | None = Field(None, description="metrics (default: all built-in)")
 
 

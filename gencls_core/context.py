@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import LabeledData, LabelScheme, LoadedModel, PromptStrategy
     from gencls_core.plugins import Plugins
+    from gencls_core.rewards import CheckedReward
 
 
 @dataclass
 class RunContext:
-    """Shared state of one run. Trainers read ``data`` and may replace ``lm``."""
+    """Shared state of one run. Trainers read ``data``, the training prompt and labels and ``rewards``, write
+    checkpoints under ``stage_dir``, continue from the last one when ``resume`` is set, and may replace ``lm``."""
 
     seed: int
     device: str
@@ -26,6 +28,9 @@ class RunContext:
     train_labels: LabelScheme | None = None
     train_prompt: PromptStrategy | None = None
     render: Callable[[str], str] | None = None  # text -> rendered inference prompt, set while decoding
+    rewards: list[CheckedReward] = field(default_factory=list)
+    stage_dir: Path | None = None  # the current training stage's folder
+    resume: bool = False  # continue the stage from its last checkpoint when there is one
 
 
 def resolve_device(requested: str) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import platform
 import time
 import traceback
+from collections import Counter
 from importlib.metadata import version as _version
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,20 @@ from gencls_core.data import check_labeled_data, make_splits
 from gencls_core.errors import ConfigError, UsageError
 from gencls_core.interfaces import Decoder, LabeledData, LabelScheme, Prediction, PromptStrategy
 from gencls_core.plugins import Plugins, load_plugins
-from gencls_core.resolve import Resolution, resolve
-from gencls_core.results import RunResult, scalar_metrics, write_json, write_jsonl, write_text_atomic
+from gencls_core.resolve import Resolution, Slot, resolve
+from gencls_core.results import (
+    RunResult,
+    scalar_metrics,
+    stage_table,
+    write_json,
+    write_jsonl,
+    write_text_atomic,
+)
+from gencls_core.rewards import CheckedReward
+from gencls_core.weights import load_trained, save_trained
+
+# (metrics, what each evaluator returned, prediction rows)
+Evaluation = tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
 
 
 class Engine:
@@ -34,17 +48,35 @@ class Engine:
         self.config = build_config(config, overrides)
         self.plugins = plugins if plugins is not None else load_plugins(self.config.plugins)
         self.resolution: Resolution = resolve(self.config, self.plugins)
-        self.recorded_data: dict[str, Any] | None = None  # labels and task of a finished run
+        self.recorded_data: dict[str, Any] | None = None  # labels and task of a recorded run
+        self.run_dir: Path | None = None  # the run's directory (recorded, or created by run())
+        self.trained_model: Path | None = None  # the recorded run's last trained model
+        self.resuming = False
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, *, plugins: Plugins | None = None) -> Engine:
-        """An engine with the resolved config a finished run recorded in its ``run.json``."""
-        record_path = Path(run_dir) / "run.json"
+        """An engine with the resolved config a run recorded in its ``run.json`` (and its trained model)."""
+        run_dir = Path(run_dir)
+        record_path = run_dir / "run.json"
         if not record_path.is_file():
             raise UsageError(f"{run_dir} is not a gencls run directory (no run.json)")
         record = read_config_file(record_path)
         engine = cls(record["config"], plugins=plugins)
         engine.recorded_data = record.get("data")
+        engine.run_dir = run_dir
+        if record.get("trained_model"):
+            engine.trained_model = run_dir / record["trained_model"]
+        return engine
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, *, plugins: Plugins | None = None) -> Engine:
+        """An engine that continues an interrupted run in its own directory: finished stages are loaded,
+        the interrupted one continues from its last checkpoint."""
+        engine = cls.from_run_dir(run_dir, plugins=plugins)
+        status = read_config_file(Path(run_dir) / "run.json").get("status")
+        if status == "done":
+            raise UsageError(f"{run_dir} finished already (status done); nothing to resume")
+        engine.resuming = True
         return engine
 
     # -- the whole job -------------------------------------------------------------------------
@@ -53,10 +85,12 @@ class Engine:
         started = time.time()
         device = resolve_device(cfg.device)
         self._check_requirements(device)
-        run_dir = self._new_run_dir()
+        run_dir = self.run_dir = self.run_dir if self.resuming else self._new_run_dir()
         ctx = RunContext(seed=cfg.seed, device=device, run_dir=run_dir, plugins=self.plugins,
                          progress=cfg.progress)
         record = self._base_record(device)
+        if self.resuming:
+            record["resumed"] = record["started"]
         write_json(run_dir / "run.json", {**record, "status": "running"})
         timings: dict[str, float] = {}
         try:
@@ -68,7 +102,7 @@ class Engine:
             write_json(run_dir / "run.json", record)
             raise
         timings["total"] = round(time.time() - started, 3)
-        record.update(status="done", timings=timings, metrics=result.metrics, stages=result.stages)
+        record.update(status="done", timings=timings, metrics=scalar_metrics(result.metrics), stages=result.stages)
         write_json(run_dir / "run.json", record)
         self.plugins.hook.gencls_run_finished(result=result)
         return result
@@ -86,57 +120,134 @@ class Engine:
         record["data"] = {"labels": data.labels, "task": data.task, "source": data.source,
                           "sizes": {k: len(v) for k, v in data.splits.items()}}
         write_json(ctx.run_dir / "run.json", {**record, "status": "running"})
-        ctx.train_labels, ctx.train_prompt = self._prompting("labels", "prompt", data)
         with _timer(timings, "load_model"):
             ctx.lm = slots["model"].build().load(ctx)
             ctx.lm.model.to(ctx.device)
-        stages = []
-        for slot in self.resolution.trainers:
-            with _timer(timings, f"train:{slot.path}"):
-                summary = slot.build().train(ctx)
-            stages.append({"stage": slot.path, "trainer": slot.entry.name, **(summary or {})})
-        labels, prompt = self._prompting("inference_labels", "inference_prompt", data)
-        test = data.splits["test"]
+        inference = self._prompting("inference_labels", "inference_prompt", ctx)
+        if self.resolution.trainers:
+            with _timer(timings, "prepare_training"):
+                ctx.train_labels = self._label_scheme("labels", ctx)
+                ctx.train_labels.prepare_training(ctx)
+                record["data"]["train_label_counts"] = dict(Counter(ctx.data.splits["train"]["label"]))
+                ctx.train_prompt = self._prompt_strategy("prompt", ctx, ctx.train_labels)
+                ctx.rewards = self._rewards(ctx.train_labels)
+        if not self.resolution.trainers:
+            evaluation, stages = self._evaluate_on_test(ctx, inference, timings), []
+        else:
+            evaluation, stages = self._stages(ctx, inference, record, timings)
+        metrics, values, rows = evaluation
+        if stages:
+            metrics = {**metrics, "stages": stages}
+        write_jsonl(ctx.run_dir / "predictions.jsonl", rows)
+        write_json(ctx.run_dir / "metrics.json", metrics)
+        sections = [slot.build().report(v, ctx.run_dir) for slot, v in zip(self.resolution.evaluators, values)]
+        sections = [s for s in sections if s]
+        write_text_atomic(ctx.run_dir / "report.md", self._report(record, metrics, stages, sections, ctx.run_dir))
+        return RunResult(ctx.run_dir, metrics, rows, stages)
+
+    def _stages(self, ctx: RunContext, inference: tuple[LabelScheme, PromptStrategy], record: dict[str, Any],
+                timings: dict[str, float]) -> tuple[Evaluation, list[dict[str, Any]]]:
+        """Stage 0 (untrained) when asked for, then each trainer followed by an evaluation on the test split.
+
+        Each stage writes ``stages/<i>-<trainer>/`` (``model/``, ``predictions.jsonl``, ``stage.json``); when
+        resuming, stages with a ``stage.json`` are loaded instead of run again.
+        """
+        plan: list[tuple[int, Slot | None]] = [(0, None)] if self.config.evaluate_untrained else []
+        plan += list(enumerate(self.resolution.trainers, 1))
+        stages, evaluation = [], None
+        for i, slot in plan:
+            stage_dir = ctx.run_dir / "stages" / f"{i}-{slot.entry.name if slot else 'untrained'}"
+            done = stage_dir / "stage.json"
+            if self.resuming and done.is_file():
+                row = read_config_file(done)
+                if slot:
+                    ctx.lm = load_trained(ctx.lm, stage_dir / "model")
+                evaluation = (row["metrics"], row["evaluator_values"], _read_jsonl(stage_dir / "predictions.jsonl"))
+            else:
+                train: dict[str, Any] = {}
+                if slot:
+                    ctx.stage_dir, ctx.resume = stage_dir, self.resuming
+                    with _timer(timings, f"train:{slot.path}"):
+                        train = slot.build().train(ctx) or {}
+                    save_trained(ctx.lm, stage_dir / "model")
+                evaluation = self._evaluate_on_test(ctx, inference, timings)
+                write_jsonl(stage_dir / "predictions.jsonl", evaluation[2])
+                row = {"stage": i, "trainer": slot.entry.name if slot else None, "train": train,
+                       "metrics": evaluation[0], "evaluator_values": evaluation[1]}
+                write_json(done, row)
+            if slot:
+                record["trained_model"] = str((stage_dir / "model").relative_to(ctx.run_dir))
+            stages.append({"stage": i, "trainer": row["trainer"], **_train_scalars(row["train"]),
+                           **scalar_metrics(row["metrics"])})
+            write_json(ctx.run_dir / "run.json", {**record, "status": "running", "stages": stages})
+        return evaluation, stages
+
+    def _evaluate_on_test(self, ctx: RunContext, inference: tuple[LabelScheme, PromptStrategy],
+                          timings: dict[str, float]) -> Evaluation:
+        """Decode the test split with the inference prompt and labels, and evaluate."""
+        test = ctx.data.splits["test"]
+        started = time.time()
         with _timer(timings, "decode"):
-            predictions = self._decode(ctx, list(test["text"]), labels, prompt)
+            predictions = self._decode(ctx, list(test["text"]), *inference)
+        seconds = time.time() - started
         gold = list(test["label"])
-        metrics, sections = self._evaluate(gold, predictions, data.labels, ctx.run_dir)
-        metrics["decode_examples_per_second"] = round(len(gold) / max(timings["decode"], 1e-9), 3)
+        metrics, values = self._evaluate(gold, predictions, ctx.data.labels)
+        metrics["decode_examples_per_second"] = round(len(gold) / max(seconds, 1e-9), 3)
         rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g, "status": p.status,
                  "output": p.output, "scores": p.scores, "probs": p.probs}
                 for t, g, p in zip(test["text"], gold, predictions)]
-        write_jsonl(ctx.run_dir / "predictions.jsonl", rows)
-        write_json(ctx.run_dir / "metrics.json", metrics)
-        write_text_atomic(ctx.run_dir / "report.md", self._report(record, metrics, len(gold), sections,
-                                                                  ctx.run_dir))
-        return RunResult(ctx.run_dir, metrics, rows, stages)
+        return metrics, values, rows
 
     # -- inference on new texts ----------------------------------------------------------------
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Classify ``texts`` with the inference prompt, label scheme and decoder.
 
-        Uses the labels and task recorded by ``from_run_dir``; otherwise loads the dataset to learn them.
+        Uses the labels, task and trained model recorded by ``from_run_dir``; otherwise loads the dataset to
+        learn the labels.
         """
         device = resolve_device(self.config.device)
         self._check_requirements(device)
         ctx = RunContext(seed=self.config.seed, device=device, run_dir=None, plugins=self.plugins,
                          progress=self.config.progress)
-        if self.recorded_data:
-            data = LabeledData(splits={}, labels=self.recorded_data["labels"], task=self.recorded_data["task"])
+        if self.recorded_data and not self.resolution.slots["inference_prompt"].entry.component.uses_train_split:
+            ctx.data = LabeledData(splits={}, labels=self.recorded_data["labels"], task=self.recorded_data["task"])
         else:
-            data = self.resolution.slots["dataset"].build().load(ctx)
-        labels, prompt = self._prompting("inference_labels", "inference_prompt", data)
+            ctx.data = self.resolution.slots["dataset"].build().load(ctx)
+            ctx.data.splits = make_splits(ctx.data, self.config.splits, self.config.seed)
         ctx.lm = self.resolution.slots["model"].build().load(ctx)
         ctx.lm.model.to(device)
-        return self._decode(ctx, texts, labels, prompt)
+        if self.trained_model is not None:
+            ctx.lm = load_trained(ctx.lm, self.trained_model)
+        return self._decode(ctx, texts, *self._prompting("inference_labels", "inference_prompt", ctx))
+
+    def render_prompts(self, texts: list[str] | None = None, n: int = 1) -> list[str]:
+        """The inference prompts exactly as the model sees them (chat template applied), for ``texts`` or the
+        first ``n`` test examples."""
+        ctx = RunContext(seed=self.config.seed, device="cpu", run_dir=None, plugins=self.plugins, progress=False)
+        ctx.data = self.resolution.slots["dataset"].build().load(ctx)
+        ctx.data.splits = make_splits(ctx.data, self.config.splits, self.config.seed)
+        ctx.lm = self.resolution.slots["model"].build().load(ctx)
+        _, prompt = self._prompting("inference_labels", "inference_prompt", ctx)
+        who = self.resolution.slots["inference_prompt"].who()
+        texts = texts or list(ctx.data.splits["test"]["text"][:n])
+        return [render_prompt(ctx.lm.tokenizer, check_messages(who, prompt.messages(t), t)) for t in texts]
 
     # -- pieces ------------------------------------------------------------------------------
-    def _prompting(self, labels_slot: str, prompt_slot: str, data: LabeledData) -> tuple[LabelScheme, PromptStrategy]:
-        labels = self.resolution.slots[labels_slot].build()
-        labels.setup(data.labels)
-        prompt = self.resolution.slots[prompt_slot].build()
-        prompt.setup(data, labels)
-        return labels, prompt
+    def _prompting(self, labels_slot: str, prompt_slot: str, ctx: RunContext) -> tuple[LabelScheme, PromptStrategy]:
+        labels = self._label_scheme(labels_slot, ctx)
+        return labels, self._prompt_strategy(prompt_slot, ctx, labels)
+
+    def _label_scheme(self, slot: str, ctx: RunContext) -> LabelScheme:
+        labels = self.resolution.slots[slot].build()
+        labels.ctx = ctx
+        labels.setup(ctx.data.labels)
+        return labels
+
+    def _prompt_strategy(self, slot: str, ctx: RunContext, labels: LabelScheme) -> PromptStrategy:
+        prompt = self.resolution.slots[slot].build()
+        prompt.ctx = ctx
+        prompt.setup(ctx.data, labels)
+        return prompt
 
     def _decode(self, ctx: RunContext, texts: list[str], labels: LabelScheme,
                 prompt: PromptStrategy) -> list[Prediction]:
@@ -144,32 +255,46 @@ class Engine:
         who = self.resolution.slots["inference_prompt"].who()
         ctx.render = lambda text: render_prompt(ctx.lm.tokenizer, check_messages(who, prompt.messages(text), text))
         prompts = [ctx.render(t) for t in texts]
+        ctx.lm.model.eval()  # a training stage leaves it in train mode (dropout on)
         predictions = decoder.decode(ctx.lm, prompts, labels, ctx)
-        return check_predictions(self.resolution.slots["decoder"].who(), predictions, len(prompts), labels.labels)
+        slots = self.resolution.slots
+        predictions = check_predictions(slots["decoder"].who(), predictions, len(prompts), labels.labels)
+        final = [labels.finalize(p) for p in predictions]
+        return check_predictions(slots["inference_labels"].who(), final, len(prompts), ctx.data.labels)
 
-    def _evaluate(self, gold: list[str], predictions: list[Prediction], labels: list[str],
-                  run_dir: Path) -> tuple[dict[str, Any], list[str]]:
-        """All metrics, and each evaluator's ``report.md`` section (figures written into ``run_dir``)."""
+    def _rewards(self, labels: LabelScheme) -> list[CheckedReward]:
+        rewards = []
+        for slot in self.resolution.rewards:
+            func = slot.build()
+            func.setup(labels)
+            rewards.append(CheckedReward(func, slot.who(), slot.entry.name, slot.weight))
+        return rewards
+
+    def _evaluate(self, gold: list[str], predictions: list[Prediction],
+                  labels: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """All metrics, and what each evaluator returned (for its ``report.md`` section)."""
         metrics: dict[str, Any] = {"n": len(gold), "unparseable": sum(p.label is None for p in predictions),
                                    "no_label": sum(p.status == "no_label" for p in predictions),
-                                   "multiple_labels": sum(p.status == "multiple_labels" for p in predictions)}
-        sections = []
+                                   "multiple_labels": sum(p.status == "multiple_labels" for p in predictions),
+                                   "abstained": sum(p.status == "abstained" for p in predictions)}
+        all_values = []
         for slot in self.resolution.evaluators:
-            evaluator = slot.build()
-            values = check_metrics(slot.who(), evaluator.evaluate(gold, predictions, labels))
+            values = check_metrics(slot.who(), slot.build().evaluate(gold, predictions, labels))
             metrics.update(values)
-            sections.append(evaluator.report(values, run_dir))
-        return metrics, [s for s in sections if s]
+            all_values.append(values)
+        return metrics, all_values
 
-    def _report(self, record: dict[str, Any], metrics: dict[str, Any], n: int, sections: list[str],
-                run_dir: Path) -> str:
-        """``report.md``: what ran, the scalar metrics, then each evaluator's section."""
+    def _report(self, record: dict[str, Any], metrics: dict[str, Any], stages: list[dict[str, Any]],
+                sections: list[str], run_dir: Path) -> str:
+        """``report.md``: what ran, the stage table, the final scalar metrics, then each evaluator's section."""
         slots = {c["slot"]: c["name"] for c in record["components"]}
         lines = [f"# gencls run {run_dir.name}", "",
-                 f"model `{slots['model']}`, dataset `{slots['dataset']}` ({n} test examples), "
+                 f"model `{slots['model']}`, dataset `{slots['dataset']}` ({metrics['n']} test examples), "
                  f"prompt `{slots['inference_prompt']}`, labels `{slots['inference_labels']}`, "
-                 f"decoder `{slots['decoder']}`, seed {record['seed']}", "",
-                 "| metric | value |", "|---|---|"]
+                 f"decoder `{slots['decoder']}`, seed {record['seed']}", ""]
+        if stages:
+            lines += ["## Stages", "", stage_table(stages), "", "## Final metrics", ""]
+        lines += ["| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
                   for k, v in scalar_metrics(metrics).items()]
         for section in sections:
@@ -212,6 +337,15 @@ class Engine:
                         for p in self.plugins.loaded],
             "config": self.resolution.resolved_config(),
         }
+
+
+def _train_scalars(summary: dict[str, Any]) -> dict[str, Any]:
+    """A trainer summary's numbers, prefixed ``train_`` unless they already are."""
+    return {k if k.startswith("train_") else f"train_{k}": v for k, v in scalar_metrics(summary).items()}
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 class _timer:

@@ -94,7 +94,12 @@ class DatasetSource(Component):
 
 
 class LabelScheme(Component):
-    """How each class is written in the model's answer, and how an answer is parsed back."""
+    """How each class is written in the model's answer, and how an answer is parsed back.
+
+    ``ctx`` (the RunContext) is set before ``setup`` when the engine builds the scheme.
+    """
+
+    ctx: RunContext | None = None
 
     def setup(self, labels: list[str]) -> None:
         """Bind the scheme to the dataset's class names (called once before use)."""
@@ -117,9 +122,25 @@ class LabelScheme(Component):
         """Class name -> answer text, for every class."""
         return {label: self.verbalize(label) for label in self.labels}
 
+    def prepare_training(self, ctx: RunContext) -> None:
+        """Called once before the first training stage, with the model loaded; may relabel
+        ``ctx.data.splits["train"]`` (e.g. mark low-confidence examples with an extra class)."""
+
+    def finalize(self, prediction: Prediction) -> Prediction:
+        """Map a decoded prediction to one of the dataset's classes (or None), e.g. an extra answer the scheme
+        added. ``labels`` may hold more answers than the dataset has classes; finalized labels may not."""
+        return prediction
+
 
 class PromptStrategy(Component):
-    """How an input text becomes chat messages asking for a label."""
+    """How an input text becomes chat messages asking for a label.
+
+    ``ctx`` (the RunContext, with the model loaded) is set before ``setup``; strategies that embed texts with
+    the run's model read ``ctx.lm``.
+    """
+
+    ctx: RunContext | None = None
+    uses_train_split: ClassVar[bool] = False  # True: setup reads data.splits["train"] (e.g. demonstrations)
 
     def setup(self, data: LabeledData, labels: LabelScheme) -> None:
         """Called once with the dataset (e.g. to draw demonstrations from ``train``)."""
@@ -160,7 +181,13 @@ class Trainer(Component):
 
 class RewardFunc(Component):
     """A reward in TRL's contract: ``__call__(prompts, completions, **kwargs) -> list[float | None]``,
-    dataset columns such as ``label`` arriving as keyword arguments."""
+    dataset columns such as ``label`` (the gold class name) arriving as keyword arguments.
+    Completions are strings, or lists of chat messages for conversational data
+    (``gencls_core.rewards.completion_text`` gives the answer text of either)."""
+
+    def setup(self, labels: LabelScheme) -> None:
+        """Bind the reward to the training label scheme (called once before training)."""
+        self.label_scheme = labels
 
     def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         raise NotImplementedError

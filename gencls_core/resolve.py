@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gencls_core.config import DEFAULT_COMPONENTS, ComponentSpec, RunConfig, format_validation_error
+from gencls_core.config import DEFAULT_COMPONENTS, ComponentSpec, RewardSpec, RunConfig, format_validation_error
 from gencls_core.errors import AmbiguousComponent, ConfigError
 from gencls_core.interfaces import Component
 from gencls_core.plugins import Plugins
@@ -27,8 +27,10 @@ SLOT_KINDS = {
     "inference_prompt": "prompt_strategy",
     "decoder": "decoder",
     "trainers": "trainer",
+    "rewards": "reward_func",
     "evaluators": "evaluator",
 }
+LIST_SLOTS = ("trainers", "rewards", "evaluators")
 # inference slots default to their training twin
 INFERENCE_TWINS = {"inference_labels": "labels", "inference_prompt": "prompt"}
 
@@ -44,8 +46,11 @@ class Slot:
     def build(self) -> Component:
         return self.entry.component(self.options)
 
+    weight: float | None = None  # rewards only
+
     def spec(self) -> dict[str, Any]:
-        return {"name": self.entry.name, **self.options.model_dump(mode="json")}
+        weight = {} if self.weight is None else {"weight": self.weight}
+        return {"name": self.entry.name, **weight, **self.options.model_dump(mode="json")}
 
     def who(self) -> str:
         """How errors name this component: kind, name, plugin and distribution."""
@@ -62,35 +67,43 @@ class Resolution:
     config: RunConfig
     slots: dict[str, Slot]
     trainers: list[Slot]
+    rewards: list[Slot]
     evaluators: list[Slot]
 
     def all_slots(self) -> list[Slot]:
-        return [*self.slots.values(), *self.trainers, *self.evaluators]
+        return [*self.slots.values(), *self.trainers, *self.rewards, *self.evaluators]
 
     def resolved_config(self) -> dict[str, Any]:
         """The config with every slot named and every option's value spelled out."""
         data = self.config.model_dump(mode="json")
         data.update({k: s.spec() for k, s in self.slots.items()})
-        data["trainers"] = [s.spec() for s in self.trainers]
-        data["evaluators"] = [s.spec() for s in self.evaluators]
+        for field in LIST_SLOTS:
+            data[field] = [s.spec() for s in getattr(self, field)]
         return data
 
 
 def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
     slots: dict[str, Slot] = {}
     for field, kind in SLOT_KINDS.items():
-        if field in ("trainers", "evaluators"):
+        if field in LIST_SLOTS:
             continue
         spec = getattr(config, field)
         if spec is None:
             spec = getattr(config, INFERENCE_TWINS[field])
         slots[field] = _fill(field, kind, spec, plugins, DEFAULT_COMPONENTS.get(INFERENCE_TWINS.get(field, field)))
     trainers = [_fill(f"trainers.{i}", "trainer", s, plugins, None) for i, s in enumerate(config.trainers)]
+    reward_specs = config.rewards
+    if reward_specs is None:
+        reward_specs = [RewardSpec(name=n) for n in DEFAULT_COMPONENTS["rewards"]]
+    rewards = []
+    for i, spec in enumerate(reward_specs):
+        rewards.append(_fill(f"rewards.{i}", "reward_func", spec, plugins, None))
+        rewards[-1].weight = spec.weight
     specs = config.evaluators
     if specs is None:
         specs = [ComponentSpec(name=n) for n in DEFAULT_COMPONENTS["evaluators"]]
     evaluators = [_fill(f"evaluators.{i}", "evaluator", s, plugins, None) for i, s in enumerate(specs)]
-    return Resolution(config, slots, trainers, evaluators)
+    return Resolution(config, slots, trainers, rewards, evaluators)
 
 
 def _fill(path: str, kind: str, spec: ComponentSpec, plugins: Plugins, default: str | None) -> Slot:

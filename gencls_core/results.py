@@ -56,3 +56,18 @@ def format_table(rows: list[tuple[str, str]], title: str) -> str:
     out += [f"| {k.ljust(width)} | {v.rjust(vwidth)} |" for k, v in rows]
     out.append(line)
     return "\n".join(out)
+
+
+STAGE_COLUMNS = ("stage", "trainer", "train_steps", "train_loss", "train_reward", "accuracy", "f1_macro", "unparseable")
+
+
+def stage_table(stages: list[dict[str, Any]]) -> str:
+    """A markdown table with one row per stage and the columns of ``STAGE_COLUMNS`` that any stage has."""
+    columns = [c for c in STAGE_COLUMNS if any(c in s for s in stages)]
+
+    def cell(value: Any) -> str:
+        return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(s.get(c)) for c in columns) + " |" for s in stages]
+    return "\n".join(lines)

@@ -49,6 +49,36 @@ def test_predict_writes_jsonl_output_file(tmp_path, tiny_run_config):
     assert pred.returncode == 1 and 'bad.jsonl line 1: expected a JSON object with a "text" field' in pred.stderr
 
 
+def test_training_run_prints_the_stage_table_and_resume_refuses_a_finished_run(tmp_path, tiny_run_config):
+    tiny_run_config.update(evaluate_untrained=True, trainers=[{"name": "sft", "max_steps": 2}])
+    done = gencls("run", "--config", str(_config_file(tmp_path, tiny_run_config)))
+    assert done.returncode == 0, done.stderr
+    assert "| stage | trainer | train_steps | train_loss | accuracy |" in done.stdout
+    assert "| 1 | sft | 2 |" in done.stdout
+    run_dir = done.stdout.strip().splitlines()[-1].removeprefix("run directory: ")
+    again = gencls("run", "--resume", run_dir)
+    assert again.returncode == 2 and "finished already" in again.stderr
+    mixed = gencls("run", "--resume", run_dir, "--set", "seed=1")
+    assert mixed.returncode == 2 and "--resume uses the run's recorded config" in mixed.stderr
+
+
+def test_define_writes_editable_definitions_that_a_run_can_use(tmp_path, tiny_run_config):
+    config = str(_config_file(tmp_path, tiny_run_config))
+    out = tmp_path / "defs.yaml"
+    done = gencls("define", "--config", config, "-o", str(out), "-k", "1", "--max-new-tokens", "3")
+    assert done.returncode == 0, done.stderr
+    drafts = yaml.safe_load(out.read_text())
+    assert sorted(drafts) == ["negative", "positive"] and out.read_text().startswith("# Category definitions")
+    again = gencls("define", "--config", config, "-o", str(out))
+    assert again.returncode == 2 and "pass --force" in again.stderr
+    shown = gencls("config", "prompt", "--config", config, "--set", f"prompt.definitions={out}", "good film")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("<|im_start|>user\n") and "\nDefinitions:\n- negative: " in shown.stdout
+    assert shown.stdout.rstrip().endswith("Text: good film<|im_end|>\n<|im_start|>assistant")
+    run = gencls("run", "--config", config, "--set", f"prompt.definitions={out}")
+    assert run.returncode == 0, run.stderr
+
+
 def test_unknown_plugin_exits_2_with_hint():
     done = gencls("run", "--plugins", "nope")
     assert done.returncode == 2

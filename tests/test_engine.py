@@ -115,10 +115,20 @@ def test_trainer_stages_run_in_order_and_are_recorded(tiny_run_config):
     tiny_run_config["trainers"] = ["toy-stage", "toy-stage"]
     tiny_run_config["decoder"] = "perplexity"  # the toy plugin's decoder would otherwise fill the slot
     result = Engine(tiny_run_config, plugins=_with_toy_plugin()).run()
-    assert [s["stage"] for s in result.stages] == ["trainers.0", "trainers.1"]
-    assert result.stages[0]["train_examples"] == 30 and result.stages[0]["prompt"] == "zero-shot"
+    assert [(s["stage"], s["trainer"]) for s in result.stages] == [(1, "toy-stage"), (2, "toy-stage")]
+    assert result.stages[0]["train_examples"] == 30 and result.stages[0]["train_prompt"] == "zero-shot"
     assert _read(result.run_dir / "run.json")["stages"] == result.stages
+    assert _read(result.run_dir / "metrics.json")["stages"] == result.stages
+    # each stage evaluated the model it left behind: the second scaled the head again
+    stage1 = _read(result.run_dir / "stages/1-toy-stage/stage.json")
+    assert result.stages[0]["accuracy"] == stage1["metrics"]["accuracy"]
     assert [r["scores"] for r in result.predictions] != [r["scores"] for r in plain.predictions]
+    lines = (result.run_dir / "stages/1-toy-stage/predictions.jsonl").read_text().splitlines()
+    stage1_scores = [json.loads(line)["scores"] for line in lines]
+    assert stage1_scores != [r["scores"] for r in result.predictions]
+    assert (result.run_dir / "predictions.jsonl").read_text() == \
+        (result.run_dir / "stages/2-toy-stage/predictions.jsonl").read_text()
+    assert "## Stages" in (result.run_dir / "report.md").read_text()
 
 
 def test_contract_breach_is_named_and_run_json_keeps_the_failure(tiny_run_config):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gencls_core import Engine
+from gencls_core.config import build_config
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -21,6 +22,23 @@ def _tiny_overrides(tiny_run_config):
 def test_example_config_runs(config, tiny_run_config):
     result = Engine(EXAMPLES / config, overrides=_tiny_overrides(tiny_run_config)).run()
     assert result.metrics["n"] == 10 and (result.run_dir / "report.md").is_file()
+
+
+# a few steps instead of the examples' real training lengths
+SHORT = {"sft.yaml": ["trainers.0.max_steps=2"],
+         "sft-grpo.yaml": ["trainers.0.max_steps=2", "trainers.1.max_steps=1"]}
+
+
+@pytest.mark.parametrize("config", sorted(SHORT))
+def test_example_training_config_runs(config, tiny_run_config):
+    overrides = [*_tiny_overrides(tiny_run_config), "splits.train_size=null", *SHORT[config]]
+    if config == "sft.yaml":
+        overrides.append("splits.validation_size=4")
+    result = Engine(EXAMPLES / config, overrides=overrides).run()
+    trainers = [t.name for t in build_config(EXAMPLES / config).trainers]
+    assert [s["trainer"] for s in result.stages] == [None, *trainers]
+    assert all(s["train_steps"] == int(o.split("=")[1]) for s, o in zip(result.stages[1:], SHORT[config]))
+    assert (result.run_dir / "stages").is_dir() and result.metrics["n"] == 10
 
 
 def test_api_example_runs(tiny_run_config, capsys, monkeypatch):

@@ -5,11 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from gencls_core import Options, RewardFunc
-
-
-def completion_text(completion) -> str:
-    """TRL passes plain strings, or (conversational) a list of messages whose last one is the answer."""
-    return completion[-1]["content"] if isinstance(completion, list) else completion
+from gencls_core.rewards import completion_text  # strings, or chat messages whose last one is the answer
 
 
 class StartsWithLabel(RewardFunc):

@@ -1,0 +1,16 @@
+"""Built-in training stages: supervised fine-tuning and GRPO (on TRL), PPO with a learned critic, and
+Guess-Think-Answer."""
+
+from gencls_core import hookimpl
+from gencls_plugins.trainers.grpo import GRPO
+from gencls_plugins.trainers.gta import GTA
+from gencls_plugins.trainers.ppo import PPO
+from gencls_plugins.trainers.sft import SFT
+
+
+@hookimpl
+def gencls_register_trainers(register):
+    register(SFT)
+    register(GRPO)
+    register(PPO)
+    register(GTA)

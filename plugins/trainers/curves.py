@@ -1,0 +1,30 @@
+"""Training curves (loss, evaluation loss, reward) from a transformers log history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+CURVES = ("loss", "eval_loss", "reward")
+
+
+def plot_curves(history: list[dict[str, Any]], path: Path) -> Path | None:
+    """One panel per logged quantity against the step; None when nothing was logged."""
+    series = {k: [(h["step"], h[k]) for h in history if k in h and "step" in h] for k in CURVES}
+    series = {k: v for k, v in series.items() if v}
+    if not series:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(series), figsize=(4 * len(series), 3), squeeze=False)
+    for ax, (key, points) in zip(axes[0], series.items()):
+        ax.plot([s for s, _ in points], [v for _, v in points], marker=".")
+        ax.set_xlabel("step")
+        ax.set_title(key)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

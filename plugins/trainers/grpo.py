@@ -1,0 +1,69 @@
+"""Group-relative policy optimisation with rule-based rewards (GenCLS++'s RL stage), with TRL's GRPOTrainer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, model_validator
+
+from gencls_core.callbacks import trainer_callbacks
+from gencls_core.errors import ConfigError
+from gencls_core.interfaces import Trainer
+from gencls_plugins.trainers.conversations import prompts_with_labels
+from gencls_plugins.trainers.options import StageOptions, training_args
+from gencls_plugins.trainers.stage import policy_model, run_stage
+
+if TYPE_CHECKING:
+    from gencls_core.context import RunContext
+
+
+class GRPO(Trainer):
+    """GRPO with the run's rewards; continues an earlier stage's adapter when there is one.
+
+    Samples a group of answers per prompt, scores each with the weighted sum of the reward plugins, and
+    pushes up the answers that beat their group's mean.
+    """
+
+    name = "grpo"
+
+    class Config(StageOptions):
+        learning_rate: float = Field(1e-5, gt=0, description="peak learning rate (AdamW)")
+        batch_size: int = Field(16, ge=1, description="completions per device per step (a multiple of "
+                                                      "num_generations)")
+        num_generations: int = Field(8, ge=2, description="answers sampled per prompt (the group)")
+        max_completion_length: int = Field(16, ge=1, description="most tokens generated per answer")
+        temperature: float = Field(1.0, gt=0, description="sampling temperature")
+        beta: float = Field(0.0, ge=0, description="KL coefficient against the stage's starting policy "
+                                                   "(0: no reference model)")
+        epsilon: float = Field(0.2, gt=0, description="clipping range of the policy ratio")
+        num_iterations: int = Field(1, ge=1, description="optimisation passes per batch of generations")
+        loss_type: str = Field("dapo", description="TRL loss aggregation: grpo, dr_grpo, dapo, bnpo, ...")
+        scale_rewards: str = Field("group", description="advantage scaling: group, batch or none")
+
+        @model_validator(mode="after")
+        def _groups(self) -> GRPO.Config:
+            if (self.batch_size * self.gradient_accumulation) % self.num_generations:
+                raise ValueError(f"batch_size x gradient_accumulation ({self.batch_size} x "
+                                 f"{self.gradient_accumulation}) must be a multiple of num_generations "
+                                 f"({self.num_generations})")
+            return self
+
+    def train(self, ctx: RunContext) -> dict[str, Any]:
+        from trl import GRPOConfig, GRPOTrainer
+
+        cfg = self.config
+        if not ctx.rewards:
+            raise ConfigError("trainer 'grpo' needs at least one reward; set rewards, e.g. rewards: [label-match]")
+        train = prompts_with_labels(ctx, "train", self.name)
+        args = training_args(
+            GRPOConfig, cfg, ctx, num_generations=cfg.num_generations,
+            max_completion_length=cfg.max_completion_length, temperature=cfg.temperature, beta=cfg.beta,
+            epsilon=cfg.epsilon, num_iterations=cfg.num_iterations, loss_type=cfg.loss_type,
+            scale_rewards=cfg.scale_rewards, reward_weights=[r.weight for r in ctx.rewards])
+        model, peft_config = policy_model(ctx, cfg)
+        trainer = GRPOTrainer(model=model, reward_funcs=list(ctx.rewards), args=args, train_dataset=train,
+                              processing_class=ctx.lm.tokenizer, peft_config=peft_config,
+                              callbacks=trainer_callbacks(ctx))
+        summary = run_stage(trainer, ctx)
+        summary["train_examples"] = len(train)
+        return summary

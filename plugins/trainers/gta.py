@@ -1,0 +1,172 @@
+"""Guess-Think-Answer (arXiv 2509.12108): cross-entropy on a provisional guess, GRPO on the reasoning and the
+final answer, each loss masked to its own spans, with a rule for conflicting gradients."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from gencls_core.chat import render_prompt
+from gencls_core.errors import ConfigError
+from gencls_core.interfaces import LoadedModel, Options, Trainer
+from gencls_core.results import write_json
+from gencls_plugins.trainers.conversations import prompts_with_labels
+from gencls_plugins.trainers.curves import plot_curves
+from gencls_plugins.trainers.loop_checkpoints import last_checkpoint, load_checkpoint, save_checkpoint
+from gencls_plugins.trainers.options import LoraOptions
+
+if TYPE_CHECKING:
+    from gencls_core.context import RunContext
+
+
+class GTA(Trainer):
+    """Guess-Think-Answer: CE on the guess span, GRPO on think + answer, format reward, conflict rule."""
+
+    name = "gta"
+
+    class Config(Options):
+        lora: LoraOptions = Field(default_factory=LoraOptions, description="LoRA adapter (an earlier stage's "
+                                                                            "adapter is kept)")
+        max_steps: int = Field(50, ge=1, description="optimiser steps (one group of samples per prompt each)")
+        batch_size: int = Field(4, ge=1, description="prompts per step")
+        num_generations: int = Field(4, ge=2, description="answers sampled per prompt (the GRPO group)")
+        learning_rate: float = Field(1e-5, gt=0, description="AdamW learning rate")
+        max_completion_length: int = Field(64, ge=1, description="most tokens sampled per answer")
+        temperature: float = Field(1.0, gt=0, description="sampling temperature")
+        sft_weight: float = Field(1.0, ge=0, description="lambda_1, weight of the guess cross-entropy")
+        rl_weight: float = Field(1.0, ge=0, description="lambda_2, weight of the GRPO loss")
+        format_weight: float = Field(0.5, ge=0, description="weight of the guess-think-answer format reward, "
+                                                            "added to the run's rewards")
+        conflict: Literal["none", "rl-only", "project"] = Field(
+            "rl-only", description="when the SFT and RL gradients have negative cosine: keep only the RL "
+                                   "gradient, project the SFT one off it, or nothing")
+        max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
+        logging_steps: int = Field(1, ge=1, description="log every this many steps")
+        save_steps: int = Field(50, ge=1, description="checkpoint every this many steps")
+
+    def train(self, ctx: RunContext) -> dict[str, Any]:
+        import torch
+        from tqdm.auto import tqdm
+
+        from gencls_plugins.rewards.answer_format import AnswerFormat
+        from gencls_plugins.trainers.gta_math import combine_gradients, group_advantages
+        from gencls_plugins.trainers.rollouts import example_order, sample, score, token_logprobs
+
+        cfg = self.config
+        if not ctx.rewards:
+            raise ConfigError("trainer 'gta' needs at least one reward; set rewards, e.g. rewards: [label-match]")
+        data = prompts_with_labels(ctx, "train", self.name)
+        prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
+        if "<guess>" not in prompts[0]:
+            raise ConfigError("trainer 'gta' needs a training prompt that asks for <guess>, <think> and <answer>; "
+                              "set prompt.reasoning=gta")
+        torch.manual_seed(ctx.seed)
+        fmt = AnswerFormat(AnswerFormat.Config(form="gta"))
+        fmt.setup(ctx.train_labels)
+        model = self._policy(ctx)
+        lm = LoadedModel(model, ctx.lm.tokenizer, ctx.lm.ref)
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate)
+        state: dict[str, Any] = {"step": 0, "log_history": []}
+        checkpoint = last_checkpoint(ctx)
+        if checkpoint:
+            state = load_checkpoint(checkpoint, model, optimizer, {})
+        resumed_from = state["step"]
+        order = example_order(len(prompts), ctx.seed, cfg.max_steps * cfg.batch_size)
+        group = cfg.num_generations
+        model.eval()  # no dropout: sampled and trained log-probs agree
+        bar = tqdm(total=cfg.max_steps, initial=state["step"], disable=not ctx.progress, desc="gta")
+        while state["step"] < cfg.max_steps:
+            rows = order[state["step"] * cfg.batch_size:(state["step"] + 1) * cfg.batch_size]
+            repeated = [i for i in rows for _ in range(group)]
+            rollout = sample(lm, [prompts[i] for i in repeated], cfg.max_completion_length, cfg.temperature)
+            messages = [data["prompt"][i] for i in repeated]
+            scores, means = score(ctx, messages, rollout.texts, [data["label"][i] for i in repeated])
+            formed = torch.tensor(fmt(prompts=messages, completions=rollout.texts), dtype=torch.float32)
+            rewards = scores + cfg.format_weight * formed
+            advantages = group_advantages(rewards, group).to(model.device)
+            masks = self.masks(lm.tokenizer, rollout)
+            logprobs, _ = token_logprobs(model, rollout, cfg.temperature)
+            rl_mask = masks["rl"].float()
+            rl_loss = -(advantages[:, None] * logprobs * rl_mask).sum() / rl_mask.sum().clamp(min=1)
+            sft_loss = self.guess_loss(lm, [prompts[i] for i in rows],
+                                       [ctx.train_labels.verbalize(data["label"][i]) for i in rows])
+            g_sft = torch.autograd.grad(sft_loss, params, allow_unused=True)
+            g_rl = torch.autograd.grad(rl_loss, params, allow_unused=True)
+            zero = [torch.zeros_like(p) for p in params]
+            grads, cosine = combine_gradients([g if g is not None else z for g, z in zip(g_sft, zero)],
+                                              [g if g is not None else z for g, z in zip(g_rl, zero)],
+                                              cfg.sft_weight, cfg.rl_weight, cfg.conflict)
+            for p, g in zip(params, grads):
+                p.grad = g
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad()
+            state["step"] += 1
+            bar.update(1)
+            if state["step"] % cfg.logging_steps == 0 or state["step"] == cfg.max_steps:
+                state["log_history"].append({
+                    "step": state["step"], "reward": rewards.mean().item(), **means,
+                    "rewards/format": formed.mean().item(), "loss": sft_loss.item(), "sft_loss": sft_loss.item(),
+                    "rl_loss": rl_loss.item(), "cosine": cosine, "conflict": cosine < 0})
+            if state["step"] % cfg.save_steps == 0 or state["step"] == cfg.max_steps:
+                save_checkpoint(ctx.stage_dir / "checkpoints" / f"checkpoint-{state['step']}", model, optimizer,
+                                state, {})
+        bar.close()
+        ctx.lm = lm
+        history = state["log_history"]
+        write_json(ctx.stage_dir / "log_history.json", history)
+        summary: dict[str, Any] = {"steps": state["step"], "resumed_from_step": resumed_from,
+                                   "train_examples": len(prompts),
+                                   "conflicts": sum(bool(h["conflict"]) for h in history)}
+        if history:
+            summary.update(first_reward=history[0]["reward"], reward=history[-1]["reward"])
+        figure = plot_curves(history, ctx.stage_dir / "training.png")
+        if figure:
+            summary["figure"] = str(figure.relative_to(ctx.run_dir))
+        return summary
+
+    @staticmethod
+    def masks(tokenizer: Any, rollout: Any) -> dict[str, Any]:
+        """Per completion token: ``guess`` (the <guess> span: cross-entropy's, never RL's) and ``rl`` (every
+        other completion token: the think and answer spans and anything malformed)."""
+        import torch
+
+        from gencls_plugins.trainers.gta_math import guess_mask
+
+        completion, mask = rollout.completion, rollout.mask
+        guess = torch.zeros_like(mask)
+        for row, (ids, m) in enumerate(zip(completion, mask)):
+            kept = ids[m.bool()].tolist()
+            guess[row, :len(kept)] = torch.tensor(guess_mask(tokenizer, kept), dtype=mask.dtype)
+        return {"guess": guess, "rl": mask * (1 - guess)}
+
+    @staticmethod
+    def guess_loss(lm: LoadedModel, prompts: list[str], answers: list[str]) -> Any:
+        """Cross-entropy of ``<guess>answer</guess>`` after each prompt, on the answer and closing tag only."""
+        import torch
+
+        tok = lm.tokenizer
+        rows, targets = [], []
+        for prompt, answer in zip(prompts, answers):
+            head = tok(prompt + "<guess>", add_special_tokens=False)["input_ids"]
+            tail = tok(answer + "</guess>", add_special_tokens=False)["input_ids"]
+            rows.append(head + tail)
+            targets.append([-100] * len(head) + tail)
+        width = max(len(r) for r in rows)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=lm.model.device)
+        labels = torch.tensor([[-100] * (width - len(t)) + t for t in targets], device=lm.model.device)
+        attention = (labels != -100) | (torch.arange(width, device=ids.device)[None] >= width - torch.tensor(
+            [len(r) for r in rows], device=ids.device)[:, None])
+        positions = (attention.long().cumsum(1) - 1).clamp(min=0)
+        logits = lm.model(input_ids=ids, attention_mask=attention.long(), position_ids=positions).logits
+        return torch.nn.functional.cross_entropy(logits[:, :-1].float().flatten(0, 1), labels[:, 1:].flatten(),
+                                                 ignore_index=-100)
+
+    def _policy(self, ctx: RunContext) -> Any:
+        from peft import PeftModel, get_peft_model
+
+        model = ctx.lm.model
+        return model if isinstance(model, PeftModel) else get_peft_model(model, self.config.lora.peft_config())

@@ -1,0 +1,49 @@
+"""Checkpoints of the hand-written RL loops (PPO, GTA): the adapter, the optimizer, extra modules, the RNG
+and a JSON state, in ``<stage>/checkpoints/checkpoint-<step>``; ``state.json`` is written last and marks a
+complete checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gencls_core.results import write_json
+
+if TYPE_CHECKING:
+    from gencls_core.context import RunContext
+
+
+def last_checkpoint(ctx: RunContext) -> Path | None:
+    """The newest complete checkpoint of the stage when resuming, else None."""
+    folder = ctx.stage_dir / "checkpoints"
+    if not ctx.resume or not folder.is_dir():
+        return None
+    done = [p for p in folder.glob("checkpoint-*") if (p / "state.json").is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def save_checkpoint(path: Path, model: Any, optimizer: Any, state: dict[str, Any],
+                    modules: dict[str, Any]) -> None:
+    import torch
+
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+                **{k: m.state_dict() for k, m in modules.items()}}, path / "trainer_state.pt")
+    write_json(path / "state.json", state)
+
+
+def load_checkpoint(path: Path, model: Any, optimizer: Any, modules: dict[str, Any]) -> dict[str, Any]:
+    """Restore the adapter, optimizer, RNG and ``modules`` in place; return the JSON state."""
+    import torch
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model, load_file(str(path / "adapter_model.safetensors")))
+    saved = torch.load(path / "trainer_state.pt", weights_only=False)
+    optimizer.load_state_dict(saved["optimizer"])
+    torch.set_rng_state(saved["torch_rng"])
+    for key, module in modules.items():
+        module.load_state_dict(saved[key])
+    return json.loads((path / "state.json").read_text())

@@ -1,0 +1,103 @@
+"""Sampling answers for a batch of prompts and scoring them with the run's rewards (for RL trainers that are
+not TRL trainers: PPO, GTA)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from gencls_core.context import RunContext
+
+
+@dataclass
+class Rollout:
+    """Prompts and sampled completions, token by token: ``ids`` = prompt (left-padded) + completion (right-
+    padded); ``mask`` marks completion tokens up to and including the first end-of-sequence token."""
+
+    ids: torch.Tensor
+    attention: torch.Tensor
+    prompt_length: int
+    mask: torch.Tensor
+    texts: list[str]
+
+    @property
+    def completion(self) -> torch.Tensor:
+        return self.ids[:, self.prompt_length:]
+
+
+def example_order(n: int, seed: int, length: int) -> list[int]:
+    """``length`` example indices: seeded shuffles of ``range(n)``, one after another."""
+    import random
+
+    rng, order = random.Random(seed), []
+    while len(order) < length:
+        epoch = list(range(n))
+        rng.shuffle(epoch)
+        order += epoch
+    return order[:length]
+
+
+def end_ids(lm: Any) -> list[int]:
+    """Every token id that ends an answer: the tokenizer's eos and the model's generation eos ids."""
+    ids = lm.model.generation_config.eos_token_id
+    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+    return sorted({lm.tokenizer.eos_token_id, *ids} - {None})
+
+
+def sample(lm: Any, prompts: list[str], max_new_tokens: int, temperature: float) -> Rollout:
+    """Sample one completion per rendered prompt."""
+    tok = lm.tokenizer
+    side, tok.padding_side = tok.padding_side, "left"
+    try:
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.model.device)
+    finally:
+        tok.padding_side = side
+    stops = end_ids(lm)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else stops[0]
+    with torch.no_grad():
+        out = lm.model.generate(**enc, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+                                max_new_tokens=max_new_tokens, eos_token_id=stops, pad_token_id=pad)
+    length = enc["input_ids"].shape[1]
+    completion = out[:, length:]
+    is_end = torch.isin(completion, torch.tensor(stops, device=completion.device))
+    first_end = torch.where(is_end.any(1), is_end.float().argmax(1), completion.shape[1] - 1)
+    mask = (torch.arange(completion.shape[1], device=completion.device)[None] <= first_end[:, None]).long()
+    texts = [tok.decode(c[m.bool()], skip_special_tokens=True) for c, m in zip(completion, mask)]
+    return Rollout(out, torch.cat([enc["attention_mask"], mask], 1), length, mask, texts)
+
+
+def score(ctx: RunContext, messages: list[list[dict[str, str]]], texts: list[str],
+          labels: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted sum of the run's rewards for each completion (a reward's None counts 0), and each reward's mean."""
+    completions = [[{"role": "assistant", "content": t}] for t in texts]
+    total = torch.zeros(len(texts))
+    means = {}
+    for reward in ctx.rewards:
+        values = reward(prompts=messages, completions=completions, label=labels)
+        total += reward.weight * torch.tensor([0.0 if v is None else float(v) for v in values])
+        given = [v for v in values if v is not None]
+        means[f"rewards/{reward.__name__}"] = sum(given) / len(given) if given else float("nan")
+    return total, means
+
+
+def token_logprobs(model: Any, rollout: Rollout, temperature: float, value_head: Any = None,
+                   rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probabilities of the completion tokens (and the value head's estimates before each), for ``rows``."""
+    from trl.trainer.utils import selective_log_softmax
+
+    ids, attention = rollout.ids, rollout.attention
+    if rows is not None:
+        ids, attention = ids[rows], attention[rows]
+    positions = (attention.cumsum(1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=attention, position_ids=positions,
+                output_hidden_states=value_head is not None)
+    start = rollout.prompt_length - 1
+    logits = out.logits[:, start:-1].float()
+    logprobs = selective_log_softmax(logits, ids[:, rollout.prompt_length:], temperature=temperature)
+    values = None
+    if value_head is not None:
+        values = value_head(out.hidden_states[-1][:, start:-1].float()).squeeze(-1)
+    return logprobs, values

@@ -1,0 +1,55 @@
+"""Supervised fine-tuning on the gold answers (GenCLS++'s policy warm-up), with TRL's SFTTrainer."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from gencls_core.callbacks import trainer_callbacks
+from gencls_core.interfaces import Trainer
+from gencls_plugins.trainers.conversations import prompt_completion
+from gencls_plugins.trainers.options import StageOptions, training_args
+from gencls_plugins.trainers.stage import policy_model, run_stage
+
+if TYPE_CHECKING:
+    from gencls_core.context import RunContext
+
+
+class SFT(Trainer):
+    """Supervised fine-tuning (LoRA by default) with the loss on the answer tokens only."""
+
+    name = "sft"
+
+    class Config(StageOptions):
+        max_length: int | None = Field(1024, description="truncate prompt + answer to this many tokens")
+        eval_steps: int | None = Field(None, description="evaluate on the validation split every this many "
+                                                         "steps (null: at each checkpoint)")
+        merge: bool = Field(False, description="also save the base model with the adapter merged in "
+                                               "(<stage>/merged)")
+
+    def train(self, ctx: RunContext) -> dict[str, Any]:
+        from trl import SFTConfig, SFTTrainer
+
+        cfg = self.config
+        train = prompt_completion(ctx, "train", self.name)
+        validation = prompt_completion(ctx, "validation", self.name)
+        evaluation: dict[str, Any] = {"eval_strategy": "no"}
+        if validation is not None:
+            evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps or cfg.save_steps,
+                          "per_device_eval_batch_size": cfg.batch_size}
+        args = training_args(SFTConfig, cfg, ctx, max_length=cfg.max_length, packing=False,
+                             dataset_num_proc=None, **evaluation)
+        model, peft_config = policy_model(ctx, cfg)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=validation,
+                             processing_class=ctx.lm.tokenizer, peft_config=peft_config,
+                             callbacks=trainer_callbacks(ctx))
+        summary = run_stage(trainer, ctx)
+        summary["train_examples"] = len(train)
+        if cfg.merge:
+            merged = copy.deepcopy(ctx.lm.model)
+            merged = merged.merge_and_unload() if hasattr(merged, "merge_and_unload") else merged
+            merged.save_pretrained(ctx.stage_dir / "merged")
+            ctx.lm.tokenizer.save_pretrained(ctx.stage_dir / "merged")
+        return summary

@@ -1,0 +1,129 @@
+"""GTA: span masks, the guess cross-entropy, the gradient-conflict rule, and training on a tiny model."""
+
+import csv
+import json
+import random
+
+import pytest
+import torch
+
+from gencls_core import Engine
+from gencls_core.errors import ConfigError
+from gencls_plugins.trainers.gta import GTA
+from gencls_plugins.trainers.gta_math import combine_gradients, group_advantages, span_mask
+from gencls_plugins.trainers.rollouts import Rollout
+
+WELL_FORMED = "<guess>positive</guess><think>nice words</think><answer>positive</answer>"
+
+
+@pytest.fixture
+def tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+def _rollout(tokenizer, texts):
+    rows = [tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for t in texts]
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[1, 2] + r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    return Rollout(ids, torch.cat([torch.ones(len(rows), 2, dtype=torch.long), mask], 1), 2, mask, texts)
+
+
+def test_guess_tokens_are_only_in_the_cross_entropy_mask_and_the_rest_only_in_rl(tokenizer):
+    rollout = _rollout(tokenizer, [WELL_FORMED, "no structure at all"])
+    masks = GTA.masks(tokenizer, rollout)
+    guess, rl, mask = masks["guess"], masks["rl"], rollout.mask
+    assert torch.equal(guess * rl, torch.zeros_like(mask)) and torch.equal(guess + rl, mask)
+    first = rollout.completion[0][guess[0].bool()].tolist()
+    assert tokenizer.decode(first) == "<guess>positive</guess>"
+    assert tokenizer.decode(rollout.completion[0][rl[0].bool()].tolist(), skip_special_tokens=True) == \
+        "<think>nice words</think><answer>positive</answer>"
+    assert guess[1].sum() == 0 and torch.equal(rl[1], mask[1])  # malformed: everything is RL's
+
+
+def test_span_mask_marks_overlapping_tokens():
+    ends = [3, 7, 10, 12]  # tokens cover [0,3) [3,7) [7,10) [10,12)
+    assert span_mask(ends, 4, 9) == [0, 1, 1, 0]
+    assert span_mask(ends, 0, 3) == [1, 0, 0, 0]
+
+
+def test_guess_loss_is_the_cross_entropy_of_the_guess_only(tiny_model_dir, tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    from gencls_core.interfaces import LoadedModel
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    lm = LoadedModel(model, tokenizer, "tiny")
+    loss = GTA.guess_loss(lm, ["the film was good", "bad"], ["positive", "negative"])
+    manual = []
+    for prompt, answer in (("the film was good", "positive"), ("bad", "negative")):
+        head = tokenizer(prompt + "<guess>", add_special_tokens=False)["input_ids"]
+        tail = tokenizer(answer + "</guess>", add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = model(torch.tensor([head + tail])).logits[0]
+        logp = logits.log_softmax(-1)
+        manual += [-logp[len(head) - 1 + i, t].item() for i, t in enumerate(tail)]
+    assert loss.item() == pytest.approx(sum(manual) / len(manual), rel=1e-4)
+
+
+def test_conflicting_gradients_follow_the_rule():
+    sft, rl = [torch.tensor([1.0, 0.0])], [torch.tensor([-1.0, 1.0])]  # cosine -0.707
+    plain, cosine = combine_gradients(sft, rl, 1.0, 2.0, "none")
+    assert cosine == pytest.approx(-2 ** -0.5) and plain[0].tolist() == [-1.0, 2.0]
+    only_rl, _ = combine_gradients(sft, rl, 1.0, 2.0, "rl-only")
+    assert only_rl[0].tolist() == [-2.0, 2.0]
+    projected, _ = combine_gradients(sft, rl, 1.0, 2.0, "project")  # sft - (-1/2) rl = [0.5, 0.5]
+    assert projected[0].tolist() == pytest.approx([0.5 - 2.0, 0.5 + 2.0])
+    agreeing, cosine = combine_gradients(sft, [torch.tensor([1.0, 1.0])], 1.0, 1.0, "rl-only")
+    assert cosine > 0 and agreeing[0].tolist() == [2.0, 1.0]
+
+
+def test_group_advantages_are_normalised_within_each_group():
+    adv = group_advantages(torch.tensor([1.0, 0.0, 5.0, 5.0]), group=2)
+    assert adv[0] > 0 > adv[1] and adv[2] == adv[3] == 0
+
+
+def test_gta_needs_a_prompt_asking_for_the_structure(tiny_run_config):
+    tiny_run_config["trainers"] = [{"name": "gta", "max_steps": 1}]
+    with pytest.raises(ConfigError, match="set prompt.reasoning=gta"):
+        Engine(tiny_run_config).run()
+
+
+def _csv(path, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return path
+
+
+def test_gta_reward_rises_on_a_toy_task(tiny_run_config, tmp_path):
+    """Warm-up: full SFT to answer in the GTA form with random labels. GTA on mostly-positive data then
+    raises the mean reward (label match + format)."""
+    words = ["good", "great", "fine", "lovely", "superb", "bad", "awful", "poor", "dull", "boring"]
+    rng = random.Random(1)
+    shuffled = _csv(tmp_path / "shuffled.csv", [(words[i % 10], rng.choice(["positive", "negative"]))
+                                                 for i in range(80)])
+    mostly = _csv(tmp_path / "mostly.csv", [(words[i % 10], "negative" if i % 10 == 0 else "positive")
+                                            for i in range(80)])
+    form = {c: f"<guess>{c}</guess><think>ok</think><answer>{c}</answer>" for c in ("positive", "negative")}
+    prompt = {"name": "zero-shot", "template": "{text}", "reasoning": "gta"}
+    warm = Engine({**tiny_run_config, "prompt": prompt, "labels": {"name": "names", "display": form},
+                   "dataset": {"name": "local", "path": str(shuffled), "task": "x"},
+                   "trainers": [{"name": "sft", "lora": None, "max_steps": 100, "learning_rate": 1e-2,
+                                 "save_steps": 1000}]}).run()
+    result = Engine({**tiny_run_config, "prompt": prompt,
+                     "model": {"name": "hf", "path": str(warm.run_dir / "stages/1-sft/model")},
+                     "dataset": {"name": "local", "path": str(mostly), "task": "x"},
+                     "decoder": {"name": "generate", "max_new_tokens": 24},
+                     "trainers": [{"name": "gta", "max_steps": 30, "learning_rate": 5e-3, "batch_size": 4,
+                                   "num_generations": 4, "max_completion_length": 24,
+                                   "lora": {"r": 8, "alpha": 16, "target_modules": [
+                                       "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                       "down_proj"]}}]}).run()
+    history = json.loads((result.run_dir / "stages/1-gta/log_history.json").read_text())
+    rewards = [h["reward"] for h in history]
+    assert {"sft_loss", "rl_loss", "cosine", "rewards/format", "rewards/label-match"} <= set(history[0])
+    assert sum(rewards[-10:]) / 10 > sum(rewards[:10]) / 10 + 0.2, rewards

@@ -1,0 +1,161 @@
+"""PPO: the arithmetic against hand-computed values, and training on a tiny model (reward rises, the
+reference policy is untouched, resume continues from a checkpoint)."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from gencls_core import Engine
+from gencls_core.errors import ConfigError
+from gencls_plugins.trainers import ppo_math as pm
+
+
+def test_gae_matches_a_hand_computed_example():
+    rewards = torch.tensor([[0.0, 0.0, 1.0, 0.0], [0.0, 2.0, 0.0, 0.0]])
+    values = torch.tensor([[0.5, 0.6, 0.7, 0.0], [1.0, 1.0, 5.0, 5.0]])  # values after a row's end are ignored
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    advantages, returns = pm.gae(rewards, values, mask, gamma=1.0, lam=0.5)
+    # row 0: deltas 0.1, 0.1, 0.3 -> A2 = 0.3, A1 = 0.1 + 0.5 * 0.3, A0 = 0.1 + 0.5 * 0.25
+    assert torch.allclose(advantages, torch.tensor([[0.225, 0.25, 0.3, 0.0], [0.5, 1.0, 0.0, 0.0]]))
+    assert torch.allclose(returns, torch.tensor([[0.725, 0.85, 1.0, 0.0], [1.5, 2.0, 0.0, 0.0]]))
+    discounted, _ = pm.gae(torch.tensor([[0.0, 1.0]]), torch.zeros(1, 2), torch.ones(1, 2), gamma=0.9, lam=1.0)
+    assert torch.allclose(discounted, torch.tensor([[0.9, 1.0]]))
+
+
+def test_clipped_policy_loss_matches_hand_computed_values():
+    old = torch.zeros(1, 3)
+    new = torch.log(torch.tensor([[1.5, 0.5, 1.0]]))
+    advantages = torch.tensor([[1.0, -1.0, 2.0]])
+    loss, clipped = pm.policy_loss(new, old, advantages, torch.ones(1, 3), clip=0.2)
+    # token 1: max(-1.5, -1.2) = -1.2; token 2: max(0.5, 0.8) = 0.8; token 3: ratio 1 -> -2
+    assert loss.item() == pytest.approx((-1.2 + 0.8 - 2.0) / 3)
+    assert clipped.item() == pytest.approx(2 / 3)
+    masked, _ = pm.policy_loss(new, old, advantages, torch.tensor([[1.0, 0.0, 0.0]]), clip=0.2)
+    assert masked.item() == pytest.approx(-1.2)
+
+
+def test_clipped_value_loss_matches_hand_computed_values():
+    loss = pm.value_loss(torch.tensor([[0.5, -0.1]]), torch.zeros(1, 2), torch.ones(1, 2), torch.ones(1, 2), 0.2)
+    # token 1: clipped value 0.2 -> max(0.25, 0.64); token 2: inside the clip -> 1.21
+    assert loss.item() == pytest.approx(0.5 * (0.64 + 1.21) / 2)
+
+
+def test_token_rewards_put_the_kl_penalty_on_every_token_and_the_score_on_the_last():
+    rewards, kl = pm.token_rewards(torch.tensor([1.0]), torch.tensor([[-1.0, -2.0, 0.0]]),
+                                   torch.tensor([[-1.5, -1.0, 0.0]]), torch.tensor([[1.0, 1.0, 0.0]]), kl_coef=0.1)
+    assert torch.allclose(kl, torch.tensor([[0.5, -1.0, 0.0]]))
+    assert torch.allclose(rewards, torch.tensor([[-0.05, 1.1, 0.0]]))
+
+
+def test_adaptive_kl_controller_moves_towards_the_target():
+    fixed = pm.KLController(0.1)
+    fixed.update(50.0, 256)
+    assert fixed.value == 0.1
+    adaptive = pm.KLController(0.1, target=6.0, horizon=10000)
+    adaptive.update(12.0, 256)  # error clipped to +0.2
+    assert adaptive.value == pytest.approx(0.1 * (1 + 0.2 * 256 / 10000))
+    adaptive.update(3.0, 1000)  # error -0.5 clipped to -0.2
+    assert adaptive.value < 0.1 * (1 + 0.2 * 256 / 10000)
+
+
+def _mostly_positive_csv(folder):
+    """One-word texts, 90% labelled positive: answering 'positive' pays."""
+    words = ["good", "great", "fine", "lovely", "superb", "bad", "awful", "poor", "dull", "boring"]
+    path = folder / "mostly.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows([(words[i % 10], "negative" if i % 10 == 0 else "positive") for i in range(80)])
+    return path
+
+
+@pytest.fixture
+def warm_model(tiny_run_config, tmp_path):
+    """The tiny model after full SFT on one-word texts with random labels: it answers a label, either one."""
+    import random
+
+    rng = random.Random(1)
+    path = tmp_path / "shuffled.csv"
+    words = ["good", "great", "fine", "lovely", "superb", "bad", "awful", "poor", "dull", "boring"]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows([(words[i % 10], rng.choice(["positive", "negative"])) for i in range(80)])
+    config = {**tiny_run_config, "prompt": {"name": "zero-shot", "template": "{text}"},
+              "dataset": {"name": "local", "path": str(path), "task": "x"},
+              "trainers": [{"name": "sft", "lora": None, "max_steps": 100, "learning_rate": 1e-2,
+                            "save_steps": 1000}]}
+    return Engine(config).run().run_dir / "stages/1-sft/model"
+
+
+PPO = {"name": "ppo", "learning_rate": 5e-3, "batch_size": 16, "mini_batch_size": 8, "ppo_epochs": 2,
+       "max_completion_length": 4, "lora": {"r": 8, "alpha": 16, "target_modules": [
+           "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}}
+
+
+def _ppo_config(tiny_run_config, tmp_path, warm_model, **ppo):
+    return {**tiny_run_config, "prompt": {"name": "zero-shot", "template": "{text}"},
+            "model": {"name": "hf", "path": str(warm_model)},
+            "dataset": {"name": "local", "path": str(_mostly_positive_csv(tmp_path)), "task": "x"},
+            "trainers": [{**PPO, **ppo}]}
+
+
+def test_ppo_raises_the_mean_reward_and_leaves_the_reference_untouched(tiny_run_config, tmp_path, warm_model):
+    from peft import PeftModel
+
+    config = _ppo_config(tiny_run_config, tmp_path, warm_model, max_steps=40)
+    engine = Engine(config)
+    result = engine.run()
+    history = json.loads((result.run_dir / "stages/1-ppo/log_history.json").read_text())
+    rewards = [h["reward"] for h in history]
+    assert len(rewards) == 40 and {"kl", "kl_coef", "policy_loss", "value_loss", "rewards/label-match"} <= set(
+        history[0])
+    assert sum(rewards[-10:]) / 10 > sum(rewards[:10]) / 10 + 0.2, rewards
+    # the reference (adapter disabled) is the warm model, unchanged; the policy moved away from it
+    from transformers import AutoModelForCausalLM
+
+    warm = AutoModelForCausalLM.from_pretrained(warm_model)
+    trained = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(warm_model),
+                                        result.run_dir / "stages/1-ppo/model")
+    ids = torch.tensor([[5, 17, 42, 9, 3]])
+    with torch.no_grad():
+        with trained.disable_adapter():
+            assert torch.equal(trained(ids).logits, warm(ids).logits)
+        assert not torch.allclose(trained(ids).logits, warm(ids).logits, atol=1e-4)
+    assert result.stages[0]["train_steps"] == 40
+
+
+def test_ppo_resumes_from_its_last_checkpoint(tiny_run_config, tmp_path, warm_model):
+    config = _ppo_config(tiny_run_config, tmp_path, warm_model, max_steps=4, save_steps=2, batch_size=8,
+                         mini_batch_size=4)
+    full = Engine(config).run()
+    config["output_dir"] = str(tmp_path / "again")
+    first = Engine(config).run()
+    run_dir = first.run_dir
+    # simulate an interruption after step 2: drop the later checkpoint and the stage's results
+    import shutil
+
+    shutil.rmtree(run_dir / "stages/1-ppo/checkpoints/checkpoint-4")
+    (run_dir / "stages/1-ppo/stage.json").unlink()
+    record = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**record, "status": "failed"}))
+    resumed = Engine.resume(run_dir).run()
+    stage = resumed.stages[0]
+    assert stage["train_steps"] == 4 and stage["train_resumed_from_step"] == 2
+    history = json.loads((run_dir / "stages/1-ppo/log_history.json").read_text())
+    reference = json.loads((full.run_dir / "stages/1-ppo/log_history.json").read_text())
+    assert [h["step"] for h in history] == [1, 2, 3, 4]
+    assert [h["reward"] for h in history] == pytest.approx([h["reward"] for h in reference])
+
+
+def test_ppo_config_errors(tiny_run_config):
+    tiny_run_config["trainers"] = [{"name": "ppo", "batch_size": 6, "mini_batch_size": 4, "max_steps": 1}]
+    with pytest.raises(ConfigError, match=r"batch_size \(6\) must be a multiple of mini_batch_size \(4\)"):
+        Engine(tiny_run_config).run()
+    tiny_run_config.update(rewards=[], trainers=[{"name": "ppo", "max_steps": 1}])
+    with pytest.raises(ConfigError, match="needs at least one reward"):
+        Engine(tiny_run_config).run()
+    assert Path(tiny_run_config["output_dir"]).is_dir()

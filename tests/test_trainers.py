@@ -1,0 +1,171 @@
+"""SFT and GRPO stages on tiny models: weights change, losses and rewards move the right way, resume works."""
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from gencls_core import Engine, hookimpl
+from gencls_core.errors import ConfigError, UsageError
+from gencls_core.plugins import load_plugins
+from gencls_core.registry import PluginInfo
+from gencls_core.testing.tiny import NEGATIVE, POSITIVE
+
+
+def _read(path):
+    return json.loads(path.read_text())
+
+
+def _state(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _losses(stage_dir, key="loss"):
+    return [h[key] for h in _read(stage_dir / "log_history.json") if key in h]
+
+
+def test_full_sft_changes_weights_lowers_the_loss_and_is_used_for_prediction(tiny_run_config, tiny_model_dir):
+    tiny_run_config.update(evaluate_untrained=True, splits={"test_size": 10, "validation_size": 4})
+    tiny_run_config["trainers"] = [{"name": "sft", "lora": None, "max_steps": 30, "learning_rate": 3e-3,
+                                    "logging_steps": 5, "save_steps": 10}]
+    result = Engine(tiny_run_config).run()
+    stage = result.run_dir / "stages/1-sft"
+    losses = _losses(stage)
+    assert losses[-1] < 0.6 * losses[0]
+    assert _losses(stage, "eval_loss"), "the validation split is evaluated during training"
+    before, after = _state(tiny_model_dir), _state(stage / "model")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert [(s["stage"], s["trainer"]) for s in result.stages] == [(0, None), (1, "sft")]
+    assert result.stages[1]["train_steps"] == 30 and result.stages[1]["train_loss"] > 0
+    assert (stage / "training.png").is_file() and (stage / "checkpoints/checkpoint-30").is_dir()
+    record = _read(result.run_dir / "run.json")
+    assert record["trained_model"] == "stages/1-sft/model" and record["status"] == "done"
+    again = Engine.from_run_dir(result.run_dir).predict([result.predictions[0]["text"]])[0]
+    assert again.scores == pytest.approx(result.predictions[0]["scores"], abs=1e-4)
+
+
+def test_lora_sft_trains_only_the_adapter_and_can_save_a_merged_model(tiny_run_config, tiny_model_dir):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 3, "learning_rate": 1e-2, "merge": True,
+                                    "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}}]
+    result = Engine(tiny_run_config).run()
+    stage = result.run_dir / "stages/1-sft"
+    adapter = json.loads((stage / "model/adapter_config.json").read_text())
+    assert adapter["r"] == 4 and sorted(adapter["target_modules"]) == ["q_proj", "v_proj"]
+    from safetensors.torch import load_file
+
+    weights = load_file(str(stage / "model/adapter_model.safetensors"))
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in weights.items())  # B starts at zero
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    merged = AutoModelForCausalLM.from_pretrained(stage / "merged")
+    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), stage / "model")
+    ids = torch.tensor([[5, 17, 42, 9]])
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, adapted(ids).logits, atol=1e-5)
+        assert not torch.allclose(base(ids).logits, adapted(ids).logits, atol=1e-5)
+    again = Engine.from_run_dir(result.run_dir).predict([result.predictions[0]["text"]])[0]
+    assert again.scores == pytest.approx(result.predictions[0]["scores"], abs=1e-4)
+
+
+class _StopOnce:
+    """Plugin whose trainer callback records each step and fails once at ``fail_at`` in stage ``stage``."""
+
+    def __init__(self, stage, fail_at):
+        self.stage, self.fail_at, self.failed, self.steps = stage, fail_at, False, []
+
+    @hookimpl
+    def gencls_trainer_callbacks(self, ctx):
+        from transformers import TrainerCallback
+
+        plugin = self
+
+        class Recorder(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                plugin.steps.append((ctx.stage_dir.name, state.global_step))
+                if ctx.stage_dir.name == plugin.stage and state.global_step == plugin.fail_at and not plugin.failed:
+                    plugin.failed = True
+                    raise KeyboardInterrupt("interrupted for the test")
+
+        return [Recorder()]
+
+
+def test_resume_skips_finished_stages_and_continues_from_the_last_checkpoint(tiny_run_config):
+    tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 2, "save_steps": 2},
+                                   {"name": "sft", "max_steps": 6, "save_steps": 2}]
+    stopper = _StopOnce("2-sft", fail_at=5)
+    plugins = load_plugins(modules=[(PluginInfo("stopper", "tests", "stopper-dist", "1"), stopper)])
+    with pytest.raises(KeyboardInterrupt):
+        Engine(tiny_run_config, plugins=plugins).run()
+    (run_dir,) = Path(tiny_run_config["output_dir"]).iterdir()
+    assert _read(run_dir / "run.json")["status"] == "failed"
+    assert (run_dir / "stages/1-sft/stage.json").is_file() and not (run_dir / "stages/2-sft/stage.json").exists()
+    first_stage = (run_dir / "stages/1-sft/stage.json").read_text()
+    stopper.steps.clear()
+    result = Engine.resume(run_dir, plugins=plugins).run()
+    assert stopper.steps == [("2-sft", 5), ("2-sft", 6)]  # stage 1 loaded, stage 2 from checkpoint-4
+    assert (run_dir / "stages/1-sft/stage.json").read_text() == first_stage
+    stage2 = result.stages[1]
+    assert stage2["train_steps"] == 6 and stage2["train_resumed_from_step"] == 4
+    assert result.run_dir == run_dir and _read(run_dir / "run.json")["status"] == "done"
+    with pytest.raises(UsageError, match="finished already"):
+        Engine.resume(run_dir)
+
+
+def _keyword_csvs(folder):
+    """One-word texts whose keyword decides the label, and the same texts with random labels."""
+    rng = random.Random(1)
+    words = [(w, "positive") for w in POSITIVE] + [(w, "negative") for w in NEGATIVE]
+    rows = [words[i % len(words)] for i in range(80)]
+    paths = {}
+    for name, relabel in (("shuffled", lambda _: rng.choice(["positive", "negative"])), ("true", lambda x: x)):
+        paths[name] = folder / f"{name}.csv"
+        with open(paths[name], "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text", "label"])
+            writer.writerows([(text, relabel(label)) for text, label in rows])
+    return paths
+
+
+def test_grpo_mean_reward_and_accuracy_rise_on_a_keyword_task(tiny_run_config, tmp_path):
+    """SFT on randomly labelled texts teaches the answer form but no mapping; GRPO with label-match then
+    learns which keyword means which label within 150 steps (about 7 s)."""
+    csvs = _keyword_csvs(tmp_path)
+    task = "Classify the sentiment of the text."
+    tiny_run_config.update(prompt={"name": "zero-shot", "template": "{text}"},
+                           decoder={"name": "generate", "max_new_tokens": 4})
+    tiny_run_config["dataset"] = {"name": "local", "path": str(csvs["shuffled"]), "task": task}
+    tiny_run_config["trainers"] = [{"name": "sft", "lora": None, "max_steps": 100, "learning_rate": 1e-2,
+                                    "save_steps": 100}]
+    warm = Engine(tiny_run_config).run()
+    tiny_run_config.update(model={"name": "hf", "path": str(warm.run_dir / "stages/1-sft/model")},
+                           dataset={"name": "local", "path": str(csvs["true"]), "task": task},
+                           evaluate_untrained=True)
+    tiny_run_config["trainers"] = [{"name": "grpo", "lora": None, "max_steps": 150, "learning_rate": 3e-3,
+                                    "logging_steps": 2, "save_steps": 1000, "batch_size": 32,
+                                    "num_generations": 8, "max_completion_length": 4}]
+    result = Engine(tiny_run_config).run()
+    rewards = _losses(result.run_dir / "stages/1-grpo", "reward")
+    first, last = sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
+    assert last > first + 0.5, rewards
+    untrained, trained = result.stages
+    assert trained["train_reward"] == rewards[-1]
+    assert trained["accuracy"] > untrained["accuracy"] + 0.3
+
+
+def test_grpo_group_size_must_divide_the_batch(tiny_run_config):
+    tiny_run_config["trainers"] = [{"name": "grpo", "batch_size": 6, "num_generations": 4}]
+    with pytest.raises(ConfigError, match=r"must be a multiple of num_generations \(4\)"):
+        Engine(tiny_run_config)
+
+
+def test_grpo_needs_a_reward(tiny_run_config):
+    tiny_run_config.update(rewards=[], trainers=[{"name": "grpo", "max_steps": 1}])
+    with pytest.raises(ConfigError, match="needs at least one reward"):
+        Engine(tiny_run_config).run()
