@@ -1,6 +1,6 @@
 """Zero-shot SmolLM2 under each GenCLS++ inference strategy, on Rotten Tomatoes and BBC News.
 
-    python benchmarks/strategies.py [--rt-size 200] [--bbc-size 60] [--only NAME ...]
+    python benchmarks/strategies.py [--rt-size 200] [--bbc-size 60] [--datasets ...] [--only NAME ...]
 
 One Engine run per (dataset, strategy), no training, seeded; perplexity decoding except where the
 strategy needs generation (think). Prints accuracy (abstentions count as wrong), macro-F1, unparseable and
@@ -39,17 +39,19 @@ def main() -> None:
     ap.add_argument("--rt-size", type=int, default=200)
     ap.add_argument("--bbc-size", type=int, default=60)
     ap.add_argument("--only", nargs="*", help="strategy names to run (default: all)")
+    ap.add_argument("--datasets", nargs="*", default=["movie-reviews", "bbc-news"], help="datasets to run")
     ap.add_argument("--output-dir", default="runs/benchmarks")
     args = ap.parse_args()
     print("| dataset | strategy | accuracy | macro-F1 | unparseable | abstained | acc. on answered | wall s |")
     print("|---|---|---|---|---|---|---|---|")
-    for dataset, size in (("movie-reviews", args.rt_size), ("bbc-news", args.bbc_size)):
+    sizes = {"movie-reviews": args.rt_size, "bbc-news": args.bbc_size}
+    for dataset, size in ((d, sizes[d]) for d in args.datasets):
         for name, sets in STRATEGIES.items():
             if args.only and name not in args.only:
                 continue
             overrides = [f"dataset={dataset}", f"splits.test_size={size}", "progress=false",
                          f"output_dir={args.output_dir}"]
-            overrides += [s.format(defs=DEFS, dataset=dataset) for s in sets]
+            overrides += [s.replace("{defs}", str(DEFS)).replace("{dataset}", dataset) for s in sets]
             if dataset == "bbc-news" and "few-shot" in " ".join(sets):
                 overrides += BBC_DEMO
             start = time.time()

@@ -6,7 +6,8 @@
 
 ``table`` runs ``trainers: [sft, grpo]`` with ``evaluate_untrained: true``, so every row is evaluated on
 the same test sample (perplexity decoding). ``rl`` merges that run's SFT adapter into the base model and
-trains PPO and GTA from it (stage 0 re-evaluates the SFT model), then compares GRPO's and GTA's training
+trains PPO and GTA from it (the PPO run's stage 0 re-evaluates the SFT model; GTA is evaluated with its
+own prompt and generation, 40 new tokens), then compares GRPO's and GTA's training
 curves: steps until the mean label-match reward over 5 logged steps first reaches ``--threshold``.
 ``overhead`` times the training stage only (dataset building,
 trainer construction, training, checkpoints) in two fresh processes with identical settings and prints the
@@ -121,7 +122,7 @@ def overhead(steps: int, repeats: int) -> None:
 PPO = {"name": "ppo", "max_steps": 30, "batch_size": 8, "mini_batch_size": 4, "ppo_epochs": 2,
        "learning_rate": 1e-5, "max_completion_length": 8, "kl_coef": 0.05}
 GTA = {"name": "gta", "max_steps": 30, "batch_size": 4, "num_generations": 4, "learning_rate": 2e-5,
-       "max_completion_length": 48}
+       "max_completion_length": 40}
 
 
 def rl(from_run: str, threshold: float) -> None:
@@ -143,12 +144,12 @@ def rl(from_run: str, threshold: float) -> None:
     rows = []
     for name, trainer, extra in (
             ("SFT -> PPO", PPO, {}),
-            ("SFT -> GTA", GTA, {"prompt": {"name": "zero-shot", "reasoning": "gta"},
-                                 "decoder": {"name": "generate", "max_new_tokens": 48}})):
+            ("SFT -> GTA", GTA, {"prompt": {"name": "zero-shot", "reasoning": "gta"}, "evaluate_untrained": False,
+                                 "decoder": {"name": "generate", "max_new_tokens": 40}})):
         start = time.time()
         result = Engine({**common, **extra, "trainers": [trainer]}, overrides=OVERRIDES).run()
         record = json.loads((result.run_dir / "run.json").read_text())
-        sft, trained = result.stages
+        sft, trained = result.stages if len(result.stages) == 2 else (rows[0][1], result.stages[0])
         rows.append((name, sft, trained, record["timings"]["train:trainers.0"], time.time() - start,
                      result.run_dir))
     print(f"\nRotten Tomatoes, 500 test reviews; stage 0 = the merged SFT model of {run}")

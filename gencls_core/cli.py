@@ -84,7 +84,8 @@ def run(config_file, plugins, overrides, resume_dir):
     try:
         result = engine.run()
     except KeyboardInterrupt:
-        click.echo(f"interrupted; continue with: gencls run --resume {engine.run_dir}", err=True)
+        hint = f"; continue with: gencls run --resume {engine.run_dir}" if engine.run_dir else ""
+        click.echo(f"interrupted{hint}", err=True)
         sys.exit(130)
     if result.stages:
         click.echo(stage_table(result.stages))

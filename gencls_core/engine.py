@@ -131,10 +131,9 @@ class Engine:
                 record["data"]["train_label_counts"] = dict(Counter(ctx.data.splits["train"]["label"]))
                 ctx.train_prompt = self._prompt_strategy("prompt", ctx, ctx.train_labels)
                 ctx.rewards = self._rewards(ctx.train_labels)
-        if not self.resolution.trainers:
-            evaluation, stages = self._evaluate_on_test(ctx, inference, timings), []
-        else:
             evaluation, stages = self._stages(ctx, inference, record, timings)
+        else:
+            evaluation, stages = self._evaluate_on_test(ctx, inference, timings), []
         metrics, values, rows = evaluation
         if stages:
             metrics = {**metrics, "stages": stages}

@@ -23,7 +23,8 @@ class SFT(Trainer):
     name = "sft"
 
     class Config(StageOptions):
-        max_length: int | None = Field(1024, description="truncate prompt + answer to this many tokens")
+        max_length: int | None = Field(1024, description="truncate prompt + answer to this many tokens (TRL drops "
+                                                         "examples whose answer is cut off; null: no limit)")
         eval_steps: int | None = Field(None, description="evaluate on the validation split every this many "
                                                          "steps (null: at each checkpoint)")
         merge: bool = Field(False, description="also save the base model with the adapter merged in "
