@@ -7,7 +7,7 @@
 ``table`` runs ``trainers: [sft, grpo]`` with ``evaluate_untrained: true``, so every row is evaluated on
 the same test sample (perplexity decoding). ``rl`` merges that run's SFT adapter into the base model and
 trains PPO and GTA from it (the PPO run's stage 0 re-evaluates the SFT model; GTA is evaluated with its
-own prompt and generation, 40 new tokens), then compares GRPO's and GTA's training
+own prompt and generation, 32 new tokens), then compares GRPO's and GTA's training
 curves: steps until the mean label-match reward over 5 logged steps first reaches ``--threshold``.
 ``overhead`` times the training stage only (dataset building,
 trainer construction, training, checkpoints) in two fresh processes with identical settings and prints the
@@ -121,8 +121,8 @@ def overhead(steps: int, repeats: int) -> None:
 
 PPO = {"name": "ppo", "max_steps": 30, "batch_size": 8, "mini_batch_size": 4, "ppo_epochs": 2,
        "learning_rate": 1e-5, "max_completion_length": 8, "kl_coef": 0.05}
-GTA = {"name": "gta", "max_steps": 30, "batch_size": 4, "num_generations": 4, "learning_rate": 2e-5,
-       "max_completion_length": 40}
+GTA = {"name": "gta", "max_steps": 8, "batch_size": 2, "num_generations": 4, "learning_rate": 2e-5,
+       "max_completion_length": 32}
 
 
 def rl(from_run: str, threshold: float) -> None:
@@ -145,7 +145,7 @@ def rl(from_run: str, threshold: float) -> None:
     for name, trainer, extra in (
             ("SFT -> PPO", PPO, {}),
             ("SFT -> GTA", GTA, {"prompt": {"name": "zero-shot", "reasoning": "gta"}, "evaluate_untrained": False,
-                                 "decoder": {"name": "generate", "max_new_tokens": 40}})):
+                                 "decoder": {"name": "generate", "max_new_tokens": 32}})):
         start = time.time()
         result = Engine({**common, **extra, "trainers": [trainer]}, overrides=OVERRIDES).run()
         record = json.loads((result.run_dir / "run.json").read_text())
