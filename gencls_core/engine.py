@@ -219,13 +219,19 @@ class Engine:
             ctx.lm = load_trained(ctx.lm, self.trained_model)
         return self._decode(ctx, texts, *self._prompting("inference_labels", "inference_prompt", ctx))
 
-    def render_prompts(self, texts: list[str] | None = None, n: int = 1) -> list[str]:
-        """The inference prompts exactly as the model sees them (chat template applied), for ``texts`` or the
-        first ``n`` test examples."""
-        ctx = RunContext(seed=self.config.seed, device="cpu", run_dir=None, plugins=self.plugins, progress=False)
+    def loaded_context(self, device: str, progress: bool) -> RunContext:
+        """A context outside any run: the dataset loaded and split, the model loaded onto ``device``."""
+        ctx = RunContext(seed=self.config.seed, device=device, run_dir=None, plugins=self.plugins, progress=progress)
         ctx.data = self.resolution.slots["dataset"].build().load(ctx)
         ctx.data.splits = make_splits(ctx.data, self.config.splits, self.config.seed)
         ctx.lm = self.resolution.slots["model"].build().load(ctx)
+        ctx.lm.model.to(device)
+        return ctx
+
+    def render_prompts(self, texts: list[str] | None = None, n: int = 1) -> list[str]:
+        """The inference prompts exactly as the model sees them (chat template applied), for ``texts`` or the
+        first ``n`` test examples."""
+        ctx = self.loaded_context("cpu", progress=False)
         _, prompt = self._prompting("inference_labels", "inference_prompt", ctx)
         who = self.resolution.slots["inference_prompt"].who()
         texts = texts or list(ctx.data.splits["test"]["text"][:n])

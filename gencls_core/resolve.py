@@ -90,23 +90,25 @@ def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
         spec = getattr(config, field)
         if spec is None:
             spec = getattr(config, INFERENCE_TWINS[field])
-        slots[field] = _fill(field, kind, spec, plugins, DEFAULT_COMPONENTS.get(INFERENCE_TWINS.get(field, field)))
-    trainers = [_fill(f"trainers.{i}", "trainer", s, plugins, None) for i, s in enumerate(config.trainers)]
+        slots[field] = fill_slot(field, kind, spec, plugins, DEFAULT_COMPONENTS.get(INFERENCE_TWINS.get(field, field)))
+    trainers = [fill_slot(f"trainers.{i}", "trainer", s, plugins, None) for i, s in enumerate(config.trainers)]
     reward_specs = config.rewards
     if reward_specs is None:
         reward_specs = [RewardSpec(name=n) for n in DEFAULT_COMPONENTS["rewards"]]
     rewards = []
     for i, spec in enumerate(reward_specs):
-        rewards.append(_fill(f"rewards.{i}", "reward_func", spec, plugins, None))
+        rewards.append(fill_slot(f"rewards.{i}", "reward_func", spec, plugins, None))
         rewards[-1].weight = spec.weight
     specs = config.evaluators
     if specs is None:
         specs = [ComponentSpec(name=n) for n in DEFAULT_COMPONENTS["evaluators"]]
-    evaluators = [_fill(f"evaluators.{i}", "evaluator", s, plugins, None) for i, s in enumerate(specs)]
+    evaluators = [fill_slot(f"evaluators.{i}", "evaluator", s, plugins, None) for i, s in enumerate(specs)]
     return Resolution(config, slots, trainers, rewards, evaluators)
 
 
-def _fill(path: str, kind: str, spec: ComponentSpec, plugins: Plugins, default: str | None) -> Slot:
+def fill_slot(path: str, kind: str, spec: ComponentSpec, plugins: Plugins, default: str | None) -> Slot:
+    """The component ``spec`` names (or the slot rule's choice) with its options validated; ``path`` names
+    the slot in errors."""
     name = spec.name or _candidate(path, kind, plugins) or default
     if name is None:
         raise ConfigError(f"{path}: a {kind} name is required; available: {', '.join(plugins.registry.names(kind))}")

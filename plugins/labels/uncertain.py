@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from gencls_core.config import ComponentSpec, format_validation_error
+from gencls_core.config import ComponentSpec
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LabelScheme, Options, Prediction
+from gencls_core.resolve import fill_slot
 
 if TYPE_CHECKING:
     from gencls_core.context import RunContext
@@ -61,16 +62,15 @@ class UncertainLabels(LabelScheme):
     def prepare_training(self, ctx: RunContext) -> None:
         """Relabel the ``fraction`` of training examples whose gold class gets the lowest zero-shot probability
         (perplexity decoding, averaged over the scorer models)."""
-        registry = ctx.plugins.registry
         train = ctx.data.splits["train"]
         scheme = self._base(self.classes)
-        prompt = registry.get("prompt_strategy", "zero-shot").component()
+        prompt = ctx.plugins.registry.get("prompt_strategy", "zero-shot").component()
         prompt.ctx = ctx
         prompt.setup(ctx.data, scheme)
-        decoder = registry.get("decoder", "perplexity").component()
+        decoder = ctx.plugins.registry.get("decoder", "perplexity").component()
         gold = list(train["label"])
         confidence = [0.0] * len(gold)
-        models = [self._scorer(spec, ctx) for spec in self.config.scorers] or [ctx.lm]
+        models = [self._scorer(i, spec, ctx) for i, spec in enumerate(self.config.scorers)] or [ctx.lm]
         for lm in models:
             from gencls_core.chat import render_prompt
 
@@ -85,34 +85,21 @@ class UncertainLabels(LabelScheme):
         self.confidence = confidence
 
     def _base(self, labels: list[str]) -> LabelScheme:
-        spec = self.config.base
-        if spec.name == self.name:
+        if self.config.base.name == self.name:
             raise ConfigError("labels.base cannot be 'uncertain' itself")
-        entry = self._registry().get("label_scheme", spec.name)
-        try:
-            options = entry.component.Config.model_validate(spec.options)
-        except ValidationError as err:
-            raise ConfigError(format_validation_error(err, entry.component.Config, "config",
-                                                      prefix="labels.base")) from None
-        base = entry.component(options)
+        base = fill_slot("labels.base", "label_scheme", self.config.base, self._plugins(), None).build()
         base.ctx = self.ctx
         base.setup(labels)
         return base
 
-    def _registry(self) -> Any:
+    def _plugins(self) -> Any:
         if self.ctx is not None:
-            return self.ctx.plugins.registry
+            return self.ctx.plugins
         from gencls_core.plugins import load_plugins
 
-        return load_plugins().registry
+        return load_plugins()
 
-    def _scorer(self, spec: ComponentSpec, ctx: RunContext) -> Any:
-        entry = ctx.plugins.registry.get("model_source", spec.name)
-        try:
-            options = entry.component.Config.model_validate(spec.options)
-        except ValidationError as err:
-            raise ConfigError(format_validation_error(err, entry.component.Config, "config",
-                                                      prefix="labels.scorers")) from None
-        lm = entry.component(options).load(ctx)
+    def _scorer(self, i: int, spec: ComponentSpec, ctx: RunContext) -> Any:
+        lm = fill_slot(f"labels.scorers.{i}", "model_source", spec, ctx.plugins, None).build().load(ctx)
         lm.model.to(ctx.device)
         return lm

@@ -55,8 +55,7 @@ def register_define(cli: Any) -> None:
         """
         import yaml
 
-        from gencls_core.context import RunContext, resolve_device
-        from gencls_core.data import make_splits
+        from gencls_core.context import resolve_device
         from gencls_core.engine import Engine
         from gencls_core.errors import UsageError
         from gencls_core.results import write_text_atomic
@@ -64,16 +63,14 @@ def register_define(cli: Any) -> None:
         if output.exists() and not force:
             raise UsageError(f"{output} exists; pass --force to overwrite it")
         engine = Engine(config_file, overrides=list(overrides))
-        cfg, slots = engine.config, engine.resolution.slots
-        ctx = RunContext(seed=cfg.seed, device=resolve_device(cfg.device), run_dir=None, plugins=engine.plugins,
-                         progress=cfg.progress)
-        data = slots["dataset"].build().load(ctx)
-        train = make_splits(data, cfg.splits, cfg.seed)["train"]
-        lm = slots["model"].build().load(ctx)
-        lm.model.to(ctx.device).eval()
-        drafts = draft_definitions(lm, list(train["text"]), list(train["label"]), data.labels, data.task,
-                                   examples=examples, max_new_tokens=max_new_tokens, seed=cfg.seed)
-        header = (f"# Category definitions drafted by `gencls define` with {slots['model'].entry.name} from "
+        cfg = engine.config
+        ctx = engine.loaded_context(resolve_device(cfg.device), cfg.progress)
+        ctx.lm.model.eval()
+        train = ctx.data.splits["train"]
+        drafts = draft_definitions(ctx.lm, list(train["text"]), list(train["label"]), ctx.data.labels,
+                                   ctx.data.task, examples=examples, max_new_tokens=max_new_tokens, seed=cfg.seed)
+        model = engine.resolution.slots["model"].entry.name
+        header = (f"# Category definitions drafted by `gencls define` with {model} from "
                   f"{examples} training examples per class.\n# Edit freely, then: gencls run --set "
                   f"prompt.definitions={output}\n")
         write_text_atomic(output, header + yaml.safe_dump(drafts, sort_keys=False, allow_unicode=True, width=100))

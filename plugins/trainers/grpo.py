@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, model_validator
 
 from gencls_core.callbacks import trainer_callbacks
-from gencls_core.errors import ConfigError
 from gencls_core.interfaces import Trainer
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.options import StageOptions, training_args
-from gencls_plugins.trainers.stage import policy_model, run_stage
+from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage
 
 if TYPE_CHECKING:
     from gencls_core.context import RunContext
@@ -52,8 +51,7 @@ class GRPO(Trainer):
         from trl import GRPOConfig, GRPOTrainer
 
         cfg = self.config
-        if not ctx.rewards:
-            raise ConfigError("trainer 'grpo' needs at least one reward; set rewards, e.g. rewards: [label-match]")
+        require_rewards(ctx, self.name)
         train = prompts_with_labels(ctx, "train", self.name)
         args = training_args(
             GRPOConfig, cfg, ctx, num_generations=cfg.num_generations,

@@ -10,11 +10,10 @@ from pydantic import Field
 from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel, Options, Trainer
-from gencls_core.results import write_json
 from gencls_plugins.trainers.conversations import prompts_with_labels
-from gencls_plugins.trainers.curves import plot_curves
 from gencls_plugins.trainers.loop_checkpoints import last_checkpoint, load_checkpoint, save_checkpoint
 from gencls_plugins.trainers.options import LoraOptions
+from gencls_plugins.trainers.stage import finish_stage, lora_policy, require_rewards
 
 if TYPE_CHECKING:
     from gencls_core.context import RunContext
@@ -54,8 +53,7 @@ class GTA(Trainer):
         from gencls_plugins.trainers.rollouts import example_order, sample, score, token_logprobs
 
         cfg = self.config
-        if not ctx.rewards:
-            raise ConfigError("trainer 'gta' needs at least one reward; set rewards, e.g. rewards: [label-match]")
+        require_rewards(ctx, self.name)
         data = prompts_with_labels(ctx, "train", self.name)
         prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
         if "<guess>" not in prompts[0]:
@@ -64,7 +62,7 @@ class GTA(Trainer):
         torch.manual_seed(ctx.seed)
         fmt = AnswerFormat(AnswerFormat.Config(form="gta"))
         fmt.setup(ctx.train_labels)
-        model = self._policy(ctx)
+        model = lora_policy(ctx, cfg.lora)
         lm = LoadedModel(model, ctx.lm.tokenizer, ctx.lm.ref)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate)
@@ -116,16 +114,9 @@ class GTA(Trainer):
         bar.close()
         ctx.lm = lm
         history = state["log_history"]
-        write_json(ctx.stage_dir / "log_history.json", history)
-        summary: dict[str, Any] = {"steps": state["step"], "resumed_from_step": resumed_from,
-                                   "train_examples": len(prompts),
-                                   "conflicts": sum(bool(h["conflict"]) for h in history)}
-        if history:
-            summary.update(first_reward=history[0]["reward"], reward=history[-1]["reward"])
-        figure = plot_curves(history, ctx.stage_dir / "training.png")
-        if figure:
-            summary["figure"] = str(figure.relative_to(ctx.run_dir))
-        return summary
+        return finish_stage(ctx, history, {"steps": state["step"], "resumed_from_step": resumed_from,
+                                           "train_examples": len(prompts),
+                                           "conflicts": sum(bool(h["conflict"]) for h in history)})
 
     @staticmethod
     def masks(tokenizer: Any, rollout: Any) -> dict[str, Any]:
@@ -164,9 +155,3 @@ class GTA(Trainer):
         logits = lm.model(input_ids=ids, attention_mask=attention.long(), position_ids=positions).logits
         return torch.nn.functional.cross_entropy(logits[:, :-1].float().flatten(0, 1), labels[:, 1:].flatten(),
                                                  ignore_index=-100)
-
-    def _policy(self, ctx: RunContext) -> Any:
-        from peft import PeftModel, get_peft_model
-
-        model = ctx.lm.model
-        return model if isinstance(model, PeftModel) else get_peft_model(model, self.config.lora.peft_config())

@@ -10,11 +10,10 @@ from pydantic import Field
 from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel, Options, Trainer
-from gencls_core.results import write_json
 from gencls_plugins.trainers.conversations import prompts_with_labels
-from gencls_plugins.trainers.curves import plot_curves
 from gencls_plugins.trainers.loop_checkpoints import last_checkpoint, load_checkpoint, save_checkpoint
 from gencls_plugins.trainers.options import LoraOptions
+from gencls_plugins.trainers.stage import finish_stage, lora_policy, require_rewards
 
 if TYPE_CHECKING:
     from gencls_core.context import RunContext
@@ -56,15 +55,14 @@ class PPO(Trainer):
         from gencls_plugins.trainers.rollouts import example_order, sample, score, token_logprobs
 
         cfg = self.config
-        if not ctx.rewards:
-            raise ConfigError("trainer 'ppo' needs at least one reward; set rewards, e.g. rewards: [label-match]")
+        require_rewards(ctx, self.name)
         if cfg.batch_size % cfg.mini_batch_size:
             raise ConfigError(f"trainers: ppo batch_size ({cfg.batch_size}) must be a multiple of "
                               f"mini_batch_size ({cfg.mini_batch_size})")
         torch.manual_seed(ctx.seed)
         data = prompts_with_labels(ctx, "train", self.name)
         prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
-        model = self._policy(ctx)
+        model = lora_policy(ctx, cfg.lora)
         value_head = torch.nn.Linear(model.config.get_text_config().hidden_size, 1).to(model.device)
         torch.nn.init.zeros_(value_head.weight)
         torch.nn.init.zeros_(value_head.bias)
@@ -124,21 +122,8 @@ class PPO(Trainer):
         bar.close()
         ctx.lm = LoadedModel(model, ctx.lm.tokenizer, ctx.lm.ref)
         history = state["log_history"]
-        write_json(ctx.stage_dir / "log_history.json", history)
-        summary: dict[str, Any] = {"steps": state["step"], "resumed_from_step": resumed_from,
-                                   "train_examples": len(prompts)}
+        summary = finish_stage(ctx, history, {"steps": state["step"], "resumed_from_step": resumed_from,
+                                              "train_examples": len(prompts)})
         if history:
-            summary.update(first_reward=history[0]["reward"], reward=history[-1]["reward"], kl=history[-1]["kl"])
-        figure = plot_curves(history, ctx.stage_dir / "training.png")
-        if figure:
-            summary["figure"] = str(figure.relative_to(ctx.run_dir))
+            summary["kl"] = history[-1]["kl"]
         return summary
-
-    def _policy(self, ctx: RunContext) -> Any:
-        """The run's model with a trainable LoRA adapter (an earlier stage's, or a new one)."""
-        from peft import PeftModel, get_peft_model
-
-        model = ctx.lm.model
-        if isinstance(model, PeftModel):
-            return model
-        return get_peft_model(model, self.config.lora.peft_config())

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel
 from gencls_core.results import write_json
 from gencls_plugins.trainers.curves import plot_curves
-from gencls_plugins.trainers.options import StageOptions
+from gencls_plugins.trainers.options import LoraOptions, StageOptions
 
 if TYPE_CHECKING:
     from gencls_core.context import RunContext
@@ -43,14 +44,19 @@ def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
     checkpoint = last_checkpoint(ctx)
     output = trainer.train(resume_from_checkpoint=checkpoint)
     ctx.lm = LoadedModel(trainer.accelerator.unwrap_model(trainer.model), ctx.lm.tokenizer, ctx.lm.ref)
-    history = trainer.state.log_history
-    write_json(ctx.stage_dir / "log_history.json", history)
     summary: dict[str, Any] = {
         "steps": trainer.state.global_step,
         "resumed_from_step": int(Path(checkpoint).name.split("-")[-1]) if checkpoint else 0,
         "loss": round(output.training_loss, 6),
         "runtime_seconds": round(output.metrics["train_runtime"], 3),
     }
+    return finish_stage(ctx, trainer.state.log_history, summary)
+
+
+def finish_stage(ctx: RunContext, history: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
+    """Write the log history and the curve plot into the stage folder; add the first and last logged mean
+    reward and the plot's path to ``summary``."""
+    write_json(ctx.stage_dir / "log_history.json", history)
     rewards = [h["reward"] for h in history if "reward" in h]
     if rewards:
         summary["first_reward"], summary["reward"] = rewards[0], rewards[-1]
@@ -58,3 +64,16 @@ def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
     if figure:
         summary["figure"] = str(figure.relative_to(ctx.run_dir))
     return summary
+
+
+def lora_policy(ctx: RunContext, lora: LoraOptions) -> Any:
+    """The run's model with a trainable LoRA adapter: an earlier stage's, or a new one (hand-written RL loops)."""
+    from peft import PeftModel, get_peft_model
+
+    model = ctx.lm.model
+    return model if isinstance(model, PeftModel) else get_peft_model(model, lora.peft_config())
+
+
+def require_rewards(ctx: RunContext, trainer: str) -> None:
+    if not ctx.rewards:
+        raise ConfigError(f"trainer {trainer!r} needs at least one reward; set rewards, e.g. rewards: [label-match]")
