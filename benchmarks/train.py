@@ -2,13 +2,16 @@
 
     python benchmarks/train.py table      # zero-shot, naive SFT, SFT + GRPO: one run, one row per stage
     python benchmarks/train.py overhead   # the same SFT stage through gencls and through plain TRL
-    python benchmarks/train.py rl --from-run runs/benchmarks/<table run>   # SFT -> PPO and SFT -> GTA
+    python benchmarks/train.py rl --from-run runs/benchmarks/<table run>   # SFT -> PPO
+    python benchmarks/train.py gta        # format warm-up, then GTA and GRPO from it
 
 ``table`` runs ``trainers: [sft, grpo]`` with ``evaluate_untrained: true``, so every row is evaluated on
 the same test sample (perplexity decoding). ``rl`` merges that run's SFT adapter into the base model and
-trains PPO and GTA from it (the PPO run's stage 0 re-evaluates the SFT model; GTA is evaluated with its
-own prompt and generation, 32 new tokens), then compares GRPO's and GTA's training
-curves: steps until the mean label-match reward over 5 logged steps first reaches ``--threshold``.
+trains PPO from it (stage 0 re-evaluates the SFT model). ``gta`` warms up on the GTA answer form (SFT on
+``<guess>label</guess><think>the model's own explanation</think><answer>label</answer>``), then trains GTA and
+GRPO from the merged warm-up with the same prompt, answers per step and learning rate, evaluates all three
+with greedy generation, and compares the training curves: steps until the mean label-match reward over 5
+logged steps first reaches each of ``--thresholds``.
 ``overhead`` times the training stage only (dataset building,
 trainer construction, training, checkpoints) in two fresh processes with identical settings and prints the
 wall-time ratio gencls / TRL.
@@ -121,52 +124,85 @@ def overhead(steps: int, repeats: int) -> None:
 
 PPO = {"name": "ppo", "max_steps": 30, "batch_size": 8, "mini_batch_size": 4, "ppo_epochs": 2,
        "learning_rate": 1e-5, "max_completion_length": 8, "kl_coef": 0.05}
-GTA = {"name": "gta", "max_steps": 8, "batch_size": 2, "num_generations": 4, "learning_rate": 2e-5,
-       "max_completion_length": 32}
 
 
-def rl(from_run: str, threshold: float) -> None:
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def rl(from_run: str) -> None:
     from gencls_core import Engine
 
     run = Path(from_run)
-    merged = run / "stages" / "1-sft" / "merged-for-rl"
-    if not merged.is_dir():
-        base = json.loads((run / "stages" / "1-sft" / "model" / "adapter_config.json").read_text())
-        model = AutoModelForCausalLM.from_pretrained(base["base_model_name_or_path"])
-        model = PeftModel.from_pretrained(model, run / "stages" / "1-sft" / "model").merge_and_unload()
-        model.save_pretrained(merged)
-        AutoTokenizer.from_pretrained(run / "stages" / "1-sft" / "model").save_pretrained(merged)
+    merged = _merged(run / "stages" / "1-sft")
     common = {"model": {"name": "hf", "path": str(merged)}, "evaluate_untrained": True,
-              "splits": {"test_size": 500, "train_size": 1000}}
-    rows = []
-    for name, trainer, extra in (
-            ("SFT -> PPO", PPO, {}),
-            ("SFT -> GTA", GTA, {"prompt": {"name": "zero-shot", "reasoning": "gta"}, "evaluate_untrained": False,
-                                 "decoder": {"name": "generate", "max_new_tokens": 32}})):
-        start = time.time()
-        result = Engine({**common, **extra, "trainers": [trainer]}, overrides=OVERRIDES).run()
-        record = json.loads((result.run_dir / "run.json").read_text())
-        sft, trained = result.stages if len(result.stages) == 2 else (rows[0][1], result.stages[0])
-        rows.append((name, sft, trained, record["timings"]["train:trainers.0"], time.time() - start,
-                     result.run_dir))
+              "splits": {"test_size": 500, "train_size": 1000}, "trainers": [PPO]}
+    result = Engine(common, overrides=OVERRIDES).run()
+    record = json.loads((result.run_dir / "run.json").read_text())
+    sft, trained = result.stages
     print(f"\nRotten Tomatoes, 500 test reviews; stage 0 = the merged SFT model of {run}")
-    print("| method | SFT accuracy | accuracy | macro-F1 | unparseable | steps | train s | last reward | run |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, sft, trained, train_s, _, run_dir in rows:
-        print(f"| {name} | {sft['accuracy']:.3f} | {trained['accuracy']:.3f} | {trained['f1_macro']:.3f} | "
-              f"{trained['unparseable']} | {trained['train_steps']} | {train_s:.0f} | "
-              f"{trained.get('train_reward', '')} | {run_dir} |")
-    curves = {"GRPO (table run)": _curve(run / "stages" / "2-grpo" / "log_history.json", "rewards/label-match/mean"),
-              "GTA": _curve(rows[1][5] / "stages" / "1-gta" / "log_history.json", "rewards/label-match")}
-    print(f"\nsteps until the mean label-match reward over 5 logged steps reaches {threshold}:")
-    for name, (steps, values) in curves.items():
-        reached = next((s for i, s in enumerate(steps) if i >= 4 and sum(values[i - 4:i + 1]) / 5 >= threshold),
-                       None)
-        print(f"- {name}: {reached if reached is not None else f'not reached in {steps[-1]} steps'} "
-              f"(first logged {values[0]:.2f}, last {values[-1]:.2f})")
+    print("| method | SFT accuracy | accuracy | macro-F1 | steps | train s | last reward | run |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| SFT -> PPO | {sft['accuracy']:.3f} | {trained['accuracy']:.3f} | {trained['f1_macro']:.3f} | "
+          f"{trained['train_steps']} | {record['timings']['train:trainers.0']:.0f} | "
+          f"{trained.get('train_reward', '')} | {result.run_dir} |")
+
+
+def _merged(stage: Path) -> Path:
+    """The stage's LoRA adapter merged into its base model (written once, next to the adapter)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    merged = stage / "merged-for-rl"
+    if not merged.is_dir():
+        base = json.loads((stage / "model" / "adapter_config.json").read_text())
+        model = AutoModelForCausalLM.from_pretrained(base["base_model_name_or_path"])
+        model = PeftModel.from_pretrained(model, stage / "model").merge_and_unload()
+        model.save_pretrained(merged)
+        AutoTokenizer.from_pretrained(stage / "model").save_pretrained(merged)
+    return merged
+
+
+GTA_PROMPT = {"prompt": {"name": "zero-shot", "reasoning": "gta"},
+              "decoder": {"name": "generate", "max_new_tokens": 96, "batch_size": 16}}
+RL_STEP = {"max_steps": 30, "learning_rate": 5e-5, "max_completion_length": 96, "logging_steps": 1}
+GTA = {"name": "gta", "batch_size": 4, "num_generations": 4, "save_steps": 10, **RL_STEP}
+GRPO_GTA = {"name": "grpo", "batch_size": 16, "num_generations": 4, "save_steps": 10, "report_to": ["none"],
+            **RL_STEP}
+
+
+def gta(warm_run: str | None, thresholds: list[float]) -> None:
+    """Format warm-up (SFT on guess-think-answer answers whose reasoning the model wrote), then GTA and GRPO
+    from the same warmed-up model with the same prompt, rewards, answers per step and learning rate."""
+    from gencls_core import Engine
+
+    splits = {"splits": {"test_size": 500, "train_size": 1000}}
+    if warm_run is None:
+        warm = Engine({**splits, **GTA_PROMPT, "trainers": [{**SFT, "merge": True}]}, overrides=OVERRIDES).run()
+        warm_run = str(warm.run_dir)
+    warm_dir = Path(warm_run)
+    warm_stage = json.loads((warm_dir / "metrics.json").read_text())["stages"][-1]
+    model = {"name": "hf", "path": str(warm_dir / "stages" / "1-sft" / "merged")}
+    rows = {}
+    for name, trainer, rewards in (("GTA", GTA, ["label-match"]),
+                                   ("GRPO", GRPO_GTA, ["label-match", {"name": "format", "form": "gta",
+                                                                       "weight": 0.5}])):
+        result = Engine({**splits, **GTA_PROMPT, "model": model, "rewards": rewards, "trainers": [trainer]},
+                        overrides=OVERRIDES).run()
+        record = json.loads((result.run_dir / "run.json").read_text())
+        key = "rewards/label-match" if name == "GTA" else "rewards/label-match/mean"
+        rows[name] = (result.stages[-1], record["timings"]["train:trainers.0"], result.run_dir,
+                      _curve(result.run_dir / "stages" / f"1-{trainer['name']}" / "log_history.json", key))
+    print(f"\nRotten Tomatoes, 500 test reviews, GTA prompt, greedy generation of 96 tokens; warm-up run {warm_run}")
+    reach = "".join(f" {t} |" for t in thresholds)
+    print(f"| model | accuracy | macro-F1 | unparseable | steps | train s | label-match first 5 / last 5 steps |"
+          f"{reach} run |")
+    print("|---|---|---|---|---|---|---|" + "---|" * (len(thresholds) + 1))
+    print(f"| SFT format warm-up | {warm_stage['accuracy']:.3f} | {warm_stage['f1_macro']:.3f} | "
+          f"{warm_stage['unparseable']} | {warm_stage.get('train_steps', '')} | | |{' |' * len(thresholds)} "
+          f"{warm_run} |")
+    for name, (stage, train_s, run_dir, (steps, values)) in rows.items():
+        print(f"| warm-up -> {name} | {stage['accuracy']:.3f} | {stage['f1_macro']:.3f} | {stage['unparseable']} | "
+              f"{stage['train_steps']} | {train_s:.0f} | {_mean(values[:5]):.2f} / {_mean(values[-5:]):.2f} | "
+              f"{''.join(f'{_reached(steps, values, t)} | ' for t in thresholds)}{run_dir} |")
+    print("(threshold columns: the first step at which the mean label-match reward over the last 5 steps "
+          "reaches it)")
 
 
 def _curve(path: Path, key: str) -> tuple[list[int], list[float]]:
@@ -174,11 +210,25 @@ def _curve(path: Path, key: str) -> tuple[list[int], list[float]]:
     return [h["step"] for h in history], [h[key] for h in history]
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _reached(steps: list[int], values: list[float], threshold: float) -> str:
+    """The first step at which the mean over the last 5 logged steps reaches ``threshold``."""
+    for i in range(4, len(values)):
+        if _mean(values[i - 4:i + 1]) >= threshold:
+            return str(steps[i])
+    return f"not in {steps[-1]}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=["table", "overhead", "rl", "_gencls", "_trl"])
-    ap.add_argument("--from-run", help="the table run whose SFT stage PPO and GTA start from (rl)")
-    ap.add_argument("--threshold", type=float, default=0.8, help="mean label-match reward to reach (rl)")
+    ap.add_argument("part", choices=["table", "overhead", "rl", "gta", "_gencls", "_trl"])
+    ap.add_argument("--from-run", help="the table run whose SFT stage PPO starts from (rl); an earlier gta "
+                                       "warm-up run to reuse (gta)")
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.25, 0.5, 0.8],
+                    help="mean label-match rewards to reach (gta)")
     ap.add_argument("--train-size", type=int, default=1000, help="training reviews for the table")
     ap.add_argument("--steps", type=int, default=40, help="SFT steps for the overhead comparison")
     ap.add_argument("--repeats", type=int, default=2, help="runs of each side for the overhead comparison")
@@ -188,7 +238,9 @@ def main() -> None:
     elif args.part == "overhead":
         overhead(args.steps, args.repeats)
     elif args.part == "rl":
-        rl(args.from_run, args.threshold)
+        rl(args.from_run)
+    elif args.part == "gta":
+        gta(args.from_run, args.thresholds)
     else:
         import transformers
 

@@ -141,6 +141,10 @@ class PromptStrategy(Component):
 
     ctx: RunContext | None = None
     uses_train_split: ClassVar[bool] = False  # True: setup reads data.splits["train"] (e.g. demonstrations)
+    # the answer the messages ask for: "direct" (the label's answer text), "think" (<think>...</think>
+    # <answer>label</answer>) or "gta" (<guess>label</guess><think>...</think><answer>label</answer>);
+    # training stages write gold answers in this form
+    answer_form: str = "direct"
 
     def setup(self, data: LabeledData, labels: LabelScheme) -> None:
         """Called once with the dataset (e.g. to draw demonstrations from ``train``)."""

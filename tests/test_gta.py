@@ -10,7 +10,7 @@ import torch
 from gencls_core import Engine
 from gencls_core.errors import ConfigError
 from gencls_plugins.trainers.gta import GTA
-from gencls_plugins.trainers.gta_math import combine_gradients, group_advantages, span_mask
+from gencls_plugins.trainers.gta_math import combine_gradients, group_advantages, guess_targets, span_mask
 from gencls_plugins.trainers.rollouts import Rollout
 
 WELL_FORMED = "<guess>positive</guess><think>nice words</think><answer>positive</answer>"
@@ -49,6 +49,38 @@ def test_span_mask_marks_overlapping_tokens():
     assert span_mask(ends, 0, 3) == [1, 0, 0, 0]
 
 
+class MergingTokenizer:
+    """Longest-match tokens over a fixed vocabulary that, like SmolLM2's, has a ``><`` token."""
+
+    vocab = ["<", ">", "><", "</", "guess", "think", "positive", "negative", " "]
+
+    def __call__(self, text, add_special_tokens=False):
+        ids = []
+        while text:
+            token = max((v for v in self.vocab if text.startswith(v)), key=len)
+            ids.append(self.vocab.index(token))
+            text = text[len(token):]
+        return {"input_ids": ids}
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(self.vocab[i] for i in ids)
+
+
+def test_guess_targets_end_with_the_token_the_model_writes_after_the_guess():
+    tok = MergingTokenizer()
+    ids, marks = guess_targets(tok, "positive")
+    assert [tok.vocab[i] for i in ids] == ["<", "guess", ">", "positive", "</", "guess", "><"]
+    assert marks == [0, 0, 0, 1, 1, 1, 1]  # "><" closes the guess as a sampled answer does, not ">"
+
+
+def test_guess_targets_match_the_guess_mask_of_a_sampled_answer(tokenizer):
+    ids, marks = guess_targets(tokenizer, "positive")
+    rollout = _rollout(tokenizer, [WELL_FORMED])
+    sampled = rollout.completion[0][GTA.masks(tokenizer, rollout)["guess"][0].bool()].tolist()
+    opening = len(tokenizer("<guess>", add_special_tokens=False)["input_ids"])
+    assert ids == sampled and marks == [0] * opening + [1] * (len(ids) - opening)
+
+
 def test_guess_loss_is_the_cross_entropy_of_the_guess_only(tiny_model_dir, tokenizer):
     from transformers import AutoModelForCausalLM
 
@@ -59,12 +91,14 @@ def test_guess_loss_is_the_cross_entropy_of_the_guess_only(tiny_model_dir, token
     loss = GTA.guess_loss(lm, ["the film was good", "bad"], ["positive", "negative"])
     manual = []
     for prompt, answer in (("the film was good", "positive"), ("bad", "negative")):
-        head = tokenizer(prompt + "<guess>", add_special_tokens=False)["input_ids"]
+        head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        opening = tokenizer("<guess>", add_special_tokens=False)["input_ids"]
         tail = tokenizer(answer + "</guess>", add_special_tokens=False)["input_ids"]
         with torch.no_grad():
-            logits = model(torch.tensor([head + tail])).logits[0]
+            logits = model(torch.tensor([head + opening + tail])).logits[0]
         logp = logits.log_softmax(-1)
-        manual += [-logp[len(head) - 1 + i, t].item() for i, t in enumerate(tail)]
+        start = len(head) + len(opening)
+        manual += [-logp[start - 1 + i, t].item() for i, t in enumerate(tail)]
     assert loss.item() == pytest.approx(sum(manual) / len(manual), rel=1e-4)
 
 
@@ -100,30 +134,31 @@ def _csv(path, rows):
 
 
 def test_gta_reward_rises_on_a_toy_task(tiny_run_config, tmp_path):
-    """Warm-up: full SFT to answer in the GTA form with random labels. GTA on mostly-positive data then
-    raises the mean reward (label match + format)."""
+    """Warm-up: full SFT on GTA-form answers (empty reasoning) with random labels teaches the structure.
+    GTA on mostly-positive data then raises the mean reward (label match + format)."""
     words = ["good", "great", "fine", "lovely", "superb", "bad", "awful", "poor", "dull", "boring"]
     rng = random.Random(1)
     shuffled = _csv(tmp_path / "shuffled.csv", [(words[i % 10], rng.choice(["positive", "negative"]))
                                                  for i in range(80)])
     mostly = _csv(tmp_path / "mostly.csv", [(words[i % 10], "negative" if i % 10 == 0 else "positive")
                                             for i in range(80)])
-    form = {c: f"<guess>{c}</guess><think>ok</think><answer>{c}</answer>" for c in ("positive", "negative")}
     prompt = {"name": "zero-shot", "template": "{text}", "reasoning": "gta"}
-    warm = Engine({**tiny_run_config, "prompt": prompt, "labels": {"name": "names", "display": form},
+    warm = Engine({**tiny_run_config, "prompt": prompt,
                    "dataset": {"name": "local", "path": str(shuffled), "task": "x"},
                    "trainers": [{"name": "sft", "lora": None, "max_steps": 100, "learning_rate": 1e-2,
-                                 "save_steps": 1000}]}).run()
+                                 "save_steps": 1000, "rationales": {"source": "empty"}}]}).run()
     result = Engine({**tiny_run_config, "prompt": prompt,
                      "model": {"name": "hf", "path": str(warm.run_dir / "stages/1-sft/model")},
                      "dataset": {"name": "local", "path": str(mostly), "task": "x"},
-                     "decoder": {"name": "generate", "max_new_tokens": 24},
+                     "decoder": {"name": "generate", "max_new_tokens": 48},
                      "trainers": [{"name": "gta", "max_steps": 30, "learning_rate": 5e-3, "batch_size": 4,
-                                   "num_generations": 4, "max_completion_length": 24,
+                                   "num_generations": 4, "max_completion_length": 48,
                                    "lora": {"r": 8, "alpha": 16, "target_modules": [
                                        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                        "down_proj"]}}]}).run()
     history = json.loads((result.run_dir / "stages/1-gta/log_history.json").read_text())
     rewards = [h["reward"] for h in history]
     assert {"sft_loss", "rl_loss", "cosine", "rewards/format", "rewards/label-match"} <= set(history[0])
+    # the warm-up taught the structure: without it no sampled answer is well-formed (format reward 0)
+    assert sum(h["rewards/format"] for h in history) / len(history) > 0.1
     assert sum(rewards[-10:]) / 10 > sum(rewards[:10]) / 10 + 0.2, rewards

@@ -67,3 +67,13 @@ def test_every_rl_loop_option_is_documented_with_its_default(component):
         default = field.get_default(call_default_factory=True)
         if isinstance(default, (int, float, str, bool)) or default is None:
             assert _matches(rows[name], default), (component.name, name, rows[name], default)
+
+
+def test_every_rationale_option_is_documented():
+    from gencls_plugins.trainers.rationales import RationaleOptions
+
+    rows = {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \|", DOC.split(
+        "| `rationales` option |", 1)[1].split("\n\n", 1)[0], re.M)}
+    assert set(rows) == set(RationaleOptions.model_fields)
+    for name in ("source", "max_new_tokens", "batch_size"):
+        assert _matches(rows[name], RationaleOptions.model_fields[name].default), name

@@ -10,16 +10,10 @@ from pydantic import Field, field_validator, model_validator
 
 from gencls_core.interfaces import LabeledData, LabelScheme, Options, PromptStrategy
 from gencls_plugins.prompts.definitions import load_definitions
+from gencls_plugins.prompts.reasoning import INSTRUCTIONS
 
 PLACEHOLDERS = {"task", "definitions", "labels", "demos", "text"}
 DEFAULT_TEMPLATE = "{task}\n{definitions}Answer with exactly one of: {labels}.\n\n{demos}Text: {text}"
-REASONING = {
-    "think": ("First think step by step inside <think></think>, then give the label inside <answer></answer>, "
-              "e.g. <think>...</think><answer>{example}</answer>."),
-    "gta": ("First guess the label inside <guess></guess>, then think step by step inside <think></think>, then "
-            "give the final label inside <answer></answer>, e.g. <guess>{example}</guess><think>...</think>"
-            "<answer>{example}</answer>."),
-}
 
 
 def template_fields(template: str) -> set[str]:
@@ -58,6 +52,10 @@ class TemplatePrompt(PromptStrategy):
 
     Config = PromptOptions
 
+    @property
+    def answer_form(self) -> str:
+        return self.config.reasoning
+
     def setup(self, data: LabeledData, labels: LabelScheme) -> None:
         super().setup(data, labels)
         self.classes = list(data.labels)
@@ -77,6 +75,6 @@ class TemplatePrompt(PromptStrategy):
         user = self.config.template.format(task=self.task, definitions=definitions, labels=answers, demos=shown,
                                            text=text)
         if self.config.reasoning != "direct":
-            user += "\n\n" + REASONING[self.config.reasoning].format(example=scheme.verbalize(self.classes[0]))
+            user += "\n\n" + INSTRUCTIONS[self.config.reasoning].format(example=scheme.verbalize(self.classes[0]))
         system = [{"role": "system", "content": self.config.system}] if self.config.system else []
         return [*system, {"role": "user", "content": user}]

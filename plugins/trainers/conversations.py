@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gencls_core.contracts import check_messages
 from gencls_core.errors import DataError
+from gencls_plugins.prompts.reasoning import gold_answer
+from gencls_plugins.trainers.rationales import RationaleOptions, rationales
 
 if TYPE_CHECKING:
     import datasets
@@ -26,19 +28,25 @@ def _prompt(ctx: RunContext, text: str) -> list[dict[str, str]]:
     return check_messages(who, ctx.train_prompt.messages(text), text)
 
 
-def prompt_completion(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset | None:
-    """``prompt`` (chat messages) and ``completion`` (the assistant's answer: the gold label's answer text)
-    rows; TRL's SFTTrainer then computes the loss on the completion only. None for a missing split."""
+def prompt_completion(ctx: RunContext, split: str, trainer: str,
+                      reasoning: RationaleOptions | None = None) -> datasets.Dataset | None:
+    """``prompt`` (chat messages) and ``completion`` (the gold answer in the form the prompt asks for; its
+    reasoning from ``reasoning``) rows; TRL's SFTTrainer then computes the loss on the completion only. None
+    for a missing split."""
     import datasets
 
     data = _split(ctx, split, trainer)
     if data is None or len(data) == 0:
         return None
-    rows: dict[str, list[Any]] = {"prompt": [], "completion": []}
-    for text, label in zip(data["text"], data["label"]):
-        rows["prompt"].append(_prompt(ctx, text))
-        rows["completion"].append([{"role": "assistant", "content": ctx.train_labels.verbalize(label)}])
-    return datasets.Dataset.from_dict(rows)
+    texts, labels = list(data["text"]), list(data["label"])
+    form = ctx.train_prompt.answer_form
+    explained = [""] * len(texts)
+    if form != "direct":
+        explained = rationales(ctx, split, texts, labels, reasoning or RationaleOptions())
+    completions = [gold_answer(form, ctx.train_labels.verbalize(label), why) for label, why in zip(labels, explained)]
+    return datasets.Dataset.from_dict({
+        "prompt": [_prompt(ctx, t) for t in texts],
+        "completion": [[{"role": "assistant", "content": c}] for c in completions]})
 
 
 def prompts_with_labels(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset:

@@ -55,10 +55,11 @@ class GTA(Trainer):
         cfg = self.config
         require_rewards(ctx, self.name)
         data = prompts_with_labels(ctx, "train", self.name)
+        if ctx.train_prompt.answer_form != "gta":
+            raise ConfigError(f"trainer 'gta' needs a training prompt that asks for <guess>, <think> and <answer>, "
+                              f"but prompt strategy {ctx.train_prompt.name!r} asks for "
+                              f"{ctx.train_prompt.answer_form!r} answers; set prompt.reasoning=gta")
         prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
-        if "<guess>" not in prompts[0]:
-            raise ConfigError("trainer 'gta' needs a training prompt that asks for <guess>, <think> and <answer>; "
-                              "set prompt.reasoning=gta")
         torch.manual_seed(ctx.seed)
         fmt = AnswerFormat(AnswerFormat.Config(form="gta"))
         fmt.setup(ctx.train_labels)
@@ -135,16 +136,19 @@ class GTA(Trainer):
 
     @staticmethod
     def guess_loss(lm: LoadedModel, prompts: list[str], answers: list[str]) -> Any:
-        """Cross-entropy of ``<guess>answer</guess>`` after each prompt, on the answer and closing tag only."""
+        """Cross-entropy of the guess ``<guess>answer</guess>`` after each prompt, on the answer and the closing
+        tag only (tokenized as in a whole well-formed answer, see ``gta_math.guess_targets``)."""
         import torch
+
+        from gencls_plugins.trainers.gta_math import guess_targets
 
         tok = lm.tokenizer
         rows, targets = [], []
         for prompt, answer in zip(prompts, answers):
-            head = tok(prompt + "<guess>", add_special_tokens=False)["input_ids"]
-            tail = tok(answer + "</guess>", add_special_tokens=False)["input_ids"]
-            rows.append(head + tail)
-            targets.append([-100] * len(head) + tail)
+            head = tok(prompt, add_special_tokens=False)["input_ids"]
+            body, marks = guess_targets(tok, answer)
+            rows.append(head + body)
+            targets.append([-100] * len(head) + [t if m else -100 for t, m in zip(body, marks)])
         width = max(len(r) for r in rows)
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
         ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=lm.model.device)

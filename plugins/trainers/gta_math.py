@@ -31,6 +31,18 @@ def guess_mask(tokenizer: Any, ids: list[int]) -> list[int]:
     return span_mask(char_ends(tokenizer, ids), found.start(), found.end())
 
 
+def guess_targets(tokenizer: Any, answer: str) -> tuple[list[int], list[int]]:
+    """The start of a well-formed answer, ``<guess>answer</guess><think>``, as token ids, and 1 for the tokens
+    the guess cross-entropy trains: those overlapping ``answer</guess>``. Tokenized as a whole, like a sampled
+    answer: BPE vocabularies merge the closing ``>`` with the next tag's ``<`` (SmolLM2: ``><``), so the
+    last guess token is the one the model writes there. The ids stop after the last such token."""
+    opening, closed = "<guess>", f"<guess>{answer}</guess>"
+    ids = tokenizer(closed + "<think>", add_special_tokens=False)["input_ids"]
+    marks = span_mask(char_ends(tokenizer, ids), len(opening), len(closed))
+    last = max(i for i, m in enumerate(marks) if m) + 1
+    return ids[:last], marks[:last]
+
+
 def group_advantages(rewards: torch.Tensor, group: int) -> torch.Tensor:
     """(reward - its group's mean) / (group std + 1e-4), groups being consecutive runs of ``group``."""
     grouped = rewards.view(-1, group)

@@ -1,4 +1,5 @@
-"""Supervised fine-tuning on the gold answers (GenCLS++'s policy warm-up), with TRL's SFTTrainer."""
+"""Supervised fine-tuning on the gold answers (GenCLS++'s policy warm-up; with a think or gta prompt also the
+format warm-up before GTA), with TRL's SFTTrainer."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from gencls_core.callbacks import trainer_callbacks
 from gencls_core.interfaces import Trainer
 from gencls_plugins.trainers.conversations import prompt_completion
 from gencls_plugins.trainers.options import StageOptions, training_args
+from gencls_plugins.trainers.rationales import RationaleOptions
 from gencls_plugins.trainers.stage import policy_model, run_stage
 
 if TYPE_CHECKING:
@@ -27,6 +29,9 @@ class SFT(Trainer):
                                                          "examples whose answer is cut off; null: no limit)")
         eval_steps: int | None = Field(None, description="evaluate on the validation split every this many "
                                                          "steps (null: at each checkpoint)")
+        rationales: RationaleOptions = Field(default_factory=RationaleOptions,
+                                             description="the reasoning of gold answers when the prompt asks "
+                                                         "to think first (reasoning think or gta)")
         merge: bool = Field(False, description="also save the base model with the adapter merged in "
                                                "(<stage>/merged)")
 
@@ -34,8 +39,8 @@ class SFT(Trainer):
         from trl import SFTConfig, SFTTrainer
 
         cfg = self.config
-        train = prompt_completion(ctx, "train", self.name)
-        validation = prompt_completion(ctx, "validation", self.name)
+        train = prompt_completion(ctx, "train", self.name, cfg.rationales)
+        validation = prompt_completion(ctx, "validation", self.name, cfg.rationales)
         evaluation: dict[str, Any] = {"eval_strategy": "no"}
         if validation is not None:
             evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps or cfg.save_steps,
