@@ -74,7 +74,7 @@ def test_sft_with_a_gta_prompt_trains_on_model_written_reasoning(tiny_run_config
                                                                f"</think><answer>{label}</answer>"}]
 
 
-def test_rationales_are_written_once_per_stage(tiny_run_config, gencls_ctx, monkeypatch):
+def test_rationales_are_written_once_per_stage(tiny_run_config, tmp_path, monkeypatch):
     from gencls_plugins.trainers.rationales import rationales
 
     calls = []
@@ -88,7 +88,7 @@ def test_rationales_are_written_once_per_stage(tiny_run_config, gencls_ctx, monk
     engine = Engine(tiny_run_config)
     ctx = engine.loaded_context("cpu", progress=False)
     ctx.train_labels = engine._label_scheme("labels", ctx)
-    ctx.stage_dir = gencls_ctx.run_dir / "stage"
+    ctx.stage_dir = tmp_path / "stage"
     options = RationaleOptions(max_new_tokens=4)
     first = rationales(ctx, "train", ["a b", "c d"], ["positive", "negative"], options)
     again = rationales(ctx, "train", ["a b", "c d"], ["positive", "negative"], options)
