@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 from gencls_core.contracts import check_messages
 from gencls_core.errors import DataError
 from gencls_plugins.prompts.reasoning import gold_answer
-from gencls_plugins.trainers.rationales import RationaleOptions, rationales
+from gencls_plugins.trainers.rationales import rationales
 
 if TYPE_CHECKING:
     import datasets
 
     from gencls_core.context import RunContext
+    from gencls_plugins.trainers.rationales import RationaleOptions
 
 
 def _split(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset:
@@ -29,7 +30,7 @@ def _prompt(ctx: RunContext, text: str) -> list[dict[str, str]]:
 
 
 def prompt_completion(ctx: RunContext, split: str, trainer: str,
-                      reasoning: RationaleOptions | None = None) -> datasets.Dataset | None:
+                      reasoning: RationaleOptions) -> datasets.Dataset | None:
     """``prompt`` (chat messages) and ``completion`` (the gold answer in the form the prompt asks for; its
     reasoning from ``reasoning``) rows; TRL's SFTTrainer then computes the loss on the completion only. None
     for a missing split."""
@@ -42,7 +43,7 @@ def prompt_completion(ctx: RunContext, split: str, trainer: str,
     form = ctx.train_prompt.answer_form
     explained = [""] * len(texts)
     if form != "direct":
-        explained = rationales(ctx, split, texts, labels, reasoning or RationaleOptions())
+        explained = rationales(ctx, split, texts, labels, reasoning)
     completions = [gold_answer(form, ctx.train_labels.verbalize(label), why) for label, why in zip(labels, explained)]
     return datasets.Dataset.from_dict({
         "prompt": [_prompt(ctx, t) for t in texts],
