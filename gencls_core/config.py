@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gencls_core.errors import ConfigError, did_you_mean
 
@@ -60,12 +60,37 @@ class SplitConfig(BaseModel):
     validation_size: Size = Field(0, description="validation examples carved from train (0 = none)")
     train_size: Size | None = Field(None, description="cap on training examples (None = all remaining)")
 
+    @field_validator("test_size", "validation_size", "train_size")
+    @classmethod
+    def _size(cls, value: Size | None, info: Any) -> Size | None:
+        if value is None or (info.field_name == "validation_size" and value == 0):
+            return value
+        if isinstance(value, float) and not value.is_integer():
+            if not 0 < value < 1:
+                raise ValueError(f"{value} is neither a count nor a fraction between 0 and 1")
+            return value
+        if value < 1:
+            raise ValueError(f"{value}: must be at least 1 example (or a fraction between 0 and 1)")
+        return int(value)
+
+
+class TruncationConfig(BaseModel):
+    """How prompts longer than the model can take are handled: the input text is cut (never the instructions,
+    demonstrations or answer), or the run stops naming the row."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: Literal["truncate", "error"] = Field("truncate", description="truncate the text, or stop with an error")
+    max_prompt_tokens: int | None = Field(None, ge=8, description="longest rendered prompt in tokens (null: the "
+                                                                  "model's context less reserve_tokens)")
+    reserve_tokens: int = Field(64, ge=0, description="tokens kept free for the answer when the limit is the "
+                                                      "model's context")
+
 
 class RunConfig(BaseModel):
     """Everything one run needs. Unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
-    seed: int = Field(0, description="seed for splits, sampling and training")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed for splits, sampling and training (0 to 2**32-1)")
     output_dir: Path = Field(Path("runs"), description="parent folder of run directories")
     run_name: str | None = Field(None, description="run directory name (default: time-dataset-model)")
     plugins: list[str] = Field(default_factory=list, description="third-party plugins to load, in order")
@@ -74,6 +99,7 @@ class RunConfig(BaseModel):
     model: ComponentSpec = Field(default_factory=ComponentSpec, description="model source")
     dataset: ComponentSpec = Field(default_factory=ComponentSpec, description="dataset source")
     splits: SplitConfig = Field(default_factory=SplitConfig)
+    truncation: TruncationConfig = Field(default_factory=TruncationConfig)
     labels: ComponentSpec = Field(default_factory=ComponentSpec, description="label scheme for training")
     prompt: ComponentSpec = Field(default_factory=ComponentSpec, description="prompt strategy for training")
     inference_labels: ComponentSpec | None = Field(None, description="label scheme at inference (default: labels)")

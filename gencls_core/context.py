@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from gencls_core.config import TruncationConfig
     from gencls_core.interfaces import LabeledData, LabelScheme, LoadedModel, PromptStrategy
     from gencls_core.plugins import Plugins
     from gencls_core.rewards import CheckedReward
@@ -31,6 +32,8 @@ class RunContext:
     rewards: list[CheckedReward] = field(default_factory=list)
     stage_dir: Path | None = None  # the current training stage's folder
     resume: bool = False  # continue the stage from its last checkpoint when there is one
+    truncation: TruncationConfig | None = None  # how over-long prompts are cut (None: the defaults)
+    truncated: dict[str, int] = field(default_factory=dict)  # split -> texts cut for the last training stage
 
 
 def resolve_device(requested: str) -> str:

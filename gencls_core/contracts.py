@@ -5,6 +5,7 @@ Each raises ContractError naming the component (``who``) and what was expected.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from gencls_core.errors import ContractError
@@ -20,6 +21,13 @@ def check_predictions(who: str, predictions: Any, n: int, labels: list[str]) -> 
     bad = [p.label for p in predictions if p.label is not None and p.label not in labels]
     if bad:
         raise ContractError(f"{who} predicted unknown label {bad[0]!r}; labels: {labels}")
+    for i, p in enumerate(predictions):
+        for field in ("scores", "probs"):
+            values = getattr(p, field) or {}
+            wrong = {k: v for k, v in values.items() if math.isnan(v) or (field == "probs" and not math.isfinite(v))}
+            if wrong:
+                raise ContractError(f"{who} returned non-finite {field} {wrong} for input {i}: the model's outputs "
+                                    f"are not numbers (were its weights trained into NaN?), so no label is chosen")
     return predictions
 
 
@@ -31,7 +39,7 @@ def check_metrics(who: str, values: Any) -> dict[str, Any]:
 
 
 def check_rewards(who: str, values: Any, n: int) -> list[float | None]:
-    """TRL's reward contract: one float (or None, 'not applicable') per completion."""
+    """TRL's reward contract: one finite float (or None, 'not applicable') per completion."""
     if not isinstance(values, list) or len(values) != n:
         got = len(values) if isinstance(values, list) else type(values).__name__
         raise ContractError(f"{who} returned {got} rewards for {n} completions; expected a list of {n}")
@@ -39,6 +47,9 @@ def check_rewards(who: str, values: Any, n: int) -> list[float | None]:
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise ContractError(f"{who} returned {v!r} ({type(v).__name__}) at position {i}; "
                                 f"expected a float or None")
+        if v is not None and not math.isfinite(v):
+            raise ContractError(f"{who} returned {v!r} at position {i}; rewards must be finite numbers (or None "
+                                f"for 'not applicable')")
     return values
 
 

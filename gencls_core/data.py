@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from gencls_core.config import SplitConfig
-from gencls_core.errors import DataError
+from gencls_core.errors import DataError, GenclsWarning
 from gencls_core.interfaces import LabeledData
 
 if TYPE_CHECKING:
@@ -72,7 +74,13 @@ def _take(ds: datasets.Dataset, size: int | float, labels: list[str], seed: int,
     index = {label: i for i, label in enumerate(labels)}
     tagged = ds.map(lambda b: {"_class": [index[x] for x in b["label"]]}, batched=True)
     tagged = tagged.cast_column("_class", datasets.ClassLabel(names=labels))
-    present = len(set(tagged["_class"]))
+    counts = Counter(ds["label"])
+    present = len(counts)
     stratify = "_class" if present <= n <= len(ds) - present else None
+    rare = {label: c for label, c in counts.items() if c < 2}
+    if stratify and rare:
+        warnings.warn(f"{key}: class(es) {', '.join(f'{k!r} ({c} example)' for k, c in rare.items())} have too few "
+                      f"examples to stratify; splitting without stratification", GenclsWarning, stacklevel=2)
+        stratify = None
     parts = tagged.train_test_split(test_size=n, seed=seed, stratify_by_column=stratify)
     return parts["test"].remove_columns("_class"), parts["train"].remove_columns("_class")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
+import tempfile
 import time
 import traceback
+import warnings
 from collections import Counter
 from importlib.metadata import version as _version
 from pathlib import Path
@@ -17,7 +20,7 @@ from gencls_core.config import RunConfig, build_config, read_config_file
 from gencls_core.context import RunContext, resolve_device
 from gencls_core.contracts import check_messages, check_metrics, check_predictions
 from gencls_core.data import check_labeled_data, make_splits
-from gencls_core.errors import ConfigError, UsageError
+from gencls_core.errors import ConfigError, GenclsWarning, UsageError
 from gencls_core.interfaces import Decoder, LabeledData, LabelScheme, Prediction, PromptStrategy
 from gencls_core.plugins import Plugins, load_plugins
 from gencls_core.resolve import Resolution, Slot, resolve
@@ -30,6 +33,7 @@ from gencls_core.results import (
     write_text_atomic,
 )
 from gencls_core.rewards import CheckedReward
+from gencls_core.truncation import fitter_for
 from gencls_core.weights import load_trained, save_trained
 
 # (metrics, what each evaluator returned, prediction rows)
@@ -48,35 +52,56 @@ class Engine:
         self.config = build_config(config, overrides)
         self.plugins = plugins if plugins is not None else load_plugins(self.config.plugins)
         self.resolution: Resolution = resolve(self.config, self.plugins)
+        self.recorded: dict[str, Any] = {}  # a recorded run's run.json
         self.recorded_data: dict[str, Any] | None = None  # labels and task of a recorded run
         self.run_dir: Path | None = None  # the run's directory (recorded, or created by run())
         self.trained_model: Path | None = None  # the recorded run's last trained model
         self.resuming = False
 
     @classmethod
-    def from_run_dir(cls, run_dir: str | Path, *, plugins: Plugins | None = None) -> Engine:
-        """An engine with the resolved config a run recorded in its ``run.json`` (and its trained model)."""
-        run_dir = Path(run_dir)
-        record_path = run_dir / "run.json"
-        if not record_path.is_file():
-            raise UsageError(f"{run_dir} is not a gencls run directory (no run.json)")
-        record = read_config_file(record_path)
-        engine = cls(record["config"], plugins=plugins)
-        engine.recorded_data = record.get("data")
-        engine.run_dir = run_dir
+    def from_run_dir(cls, run_dir: str | Path, *, plugins: Plugins | None = None,
+                     allow_unfinished: bool = False) -> Engine:
+        """An engine with the resolved config a run recorded in its ``run.json`` (and its trained model).
+
+        A run that did not finish is refused unless ``allow_unfinished``: then its last finished stage's model
+        is used (the untrained model, with a warning, when no stage finished).
+        """
+        engine = cls._recorded(run_dir, plugins)
+        record = engine.recorded
+        status = record.get("status")
+        if status != "done" and not allow_unfinished:
+            why = f" ({record['error']})" if record.get("error") else ""
+            raise UsageError(f"{run_dir} has not finished (status {status}{why}), so its model may be untrained or "
+                             f"half-trained. Finish it with `gencls run --resume {run_dir}`, or pass "
+                             f"--allow-unfinished to use the model of its last finished stage")
         if record.get("trained_model"):
-            engine.trained_model = run_dir / record["trained_model"]
+            engine.trained_model = engine.run_dir / record["trained_model"]
+            if not engine.trained_model.is_dir():
+                raise UsageError(f"{run_dir}: the trained model folder {engine.trained_model} recorded in run.json "
+                                 f"is missing; the run directory is incomplete")
+        elif record["config"].get("trainers"):
+            warnings.warn(f"{run_dir} finished no training stage; using the untrained model", GenclsWarning,
+                          stacklevel=2)
         return engine
 
     @classmethod
     def resume(cls, run_dir: str | Path, *, plugins: Plugins | None = None) -> Engine:
         """An engine that continues an interrupted run in its own directory: finished stages are loaded,
         the interrupted one continues from its last checkpoint."""
-        engine = cls.from_run_dir(run_dir, plugins=plugins)
-        status = read_config_file(Path(run_dir) / "run.json").get("status")
-        if status == "done":
+        engine = cls._recorded(run_dir, plugins)
+        if engine.recorded.get("status") == "done":
             raise UsageError(f"{run_dir} finished already (status done); nothing to resume")
         engine.resuming = True
+        return engine
+
+    @classmethod
+    def _recorded(cls, run_dir: str | Path, plugins: Plugins | None) -> Engine:
+        run_dir = Path(run_dir)
+        if not (run_dir / "run.json").is_file():
+            raise UsageError(f"{run_dir} is not a gencls run directory (no run.json)")
+        record = read_config_file(run_dir / "run.json")
+        engine = cls(record["config"], plugins=plugins)
+        engine.recorded, engine.recorded_data, engine.run_dir = record, record.get("data"), run_dir
         return engine
 
     # -- the whole job -------------------------------------------------------------------------
@@ -85,19 +110,26 @@ class Engine:
         started = time.time()
         device = resolve_device(cfg.device)
         self._check_requirements(device)
+        if not self.resuming:
+            check_writable(cfg.output_dir)
+        timings: dict[str, float] = {}
+        data = self._load_data(device, timings)  # before the run directory: bad data or splits leave nothing behind
         run_dir = self.run_dir = self.run_dir if self.resuming else self._new_run_dir()
         ctx = RunContext(seed=cfg.seed, device=device, run_dir=run_dir, plugins=self.plugins,
-                         progress=cfg.progress)
+                         progress=cfg.progress, data=data, truncation=cfg.truncation)
         record = self._base_record(device)
         if self.resuming:
-            record["resumed"] = record["started"]
+            record["started"] = self.recorded.get("started", record["started"])
+            record["resumed"] = [*self.recorded.get("resumed", []), _now()]
+        record["data"] = {"labels": data.labels, "task": data.task, "source": data.source,
+                          "sizes": {k: len(v) for k, v in data.splits.items()}}
         write_json(run_dir / "run.json", {**record, "status": "running"})
-        timings: dict[str, float] = {}
         try:
             result = self._run(ctx, record, timings)
         except BaseException as err:
             timings["total"] = round(time.time() - started, 3)
-            record.update(status="failed", error=f"{type(err).__name__}: {err}",
+            record.update(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed",
+                          error=f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
                           traceback=traceback.format_exc(), timings=timings)
             write_json(run_dir / "run.json", record)
             raise
@@ -107,19 +139,22 @@ class Engine:
         self.plugins.hook.gencls_run_finished(result=result)
         return result
 
+    def _load_data(self, device: str, timings: dict[str, float]) -> LabeledData:
+        """The dataset, checked and split."""
+        slots = self.resolution.slots
+        with _timer(timings, "load_data"):
+            ctx = RunContext(seed=self.config.seed, device=device, run_dir=None, plugins=self.plugins,
+                             progress=self.config.progress)
+            data = slots["dataset"].build().load(ctx)
+            check_labeled_data(data, f"dataset {slots['dataset'].entry.name!r}")
+            data.splits = make_splits(data, self.config.splits, self.config.seed)
+        return data
+
     def _run(self, ctx: RunContext, record: dict[str, Any], timings: dict[str, float]) -> RunResult:
         from transformers import set_seed
 
-        cfg, slots = self.config, self.resolution.slots
-        set_seed(cfg.seed)
-        with _timer(timings, "load_data"):
-            data = slots["dataset"].build().load(ctx)
-            check_labeled_data(data, f"dataset {slots['dataset'].entry.name!r}")
-            data.splits = make_splits(data, cfg.splits, cfg.seed)
-        ctx.data = data
-        record["data"] = {"labels": data.labels, "task": data.task, "source": data.source,
-                          "sizes": {k: len(v) for k, v in data.splits.items()}}
-        write_json(ctx.run_dir / "run.json", {**record, "status": "running"})
+        slots = self.resolution.slots
+        set_seed(self.config.seed)
         with _timer(timings, "load_model"):
             ctx.lm = slots["model"].build().load(ctx)
             ctx.lm.model.to(ctx.device)
@@ -187,10 +222,11 @@ class Engine:
         test = ctx.data.splits["test"]
         started = time.time()
         with _timer(timings, "decode"):
-            predictions = self._decode(ctx, list(test["text"]), *inference)
+            predictions, truncated = self._decode(ctx, list(test["text"]), *inference)
         seconds = time.time() - started
         gold = list(test["label"])
         metrics, values = self._evaluate(gold, predictions, ctx.data.labels)
+        metrics["truncated"] = truncated
         metrics["decode_examples_per_second"] = round(len(gold) / max(seconds, 1e-9), 3)
         rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g, "status": p.status,
                  "output": p.output, "scores": p.scores, "probs": p.probs}
@@ -207,7 +243,7 @@ class Engine:
         device = resolve_device(self.config.device)
         self._check_requirements(device)
         ctx = RunContext(seed=self.config.seed, device=device, run_dir=None, plugins=self.plugins,
-                         progress=self.config.progress)
+                         progress=self.config.progress, truncation=self.config.truncation)
         if self.recorded_data and not self.resolution.slots["inference_prompt"].entry.component.uses_train_split:
             ctx.data = LabeledData(splits={}, labels=self.recorded_data["labels"], task=self.recorded_data["task"])
         else:
@@ -217,11 +253,12 @@ class Engine:
         ctx.lm.model.to(device)
         if self.trained_model is not None:
             ctx.lm = load_trained(ctx.lm, self.trained_model)
-        return self._decode(ctx, texts, *self._prompting("inference_labels", "inference_prompt", ctx))
+        return self._decode(ctx, texts, *self._prompting("inference_labels", "inference_prompt", ctx))[0]
 
     def loaded_context(self, device: str, progress: bool) -> RunContext:
         """A context outside any run: the dataset loaded and split, the model loaded onto ``device``."""
-        ctx = RunContext(seed=self.config.seed, device=device, run_dir=None, plugins=self.plugins, progress=progress)
+        ctx = RunContext(seed=self.config.seed, device=device, run_dir=None, plugins=self.plugins, progress=progress,
+                         truncation=self.config.truncation)
         ctx.data = self.resolution.slots["dataset"].build().load(ctx)
         ctx.data.splits = make_splits(ctx.data, self.config.splits, self.config.seed)
         ctx.lm = self.resolution.slots["model"].build().load(ctx)
@@ -235,7 +272,9 @@ class Engine:
         _, prompt = self._prompting("inference_labels", "inference_prompt", ctx)
         who = self.resolution.slots["inference_prompt"].who()
         texts = texts or list(ctx.data.splits["test"]["text"][:n])
-        return [render_prompt(ctx.lm.tokenizer, check_messages(who, prompt.messages(t), t)) for t in texts]
+        fitter = fitter_for(ctx)
+        return [render_prompt(ctx.lm.tokenizer, fitter.messages(t, lambda x: check_messages(who, prompt.messages(x), x),
+                                                                f"text {i}")) for i, t in enumerate(texts)]
 
     # -- pieces ------------------------------------------------------------------------------
     def _prompting(self, labels_slot: str, prompt_slot: str, ctx: RunContext) -> tuple[LabelScheme, PromptStrategy]:
@@ -255,17 +294,28 @@ class Engine:
         return prompt
 
     def _decode(self, ctx: RunContext, texts: list[str], labels: LabelScheme,
-                prompt: PromptStrategy) -> list[Prediction]:
+                prompt: PromptStrategy) -> tuple[list[Prediction], int]:
+        """Predictions for ``texts``, and how many of their texts were truncated to fit the model."""
         decoder: Decoder = self.resolution.slots["decoder"].build()
         who = self.resolution.slots["inference_prompt"].who()
-        ctx.render = lambda text: render_prompt(ctx.lm.tokenizer, check_messages(who, prompt.messages(text), text))
-        prompts = [ctx.render(t) for t in texts]
+        fitter = fitter_for(ctx)
+
+        def render(text: str, where: str = "a content-free input") -> str:
+            build = lambda t: check_messages(who, prompt.messages(t), t)  # noqa: E731
+            return render_prompt(ctx.lm.tokenizer, fitter.messages(text, build, where))
+
+        ctx.render = render
+        prompts = [render(t, f"input {i}") for i, t in enumerate(texts)]
+        truncated = fitter.truncated
+        if truncated:
+            warnings.warn(f"{truncated} of {len(texts)} texts were truncated to fit a {fitter.limit}-token prompt "
+                          f"(see truncation in the config)", GenclsWarning, stacklevel=2)
         ctx.lm.model.eval()  # a training stage leaves it in train mode (dropout on)
         predictions = decoder.decode(ctx.lm, prompts, labels, ctx)
         slots = self.resolution.slots
         predictions = check_predictions(slots["decoder"].who(), predictions, len(prompts), labels.labels)
         final = [labels.finalize(p) for p in predictions]
-        return check_predictions(slots["inference_labels"].who(), final, len(prompts), ctx.data.labels)
+        return check_predictions(slots["inference_labels"].who(), final, len(prompts), ctx.data.labels), truncated
 
     def _rewards(self, labels: LabelScheme) -> list[CheckedReward]:
         rewards = []
@@ -312,27 +362,28 @@ class Engine:
                 raise UsageError(f"{slot.path} {slot.entry.name!r} needs a CUDA GPU, but the device is {device}")
 
     def _new_run_dir(self) -> Path:
+        """A new run directory, claimed atomically: two runs never share one (a named one that exists and is
+        not empty is refused; an automatic name tries the next suffix)."""
         cfg = self.config
         slots = self.resolution.slots
         if cfg.run_name:
             run_dir = cfg.output_dir / cfg.run_name
-            if run_dir.exists() and any(run_dir.iterdir()):
-                raise ConfigError(f"run directory {run_dir} already exists and is not empty; "
-                                  f"choose another run_name or remove it")
-        else:
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            base = cfg.output_dir / f"{stamp}-{slots['dataset'].entry.name}-{slots['model'].entry.name}"
-            run_dir, n = base, 1
-            while run_dir.exists():
-                n += 1
-                run_dir = base.with_name(f"{base.name}-{n}")
-        run_dir.mkdir(parents=True, exist_ok=True)
+            if not _claim(run_dir, allow_empty=True):
+                raise ConfigError(f"run directory {run_dir} already exists and is not empty (or another run is "
+                                  f"using it); choose another run_name or remove it")
+            return run_dir
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = cfg.output_dir / f"{stamp}-{slots['dataset'].entry.name}-{slots['model'].entry.name}"
+        run_dir, n = base, 1
+        while not _claim(run_dir, allow_empty=False):
+            n += 1
+            run_dir = base.with_name(f"{base.name}-{n}")
         return run_dir
 
     def _base_record(self, device: str) -> dict[str, Any]:
         return {
             "gencls_version": _version("gencls"),
-            "started": _dt.datetime.now().isoformat(timespec="seconds"),
+            "started": _now(),
             "seed": self.config.seed,
             "device": device,
             "python": platform.python_version(),
@@ -342,6 +393,38 @@ class Engine:
                         for p in self.plugins.loaded],
             "config": self.resolution.resolved_config(),
         }
+
+
+def _now() -> str:
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and check a file can be written in it, before any work is done."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".gencls-write-check-"):
+            pass
+    except OSError as err:
+        raise UsageError(f"output_dir {folder} is not writable ({err.strerror or err}); choose another "
+                         f"output_dir") from None
+
+
+def _claim(run_dir: Path, allow_empty: bool) -> bool:
+    """Create ``run_dir`` and its ``run.json`` exclusively; False when another run has it (or, unless
+    ``allow_empty``, when the folder exists at all)."""
+    try:
+        run_dir.mkdir(parents=True)
+    except FileExistsError:
+        if not allow_empty or not run_dir.is_dir() or any(run_dir.iterdir()):
+            return False
+    except OSError as err:
+        raise UsageError(f"cannot create run directory {run_dir} ({err.strerror or err})") from None
+    try:
+        os.close(os.open(run_dir / "run.json", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except FileExistsError:
+        return False
+    return True
 
 
 def _train_scalars(summary: dict[str, Any]) -> dict[str, Any]:

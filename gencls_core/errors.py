@@ -54,6 +54,14 @@ class ModelError(GenclsError):
     """A model could not be fetched or loaded."""
 
 
+class TrainingDiverged(GenclsError):
+    """A training stage produced a non-finite loss, gradient norm, reward or weight."""
+
+
+class GenclsWarning(UserWarning):
+    """Something the user did not ask for happened (a fallback, a repair); the run goes on."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' when a close match exists, else ''."""
     close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)

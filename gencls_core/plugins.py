@@ -24,17 +24,32 @@ GROUP = "gencls"
 
 
 def installed_plugins() -> dict[str, PluginInfo]:
-    """Every installed plugin, read from package metadata without importing anything."""
-    found: dict[str, PluginInfo] = {}
+    """Every installed plugin, read from package metadata without importing anything. Where two distributions
+    use one entry-point name, the built-in one (else the first found) is listed; see ``name_clashes``."""
+    return _scan()[0]
+
+
+def name_clashes() -> dict[str, list[PluginInfo]]:
+    """Entry-point name -> the other distributions' plugins that use the name of a listed one."""
+    return _scan()[1]
+
+
+def _scan() -> tuple[dict[str, PluginInfo], dict[str, list[PluginInfo]]]:
+    by_name: dict[str, list[PluginInfo]] = {}
     for ep in importlib.metadata.entry_points(group=GROUP):
         dist = ep.dist
         info = PluginInfo(ep.name, ep.value, dist.name if dist else "?", dist.version if dist else "?")
-        if ep.name in found and found[ep.name].module != info.module:
-            raise PluginLoadError(
-                f"two installed distributions both provide the gencls plugin {ep.name!r}: "
-                f"{found[ep.name].distribution} and {info.distribution}; uninstall one")
-        found[ep.name] = info
-    return found
+        same = [i for i in by_name.setdefault(ep.name, []) if (i.module, i.distribution) == (info.module,
+                                                                                             info.distribution)]
+        if not same:
+            by_name[ep.name].append(info)
+    found, clashes = {}, {}
+    for name, infos in by_name.items():
+        infos.sort(key=lambda i: not i.builtin)  # the built-in one first, then in the order found
+        found[name] = infos[0]
+        if len(infos) > 1:
+            clashes[name] = infos[1:]
+    return found, clashes
 
 
 def requested_plugins(names: Sequence[str] = ()) -> list[str]:
@@ -83,9 +98,14 @@ def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
     ``names``: third-party plugins to load after the built-ins (``--plugins``). ``modules``: extra
     ``(info, module_or_object)`` pairs registered directly (tests, the Python API).
     """
-    available = installed_plugins()
+    available, clashes = _scan()
     names = requested_plugins(names)
     for n in names:
+        if n in clashes:
+            dists = ", ".join(f"{i.distribution} {i.version}" for i in [available[n], *clashes[n]])
+            raise PluginLoadError(f"plugin {n!r} is provided by several installed distributions ({dists}); "
+                                  f"uninstall all but one" + (" (the built-in one cannot be replaced)"
+                                                              if available[n].builtin else ""))
         if n not in available:
             installed = sorted(p for p, i in available.items() if not i.builtin)
             raise PluginNotFound(
@@ -104,6 +124,12 @@ def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
                                     on_load_failure_callback=on_failure,
                                     on_missing_entrypoints_callback=None)
     plugins = Plugins(_new_pm(), Registry())
+    if all_installed:
+        for n, others in clashes.items():
+            for info in others:
+                plugins.broken[f"{n} ({info.distribution})"] = (
+                    info, f"its entry-point name {n!r} is already used by {available[n].describe()}; it is never "
+                          f"loaded (rename its entry point in the gencls group)")
     for n, err in failures.items():
         _fail(plugins, available[n], f"failed to import: {_describe_error(err)}", err, all_installed)
     for ext in manager:

@@ -1,4 +1,6 @@
-"""Run directories and their files, written atomically (temporary file, then rename)."""
+"""Run directories and their files, written atomically (temporary file, then rename), with the permissions
+an ordinary write would give (the umask applies). JSON is strict: a NaN or infinity is an error, never a
+bare ``NaN`` in a file other tools cannot read."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600 files
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -24,12 +27,28 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def current_umask() -> int:
+    """The process umask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_json(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+    write_text_atomic(path, _dumps(data, path, indent=2) + "\n")
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    write_text_atomic(path, "".join(json.dumps(r, default=str) + "\n" for r in rows))
+    write_text_atomic(path, "".join(_dumps(r, path) + "\n" for r in rows))
+
+
+def _dumps(data: Any, path: Path, indent: int | None = None) -> str:
+    try:
+        return json.dumps(data, indent=indent, default=str, allow_nan=False)
+    except ValueError as err:
+        from gencls_core.errors import ContractError
+
+        raise ContractError(f"refusing to write {path.name}: it would hold a NaN or infinite number ({err})") from None
 
 
 @dataclass

@@ -133,9 +133,11 @@ def _csv(path, rows):
     return path
 
 
-def test_gta_reward_rises_on_a_toy_task(tiny_run_config, tmp_path):
+def test_gta_learns_the_rewarded_answer_on_a_toy_task(tiny_run_config, tmp_path):
     """Warm-up: full SFT on GTA-form answers (empty reasoning) with random labels teaches the structure.
-    GTA on mostly-positive data then raises the mean reward (label match + format)."""
+    GTA on mostly-positive data then makes the greedy answer 'positive': test accuracy 0.1 -> 0.9 on every
+    seed tried, 0.1 -> 0.1 with a learning rate of ~0. (The sampled reward of 16 answers per step rose by
+    0.2-0.7 between the first and last ten steps on three seeds: too close to noise to assert on any CPU.)"""
     words = ["good", "great", "fine", "lovely", "superb", "bad", "awful", "poor", "dull", "boring"]
     rng = random.Random(1)
     shuffled = _csv(tmp_path / "shuffled.csv", [(words[i % 10], rng.choice(["positive", "negative"]))
@@ -147,7 +149,7 @@ def test_gta_reward_rises_on_a_toy_task(tiny_run_config, tmp_path):
                    "dataset": {"name": "local", "path": str(shuffled), "task": "x"},
                    "trainers": [{"name": "sft", "lora": None, "max_steps": 100, "learning_rate": 1e-2,
                                  "save_steps": 1000, "rationales": {"source": "empty"}}]}).run()
-    result = Engine({**tiny_run_config, "prompt": prompt,
+    result = Engine({**tiny_run_config, "prompt": prompt, "evaluate_untrained": True,
                      "model": {"name": "hf", "path": str(warm.run_dir / "stages/1-sft/model")},
                      "dataset": {"name": "local", "path": str(mostly), "task": "x"},
                      "decoder": {"name": "generate", "max_new_tokens": 48},
@@ -157,8 +159,8 @@ def test_gta_reward_rises_on_a_toy_task(tiny_run_config, tmp_path):
                                        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                        "down_proj"]}}]}).run()
     history = json.loads((result.run_dir / "stages/1-gta/log_history.json").read_text())
-    rewards = [h["reward"] for h in history]
     assert {"sft_loss", "rl_loss", "cosine", "rewards/format", "rewards/label-match"} <= set(history[0])
     # the warm-up taught the structure: without it no sampled answer is well-formed (format reward 0)
     assert sum(h["rewards/format"] for h in history) / len(history) > 0.1
-    assert sum(rewards[-10:]) / 10 > sum(rewards[:10]) / 10 + 0.2, rewards
+    untrained, trained = result.stages
+    assert trained["accuracy"] >= untrained["accuracy"] + 0.5, result.stages

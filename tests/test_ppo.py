@@ -103,29 +103,41 @@ def _ppo_config(tiny_run_config, tmp_path, warm_model, **ppo):
             "trainers": [{**PPO, **ppo}]}
 
 
-def test_ppo_raises_the_mean_reward_and_leaves_the_reference_untouched(tiny_run_config, tmp_path, warm_model):
+def test_ppo_learns_the_rewarded_answer_and_leaves_the_reference_untouched(tiny_run_config, tmp_path, warm_model):
+    """On 90%-positive data the warm model prefers 'negative' (test accuracy 0.1); PPO with label-match makes
+    it prefer 'positive' (0.9 on every seed tried). Judged by perplexity decoding of the test split, a
+    deterministic function of the weights: the sampled per-batch reward of 16 four-token answers is too noisy
+    to compare across CPUs (it passed on one machine and failed on another). Learning rate ~0: stays 0.1."""
     from peft import PeftModel
 
     config = _ppo_config(tiny_run_config, tmp_path, warm_model, max_steps=40)
-    engine = Engine(config)
-    result = engine.run()
+    config["evaluate_untrained"] = True
+    result = Engine(config).run()
     history = json.loads((result.run_dir / "stages/1-ppo/log_history.json").read_text())
-    rewards = [h["reward"] for h in history]
-    assert len(rewards) == 40 and {"kl", "kl_coef", "policy_loss", "value_loss", "rewards/label-match"} <= set(
+    assert len(history) == 40 and {"kl", "kl_coef", "policy_loss", "value_loss", "rewards/label-match"} <= set(
         history[0])
-    assert sum(rewards[-10:]) / 10 > sum(rewards[:10]) / 10 + 0.2, rewards
+    untrained, trained = result.stages
+    assert trained["accuracy"] >= untrained["accuracy"] + 0.5, result.stages
     # the reference (adapter disabled) is the warm model, unchanged; the policy moved away from it
     from transformers import AutoModelForCausalLM
 
     warm = AutoModelForCausalLM.from_pretrained(warm_model)
-    trained = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(warm_model),
-                                        result.run_dir / "stages/1-ppo/model")
+    trained_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(warm_model),
+                                              result.run_dir / "stages/1-ppo/model")
     ids = torch.tensor([[5, 17, 42, 9, 3]])
     with torch.no_grad():
-        with trained.disable_adapter():
-            assert torch.equal(trained(ids).logits, warm(ids).logits)
-        assert not torch.allclose(trained(ids).logits, warm(ids).logits, atol=1e-4)
-    assert result.stages[0]["train_steps"] == 40
+        with trained_model.disable_adapter():
+            assert torch.equal(trained_model(ids).logits, warm(ids).logits)
+        assert not torch.allclose(trained_model(ids).logits, warm(ids).logits, atol=1e-4)
+    assert trained["train_steps"] == 40
+
+
+def test_ppo_without_updates_does_not_learn(tiny_run_config, tmp_path, warm_model):
+    """The control for the test above: a learning rate of ~0 leaves the answers where they were."""
+    config = _ppo_config(tiny_run_config, tmp_path, warm_model, max_steps=20, learning_rate=1e-12)
+    config["evaluate_untrained"] = True
+    untrained, trained = Engine(config).run().stages
+    assert trained["accuracy"] == untrained["accuracy"]
 
 
 def test_ppo_resumes_from_its_last_checkpoint(tiny_run_config, tmp_path, warm_model):

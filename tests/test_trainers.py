@@ -104,7 +104,7 @@ def test_resume_skips_finished_stages_and_continues_from_the_last_checkpoint(tin
     with pytest.raises(KeyboardInterrupt):
         Engine(tiny_run_config, plugins=plugins).run()
     (run_dir,) = Path(tiny_run_config["output_dir"]).iterdir()
-    assert _read(run_dir / "run.json")["status"] == "failed"
+    assert _read(run_dir / "run.json")["status"] == "interrupted"
     assert (run_dir / "stages/1-sft/stage.json").is_file() and not (run_dir / "stages/2-sft/stage.json").exists()
     first_stage = (run_dir / "stages/1-sft/stage.json").read_text()
     stopper.steps.clear()

@@ -14,6 +14,30 @@ from gencls_plugins.datasets.columns import ColumnOptions, build_split, label_se
 FORMATS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 
 
+def check_encoding(path: Path, encoding: str) -> None:
+    """Read the whole file as ``encoding``; a DataError names the byte offset and the option to set."""
+    import codecs
+
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        raise DataError(f"dataset.encoding={encoding!r} is not a known text encoding") from None
+    offset = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path} is not {encoding} text (byte {offset + err.start}: {err.reason}); set "
+                                f"dataset.encoding to the file's encoding, e.g. latin-1 or cp1252") from None
+            offset += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as err:
+            raise DataError(f"{path} is not {encoding} text (it ends inside a character: {err.reason}); set "
+                            f"dataset.encoding to the file's encoding") from None
+
+
 class LocalFile(DatasetSource):
     """A local CSV / JSONL / Parquet file with a text and a label column."""
 
@@ -22,6 +46,7 @@ class LocalFile(DatasetSource):
     class Config(ColumnOptions):
         path: Path = Field(..., description="the data file")
         format: Literal["auto", "csv", "json", "parquet"] = Field("auto", description="auto = from the suffix")
+        encoding: str = Field("utf-8", description="text encoding of a CSV or JSON Lines file, e.g. latin-1")
 
     def load(self, ctx) -> LabeledData:
         c = self.config
@@ -34,8 +59,12 @@ class LocalFile(DatasetSource):
                             f"set dataset.format to csv, json or parquet")
         import datasets
 
+        extra = {}
+        if fmt != "parquet":
+            check_encoding(path, c.encoding)
+            extra = {"encoding": c.encoding}
         try:
-            ds = datasets.load_dataset(fmt, data_files=str(path), split="train")
+            ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **extra)
         except Exception as err:  # datasets raises many types for malformed files
             raise DataError(f"{path}: could not read as {fmt}: {err}") from err
         require_columns(ds.column_names, c, str(path))

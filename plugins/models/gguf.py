@@ -6,11 +6,12 @@ import hashlib
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 from pydantic import Field
 
-from gencls_core.assets import cache_dir
+from gencls_core.assets import CacheWarning, cache_dir, changed_files, describe_changes, write_manifest
 from gencls_core.errors import ModelError
 from gencls_core.interfaces import LoadedModel, ModelSource
 from gencls_plugins.models.hub import DType, DTypeOptions, load_pretrained, with_pad_token
@@ -18,7 +19,8 @@ from gencls_plugins.models.hub import DType, DTypeOptions, load_pretrained, with
 
 def load_gguf(path: Path, *, device: str, dtype: DType, cache_key: str | None = None) -> LoadedModel:
     """Load a GGUF file; the first call saves a trainable safetensors copy in the gencls cache,
-    later calls load that copy (well under a second for a small model)."""
+    later calls check that copy against the checksums recorded when it was written and load it (well under a
+    second for a small model); a copy that changed is converted again, with a warning."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"GGUF file {path} does not exist")
@@ -27,7 +29,13 @@ def load_gguf(path: Path, *, device: str, dtype: DType, cache_key: str | None = 
         identity = f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()
         cache_key = f"{path.stem}-{hashlib.sha256(identity).hexdigest()[:12]}"
     cached = cache_dir() / "models" / cache_key
-    if not (cached / "config.json").is_file():
+    if cached.is_dir():
+        changed = changed_files(cached)
+        if changed:
+            warnings.warn(f"the cached model files of {cached} {describe_changes(changed)}; converting {path} again",
+                          CacheWarning, stacklevel=2)
+            shutil.rmtree(cached)
+    if not cached.is_dir():
         _convert(path, cached)
     lm = load_pretrained(str(cached), device=device, dtype=dtype)
     lm.ref = str(path)
@@ -54,6 +62,7 @@ def _convert(path: Path, dest: Path) -> None:
     try:
         model.save_pretrained(tmp)
         with_pad_token(tokenizer).save_pretrained(tmp)
+        write_manifest(tmp, [f for f in tmp.rglob("*") if f.is_file()])
         os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

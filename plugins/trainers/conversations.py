@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from gencls_core.contracts import check_messages
 from gencls_core.errors import DataError
+from gencls_core.truncation import fitter_for
 from gencls_plugins.prompts.reasoning import gold_answer
 from gencls_plugins.trainers.rationales import rationales
 
@@ -24,16 +25,22 @@ def _split(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset:
     return data
 
 
-def _prompt(ctx: RunContext, text: str) -> list[dict[str, str]]:
+def _prompts(ctx: RunContext, split: str, texts: list[str], limit: int | None = None) -> list[list[dict[str, str]]]:
+    """The training prompt's messages for each text, fitted to the run's truncation policy (and ``limit``);
+    the number of texts cut is recorded in ``ctx.truncated[split]``."""
     who = f"prompt strategy {ctx.train_prompt.name!r}"
-    return check_messages(who, ctx.train_prompt.messages(text), text)
+    fitter = fitter_for(ctx, limit)
+    build = lambda t: check_messages(who, ctx.train_prompt.messages(t), t)  # noqa: E731
+    out = [fitter.messages(t, build, f"{split} example {i}") for i, t in enumerate(texts)]
+    ctx.truncated[split] = fitter.truncated
+    return out
 
 
-def prompt_completion(ctx: RunContext, split: str, trainer: str,
-                      reasoning: RationaleOptions) -> datasets.Dataset | None:
+def prompt_completion(ctx: RunContext, split: str, trainer: str, reasoning: RationaleOptions,
+                      max_prompt_tokens: int | None = None) -> datasets.Dataset | None:
     """``prompt`` (chat messages) and ``completion`` (the gold answer in the form the prompt asks for; its
     reasoning from ``reasoning``) rows; TRL's SFTTrainer then computes the loss on the completion only. None
-    for a missing split."""
+    for a missing split. Prompts are fitted to the truncation policy and ``max_prompt_tokens``."""
     import datasets
 
     data = _split(ctx, split, trainer)
@@ -46,7 +53,7 @@ def prompt_completion(ctx: RunContext, split: str, trainer: str,
         explained = rationales(ctx, split, texts, labels, reasoning)
     completions = [gold_answer(form, ctx.train_labels.verbalize(label), why) for label, why in zip(labels, explained)]
     return datasets.Dataset.from_dict({
-        "prompt": [_prompt(ctx, t) for t in texts],
+        "prompt": _prompts(ctx, split, texts, max_prompt_tokens),
         "completion": [[{"role": "assistant", "content": c}] for c in completions]})
 
 
@@ -55,5 +62,5 @@ def prompts_with_labels(ctx: RunContext, split: str, trainer: str) -> datasets.D
     import datasets
 
     data = _split(ctx, split, trainer)
-    return datasets.Dataset.from_dict({"prompt": [_prompt(ctx, t) for t in data["text"]],
+    return datasets.Dataset.from_dict({"prompt": _prompts(ctx, split, list(data["text"])),
                                        "label": list(data["label"])})

@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
-from gencls_core.callbacks import trainer_callbacks
 from gencls_core.interfaces import Trainer
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.options import StageOptions, training_args
-from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage
+from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
 
 if TYPE_CHECKING:
     from gencls_core.context import RunContext
@@ -61,7 +60,7 @@ class GRPO(Trainer):
         model, peft_config = policy_model(ctx, cfg)
         trainer = GRPOTrainer(model=model, reward_funcs=list(ctx.rewards), args=args, train_dataset=train,
                               processing_class=ctx.lm.tokenizer, peft_config=peft_config,
-                              callbacks=trainer_callbacks(ctx))
+                              callbacks=stage_callbacks(ctx))
         summary = run_stage(trainer, ctx)
         summary["train_examples"] = len(train)
         return summary

@@ -11,6 +11,7 @@ from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel, Options, Trainer
 from gencls_plugins.trainers.conversations import prompts_with_labels
+from gencls_plugins.trainers.guards import require_finite, require_finite_weights
 from gencls_plugins.trainers.loop_checkpoints import last_checkpoint, load_checkpoint, save_checkpoint
 from gencls_plugins.trainers.options import LoraOptions
 from gencls_plugins.trainers.stage import finish_stage, lora_policy, require_rewards
@@ -91,6 +92,7 @@ class GTA(Trainer):
             rl_loss = -(advantages[:, None] * logprobs * rl_mask).sum() / rl_mask.sum().clamp(min=1)
             sft_loss = self.guess_loss(lm, [prompts[i] for i in rows],
                                        [ctx.train_labels.verbalize(data["label"][i]) for i in rows])
+            require_finite(ctx, {"sft_loss": sft_loss.item(), "rl_loss": rl_loss.item()}, state["step"] + 1)
             g_sft = torch.autograd.grad(sft_loss, params, allow_unused=True)
             g_rl = torch.autograd.grad(rl_loss, params, allow_unused=True)
             zero = [torch.zeros_like(p) for p in params]
@@ -102,6 +104,7 @@ class GTA(Trainer):
             torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             optimizer.step()
             optimizer.zero_grad()
+            require_finite_weights(ctx, model, state["step"] + 1)
             state["step"] += 1
             bar.update(1)
             if state["step"] % cfg.logging_steps == 0 or state["step"] == cfg.max_steps:

@@ -70,4 +70,4 @@ def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: 
         weight_decay=opts.weight_decay, logging_steps=opts.logging_steps, save_strategy="steps",
         save_steps=opts.save_steps, save_total_limit=opts.save_total_limit, report_to=report_to,
         activation_checkpointing=checkpointing, bf16=cuda and torch.cuda.is_bf16_supported(), fp16=False,
-        use_cpu=not cuda, disable_tqdm=not ctx.progress, **extra)
+        use_cpu=not cuda, disable_tqdm=not ctx.progress, logging_nan_inf_filter=False, **extra)

@@ -11,6 +11,7 @@ from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel, Options, Trainer
 from gencls_plugins.trainers.conversations import prompts_with_labels
+from gencls_plugins.trainers.guards import require_finite, require_finite_weights
 from gencls_plugins.trainers.loop_checkpoints import last_checkpoint, load_checkpoint, save_checkpoint
 from gencls_plugins.trainers.options import LoraOptions
 from gencls_plugins.trainers.stage import finish_stage, lora_policy, require_rewards
@@ -101,12 +102,16 @@ class PPO(Trainer):
                                                  cfg.clip_range)
                     vf = pm.value_loss(values, old_values[mb], returns[mb], mask[mb], cfg.clip_range_value)
                     loss = pg + cfg.vf_coef * vf
+                    require_finite(ctx, {"policy_loss": pg.item(), "value_loss": vf.item()}, state["step"] + 1)
                     optimizer.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                     optimizer.step()
                     stats.append((pg.item(), vf.item(), clipped.item()))
+            require_finite_weights(ctx, model, state["step"] + 1)
+            require_finite_weights(ctx, value_head, state["step"] + 1)
             mean_kl = token_kl.sum(1).mean().item()
+            require_finite(ctx, {"kl": mean_kl}, state["step"] + 1)
             kl.update(mean_kl, len(rows))
             state["step"] += 1
             bar.update(1)

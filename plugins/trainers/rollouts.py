@@ -79,7 +79,7 @@ def score(ctx: RunContext, messages: list[list[dict[str, str]]], texts: list[str
         values = reward(prompts=messages, completions=completions, label=labels)
         total += reward.weight * torch.tensor([0.0 if v is None else float(v) for v in values])
         given = [v for v in values if v is not None]
-        means[f"rewards/{reward.__name__}"] = sum(given) / len(given) if given else float("nan")
+        means[f"rewards/{reward.__name__}"] = sum(given) / len(given) if given else None
     return total, means
 
 

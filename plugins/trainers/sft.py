@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from gencls_core.callbacks import trainer_callbacks
 from gencls_core.interfaces import Trainer
 from gencls_plugins.trainers.conversations import prompt_completion
 from gencls_plugins.trainers.options import StageOptions, training_args
 from gencls_plugins.trainers.rationales import RationaleOptions
-from gencls_plugins.trainers.stage import policy_model, run_stage
+from gencls_plugins.trainers.stage import policy_model, run_stage, stage_callbacks
 
 if TYPE_CHECKING:
     from gencls_core.context import RunContext
@@ -25,8 +24,8 @@ class SFT(Trainer):
     name = "sft"
 
     class Config(StageOptions):
-        max_length: int | None = Field(1024, description="truncate prompt + answer to this many tokens (TRL drops "
-                                                         "examples whose answer is cut off; null: no limit)")
+        max_length: int | None = Field(1024, description="longest prompt + answer in tokens; prompts are fitted to "
+                                                         "leave room for the answer (truncation.reserve_tokens); null: no limit")
         eval_steps: int | None = Field(None, description="evaluate on the validation split every this many "
                                                          "steps (null: at each checkpoint)")
         rationales: RationaleOptions = Field(default_factory=RationaleOptions,
@@ -39,8 +38,11 @@ class SFT(Trainer):
         from trl import SFTConfig, SFTTrainer
 
         cfg = self.config
-        train = prompt_completion(ctx, "train", self.name, cfg.rationales)
-        validation = prompt_completion(ctx, "validation", self.name, cfg.rationales)
+        # prompts leave room for the answer inside max_length, so TRL does not cut answers off
+        reserve = ctx.truncation.reserve_tokens if ctx.truncation else 64
+        room = max(cfg.max_length - reserve, cfg.max_length // 2) if cfg.max_length else None
+        train = prompt_completion(ctx, "train", self.name, cfg.rationales, room)
+        validation = prompt_completion(ctx, "validation", self.name, cfg.rationales, room)
         evaluation: dict[str, Any] = {"eval_strategy": "no"}
         if validation is not None:
             evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps or cfg.save_steps,
@@ -50,7 +52,7 @@ class SFT(Trainer):
         model, peft_config = policy_model(ctx, cfg)
         trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=validation,
                              processing_class=ctx.lm.tokenizer, peft_config=peft_config,
-                             callbacks=trainer_callbacks(ctx))
+                             callbacks=stage_callbacks(ctx))
         summary = run_stage(trainer, ctx)
         summary["train_examples"] = len(train)
         if cfg.merge:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gencls_core.callbacks import trainer_callbacks
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel
 from gencls_core.results import write_json
 from gencls_plugins.trainers.curves import plot_curves
+from gencls_plugins.trainers.guards import finite_guard
 from gencls_plugins.trainers.options import LoraOptions, StageOptions
 
 if TYPE_CHECKING:
@@ -29,34 +31,65 @@ def policy_model(ctx: RunContext, opts: StageOptions) -> tuple[Any, Any]:
     return model, opts.lora.peft_config() if opts.lora is not None else None
 
 
-def last_checkpoint(ctx: RunContext) -> str | None:
-    """The stage's newest ``checkpoint-N`` folder when resuming, else None."""
-    from transformers.trainer_utils import get_last_checkpoint
-
+def last_checkpoint(ctx: RunContext) -> Path | None:
+    """The stage's newest complete ``checkpoint-N`` folder (one with ``trainer_state.json``: a checkpoint cut
+    short while being written has none) when resuming, else None."""
     folder = ctx.stage_dir / "checkpoints"
-    return get_last_checkpoint(str(folder)) if ctx.resume and folder.is_dir() else None
+    if not ctx.resume or not folder.is_dir():
+        return None
+    done = [p for p in folder.glob("checkpoint-*")
+            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def stage_callbacks(ctx: RunContext) -> list[Any]:
+    """The callbacks of a TRL stage: the non-finite guard, logging at every checkpoint (so the loss of the
+    steps before a checkpoint is in its log history), then the plugins' ``gencls_trainer_callbacks``."""
+    from transformers import TrainerCallback
+
+    class LogAtSave(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step % args.save_steps == 0:
+                control.should_log = True
+
+    return [finite_guard(ctx), LogAtSave(), *trainer_callbacks(ctx)]
 
 
 def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
     """Train (from the last checkpoint when resuming), put the trained model into ``ctx.lm``, and summarise:
-    steps, resumed-from step, mean loss, last logged reward; the log history and a curve plot are written
-    into the stage folder."""
+    steps, resumed-from step, mean loss over the whole stage, last logged reward; the log history and a curve
+    plot are written into the stage folder."""
     checkpoint = last_checkpoint(ctx)
-    output = trainer.train(resume_from_checkpoint=checkpoint)
+    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     ctx.lm = LoadedModel(trainer.accelerator.unwrap_model(trainer.model), ctx.lm.tokenizer, ctx.lm.ref)
+    steps, resumed = trainer.state.global_step, int(checkpoint.name.split("-")[-1]) if checkpoint else 0
     summary: dict[str, Any] = {
-        "steps": trainer.state.global_step,
-        "resumed_from_step": int(Path(checkpoint).name.split("-")[-1]) if checkpoint else 0,
-        "loss": round(output.training_loss, 6),
+        "steps": steps,
+        "resumed_from_step": resumed,
+        "loss": round(stage_loss(trainer.state.log_history, resumed, output.training_loss, steps), 6),
         "runtime_seconds": round(output.metrics["train_runtime"], 3),
     }
     return finish_stage(ctx, trainer.state.log_history, summary)
+
+
+def stage_loss(history: list[dict[str, Any]], resumed: int, resumed_loss: float, steps: int) -> float:
+    """The mean training loss of the whole stage: the logged losses of the steps before the checkpoint it
+    resumed from (each weighted by its logging window), and ``resumed_loss``, the mean of the steps after."""
+    if not resumed:
+        return resumed_loss
+    before, last = 0.0, 0
+    for entry in history:
+        if "loss" in entry and entry["step"] <= resumed:
+            before += entry["loss"] * (entry["step"] - last)
+            last = entry["step"]
+    return (before + resumed_loss * (steps - resumed)) / max(steps, 1)
 
 
 def finish_stage(ctx: RunContext, history: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
     """Write the log history and the curve plot into the stage folder; add the first and last logged mean
     reward and the plot's path to ``summary``."""
     write_json(ctx.stage_dir / "log_history.json", history)
+    summary["truncated_prompts"] = ctx.truncated.get("train", 0)
     rewards = [h["reward"] for h in history if "reward" in h]
     if rewards:
         summary["first_reward"], summary["reward"] = rewards[0], rewards[-1]

@@ -1,0 +1,69 @@
+"""Fitting prompts to the model: when a rendered prompt is longer than the limit, the input text is cut
+(its last tokens first) so that the instructions, demonstrations and answer survive; or, with policy
+``error``, the run stops naming the row. One policy for decoding, training, RL rollouts and ``predict``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gencls_core.chat import render_prompt
+from gencls_core.errors import DataError
+
+if TYPE_CHECKING:
+    from gencls_core.config import TruncationConfig
+
+Messages = list[dict[str, str]]
+
+
+def prompt_limit(model: Any, cfg: TruncationConfig) -> int | None:
+    """The longest prompt allowed: ``max_prompt_tokens`` and the model's context less ``reserve_tokens``."""
+    context = getattr(model.config, "max_position_embeddings", None)
+    limits = [n for n in (cfg.max_prompt_tokens, context - cfg.reserve_tokens if context else None) if n]
+    return min(limits) if limits else None
+
+
+class PromptFitter:
+    """Builds each text's chat messages so their rendered prompt fits ``limit`` tokens; counts the cut texts."""
+
+    def __init__(self, tokenizer: Any, limit: int | None, policy: str = "truncate") -> None:
+        self.tokenizer, self.limit, self.policy = tokenizer, limit, policy
+        self.truncated = 0
+
+    def _length(self, messages: Messages) -> int:
+        return len(self.tokenizer(render_prompt(self.tokenizer, messages), add_special_tokens=False)["input_ids"])
+
+    def messages(self, text: str, build: Callable[[str], Messages], where: str) -> Messages:
+        """``build(text)``, or ``build`` of the longest head of ``text`` that fits; ``where`` names the row."""
+        messages = build(text)
+        if self.limit is None:
+            return messages
+        length = self._length(messages)
+        if length <= self.limit:
+            return messages
+        if self.policy == "error":
+            raise DataError(f"{where}: the prompt is {length} tokens, over the limit of {self.limit} (the model's "
+                            f"context less truncation.reserve_tokens, or truncation.max_prompt_tokens); shorten the "
+                            f"text or set truncation.policy=truncate")
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        keep = len(ids) - (length - self.limit)
+        while True:
+            if keep <= 0:
+                raise DataError(f"{where}: the prompt is over the limit of {self.limit} tokens even without the text "
+                                f"(instructions and demonstrations alone are too long); shorten them or raise "
+                                f"truncation.max_prompt_tokens")
+            messages = build(self.tokenizer.decode(ids[:keep]).rstrip() or ".")
+            length = self._length(messages)
+            if length <= self.limit:
+                self.truncated += 1
+                return messages
+            keep -= length - self.limit
+
+
+def fitter_for(ctx: Any, limit: int | None = None) -> PromptFitter:
+    """A fitter for the run's model and truncation config; ``limit`` lowers the limit (e.g. a trainer's)."""
+    from gencls_core.config import TruncationConfig
+
+    cfg = ctx.truncation or TruncationConfig()
+    limits = [n for n in (prompt_limit(ctx.lm.model, cfg), limit) if n]
+    return PromptFitter(ctx.lm.tokenizer, min(limits) if limits else None, cfg.policy)

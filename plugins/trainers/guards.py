@@ -1,0 +1,56 @@
+"""Stopping a training stage at the first non-finite number, before anything is checkpointed from it.
+
+A diverged stage raises ``TrainingDiverged`` naming the step and the quantity; the checkpoints written
+before it stay, so the stage can be resumed (e.g. with a lower learning rate).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from gencls_core.errors import TrainingDiverged
+
+if TYPE_CHECKING:
+    from gencls_core.context import RunContext
+
+WATCHED = ("loss", "grad_norm", "reward", "eval_loss", "kl", "policy_loss", "value_loss", "sft_loss", "rl_loss")
+
+
+def _fail(ctx: RunContext, what: str, value: Any, step: int) -> None:
+    folder = ctx.stage_dir / "checkpoints"
+    done = sorted((p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                  key=lambda p: int(p.name.split("-")[-1])) if folder.is_dir() else []
+    last = f"the last checkpoint before it is {done[-1]}" if done else "no checkpoint was written before it"
+    raise TrainingDiverged(f"training stage {ctx.stage_dir.name}: {what} is {value} at step {step}; training "
+                           f"diverged ({last}). Lower the learning rate (or raise warm-up) and run again")
+
+
+def require_finite(ctx: RunContext, values: dict[str, Any], step: int) -> None:
+    """Every watched number in ``values`` (a log entry) is finite."""
+    for key in WATCHED:
+        value = values.get(key)
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            _fail(ctx, key, value, step)
+
+
+def require_finite_weights(ctx: RunContext, model: Any, step: int) -> None:
+    """Every trainable parameter of ``model`` is finite."""
+    for name, param in model.named_parameters():
+        if param.requires_grad and not bool(param.detach().isfinite().all()):
+            _fail(ctx, f"trainable weight {name}", "not finite", step)
+
+
+def finite_guard(ctx: RunContext) -> Any:
+    """A ``TrainerCallback`` that applies both checks: weights after every optimiser step, logs when written."""
+    from transformers import TrainerCallback
+
+    class FiniteGuard(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if model is not None:
+                require_finite_weights(ctx, model, state.global_step)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            require_finite(ctx, logs or {}, state.global_step)
+
+    return FiniteGuard()
