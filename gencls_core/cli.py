@@ -120,8 +120,8 @@ def predict(run_dir, input, output, allow_unfinished):
     from gencls_core.engine import Engine
     from gencls_core.results import write_jsonl
 
-    texts = _read_texts(input)
     engine = Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished)
+    texts = _read_texts(input)
     _quiet_libraries()
     preds = engine.predict(texts)
     rows = [{"text": t, "label": p.label, "status": p.status, "probs": p.probs, "scores": p.scores,

@@ -20,6 +20,11 @@ def save_trained(lm: LoadedModel, path: Path) -> None:
 
 def load_trained(base: LoadedModel, path: Path) -> LoadedModel:
     """``base`` with the stage result at ``path`` applied: its adapter (trainable) or its full weights."""
+    if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
+        from gencls_core.errors import ModelError
+
+        raise ModelError(f"trained model folder {path} is missing or incomplete (no config.json or "
+                         f"adapter_config.json)")
     if (path / "adapter_config.json").is_file():
         from peft import PeftModel
 

