@@ -120,9 +120,8 @@ def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
         failures[ep.name] = err
 
     ExtensionManager.ENTRY_POINT_CACHE.pop(GROUP, None)  # see installs made since the last call
-    manager = NamedExtensionManager(GROUP, names=wanted, name_order=True,
-                                    on_load_failure_callback=on_failure,
-                                    on_missing_entrypoints_callback=None)
+    manager = _ChosenExtensions(available, GROUP, names=wanted, name_order=True,
+                                on_load_failure_callback=on_failure, on_missing_entrypoints_callback=None)
     plugins = Plugins(_new_pm(), Registry())
     if all_installed:
         for n, others in clashes.items():
@@ -137,6 +136,21 @@ def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
     for info, module in modules:
         _add(plugins, info, module, all_installed)
     return plugins
+
+
+class _ChosenExtensions(NamedExtensionManager):
+    """Imports only the chosen entry point of each wanted name: where two distributions use one name, the one
+    ``installed_plugins`` lists; the shadowed one is never imported."""
+
+    def __init__(self, chosen: dict[str, PluginInfo], *args, **kwargs) -> None:
+        self._chosen = chosen
+        super().__init__(*args, **kwargs)
+
+    def _load_one_plugin(self, ep, *args):
+        info = self._chosen.get(ep.name)
+        if info is None or ep.value != info.module or (ep.dist is not None and ep.dist.name != info.distribution):
+            return None
+        return super()._load_one_plugin(ep, *args)
 
 
 def _fail(plugins: Plugins, info: PluginInfo, why: str, err: BaseException, tolerate: bool) -> None:

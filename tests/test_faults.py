@@ -497,9 +497,10 @@ def test_a_third_party_plugin_named_like_a_builtin_is_listed_broken_and_fails_on
         tmp_path, monkeypatch, tiny_run_config, capsys):
     from tests.fakedist import DECODER_PLUGIN, install_fake_plugin
 
-    install_fake_plugin(tmp_path / "site", monkeypatch, plugin="decoders", dist="gencls-plugin-clash",
-                        source=DECODER_PLUGIN.format(name="clash-decoder"))
+    module = install_fake_plugin(tmp_path / "site", monkeypatch, plugin="decoders", dist="gencls-plugin-clash",
+                                 source=DECODER_PLUGIN.format(name="clash-decoder"))
     assert Engine(tiny_run_config).run().metrics["n"] == 10  # the built-in 'decoders' plugin is used
+    assert module not in sys.modules  # and the shadowed one never imported
     code, out, _ = _cli(capsys, "plugins", "list")
     assert code == 0 and "BROKEN  decoders (gencls-plugin-clash 1.0): its entry-point name 'decoders' is already used" \
                           in out and "perplexity" in out
