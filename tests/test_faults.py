@@ -136,7 +136,8 @@ def test_a_nan_reward_stops_grpo_naming_the_reward(tiny_run_config):
     plugins = _plugin("nanplug", gencls_register_reward_funcs=lambda register: register(NanReward))
     tiny_run_config.update(rewards=["nan-reward"], trainers=[{"name": "grpo", "max_steps": 1, "batch_size": 4,
                                                               "num_generations": 2, "max_completion_length": 2}])
-    with pytest.raises(ContractError, match=r"reward_func 'nan-reward' \(plugin 'nanplug'.*returned nan at position 0; rewards must be finite"):
+    with pytest.raises(ContractError, match=r"reward_func 'nan-reward' \(plugin 'nanplug'.*returned nan at "
+                                            r"position 0; rewards must be finite"):
         Engine(tiny_run_config, plugins=plugins).run()
 
 

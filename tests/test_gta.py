@@ -2,7 +2,6 @@
 
 import csv
 import json
-import random
 
 import pytest
 import torch
@@ -134,20 +133,20 @@ def _csv(path, rows):
 
 
 def test_gta_learns_the_rewarded_answer_on_a_toy_task(tiny_run_config, tmp_path):
-    """Warm-up: full SFT on GTA-form answers (empty reasoning) with random labels teaches the structure.
-    GTA on mostly-positive data then makes the greedy answer 'positive': test accuracy 0.1 -> 0.9 on every
-    seed tried, 0.1 -> 0.1 with a learning rate of ~0. (The sampled reward of 16 answers per step rose by
-    0.2-0.7 between the first and last ten steps on three seeds: too close to noise to assert on any CPU.)"""
+    """Warm-up: full SFT on GTA-form answers (empty reasoning) labelled 90% negative teaches the structure and a
+    wrong prior. GTA on 90%-positive data then makes the greedy answer 'positive': test accuracy 0.1 -> 0.9 on
+    every seed tried, 0.1 -> 0.1 with a learning rate of ~0. (The sampled reward of 16 answers per step rose by
+    0.2-0.9 between the first and last ten steps on three seeds: too close to noise to assert on any CPU; a
+    100-step warm-up with random labels left the format and the prior to chance.)"""
     words = ["good", "great", "fine", "lovely", "superb", "bad", "awful", "poor", "dull", "boring"]
-    rng = random.Random(1)
-    shuffled = _csv(tmp_path / "shuffled.csv", [(words[i % 10], rng.choice(["positive", "negative"]))
-                                                 for i in range(80)])
+    mostly_negative = _csv(tmp_path / "negative.csv", [(words[i % 10], "positive" if i % 10 == 0 else "negative")
+                                                       for i in range(80)])
     mostly = _csv(tmp_path / "mostly.csv", [(words[i % 10], "negative" if i % 10 == 0 else "positive")
                                             for i in range(80)])
     prompt = {"name": "zero-shot", "template": "{text}", "reasoning": "gta"}
     warm = Engine({**tiny_run_config, "prompt": prompt,
-                   "dataset": {"name": "local", "path": str(shuffled), "task": "x"},
-                   "trainers": [{"name": "sft", "lora": None, "max_steps": 100, "learning_rate": 1e-2,
+                   "dataset": {"name": "local", "path": str(mostly_negative), "task": "x"},
+                   "trainers": [{"name": "sft", "lora": None, "max_steps": 200, "learning_rate": 1e-2,
                                  "save_steps": 1000, "rationales": {"source": "empty"}}]}).run()
     result = Engine({**tiny_run_config, "prompt": prompt, "evaluate_untrained": True,
                      "model": {"name": "hf", "path": str(warm.run_dir / "stages/1-sft/model")},

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from gencls_core.interfaces import Trainer
+from gencls_plugins.trainers.answer_head import use_answer_only_head
 from gencls_plugins.trainers.conversations import prompt_completion
 from gencls_plugins.trainers.options import StageOptions, training_args
 from gencls_plugins.trainers.rationales import RationaleOptions
@@ -25,7 +26,8 @@ class SFT(Trainer):
 
     class Config(StageOptions):
         max_length: int | None = Field(1024, description="longest prompt + answer in tokens; prompts are fitted to "
-                                                         "leave room for the answer (truncation.reserve_tokens); null: no limit")
+                                                         "leave room for the answer (truncation.reserve_tokens); "
+                                                         "null: no limit")
         eval_steps: int | None = Field(None, description="evaluate on the validation split every this many "
                                                          "steps (null: at each checkpoint)")
         rationales: RationaleOptions = Field(default_factory=RationaleOptions,
@@ -33,6 +35,11 @@ class SFT(Trainer):
                                                          "to think first (reasoning think or gta)")
         merge: bool = Field(False, description="also save the base model with the adapter merged in "
                                                "(<stage>/merged)")
+        answer_only_head: bool = Field(True, description="project only the answer positions through the LM head "
+                                                         "(same loss as TRL's head, which scores every position "
+                                                         "off Triton devices)")
+        group_by_length: bool = Field(True, description="batch examples of similar length together (less "
+                                                        "padding; transformers' LengthGroupedSampler)")
 
     def train(self, ctx: RunContext) -> dict[str, Any]:
         from trl import SFTConfig, SFTTrainer
@@ -48,11 +55,14 @@ class SFT(Trainer):
             evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps or cfg.save_steps,
                           "per_device_eval_batch_size": cfg.batch_size}
         args = training_args(SFTConfig, cfg, ctx, max_length=cfg.max_length, packing=False,
-                             dataset_num_proc=None, **evaluation)
+                             dataset_num_proc=None, **evaluation,
+                             train_sampling_strategy="group_by_length" if cfg.group_by_length else "random")
         model, peft_config = policy_model(ctx, cfg)
         trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=validation,
                              processing_class=ctx.lm.tokenizer, peft_config=peft_config,
                              callbacks=stage_callbacks(ctx))
+        if cfg.answer_only_head:
+            use_answer_only_head(trainer.model)
         summary = run_stage(trainer, ctx)
         summary["train_examples"] = len(train)
         if cfg.merge:

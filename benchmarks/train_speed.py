@@ -1,0 +1,220 @@
+"""SFT throughput on SmolLM2: plain TRL, gencls with its speed options off, with the answer-only LM head,
+with length-grouped batches too, and the floor (forward + backward of the LoRA backbone alone).
+
+    python benchmarks/train_speed.py [--steps 20] [--datasets rotten-tomatoes bbc-news] [--out FILE]
+
+Every variant trains the same LoRA SFT stage (r16 q/k/v/o, batch 8, lr 2e-4, zero-shot prompt, no checkpoints) on
+the same rows (BBC articles cut to their first 100 words), in one process: the plain TRL script on the rows
+gencls's training-prompt code builds, the gencls variants as real ``gencls`` runs (``sft`` options
+``answer_only_head`` and ``group_by_length``). Per step: the median wall time of steps 3..N (a callback), real
+tokens/s from the attention masks, and the padded/real token ratio of the batches the sampler draws. The
+first-20-step losses of plain TRL, gencls off and the answer-only head must agree (same batches); grouping changes
+the batches, so its losses differ. Results are appended to ``--out`` (JSON lines) as each variant finishes and
+skipped when run again, so a measurement can be resumed. Run it on a quiet machine: another torch process on 2
+cores makes the timings worthless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+LORA = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+FLOOR = "floor: LoRA backbone fwd+bwd, grouped batches"
+# variant -> (answer_only_head, group_by_length) of gencls's sft; None: a plain TRL script
+VARIANTS = {"plain TRL": None, "gencls, options off": (False, False), "gencls, answer-only head": (True, False),
+            "gencls, answer-only head + grouping": (True, True), FLOOR: (True, True)}
+TASKS = {"rotten-tomatoes": "Classify the sentiment of the movie review.",
+         "bbc-news": "Classify the topic of the news article."}
+OUT = Path("runs/benchmarks/train_speed")
+
+
+def _csv(dataset: str, steps: int) -> Path:
+    """8 x steps training rows and 8 test rows of the dataset (BBC articles cut to 100 words), as a CSV."""
+    import csv
+
+    from gencls_core import Engine
+
+    path = OUT / f"{dataset}-{steps}.csv"
+    if path.is_file():
+        return path
+    name = {"rotten-tomatoes": "movie-reviews", "bbc-news": "bbc-news"}[dataset]
+    ctx = Engine({"dataset": name, "splits": {"test_size": 8, "train_size": 8 * steps}}).loaded_context(
+        "cpu", progress=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for split in ("train", "test"):
+            rows = ctx.data.splits[split]
+            writer.writerows((" ".join(t.split()[:100]), label) for t, label in zip(rows["text"], rows["label"]))
+    return path
+
+
+def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False) -> dict:
+    sft = {"name": "sft", "max_steps": steps, "batch_size": 8, "learning_rate": 2e-4, "lora": LORA,
+           "logging_steps": 1, "save_steps": 100000, "report_to": ["none"], "answer_only_head": head,
+           "group_by_length": grouped}
+    return {"dataset": {"name": "local", "path": str(_csv(dataset, steps)), "task": TASKS[dataset]},
+            "splits": {"test_size": 8}, "progress": False, "output_dir": str(OUT / "runs"), "trainers": [sft]}
+
+
+def step_timer():
+    """A TrainerCallback recording each optimiser step's wall time in ``.times``."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.times: list[float] = []
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.times.append(time.perf_counter() - self.start)
+
+    return StepTimer()
+
+
+def _standalone(dataset: str, steps: int, grouped: bool, callbacks: list):
+    """A plain TRL SFTTrainer on the rows gencls's sft builds (same prompt, model, LoRA and arguments)."""
+    from trl import SFTConfig, SFTTrainer
+
+    from gencls_core import Engine
+    from gencls_plugins.trainers.conversations import prompt_completion
+    from gencls_plugins.trainers.options import LoraOptions
+    from gencls_plugins.trainers.rationales import RationaleOptions
+
+    engine = Engine(_config(dataset, steps))
+    ctx = engine.loaded_context("cpu", progress=False)
+    ctx.train_labels, ctx.train_prompt = engine._prompting("labels", "prompt", ctx)
+    rows = prompt_completion(ctx, "train", "sft", RationaleOptions(), None)
+    args = SFTConfig(output_dir=str(OUT / "trl"), seed=0, data_seed=0, max_steps=steps, per_device_train_batch_size=8,
+                     learning_rate=2e-4, logging_steps=1, save_strategy="no", report_to=["none"],
+                     activation_checkpointing=False, bf16=False, use_cpu=True, disable_tqdm=True, max_length=1024,
+                     packing=False,
+                     train_sampling_strategy="group_by_length" if grouped else "random")
+    return SFTTrainer(model=ctx.lm.model, args=args, train_dataset=rows, processing_class=ctx.lm.tokenizer,
+                      peft_config=LoraOptions(**LORA).peft_config(), callbacks=callbacks)
+
+
+def _padding(trainer, steps: int) -> tuple[float, int]:
+    """padded/real tokens over the first ``steps`` batches the trainer's sampler draws, and the real tokens."""
+    from transformers import set_seed
+
+    set_seed(0)
+    real = padded = 0
+    for i, batch in enumerate(trainer.get_train_dataloader()):
+        if i == steps:
+            break
+        padded += batch["input_ids"].numel()
+        real += int(batch["attention_mask"].sum())
+    return padded / real, real
+
+
+def _floor(trainer, steps: int) -> float:
+    """Median seconds of forward + backward of the LoRA backbone alone (no LM head, no optimiser step)."""
+    from transformers import set_seed
+
+    model = trainer.model.train()
+    causal = model.get_base_model()
+    times = []
+    set_seed(0)
+    for i, batch in enumerate(trainer.get_train_dataloader()):
+        if i == steps:
+            break
+        start = time.perf_counter()
+        hidden = causal.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                   use_cache=False).last_hidden_state
+        hidden.float().pow(2).mean().backward()
+        model.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[2:])
+
+
+def measure(dataset: str, steps: int, variant: str) -> dict:
+    from transformers import set_seed
+
+    from gencls_core import Engine, hookimpl
+    from gencls_core.plugins import load_plugins
+    from gencls_core.registry import PluginInfo
+
+    options = VARIANTS[variant]
+    grouped = bool(options and options[1])
+    timer = step_timer()
+    trainer = _standalone(dataset, steps, grouped, [timer])
+    ratio, real = _padding(trainer, steps)
+    losses: list[float] = []
+    if variant == FLOOR:
+        seconds = _floor(trainer, steps)
+    elif options is None:
+        set_seed(0)
+        trainer.train()
+        seconds = statistics.median(timer.times[2:])
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    else:
+        class Timing:
+            @hookimpl
+            def gencls_trainer_callbacks(self, ctx):
+                return [timer]
+
+        del trainer
+        timer.times.clear()
+        plugins = load_plugins(modules=[(PluginInfo("timer", "benchmarks", "benchmarks", "0"), Timing())])
+        run_dir = Engine(_config(dataset, steps, *options), plugins=plugins).run().run_dir
+        seconds = statistics.median(timer.times[2:])
+        history = json.loads((run_dir / "stages/1-sft/log_history.json").read_text())
+        losses = [h["loss"] for h in history if "loss" in h]
+    return {"dataset": dataset, "variant": variant, "steps": steps, "seconds_per_step": seconds,
+            "steps_per_second": 1 / seconds, "real_tokens_per_second": real / steps / seconds,
+            "padded_over_real": ratio, "losses": losses}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--datasets", nargs="*", default=["rotten-tomatoes", "bbc-news"])
+    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--out", type=Path, default=OUT / "results.jsonl")
+    args = ap.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.is_file() else []
+    for dataset in args.datasets:
+        for variant in args.variants:
+            if any(r["dataset"] == dataset and r["variant"] == variant and r["steps"] == args.steps for r in done):
+                continue
+            result = measure(dataset, args.steps, variant)
+            done.append(result)
+            with open(args.out, "a") as f:
+                f.write(json.dumps(result) + "\n")
+            print(f"{dataset} | {variant}: {result['seconds_per_step']:.2f} s/step", flush=True)
+    report(done, args.steps)
+
+
+def report(results: list[dict], steps: int) -> None:
+    print(f"\nLoRA SFT on SmolLM2-135M-Instruct, batch 8, {steps} steps, CPU; median step time of steps 3..{steps}")
+    print("| dataset | variant | s/step | steps/s | real tokens/s | padded/real | vs plain TRL | vs floor |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        if r["steps"] != steps:
+            continue
+        same = {x["variant"]: x for x in results if x["dataset"] == r["dataset"] and x["steps"] == steps}
+        trl = same.get("plain TRL")
+        floor = next((x for v, x in same.items() if v.startswith("floor")), None)
+        vs_trl = f"{trl['seconds_per_step'] / r['seconds_per_step']:.2f}x" if trl else ""
+        vs_floor = f"{r['seconds_per_step'] / floor['seconds_per_step']:.2f}x" if floor else ""
+        print(f"| {r['dataset']} | {r['variant']} | {r['seconds_per_step']:.2f} | {r['steps_per_second']:.3f} | "
+              f"{r['real_tokens_per_second']:.0f} | {r['padded_over_real']:.2f} | {vs_trl} | {vs_floor} |")
+    for dataset in sorted({r["dataset"] for r in results}):
+        same = {x["variant"]: x["losses"] for x in results if x["dataset"] == dataset and x["steps"] == steps}
+        print(f"\n{dataset}: loss of the first {steps} steps")
+        for variant, losses in same.items():
+            if losses:
+                print(f"- {variant}: {', '.join(f'{x:.4f}' for x in losses)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Answer-only LM head for SFT: run the backbone, then project through the vocabulary only the positions whose
+next-token label is trained (the answer's 1-3 tokens of a ~80-token classification prompt).
+
+TRL's fused LM head (``trl.trainer.utils.add_fused_lm_head``) scores only those positions on Triton devices
+but every position elsewhere (the CPU included), so most of its work is thrown away there. ``answer_only_head``
+replaces the fused forward that SFTTrainer installed on its model by one with the same contract (a
+``FusedCausalLMOutput`` with ``log_probs``, ``entropy``, ``is_top1``, ``label_mask``), which TRL's own
+``compute_loss`` then uses unchanged: same loss and metrics, less work.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+import warnings
+from typing import Any
+
+from gencls_core.errors import GenclsWarning
+
+# config attributes that change the logits beyond ``lm_head(hidden)``: models with any of them keep TRL's head
+_SCALED = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
+
+
+def supports_answer_only_head(model: Any) -> bool:
+    """Whether the model's logits are ``lm_head(last_hidden_state)`` with nothing applied after."""
+    config = model.config.get_text_config()
+    return all(getattr(config, key, None) in (None, 1, 1.0) for key in _SCALED) and \
+        model.get_output_embeddings() is not None
+
+
+def answer_only_head(model: Any) -> None:
+    """Make ``model(..., labels=labels, fused_lm_head=True)`` (already patched by TRL) project only the
+    positions whose next-token label is not -100. Other calls go to the forward it had."""
+    from trl.trainer.utils import FusedCausalLMOutput
+
+    fused_forward = model.forward
+
+    @functools.wraps(type(model).forward)
+    def forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None, num_items_in_batch=None, **kwargs):
+        if not fused_lm_head or shift_labels is not None or kwargs.get("output_router_logits"):
+            return fused_forward(*args, fused_lm_head=fused_lm_head, labels=labels, shift_labels=shift_labels,
+                                 num_items_in_batch=num_items_in_batch, **kwargs)
+        kwargs["use_cache"] = False
+        hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]
+        targets = labels[:, 1:].to(hidden.device)
+        mask = targets != -100
+        logits = self.get_output_embeddings()(hidden[mask]).float()
+        log_probs = logits.log_softmax(-1)
+        picked = log_probs.gather(1, targets[mask][:, None]).squeeze(1)
+        with_grad = picked.new_zeros(mask.shape).masked_scatter(mask, picked)  # connected even when all masked
+        detached = log_probs.detach()
+        entropy = -(detached.exp() * detached).sum(-1)
+        top1 = (detached.argmax(-1) == targets[mask]).to(picked.dtype)
+        count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
+        return FusedCausalLMOutput(
+            loss=-picked.sum() / count, log_probs=with_grad,
+            entropy=entropy.new_zeros(mask.shape).masked_scatter(mask, entropy),
+            is_top1=top1.new_zeros(mask.shape).masked_scatter(mask, top1), label_mask=mask)
+
+    model.forward = types.MethodType(forward, model)
+
+
+
+def use_answer_only_head(trainer_model: Any) -> bool:
+    """Install the answer-only head on an SFTTrainer's model (a PEFT model or a plain one); warn and keep TRL's
+    head for a model whose logits are scaled or capped. Returns whether it was installed."""
+    causal = trainer_model.get_base_model() if hasattr(trainer_model, "get_base_model") else trainer_model
+    if not supports_answer_only_head(causal):
+        warnings.warn(f"{type(causal).__name__} scales or caps its logits; sft uses TRL's LM head, which scores every "
+                      f"position on this device (answer_only_head has no effect)", GenclsWarning, stacklevel=2)
+        return False
+    answer_only_head(causal)
+    return True
