@@ -60,10 +60,12 @@ class PromptFitter:
             keep -= length - self.limit
 
 
-def fitter_for(ctx: Any, limit: int | None = None) -> PromptFitter:
-    """A fitter for the run's model and truncation config; ``limit`` lowers the limit (e.g. a trainer's)."""
+def fitter_for(ctx: Any, limit: int | None = None, lm: Any = None) -> PromptFitter:
+    """A fitter for the run's model (or ``lm``) and truncation config; ``limit`` lowers the limit (e.g. a
+    trainer's)."""
     from gencls_core.config import TruncationConfig
 
     cfg = ctx.truncation or TruncationConfig()
-    limits = [n for n in (prompt_limit(ctx.lm.model, cfg), limit) if n]
-    return PromptFitter(ctx.lm.tokenizer, min(limits) if limits else None, cfg.policy)
+    lm = lm or ctx.lm
+    limits = [n for n in (prompt_limit(lm.model, cfg), limit) if n]
+    return PromptFitter(lm.tokenizer, min(limits) if limits else None, cfg.policy)

@@ -73,8 +73,11 @@ class UncertainLabels(LabelScheme):
         models = [self._scorer(i, spec, ctx) for i, spec in enumerate(self.config.scorers)] or [ctx.lm]
         for lm in models:
             from gencls_core.chat import render_prompt
+            from gencls_core.truncation import fitter_for
 
-            prompts = [render_prompt(lm.tokenizer, prompt.messages(t)) for t in train["text"]]
+            fitter = fitter_for(ctx, lm=lm)
+            prompts = [render_prompt(lm.tokenizer, fitter.messages(t, prompt.messages, f"train example {i}"))
+                       for i, t in enumerate(train["text"])]
             lm.model.eval()
             for i, p in enumerate(decoder.decode(lm, prompts, scheme, ctx)):
                 confidence[i] += p.probs[gold[i]] / len(models)

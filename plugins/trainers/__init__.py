@@ -1,9 +1,10 @@
-"""Built-in training stages: supervised fine-tuning and GRPO (on TRL), PPO with a learned critic, and
-Guess-Think-Answer."""
+"""Built-in training stages: supervised fine-tuning and GRPO (on TRL), label-space policy optimisation,
+PPO with a learned critic, and Guess-Think-Answer."""
 
 from gencls_core import hookimpl
 from gencls_plugins.trainers.grpo import GRPO
 from gencls_plugins.trainers.gta import GTA
+from gencls_plugins.trainers.label_pg import LabelPG
 from gencls_plugins.trainers.ppo import PPO
 from gencls_plugins.trainers.sft import SFT
 
@@ -12,5 +13,6 @@ from gencls_plugins.trainers.sft import SFT
 def gencls_register_trainers(register):
     register(SFT)
     register(GRPO)
+    register(LabelPG)
     register(PPO)
     register(GTA)

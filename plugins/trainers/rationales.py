@@ -71,13 +71,20 @@ def rationales(ctx: RunContext, split: str, texts: list[str], labels: list[str],
         if [(r["text"], r["label"]) for r in rows] == list(zip(texts, labels)):
             return [r["rationale"] for r in rows]
     from gencls_core.chat import render_prompt
+    from gencls_core.truncation import fitter_for
     from gencls_plugins.decoders.generate import Generate
 
     answers = ctx.train_labels.answers()
     starts = [options.start.format(answer=answers[label]) for label in labels]
-    prompts = [render_prompt(ctx.lm.tokenizer, [{"role": "user", "content": options.prompt.format(
-        task=ctx.data.task, text=text, answer=answers[label])}]) + start for text, label, start in
-        zip(texts, labels, starts)]
+    fitter = fitter_for(ctx, limit=None)
+
+    def ask(text: str, label: str) -> list[dict[str, str]]:
+        content = options.prompt.format(task=ctx.data.task, text=text, answer=answers[label])
+        return [{"role": "user", "content": content}]
+
+    prompts = [render_prompt(ctx.lm.tokenizer, fitter.messages(text, lambda t, c=label: ask(t, c),
+                                                               f"{split} example {i}")) + start
+               for i, (text, label, start) in enumerate(zip(texts, labels, starts))]
     decoder = Generate(Generate.Config(batch_size=options.batch_size, max_new_tokens=options.max_new_tokens))
     written = [clean(f"{start} {p.output or ''}") for start, p in
                zip(starts, decoder.decode(ctx.lm, prompts, ctx.train_labels, ctx))]

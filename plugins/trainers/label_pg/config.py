@@ -1,0 +1,23 @@
+"""Options of the label-space policy-optimisation stage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from gencls_plugins.trainers.options import LoraOptions, StageOptions
+
+
+class LabelPGConfig(StageOptions):
+    lora: LoraOptions | None = Field(default_factory=lambda: LoraOptions(dropout=0.0),
+                                     description="LoRA adapter (no dropout by default, so the policy is the one "
+                                                 "the KL and the decoder see); null = full fine-tuning")
+    learning_rate: float = Field(5e-5, gt=0, description="peak learning rate (AdamW)")
+    distribution: Literal["renormalized", "raw"] = Field(
+        "renormalized", description="policy over the label answers: renormalized over them (what perplexity "
+                                    "decoding decides with), or raw, the rest of the mass earning the reward of an "
+                                    "answer naming no label")
+    beta: float = Field(0.0, ge=0, description="coefficient of the exact KL to the stage's starting policy over the "
+                                               "same answers (0: no reference pass)")
+    entropy_coef: float = Field(0.0, ge=0, description="coefficient of an entropy bonus")

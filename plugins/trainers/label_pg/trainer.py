@@ -1,0 +1,153 @@
+"""Label-space policy optimisation (``label-pg``): the exact gradient of the expected reward over the K label
+answers, on transformers' ``Trainer`` (checkpoints, resume, callbacks, ``report_to``, accelerate)."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from gencls_core.chat import render_prompt
+from gencls_core.errors import ConfigError
+from gencls_core.interfaces import Trainer
+from gencls_plugins.decoders.answers import answer_token_ids
+from gencls_plugins.trainers.conversations import prompts_with_labels
+from gencls_plugins.trainers.label_pg.config import LabelPGConfig
+from gencls_plugins.trainers.options import training_args
+from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
+
+if TYPE_CHECKING:
+    from gencls_core.context import RunContext
+
+
+class LabelPG(Trainer):
+    """Policy gradient over the label answers, without sampling: every answer is scored in one packed pass, so
+    each example gives a gradient (no zero-variance groups) at about the cost of an SFT step."""
+
+    name = "label-pg"
+    Config = LabelPGConfig
+
+    def train(self, ctx: RunContext) -> dict[str, Any]:
+        from peft import get_peft_model
+        from transformers import TrainingArguments
+
+        cfg = self.config
+        require_rewards(ctx, self.name)
+        if ctx.train_prompt.answer_form != "direct":
+            raise ConfigError(f"trainer 'label-pg' scores whole label answers, so it needs a prompt that asks for the "
+                              f"answer directly; prompt strategy {ctx.train_prompt.name!r} asks for "
+                              f"{ctx.train_prompt.answer_form!r} answers")
+        tok = ctx.lm.tokenizer
+        labels = ctx.train_labels
+        answers = answer_token_ids(tok, labels, end_of_answer=True)
+        data = prompts_with_labels(ctx, "train", self.name)
+        rows = _rows(ctx, data, labels)
+        model, peft_config = policy_model(ctx, cfg)
+        if peft_config is not None:
+            model = get_peft_model(model, peft_config)
+        if cfg.beta:
+            rows = rows.add_column("ref_logp", _reference(model, rows, answers, tok.pad_token_id, cfg.batch_size))
+        args = training_args(TrainingArguments, cfg, ctx, remove_unused_columns=False)
+        trainer = _trainer_class()(model=model, args=args, train_dataset=rows, data_collator=Collator(answers, tok),
+                                 callbacks=stage_callbacks(ctx), answers=answers, options=cfg)
+        summary = run_stage(trainer, ctx)
+        summary["train_examples"] = len(rows)
+        return summary
+
+
+def _rows(ctx: RunContext, data: Any, labels: Any) -> Any:
+    """Per training example: its rendered prompt's tokens, the weighted reward of each label answer and of an
+    answer naming no label (rewards are rule-based, so they are computed once)."""
+    import datasets
+
+    tok = ctx.lm.tokenizer
+    texts = [labels.verbalize(c) for c in labels.labels]
+    prompt_ids, rewards, invalid = [], [], []
+    for messages, gold in zip(data["prompt"], data["label"]):
+        prompt_ids.append(tok(render_prompt(tok, messages), add_special_tokens=False)["input_ids"])
+        scored = _weighted(ctx, messages, [*texts, ""], gold)
+        rewards.append(scored[:-1])
+        invalid.append(scored[-1])
+    return datasets.Dataset.from_dict({"prompt_ids": prompt_ids, "rewards": rewards, "invalid": invalid})
+
+
+def _weighted(ctx: RunContext, messages: list[dict[str, str]], texts: list[str], gold: str) -> list[float]:
+    """The weighted sum of the run's rewards for each answer text (a reward's None adds nothing, as in TRL)."""
+    completions = [[{"role": "assistant", "content": t}] for t in texts]
+    total = [0.0] * len(texts)
+    for reward in ctx.rewards:
+        values = reward(prompts=[messages] * len(texts), completions=completions, label=[gold] * len(texts))
+        total = [t + (0.0 if v is None else reward.weight * v) for t, v in zip(total, values)]
+    return total
+
+
+def _reference(model: Any, rows: Any, answers: list[list[int]], pad_id: int, batch_size: int) -> list[list[float]]:
+    """log pi_start(answer_k | x) for every training example, before any update."""
+    import torch
+
+    from gencls_plugins.trainers.label_pg.packed import answer_logprobs, collate
+
+    out: list[list[float]] = []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            batch = collate(rows[start:start + batch_size]["prompt_ids"], answers, pad_id)
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            out += answer_logprobs(model, batch, answers).tolist()
+    model.train(was_training)
+    return out
+
+
+class Collator:
+    """Packs a batch of prompts with every label answer (see ``packed.collate``)."""
+
+    def __init__(self, answers: list[list[int]], tokenizer: Any) -> None:
+        self.answers, self.pad_id = answers, tokenizer.pad_token_id
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        from gencls_plugins.trainers.label_pg.packed import collate
+
+        batch = collate([f["prompt_ids"] for f in features], self.answers, self.pad_id)
+        batch["rewards"] = torch.tensor([f["rewards"] for f in features], dtype=torch.float32)
+        batch["invalid"] = torch.tensor([f["invalid"] for f in features], dtype=torch.float32)
+        if "ref_logp" in features[0]:
+            batch["ref_logp"] = torch.tensor([f["ref_logp"] for f in features], dtype=torch.float32)
+        return batch
+
+
+@functools.cache
+def _trainer_class() -> type:
+    """``LabelPGTrainer``, built on first use so that registering the plugin imports no torch."""
+    from transformers import Trainer as HFTrainer
+
+    class LabelPGTrainer(HFTrainer):
+        """transformers' Trainer with the label-space objective as its loss; logs the mean expected reward, KL,
+        entropy and how often the best-rewarded answer is the most likely one."""
+
+        def __init__(self, *args: Any, answers: list[list[int]], options: LabelPGConfig, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.answers, self.options = answers, options
+            self._stats: dict[str, list[float]] = {}
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            from gencls_plugins.trainers.label_pg import objective
+            from gencls_plugins.trainers.label_pg.packed import answer_logprobs
+
+            logp = answer_logprobs(model, inputs, self.answers)
+            rewards = inputs["rewards"].to(logp.device)
+            loss, stats = objective.loss(logp, rewards, inputs["invalid"].to(logp.device), inputs.get("ref_logp"),
+                                         self.options.distribution, self.options.beta, self.options.entropy_coef)
+            stats["best_answer_top1"] = (logp.argmax(-1) == rewards.argmax(-1)).float().mean().item()
+            for key, value in stats.items():
+                self._stats.setdefault(key, []).append(value)
+            return (loss, {"logp": logp}) if return_outputs else loss
+
+        def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+            if "loss" in logs:
+                logs.update({k: sum(v) / len(v) for k, v in self._stats.items() if v})
+                self._stats = {}
+            super().log(logs, *args, **kwargs)
+
+    return LabelPGTrainer
