@@ -59,6 +59,9 @@ class SplitConfig(BaseModel):
     test_size: Size = Field(200, description="test examples (carved from the data, or sampled from its test split)")
     validation_size: Size = Field(0, description="validation examples carved from train (0 = none)")
     train_size: Size | None = Field(None, description="cap on training examples (None = all remaining)")
+    evaluate: Literal["test", "validation"] = Field(
+        "test", description="the split each stage is evaluated on: validation while choosing settings, so the "
+                            "test split is read once, for the final result")
 
     @field_validator("test_size", "validation_size", "train_size")
     @classmethod
@@ -72,6 +75,12 @@ class SplitConfig(BaseModel):
         if value < 1:
             raise ValueError(f"{value}: must be at least 1 example (or a fraction between 0 and 1)")
         return int(value)
+
+    @model_validator(mode="after")
+    def _validation_to_evaluate(self) -> SplitConfig:
+        if self.evaluate == "validation" and not self.validation_size:
+            raise ValueError("evaluate: validation needs a validation split; set splits.validation_size")
+        return self
 
 
 class TruncationConfig(BaseModel):

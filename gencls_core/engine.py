@@ -218,8 +218,9 @@ class Engine:
 
     def _evaluate_on_test(self, ctx: RunContext, inference: tuple[LabelScheme, PromptStrategy],
                           timings: dict[str, float]) -> Evaluation:
-        """Decode the test split with the inference prompt and labels, and evaluate."""
-        test = ctx.data.splits["test"]
+        """Decode the evaluation split (``splits.evaluate``: test, or validation while choosing settings) with the
+        inference prompt and labels, and evaluate."""
+        test = ctx.data.splits[self.config.splits.evaluate]
         started = time.time()
         with _timer(timings, "decode"):
             predictions, truncated = self._decode(ctx, list(test["text"]), *inference)

@@ -169,3 +169,16 @@ def test_run_finished_hook_receives_the_result(tiny_run_config):
     plugins = load_plugins(modules=[(PluginInfo("listener", "x", "listener-dist", "1"), Listener())])
     result = Engine(tiny_run_config, plugins=plugins).run()
     assert seen == [result]
+
+
+def test_stages_can_be_evaluated_on_the_validation_split(tiny_run_config):
+    from gencls_core.errors import ConfigError
+
+    tiny_run_config["splits"] = {"test_size": 10, "validation_size": 6, "evaluate": "validation"}
+    result = Engine(tiny_run_config).run()
+    assert result.metrics["n"] == 6
+    validation_texts = {r["text"] for r in result.predictions}
+    assert len(validation_texts) == 6
+    tiny_run_config["splits"] = {"test_size": 10, "evaluate": "validation"}
+    with pytest.raises(ConfigError, match="evaluate: validation needs a validation split"):
+        Engine(tiny_run_config)

@@ -1,0 +1,433 @@
+"""The bad-input and fault matrix of issue 12, through the CLI on the tiny model: one markdown row per case
+(exit code, what the user sees on stderr, what is left in the output folder).
+
+    python benchmarks/fault_matrix.py [CASE ...]
+
+Each case runs in a fresh folder under a temporary directory; nothing here is timed.
+"""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import yaml
+
+from gencls_core.testing.tiny import make_tiny_model, write_tiny_csv
+
+ROOT = Path(tempfile.mkdtemp(prefix="matrix-"))
+MODEL = make_tiny_model(ROOT / "model")
+PY = sys.executable
+
+
+def gencls(*args, env=None, stdin=None, timeout=600):
+    return subprocess.run(
+        [PY, "-m", "gencls_core", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, "GENCLS_CACHE": str(ROOT / "cache"), **(env or {})},
+        timeout=timeout,
+    )
+
+
+def base(folder, **extra):
+    folder.mkdir(parents=True, exist_ok=True)
+    csvp = write_tiny_csv(folder / "tiny.csv")
+    cfg = {
+        "output_dir": str(folder / "runs"),
+        "progress": False,
+        "model": {"name": "hf", "path": str(MODEL)},
+        "dataset": {"name": "local", "path": str(csvp), "task": "Classify the sentiment of the text."},
+        "splits": {"test_size": 10},
+        **extra,
+    }
+    return cfg
+
+
+def cfgfile(folder, cfg):
+    p = folder / "run.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return str(p)
+
+
+def left(folder):
+    runs = folder / "runs"
+    if not runs.is_dir():
+        return "no run dir"
+    out = []
+    for d in sorted(runs.iterdir()):
+        try:
+            st = json.loads((d / "run.json").read_text()).get("status")
+        except Exception:
+            st = "unreadable run.json" if (d / "run.json").exists() else "no run.json"
+        out.append(f"{st}")
+    return "run dir: " + ", ".join(out) if out else "empty runs/"
+
+
+NOISE = (
+    "Generating",
+    "Map",
+    "Casting",
+    "Loading",
+    "Tokenizing",
+    "Building",
+    "Truncating",
+    "Dropping",
+    "Writing",
+    "  warnings.warn",
+    "{",
+    "Extracting",
+    "Adding EOS",
+    "Applying chat",
+    "Filter",
+)
+
+
+def msg(done):
+    raw = [
+        line
+        for line in done.stderr.splitlines()
+        if line.strip()
+        and not line.lstrip("\r").startswith(NOISE)
+        and "Warning: `" not in line
+        and "FutureWarning" not in line
+    ]
+    mine, follow = [], False
+    for line in raw:
+        if line.startswith(("error", "warning", "interrupted")):
+            mine.append(line.strip())
+            follow = True
+        elif follow and line.startswith("  "):
+            mine.append(line.strip())
+        else:
+            follow = False
+    pick = mine or [line.strip() for line in raw[-1:]] or ["(nothing)"]
+    text = " / ".join(pick)[:260]
+    return f"{text} [{len(done.stderr.splitlines())} stderr lines]"
+
+
+def row(case, done, folder, note=""):
+    print(f"| {case} | {done.returncode} | {msg(done)} | {left(folder)}{note} |", flush=True)
+
+
+def case_seed():
+    f = ROOT / "seed"
+    c = base(f)
+    row("`--set seed=-1`", gencls("run", "--config", cfgfile(f, c), "--set", "seed=-1"), f)
+
+
+def case_single_class():
+    f = ROOT / "single"
+    c = base(f)
+    with open(c["dataset"]["path"], "a", newline="") as h:
+        csv.writer(h).writerow(["a lone neutral text", "neutral"])
+    row("a class with 1 example, stratified split", gencls("run", "--config", cfgfile(f, c)), f)
+
+
+def case_unwritable():
+    f = ROOT / "unwritable"
+    c = base(f)
+    (f / "afile").write_text("x")
+    c["output_dir"] = str(f / "afile" / "runs")
+    row("output_dir under a file (unwritable)", gencls("run", "--config", cfgfile(f, c)), f)
+
+
+def case_splits(v):
+    f = ROOT / f"split{v}"
+    c = base(f)
+    row(f"`splits.test_size={v}`", gencls("run", "--config", cfgfile(f, c), "--set", f"splits.test_size={v}"), f)
+
+
+def case_latin1():
+    f = ROOT / "latin1"
+    c = base(f)
+    p = f / "latin1.csv"
+    p.write_bytes(
+        ("text,label\n" + "".join(f"caf\xe9 {i},{'positive' if i % 2 else 'negative'}\n" for i in range(40))).encode(
+            "latin-1"
+        )
+    )
+    c["dataset"] = {"name": "local", "path": str(p)}
+    row("latin-1 CSV", gencls("run", "--config", cfgfile(f, c)), f)
+
+
+def case_diverge():
+    f = ROOT / "diverge"
+    c = base(
+        f,
+        trainers=[
+            {"name": "sft", "lora": None, "max_steps": 6, "learning_rate": 1e6, "save_steps": 1, "logging_steps": 1}
+        ],
+    )
+    d = gencls("run", "--config", cfgfile(f, c))
+    runs = list((f / "runs").glob("*/predictions.jsonl"))
+    note = ""
+    if runs:
+        txt = runs[0].read_text()
+        note = f"; predictions.jsonl {'has bare NaN' if 'NaN' in txt else 'written'}"
+    ck = sorted(p.name for p in (f / "runs").glob("*/stages/1-sft/checkpoints/checkpoint-*"))
+    row("SFT with learning rate 1e6", d, f, note + f"; checkpoints {ck}")
+
+
+def case_predict_killed():
+    f = ROOT / "killed"
+    c = base(f, trainers=[{"name": "sft", "max_steps": 2000, "save_steps": 50}])
+    p = subprocess.Popen(
+        [PY, "-m", "gencls_core", "run", "--config", cfgfile(f, c)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "GENCLS_CACHE": str(ROOT / "cache")},
+    )
+    t = time.time() + 120
+    while time.time() < t and not list((f / "runs").glob("*/stages/1-sft/checkpoints/checkpoint-*")):
+        time.sleep(0.2)
+    p.kill()
+    p.wait()
+    run_dir = next((f / "runs").iterdir())
+    row("`predict` on a run killed (-9) mid-training", gencls("predict", str(run_dir), "-", stdin="good film\n"), f)
+    return run_dir
+
+
+def case_missing_model():
+    f = ROOT / "missing"
+    c = base(f, trainers=[{"name": "sft", "max_steps": 1}])
+    gencls("run", "--config", cfgfile(f, c))
+    run_dir = next((f / "runs").iterdir())
+    shutil.rmtree(run_dir / "stages/1-sft/model")
+    row("`predict` on a run whose model folder is missing", gencls("predict", str(run_dir), "-", stdin="good\n"), f)
+
+
+def case_long(words, policy=None):
+    f = ROOT / f"long{words}{policy}"
+    c = base(f, splits={"test_size": 41})
+    if policy:
+        c["truncation"] = {"policy": policy}
+    with open(c["dataset"]["path"], "a", newline="") as h:
+        csv.writer(h).writerow([" ".join(["good"] + ["the film was a story"] * (words // 5)), "positive"])
+    t = time.time()
+    d = gencls("run", "--config", cfgfile(f, c))
+    extra = ""
+    m = list((f / "runs").glob("*/metrics.json"))
+    if m:
+        extra = f"; truncated={json.loads(m[0].read_text()).get('truncated')}"
+    row(
+        f"a {words}-word text (~{words * 4 // 1000} KB) in the test split{', policy error' if policy else ''}",
+        d,
+        f,
+        f"{extra}; {time.time() - t:.0f} s",
+    )
+
+
+def case_sigterm():
+    f = ROOT / "sigterm"
+    c = base(f, trainers=[{"name": "sft", "max_steps": 5000, "save_steps": 5}])
+    p = subprocess.Popen(
+        [PY, "-m", "gencls_core", "run", "--config", cfgfile(f, c)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "GENCLS_CACHE": str(ROOT / "cache")},
+    )
+    t = time.time() + 120
+    while time.time() < t and not list((f / "runs").glob("*/stages/1-sft/checkpoints/checkpoint-*")):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate()
+    row("SIGTERM during training", subprocess.CompletedProcess([], p.returncode, out, err), f)
+
+
+def case_half_checkpoint():
+    f = ROOT / "half"
+    c = base(f, trainers=[{"name": "sft", "max_steps": 400, "save_steps": 2}])
+    p = subprocess.Popen(
+        [PY, "-m", "gencls_core", "run", "--config", cfgfile(f, c)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "GENCLS_CACHE": str(ROOT / "cache")},
+    )
+    t = time.time() + 120
+    while time.time() < t and len(list((f / "runs").glob("*/stages/1-sft/checkpoints/checkpoint-*"))) < 2:
+        time.sleep(0.2)
+    p.kill()
+    p.wait()
+    run_dir = next((f / "runs").iterdir())
+    cks = sorted((run_dir / "stages/1-sft/checkpoints").glob("checkpoint-*"), key=lambda q: int(q.name.split("-")[1]))
+    half = cks[-1].with_name(f"checkpoint-{int(cks[-1].name.split('-')[1]) + 2}")
+    half.mkdir(exist_ok=True)
+    (half / "model.safetensors").write_bytes(b"partial")
+    (half / "trainer_state.json").unlink(missing_ok=True)
+    row("`--resume` with a half-written newest checkpoint", gencls("run", "--resume", str(run_dir)), f)
+
+
+def case_pickle():
+    f = ROOT / "pickle"
+    c = base(
+        f,
+        trainers=[
+            {
+                "name": "ppo",
+                "max_steps": 2,
+                "save_steps": 1,
+                "batch_size": 4,
+                "mini_batch_size": 2,
+                "max_completion_length": 2,
+            }
+        ],
+    )
+    d = gencls("run", "--config", cfgfile(f, c))
+    run_dir = next((f / "runs").iterdir())
+    (run_dir / "stages/1-ppo/checkpoints/checkpoint-2").rename(run_dir / "stages/1-ppo/gone")
+    (run_dir / "stages/1-ppo/stage.json").unlink()
+    rec = json.loads((run_dir / "run.json").read_text())
+    rec["status"] = "failed"
+    (run_dir / "run.json").write_text(json.dumps(rec))
+    marker = f / "PWNED"
+    state = run_dir / "stages/1-ppo/checkpoints/checkpoint-1/trainer_state.pt"
+    payload = (
+        f"import os, pickle\nclass P:\n    def __reduce__(self): return (os.system, ('touch {marker}',))\n"
+        f"pickle.dump({{'optimizer': P()}}, open('{state}', 'wb'), protocol=2)\n"
+    )
+    subprocess.run([PY, "-c", payload], check=True)
+    d = gencls("run", "--resume", str(run_dir))
+    row(
+        "PPO `trainer_state.pt` replaced by a pickle payload, then `--resume`",
+        d,
+        f,
+        f"; payload ran: {marker.exists()}",
+    )
+
+
+def case_concurrent():
+    f = ROOT / "concurrent"
+    c = base(f, run_name="same")
+    cf = cfgfile(f, c)
+    ps = [
+        subprocess.Popen(
+            [PY, "-m", "gencls_core", "run", "--config", cf],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "GENCLS_CACHE": str(ROOT / "cache")},
+        )
+        for _ in range(2)
+    ]
+    res = [(p.wait(), p.communicate()) for p in ps]
+    codes = [r[0] for r in res]
+    errs = [r[1][1] for r in res]
+    worst = max(range(2), key=lambda i: codes[i])
+    row(
+        f"two runs with the same `run_name` at once (exit codes {codes})",
+        subprocess.CompletedProcess([], codes[worst], "", errs[worst]),
+        f,
+    )
+
+
+def case_umask():
+    f = ROOT / "umask"
+    c = base(f)
+    old = os.umask(0o022)
+    d = gencls("run", "--config", cfgfile(f, c))
+    os.umask(old)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in next((f / "runs").iterdir()).glob("*.json")}
+    row("file modes under umask 022", d, f, f"; {modes}")
+
+
+def case_clash():
+    f = ROOT / "clash"
+    c = base(f)
+    site = f / "site"
+    site.mkdir()
+    (site / "fake_clash.py").write_text(
+        textwrap.dedent('''
+        from gencls_core import hookimpl, Decoder, Prediction
+        class D(Decoder):
+            """x"""
+            name = "clash-decoder"
+            def decode(self, lm, prompts, labels, ctx):
+                return [Prediction(label=labels.labels[0]) for _ in prompts]
+        @hookimpl
+        def gencls_register_decoders(register):
+            register(D)
+        ''')
+    )
+    info = site / "gencls_plugin_clash-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gencls-plugin-clash\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[gencls]\ndecoders = fake_clash\n")
+    env = {"PYTHONPATH": str(site)}
+    row(
+        "3rd-party distribution with entry point `decoders`: `gencls run`",
+        gencls("run", "--config", cfgfile(f, c), env=env),
+        f,
+    )
+    d = gencls("plugins", "list", env=env)
+    broken = [line for line in d.stdout.splitlines() if "BROKEN" in line]
+    shown = msg(d) if d.returncode else (broken[0][:200] if broken else "lists")
+    print(f"| same, `gencls plugins list` | {d.returncode} | {shown} | |")
+
+
+def case_nan_reward():
+    f = ROOT / "nanreward"
+    c = base(f)
+    site = f / "site"
+    site.mkdir()
+    (site / "fake_nanr.py").write_text(
+        textwrap.dedent('''
+        from gencls_core import hookimpl, RewardFunc
+        class R(RewardFunc):
+            """x"""
+            name = "nan-reward"
+            def __call__(self, prompts, completions, **kw):
+                return [float("nan")] * len(completions)
+        @hookimpl
+        def gencls_register_reward_funcs(register):
+            register(R)
+        ''')
+    )
+    info = site / "gencls_plugin_nanr-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gencls-plugin-nanr\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[gencls]\nnanr = fake_nanr\n")
+    c.update(
+        plugins=["nanr"],
+        rewards=["nan-reward"],
+        trainers=[{"name": "grpo", "max_steps": 2, "batch_size": 4, "num_generations": 2, "max_completion_length": 2}],
+    )
+    row("GRPO with a reward returning NaN", gencls("run", "--config", cfgfile(f, c), env={"PYTHONPATH": str(site)}), f)
+
+
+CASES = {
+    "seed": case_seed,
+    "single": case_single_class,
+    "unwritable": case_unwritable,
+    "split0": lambda: case_splits(0),
+    "splitneg": lambda: case_splits(-1),
+    "splitbig": lambda: case_splits(500),
+    "latin1": case_latin1,
+    "diverge": case_diverge,
+    "killed": case_predict_killed,
+    "missing": case_missing_model,
+    "long": lambda: case_long(25000),
+    "longerr": lambda: case_long(25000, "error"),
+    "sigterm": case_sigterm,
+    "half": case_half_checkpoint,
+    "pickle": case_pickle,
+    "concurrent": case_concurrent,
+    "umask": case_umask,
+    "clash": case_clash,
+    "nanreward": case_nan_reward,
+}
+print("| case | exit | message | left behind |\n|---|---|---|---|")
+for name in sys.argv[1:] or CASES:
+    try:
+        CASES[name]()
+    except Exception as e:
+        print(f"| {name} | harness error | {type(e).__name__}: {str(e)[:200]} | |", flush=True)
