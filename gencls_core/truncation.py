@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from gencls_core.config import TruncationConfig
 
 Messages = list[dict[str, str]]
+CHARS_PER_TOKEN = 64  # no token of a real vocabulary is longer: a text of more than limit x 64 characters is over
 
 
 def prompt_limit(model: Any, cfg: TruncationConfig) -> int | None:
@@ -35,11 +36,18 @@ class PromptFitter:
 
     def messages(self, text: str, build: Callable[[str], Messages], where: str) -> Messages:
         """``build(text)``, or ``build`` of the longest head of ``text`` that fits; ``where`` names the row."""
-        messages = build(text)
         if self.limit is None:
-            return messages
+            return build(text)
+        precut = len(text) > self.limit * CHARS_PER_TOKEN  # over the limit for sure: do not tokenize it all
+        if precut:
+            if self.policy == "error":
+                raise DataError(f"{where}: the text has {len(text)} characters, far over the limit of {self.limit} "
+                                f"prompt tokens; shorten the text or set truncation.policy=truncate")
+            text = text[:self.limit * CHARS_PER_TOKEN]
+        messages = build(text)
         length = self._length(messages)
         if length <= self.limit:
+            self.truncated += precut
             return messages
         if self.policy == "error":
             raise DataError(f"{where}: the prompt is {length} tokens, over the limit of {self.limit} (the model's "

@@ -491,6 +491,13 @@ def test_fitting_cuts_the_text_only(tiny_model_dir):
     assert len(tok(render_prompt(tok, cut), add_special_tokens=False)["input_ids"]) <= 40 and fitter.truncated == 1
     with pytest.raises(DataError, match="row 2: the prompt is over the limit of 5 tokens even without the text"):
         PromptFitter(tok, limit=5).messages("good film", build, "row 2")
+    huge = "good film " * 1_000_000  # 10 MB: cut to 40 x 64 characters before it is tokenized
+    started = time.time()
+    cut = fitter.messages(huge, build, "row 3")
+    assert time.time() - started < 10 and fitter.truncated == 2
+    assert len(tok(render_prompt(tok, cut), add_special_tokens=False)["input_ids"]) <= 40
+    with pytest.raises(DataError, match="row 4: the text has 10000000 characters, far over the limit of 40"):
+        PromptFitter(tok, limit=40, policy="error").messages(huge, build, "row 4")
 
 
 # -- plugins ----------------------------------------------------------------------------------------------------
