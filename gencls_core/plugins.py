@@ -25,16 +25,12 @@ GROUP = "gencls"
 
 def installed_plugins() -> dict[str, PluginInfo]:
     """Every installed plugin, read from package metadata without importing anything. Where two distributions
-    use one entry-point name, the built-in one (else the first found) is listed; see ``name_clashes``."""
+    use one entry-point name, the built-in one (else the first found) is listed."""
     return _scan()[0]
 
 
-def name_clashes() -> dict[str, list[PluginInfo]]:
-    """Entry-point name -> the other distributions' plugins that use the name of a listed one."""
-    return _scan()[1]
-
-
 def _scan() -> tuple[dict[str, PluginInfo], dict[str, list[PluginInfo]]]:
+    """Installed plugins by name, and name -> the other distributions' plugins that use a listed one's name."""
     by_name: dict[str, list[PluginInfo]] = {}
     for ep in importlib.metadata.entry_points(group=GROUP):
         dist = ep.dist
