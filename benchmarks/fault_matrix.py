@@ -118,6 +118,23 @@ def row(case, done, folder, note=""):
     print(f"| {case} | {done.returncode} | {msg(done)} | {left(folder)}{note} |", flush=True)
 
 
+def start_run(folder, cfg):
+    """``gencls run`` in the background, output captured as text."""
+    return subprocess.Popen(
+        [PY, "-m", "gencls_core", "run", "--config", cfgfile(folder, cfg)],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "GENCLS_CACHE": str(ROOT / "cache")},
+    )
+
+
+def wait_for_checkpoints(folder, n, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline and len(list((folder / "runs").glob("*/stages/1-sft/checkpoints/checkpoint-*"))) < n:
+        time.sleep(0.2)
+
+
 def case_seed():
     f = ROOT / "seed"
     c = base(f)
@@ -180,15 +197,8 @@ def case_diverge():
 def case_predict_killed():
     f = ROOT / "killed"
     c = base(f, trainers=[{"name": "sft", "max_steps": 2000, "save_steps": 50}])
-    p = subprocess.Popen(
-        [PY, "-m", "gencls_core", "run", "--config", cfgfile(f, c)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "GENCLS_CACHE": str(ROOT / "cache")},
-    )
-    t = time.time() + 120
-    while time.time() < t and not list((f / "runs").glob("*/stages/1-sft/checkpoints/checkpoint-*")):
-        time.sleep(0.2)
+    p = start_run(f, c)
+    wait_for_checkpoints(f, 1)
     p.kill()
     p.wait()
     run_dir = next((f / "runs").iterdir())
@@ -229,16 +239,8 @@ def case_long(words, policy=None):
 def case_sigterm():
     f = ROOT / "sigterm"
     c = base(f, trainers=[{"name": "sft", "max_steps": 5000, "save_steps": 5}])
-    p = subprocess.Popen(
-        [PY, "-m", "gencls_core", "run", "--config", cfgfile(f, c)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "GENCLS_CACHE": str(ROOT / "cache")},
-    )
-    t = time.time() + 120
-    while time.time() < t and not list((f / "runs").glob("*/stages/1-sft/checkpoints/checkpoint-*")):
-        time.sleep(0.2)
+    p = start_run(f, c)
+    wait_for_checkpoints(f, 1)
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate()
     row("SIGTERM during training", subprocess.CompletedProcess([], p.returncode, out, err), f)
@@ -247,15 +249,8 @@ def case_sigterm():
 def case_half_checkpoint():
     f = ROOT / "half"
     c = base(f, trainers=[{"name": "sft", "max_steps": 400, "save_steps": 2}])
-    p = subprocess.Popen(
-        [PY, "-m", "gencls_core", "run", "--config", cfgfile(f, c)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "GENCLS_CACHE": str(ROOT / "cache")},
-    )
-    t = time.time() + 120
-    while time.time() < t and len(list((f / "runs").glob("*/stages/1-sft/checkpoints/checkpoint-*"))) < 2:
-        time.sleep(0.2)
+    p = start_run(f, c)
+    wait_for_checkpoints(f, 2)
     p.kill()
     p.wait()
     run_dir = next((f / "runs").iterdir())
@@ -340,13 +335,27 @@ def case_umask():
     row("file modes under umask 022", d, f, f"; {modes}")
 
 
+def fake_plugin(folder, plugin, dist, module, source):
+    """A folder holding ``module`` and a dist-info declaring it as gencls plugin ``plugin``; the env to see it."""
+    site = folder / "site"
+    site.mkdir()
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[gencls]\n{plugin} = {module}\n")
+    return {"PYTHONPATH": str(site)}
+
+
 def case_clash():
     f = ROOT / "clash"
     c = base(f)
-    site = f / "site"
-    site.mkdir()
-    (site / "fake_clash.py").write_text(
-        textwrap.dedent('''
+    env = fake_plugin(
+        f,
+        "decoders",
+        "gencls-plugin-clash",
+        "fake_clash",
+        '''
         from gencls_core import hookimpl, Decoder, Prediction
         class D(Decoder):
             """x"""
@@ -356,13 +365,8 @@ def case_clash():
         @hookimpl
         def gencls_register_decoders(register):
             register(D)
-        ''')
+        ''',
     )
-    info = site / "gencls_plugin_clash-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gencls-plugin-clash\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[gencls]\ndecoders = fake_clash\n")
-    env = {"PYTHONPATH": str(site)}
     row(
         "3rd-party distribution with entry point `decoders`: `gencls run`",
         gencls("run", "--config", cfgfile(f, c), env=env),
@@ -377,10 +381,12 @@ def case_clash():
 def case_nan_reward():
     f = ROOT / "nanreward"
     c = base(f)
-    site = f / "site"
-    site.mkdir()
-    (site / "fake_nanr.py").write_text(
-        textwrap.dedent('''
+    env = fake_plugin(
+        f,
+        "nanr",
+        "gencls-plugin-nanr",
+        "fake_nanr",
+        '''
         from gencls_core import hookimpl, RewardFunc
         class R(RewardFunc):
             """x"""
@@ -390,18 +396,14 @@ def case_nan_reward():
         @hookimpl
         def gencls_register_reward_funcs(register):
             register(R)
-        ''')
+        ''',
     )
-    info = site / "gencls_plugin_nanr-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gencls-plugin-nanr\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[gencls]\nnanr = fake_nanr\n")
     c.update(
         plugins=["nanr"],
         rewards=["nan-reward"],
         trainers=[{"name": "grpo", "max_steps": 2, "batch_size": 4, "num_generations": 2, "max_completion_length": 2}],
     )
-    row("GRPO with a reward returning NaN", gencls("run", "--config", cfgfile(f, c), env={"PYTHONPATH": str(site)}), f)
+    row("GRPO with a reward returning NaN", gencls("run", "--config", cfgfile(f, c), env=env), f)
 
 
 CASES = {
