@@ -26,3 +26,21 @@ class CheckedReward:
     def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         values = self.func(prompts=prompts, completions=completions, **kwargs)
         return check_rewards(self.who, values, len(completions))
+
+
+def weighted_rewards(rewards: list[CheckedReward], prompts: list[Any], completions: list[Any],
+                     **columns: Any) -> tuple[list[float | None], dict[str, float | None]]:
+    """Each completion's weighted sum of ``rewards``, formed as TRL's GRPOTrainer forms it (so every RL trainer
+    gives a completion the same reward): a reward's None adds nothing, and a completion that every reward
+    returned None for is unscorable (None). Also each reward's mean over the values it gave."""
+    totals, scored = [0.0] * len(completions), [False] * len(completions)
+    means: dict[str, float | None] = {}
+    for reward in rewards:
+        values = reward(prompts, completions, **columns)
+        for i, value in enumerate(values):
+            if value is not None:
+                totals[i] += reward.weight * value
+                scored[i] = True
+        given = [v for v in values if v is not None]
+        means[f"rewards/{reward.__name__}"] = sum(given) / len(given) if given else None
+    return [t if s else None for t, s in zip(totals, scored)], means

@@ -152,3 +152,39 @@ def test_reward_option_typo_is_named(tiny_run_config):
     tiny_run_config["rewards"] = [{"name": "label-match", "wrongg": -2}]
     with pytest.raises(ConfigError, match=r"rewards.0.wrongg: unknown key \(did you mean 'wrong'\?\)"):
         Engine(tiny_run_config)
+
+
+def test_every_rl_trainer_gives_a_completion_the_same_reward_as_trls_grpo():
+    """A reward's None adds nothing; a completion every reward returned None for is unscorable (TRL's GRPO: NaN,
+    left out of the baseline). The PPO/GTA rollouts and label-pg use the one function that does this."""
+    import math
+    from types import SimpleNamespace
+
+    from gencls_core.rewards import CheckedReward, weighted_rewards
+    from gencls_plugins.trainers.label_pg.trainer import _weighted
+    from gencls_plugins.trainers.rollouts import score
+
+    def by_text(table):
+        return lambda prompts, completions, **kw: [table[c[-1]["content"]] for c in completions]
+
+    first = by_text({"a": 1.0, "b": None, "c": None, "d": 0.5})
+    second = by_text({"a": 2.0, "b": -1.0, "c": None, "d": None})
+
+    rewards = [CheckedReward(first, "reward 'first'", "first", 1.0), CheckedReward(second, "reward 'second'",
+                                                                                     "second", 0.5)]
+    texts = ["a", "b", "c", "d"]
+    completions = [[{"role": "assistant", "content": t}] for t in texts]
+    # TRL's GRPOTrainer: nansum of the weighted rewards, NaN where every reward gave None
+    per_func = [[1.0, 2.0], [math.nan, -1.0], [math.nan, math.nan], [0.5, math.nan]]
+    trl = [math.nan if all(math.isnan(v) for v in row) else sum(w * v for w, v in zip((1.0, 0.5), row)
+                                                               if not math.isnan(v)) for row in per_func]
+    totals, means = weighted_rewards(rewards, [[]] * 4, completions, label=["x"] * 4)
+    assert totals == [2.0, -0.5, None, 0.5] and [t if t is not None else math.nan for t in totals][:2] == trl[:2]
+    assert math.isnan(trl[2]) and totals[3] == trl[3]
+    assert means == {"rewards/first": 0.75, "rewards/second": 0.5}
+    ctx = SimpleNamespace(rewards=rewards)
+    rollout_scores, _ = score(ctx, [[]] * 4, texts, ["x"] * 4)
+    assert rollout_scores[[0, 1, 3]].tolist() == [2.0, -0.5, 0.5] and math.isnan(rollout_scores[2].item())
+    assert _weighted(ctx, [], ["a", "b"], "x") == [2.0, -0.5]  # label-pg scores each answer text the same way
+    with pytest.raises(ConfigError, match="every reward returned None for the answer 'c'"):
+        _weighted(ctx, [], texts, "x")

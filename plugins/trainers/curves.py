@@ -10,7 +10,7 @@ CURVES = ("loss", "eval_loss", "reward")
 
 def plot_curves(history: list[dict[str, Any]], path: Path) -> Path | None:
     """One panel per logged quantity against the step; None when nothing was logged."""
-    series = {k: [(h["step"], h[k]) for h in history if k in h and "step" in h] for k in CURVES}
+    series = {k: [(h["step"], h[k]) for h in history if h.get(k) is not None and "step" in h] for k in CURVES}
     series = {k: v for k, v in series.items() if v}
     if not series:
         return None

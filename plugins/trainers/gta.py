@@ -84,7 +84,7 @@ class GTA(Trainer):
             messages = [data["prompt"][i] for i in repeated]
             scores, means = score(ctx, messages, rollout.texts, [data["label"][i] for i in repeated])
             formed = torch.tensor(fmt(prompts=messages, completions=rollout.texts), dtype=torch.float32)
-            rewards = scores + cfg.format_weight * formed
+            rewards = scores.nan_to_num(0.0) + cfg.format_weight * formed  # the format reward always scores
             advantages = group_advantages(rewards, group).to(model.device)
             masks = self.masks(lm.tokenizer, rollout)
             logprobs, _ = token_logprobs(model, rollout, cfg.temperature)

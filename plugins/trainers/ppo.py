@@ -86,6 +86,9 @@ class PPO(Trainer):
             scores, reward_means = score(ctx, [data["prompt"][i] for i in rows], rollout.texts,
                                          [data["label"][i] for i in rows])
             mask = rollout.mask.float()
+            unscorable = scores.isnan()  # every reward returned None: left out of the update, as in TRL's GRPO
+            mask[unscorable.to(mask.device)] = 0
+            scores = scores.nan_to_num(0.0)
             with torch.no_grad():
                 old_logprobs, old_values = token_logprobs(model, rollout, cfg.temperature, value_head)
                 with model.disable_adapter():
@@ -118,7 +121,8 @@ class PPO(Trainer):
             if state["step"] % cfg.logging_steps == 0 or state["step"] == cfg.max_steps:
                 n = len(stats)
                 state["log_history"].append({
-                    "step": state["step"], "reward": scores.mean().item(), **reward_means, "kl": mean_kl,
+                    "step": state["step"], "reward": scores[~unscorable].mean().item() if (~unscorable).any()
+                    else None, **reward_means, "kl": mean_kl,
                     "kl_coef": kl.value, "policy_loss": sum(s[0] for s in stats) / n,
                     "value_loss": sum(s[1] for s in stats) / n, "clip_fraction": sum(s[2] for s in stats) / n})
             if state["step"] % cfg.save_steps == 0 or state["step"] == cfg.max_steps:

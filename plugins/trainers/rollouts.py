@@ -70,17 +70,14 @@ def sample(lm: Any, prompts: list[str], max_new_tokens: int, temperature: float)
 
 
 def score(ctx: RunContext, messages: list[list[dict[str, str]]], texts: list[str],
-          labels: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted sum of the run's rewards for each completion (a reward's None counts 0), and each reward's mean."""
+          labels: list[str]) -> tuple[torch.Tensor, dict[str, float | None]]:
+    """The weighted reward of each completion (``gencls_core.rewards.weighted_rewards``: NaN where every reward
+    returned None), and each reward's mean."""
+    from gencls_core.rewards import weighted_rewards
+
     completions = [[{"role": "assistant", "content": t}] for t in texts]
-    total = torch.zeros(len(texts))
-    means = {}
-    for reward in ctx.rewards:
-        values = reward(prompts=messages, completions=completions, label=labels)
-        total += reward.weight * torch.tensor([0.0 if v is None else float(v) for v in values])
-        given = [v for v in values if v is not None]
-        means[f"rewards/{reward.__name__}"] = sum(given) / len(given) if given else None
-    return total, means
+    totals, means = weighted_rewards(ctx.rewards, messages, completions, label=labels)
+    return torch.tensor([float("nan") if t is None else t for t in totals]), means
 
 
 def token_logprobs(model: Any, rollout: Rollout, temperature: float, value_head: Any = None,

@@ -90,7 +90,7 @@ def finish_stage(ctx: RunContext, history: list[dict[str, Any]], summary: dict[s
     reward and the plot's path to ``summary``."""
     write_json(ctx.stage_dir / "log_history.json", history)
     summary["truncated_prompts"] = ctx.truncated.get("train", 0)
-    rewards = [h["reward"] for h in history if "reward" in h]
+    rewards = [h["reward"] for h in history if h.get("reward") is not None]
     if rewards:
         summary["first_reward"], summary["reward"] = rewards[0], rewards[-1]
     figure = plot_curves(history, ctx.stage_dir / "training.png")

@@ -71,13 +71,16 @@ def _rows(ctx: RunContext, data: Any, labels: Any) -> Any:
 
 
 def _weighted(ctx: RunContext, messages: list[dict[str, str]], texts: list[str], gold: str) -> list[float]:
-    """The weighted sum of the run's rewards for each answer text (a reward's None adds nothing, as in TRL)."""
+    """The weighted reward of each answer text (``gencls_core.rewards.weighted_rewards``, as every RL trainer)."""
+    from gencls_core.rewards import weighted_rewards
+
     completions = [[{"role": "assistant", "content": t}] for t in texts]
-    total = [0.0] * len(texts)
-    for reward in ctx.rewards:
-        values = reward(prompts=[messages] * len(texts), completions=completions, label=[gold] * len(texts))
-        total = [t + (0.0 if v is None else reward.weight * v) for t, v in zip(total, values)]
-    return total
+    totals, _ = weighted_rewards(ctx.rewards, [messages] * len(texts), completions, label=[gold] * len(texts))
+    if None in totals:
+        raise ConfigError(f"trainer 'label-pg': every reward returned None for the answer "
+                          f"{texts[totals.index(None)]!r}; label-pg needs a reward for each label answer (and for an "
+                          f"empty one)")
+    return totals
 
 
 def _reference(model: Any, rows: Any, answers: list[list[int]], pad_id: int, batch_size: int) -> list[list[float]]:
