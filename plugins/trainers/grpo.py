@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from gencls_core.interfaces import Trainer
 from gencls_plugins.trainers.conversations import prompts_with_labels
+from gencls_plugins.trainers.difficulty import DifficultyBand, keep_band
 from gencls_plugins.trainers.options import StageOptions, training_args
 from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
 
@@ -37,6 +38,9 @@ class GRPO(Trainer):
         num_iterations: int = Field(1, ge=1, description="optimisation passes per batch of generations")
         loss_type: str = Field("dapo", description="TRL loss aggregation: grpo, dr_grpo, dapo, bnpo, ...")
         scale_rewards: str = Field("group", description="advantage scaling: group, batch or none")
+        difficulty_band: DifficultyBand | None = Field(
+            None, description="train only on examples whose gold-answer probability under the starting policy "
+                              "lies in [low, high] (null: every example)")
 
         @model_validator(mode="after")
         def _groups(self) -> GRPO.Config:
@@ -51,7 +55,7 @@ class GRPO(Trainer):
 
         cfg = self.config
         require_rewards(ctx, self.name)
-        train = prompts_with_labels(ctx, "train", self.name)
+        train, band = keep_band(ctx, prompts_with_labels(ctx, "train", self.name), cfg.difficulty_band, self.name)
         args = training_args(
             GRPOConfig, cfg, ctx, num_generations=cfg.num_generations,
             max_completion_length=cfg.max_completion_length, temperature=cfg.temperature, beta=cfg.beta,
@@ -62,5 +66,5 @@ class GRPO(Trainer):
                               processing_class=ctx.lm.tokenizer, peft_config=peft_config,
                               callbacks=stage_callbacks(ctx))
         summary = run_stage(trainer, ctx)
-        summary["train_examples"] = len(train)
+        summary.update(train_examples=len(train), **band)
         return summary

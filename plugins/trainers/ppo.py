@@ -11,6 +11,7 @@ from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel, Options, Trainer
 from gencls_plugins.trainers.conversations import prompts_with_labels
+from gencls_plugins.trainers.difficulty import DifficultyBand, keep_band
 from gencls_plugins.trainers.guards import require_finite, require_finite_weights
 from gencls_plugins.trainers.loop_checkpoints import last_checkpoint, load_checkpoint, save_checkpoint
 from gencls_plugins.trainers.options import LoraOptions
@@ -47,6 +48,9 @@ class PPO(Trainer):
         max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
         logging_steps: int = Field(1, ge=1, description="log every this many rollout batches")
         save_steps: int = Field(50, ge=1, description="checkpoint every this many rollout batches")
+        difficulty_band: DifficultyBand | None = Field(
+            None, description="train only on examples whose gold-answer probability under the starting policy "
+                              "lies in [low, high] (null: every example)")
 
     def train(self, ctx: RunContext) -> dict[str, Any]:
         import torch
@@ -61,7 +65,7 @@ class PPO(Trainer):
             raise ConfigError(f"trainers: ppo batch_size ({cfg.batch_size}) must be a multiple of "
                               f"mini_batch_size ({cfg.mini_batch_size})")
         torch.manual_seed(ctx.seed)
-        data = prompts_with_labels(ctx, "train", self.name)
+        data, band = keep_band(ctx, prompts_with_labels(ctx, "train", self.name), cfg.difficulty_band, self.name)
         prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
         model = lora_policy(ctx, cfg.lora)
         value_head = torch.nn.Linear(model.config.get_text_config().hidden_size, 1).to(model.device)
@@ -132,7 +136,7 @@ class PPO(Trainer):
         ctx.lm = LoadedModel(model, ctx.lm.tokenizer, ctx.lm.ref)
         history = state["log_history"]
         summary = finish_stage(ctx, history, {"steps": state["step"], "resumed_from_step": resumed_from,
-                                              "train_examples": len(prompts)})
+                                              "train_examples": len(prompts), **band})
         if history:
             summary["kl"] = history[-1]["kl"]
         return summary

@@ -1,0 +1,57 @@
+"""Spending an RL stage's budget where there is signal: keep the training examples whose gold answer gets a
+probability inside a band under the stage's starting policy (perplexity decoding over the label answers:
+one prompt pass per batch), i.e. the ones it is unsure or wrong about."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, model_validator
+
+from gencls_core.chat import render_prompt
+from gencls_core.errors import DataError
+from gencls_core.interfaces import Options
+
+if TYPE_CHECKING:
+    from gencls_core.context import RunContext
+
+
+class DifficultyBand(Options):
+    """Keep training examples whose gold-answer probability under the starting policy lies in [low, high]."""
+
+    low: float = Field(0.0, ge=0, le=1, description="smallest gold-answer probability kept")
+    high: float = Field(0.9, ge=0, le=1, description="largest gold-answer probability kept")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DifficultyBand:
+        if self.low >= self.high:
+            raise ValueError(f"difficulty_band: low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+def gold_probabilities(ctx: RunContext, data: Any) -> list[float]:
+    """Per row of ``data`` (``prompt`` messages, ``label``): the starting policy's probability of the gold answer
+    among the label answers (perplexity decoding, as at inference)."""
+    from gencls_plugins.decoders.perplexity import Perplexity
+
+    prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
+    training = ctx.lm.model.training
+    ctx.lm.model.eval()
+    try:
+        predictions = Perplexity(Perplexity.Config()).decode(ctx.lm, prompts, ctx.train_labels, ctx)
+    finally:
+        ctx.lm.model.train(training)
+    return [p.probs[gold] for p, gold in zip(predictions, data["label"])]
+
+
+def keep_band(ctx: RunContext, data: Any, band: DifficultyBand | None, trainer: str) -> tuple[Any, dict[str, Any]]:
+    """``data`` restricted to the band (unchanged without one), and what was kept, for the stage summary."""
+    if band is None:
+        return data, {}
+    probs = gold_probabilities(ctx, data)
+    kept = [i for i, p in enumerate(probs) if band.low <= p <= band.high]
+    if not kept:
+        raise DataError(f"trainer {trainer!r}: no training example has a gold-answer probability in "
+                        f"[{band.low}, {band.high}] (they range from {min(probs):.3f} to {max(probs):.3f}); widen "
+                        f"difficulty_band")
+    return data.select(kept), {"band_kept": len(kept), "band_of": len(probs)}
