@@ -135,6 +135,15 @@ def wait_for_checkpoints(folder, n, seconds=120):
         time.sleep(0.2)
 
 
+def killed_after_checkpoints(folder, cfg, n):
+    """A training run killed (-9) once it has written ``n`` checkpoints; its run directory."""
+    p = start_run(folder, cfg)
+    wait_for_checkpoints(folder, n)
+    p.kill()
+    p.wait()
+    return next((folder / "runs").iterdir())
+
+
 def case_seed():
     f = ROOT / "seed"
     c = base(f)
@@ -197,11 +206,7 @@ def case_diverge():
 def case_predict_killed():
     f = ROOT / "killed"
     c = base(f, trainers=[{"name": "sft", "max_steps": 2000, "save_steps": 50}])
-    p = start_run(f, c)
-    wait_for_checkpoints(f, 1)
-    p.kill()
-    p.wait()
-    run_dir = next((f / "runs").iterdir())
+    run_dir = killed_after_checkpoints(f, c, 1)
     row("`predict` on a run killed (-9) mid-training", gencls("predict", str(run_dir), "-", stdin="good film\n"), f)
     return run_dir
 
@@ -249,11 +254,7 @@ def case_sigterm():
 def case_half_checkpoint():
     f = ROOT / "half"
     c = base(f, trainers=[{"name": "sft", "max_steps": 400, "save_steps": 2}])
-    p = start_run(f, c)
-    wait_for_checkpoints(f, 2)
-    p.kill()
-    p.wait()
-    run_dir = next((f / "runs").iterdir())
+    run_dir = killed_after_checkpoints(f, c, 2)
     cks = sorted((run_dir / "stages/1-sft/checkpoints").glob("checkpoint-*"), key=lambda q: int(q.name.split("-")[1]))
     half = cks[-1].with_name(f"checkpoint-{int(cks[-1].name.split('-')[1]) + 2}")
     half.mkdir(exist_ok=True)

@@ -11,6 +11,7 @@ import time
 import traceback
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from importlib.metadata import version as _version
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from gencls_core.results import (
     write_text_atomic,
 )
 from gencls_core.rewards import CheckedReward
-from gencls_core.truncation import fitter_for
+from gencls_core.truncation import PromptFitter, fitter_for
 from gencls_core.weights import load_trained, save_trained
 
 # (metrics, what each evaluator returned, prediction rows)
@@ -53,7 +54,6 @@ class Engine:
         self.plugins = plugins if plugins is not None else load_plugins(self.config.plugins)
         self.resolution: Resolution = resolve(self.config, self.plugins)
         self.recorded: dict[str, Any] = {}  # a recorded run's run.json
-        self.recorded_data: dict[str, Any] | None = None  # labels and task of a recorded run
         self.run_dir: Path | None = None  # the run's directory (recorded, or created by run())
         self.trained_model: Path | None = None  # the recorded run's last trained model
         self.resuming = False
@@ -101,7 +101,7 @@ class Engine:
             raise UsageError(f"{run_dir} is not a gencls run directory (no run.json)")
         record = read_config_file(run_dir / "run.json")
         engine = cls(record["config"], plugins=plugins)
-        engine.recorded, engine.recorded_data, engine.run_dir = record, record.get("data"), run_dir
+        engine.recorded, engine.run_dir = record, run_dir
         return engine
 
     # -- the whole job -------------------------------------------------------------------------
@@ -245,8 +245,9 @@ class Engine:
         self._check_requirements(device)
         ctx = RunContext(seed=self.config.seed, device=device, run_dir=None, plugins=self.plugins,
                          progress=self.config.progress, truncation=self.config.truncation)
-        if self.recorded_data and not self.resolution.slots["inference_prompt"].entry.component.uses_train_split:
-            ctx.data = LabeledData(splits={}, labels=self.recorded_data["labels"], task=self.recorded_data["task"])
+        recorded = self.recorded.get("data")  # labels and task of a recorded run
+        if recorded and not self.resolution.slots["inference_prompt"].entry.component.uses_train_split:
+            ctx.data = LabeledData(splits={}, labels=recorded["labels"], task=recorded["task"])
         else:
             ctx.data = self.resolution.slots["dataset"].build().load(ctx)
             ctx.data.splits = make_splits(ctx.data, self.config.splits, self.config.seed)
@@ -271,11 +272,9 @@ class Engine:
         first ``n`` test examples."""
         ctx = self.loaded_context("cpu", progress=False)
         _, prompt = self._prompting("inference_labels", "inference_prompt", ctx)
-        who = self.resolution.slots["inference_prompt"].who()
         texts = texts or list(ctx.data.splits["test"]["text"][:n])
-        fitter = fitter_for(ctx)
-        return [render_prompt(ctx.lm.tokenizer, fitter.messages(t, lambda x: check_messages(who, prompt.messages(x), x),
-                                                                f"text {i}")) for i, t in enumerate(texts)]
+        render, _ = self._renderer(ctx, prompt)
+        return [render(t, f"text {i}") for i, t in enumerate(texts)]
 
     # -- pieces ------------------------------------------------------------------------------
     def _prompting(self, labels_slot: str, prompt_slot: str, ctx: RunContext) -> tuple[LabelScheme, PromptStrategy]:
@@ -298,13 +297,7 @@ class Engine:
                 prompt: PromptStrategy) -> tuple[list[Prediction], int]:
         """Predictions for ``texts``, and how many of their texts were truncated to fit the model."""
         decoder: Decoder = self.resolution.slots["decoder"].build()
-        who = self.resolution.slots["inference_prompt"].who()
-        fitter = fitter_for(ctx)
-
-        def render(text: str, where: str = "a content-free input") -> str:
-            build = lambda t: check_messages(who, prompt.messages(t), t)  # noqa: E731
-            return render_prompt(ctx.lm.tokenizer, fitter.messages(text, build, where))
-
+        render, fitter = self._renderer(ctx, prompt)
         ctx.render = render
         prompts = [render(t, f"input {i}") for i, t in enumerate(texts)]
         truncated = fitter.truncated
@@ -317,6 +310,20 @@ class Engine:
         predictions = check_predictions(slots["decoder"].who(), predictions, len(prompts), labels.labels)
         final = [labels.finalize(p) for p in predictions]
         return check_predictions(slots["inference_labels"].who(), final, len(prompts), ctx.data.labels), truncated
+
+    def _renderer(self, ctx: RunContext, prompt: PromptStrategy) -> tuple[Callable[..., str], PromptFitter]:
+        """``render(text, where)``: the inference prompt for ``text`` as the model sees it, fitted to the
+        truncation policy (``where`` names the row in errors); and the fitter, which counts the texts it cut."""
+        who = self.resolution.slots["inference_prompt"].who()
+        fitter = fitter_for(ctx)
+
+        def build(text: str) -> list[dict[str, str]]:
+            return check_messages(who, prompt.messages(text), text)
+
+        def render(text: str, where: str = "a content-free input") -> str:
+            return render_prompt(ctx.lm.tokenizer, fitter.messages(text, build, where))
+
+        return render, fitter
 
     def _rewards(self, labels: LabelScheme) -> list[CheckedReward]:
         rewards = []

@@ -28,12 +28,14 @@ class CheckedReward:
         return check_rewards(self.who, values, len(completions))
 
 
-def weighted_rewards(rewards: list[CheckedReward], prompts: list[Any], completions: list[Any],
+def weighted_rewards(rewards: list[CheckedReward], prompts: list[Any], texts: list[str],
                      **columns: Any) -> tuple[list[float | None], dict[str, float | None]]:
-    """Each completion's weighted sum of ``rewards``, formed as TRL's GRPOTrainer forms it (so every RL trainer
-    gives a completion the same reward): a reward's None adds nothing, and a completion that every reward
-    returned None for is unscorable (None). Also each reward's mean over the values it gave."""
-    totals, scored = [0.0] * len(completions), [False] * len(completions)
+    """Each answer text's weighted sum of ``rewards`` (given as a conversational completion), formed as TRL's
+    GRPOTrainer forms it, so every RL trainer gives an answer the same reward: a reward's None adds nothing, and
+    an answer that every reward returned None for is unscorable (None). Also each reward's mean over the values
+    it gave."""
+    completions = [[{"role": "assistant", "content": t}] for t in texts]
+    totals, scored = [0.0] * len(texts), [False] * len(texts)
     means: dict[str, float | None] = {}
     for reward in rewards:
         values = reward(prompts, completions, **columns)

@@ -68,12 +68,17 @@ class PromptFitter:
             keep -= length - self.limit
 
 
+def truncation_config(ctx: Any) -> TruncationConfig:
+    """The run's truncation settings (the defaults for a context made outside a run)."""
+    from gencls_core.config import TruncationConfig
+
+    return ctx.truncation or TruncationConfig()
+
+
 def fitter_for(ctx: Any, limit: int | None = None, lm: Any = None) -> PromptFitter:
     """A fitter for the run's model (or ``lm``) and truncation config; ``limit`` lowers the limit (e.g. a
     trainer's)."""
-    from gencls_core.config import TruncationConfig
-
-    cfg = ctx.truncation or TruncationConfig()
+    cfg = truncation_config(ctx)
     lm = lm or ctx.lm
     limits = [n for n in (prompt_limit(lm.model, cfg), limit) if n]
     return PromptFitter(lm.tokenizer, min(limits) if limits else None, cfg.policy)

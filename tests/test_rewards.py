@@ -173,12 +173,11 @@ def test_every_rl_trainer_gives_a_completion_the_same_reward_as_trls_grpo():
     rewards = [CheckedReward(first, "reward 'first'", "first", 1.0), CheckedReward(second, "reward 'second'",
                                                                                      "second", 0.5)]
     texts = ["a", "b", "c", "d"]
-    completions = [[{"role": "assistant", "content": t}] for t in texts]
     # TRL's GRPOTrainer: nansum of the weighted rewards, NaN where every reward gave None
     per_func = [[1.0, 2.0], [math.nan, -1.0], [math.nan, math.nan], [0.5, math.nan]]
     trl = [math.nan if all(math.isnan(v) for v in row) else sum(w * v for w, v in zip((1.0, 0.5), row)
                                                                if not math.isnan(v)) for row in per_func]
-    totals, means = weighted_rewards(rewards, [[]] * 4, completions, label=["x"] * 4)
+    totals, means = weighted_rewards(rewards, [[]] * 4, texts, label=["x"] * 4)
     assert totals == [2.0, -0.5, None, 0.5] and [t if t is not None else math.nan for t in totals][:2] == trl[:2]
     assert math.isnan(trl[2]) and totals[3] == trl[3]
     assert means == {"rewards/first": 0.75, "rewards/second": 0.5}

@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import TrainingDiverged
+from gencls_plugins.trainers.loop_checkpoints import newest_checkpoint
 
 if TYPE_CHECKING:
     from gencls_core.context import RunContext
@@ -18,10 +19,8 @@ WATCHED = ("loss", "grad_norm", "reward", "eval_loss", "kl", "policy_loss", "val
 
 
 def _fail(ctx: RunContext, what: str, value: Any, step: int) -> None:
-    folder = ctx.stage_dir / "checkpoints"
-    done = sorted((p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                  key=lambda p: int(p.name.split("-")[-1])) if folder.is_dir() else []
-    last = f"the last checkpoint before it is {done[-1]}" if done else "no checkpoint was written before it"
+    newest = newest_checkpoint(ctx.stage_dir / "checkpoints")
+    last = f"the last checkpoint before it is {newest}" if newest else "no checkpoint was written before it"
     raise TrainingDiverged(f"training stage {ctx.stage_dir.name}: {what} is {value} at step {step}; training "
                            f"diverged ({last}). Lower the learning rate (or raise warm-up) and run again")
 

@@ -21,13 +21,19 @@ if TYPE_CHECKING:
 STATE_FILE = "trainer_state.pt"
 
 
+def newest_checkpoint(folder: Path, marker: str | None = None) -> Path | None:
+    """The ``checkpoint-N`` folder in ``folder`` with the largest N (among those holding ``marker``, the file a
+    complete checkpoint is written last), or None."""
+    if not folder.is_dir():
+        return None
+    done = [p for p in folder.glob("checkpoint-*")
+            if p.name.split("-")[-1].isdigit() and (marker is None or (p / marker).is_file())]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
 def last_checkpoint(ctx: RunContext) -> Path | None:
     """The newest complete checkpoint of the stage when resuming, else None."""
-    folder = ctx.stage_dir / "checkpoints"
-    if not ctx.resume or not folder.is_dir():
-        return None
-    done = [p for p in folder.glob("checkpoint-*") if (p / "state.json").is_file()]
-    return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+    return newest_checkpoint(ctx.stage_dir / "checkpoints", "state.json") if ctx.resume else None
 
 
 def save_checkpoint(path: Path, model: Any, optimizer: Any, state: dict[str, Any],

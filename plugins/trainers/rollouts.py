@@ -75,8 +75,7 @@ def score(ctx: RunContext, messages: list[list[dict[str, str]]], texts: list[str
     returned None), and each reward's mean."""
     from gencls_core.rewards import weighted_rewards
 
-    completions = [[{"role": "assistant", "content": t}] for t in texts]
-    totals, means = weighted_rewards(ctx.rewards, messages, completions, label=labels)
+    totals, means = weighted_rewards(ctx.rewards, messages, texts, label=labels)
     return torch.tensor([float("nan") if t is None else t for t in totals]), means
 
 

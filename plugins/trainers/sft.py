@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from gencls_core.interfaces import Trainer
+from gencls_core.truncation import truncation_config
 from gencls_plugins.trainers.answer_head import use_answer_only_head
 from gencls_plugins.trainers.conversations import prompt_completion
 from gencls_plugins.trainers.options import StageOptions, training_args
@@ -46,7 +47,7 @@ class SFT(Trainer):
 
         cfg = self.config
         # prompts leave room for the answer inside max_length, so TRL does not cut answers off
-        reserve = ctx.truncation.reserve_tokens if ctx.truncation else 64
+        reserve = truncation_config(ctx).reserve_tokens
         room = max(cfg.max_length - reserve, cfg.max_length // 2) if cfg.max_length else None
         train = prompt_completion(ctx, "train", self.name, cfg.rationales, room)
         validation = prompt_completion(ctx, "validation", self.name, cfg.rationales, room)

@@ -11,6 +11,7 @@ from gencls_core.interfaces import LoadedModel
 from gencls_core.results import write_json
 from gencls_plugins.trainers.curves import plot_curves
 from gencls_plugins.trainers.guards import finite_guard
+from gencls_plugins.trainers.loop_checkpoints import newest_checkpoint
 from gencls_plugins.trainers.options import LoraOptions, StageOptions
 
 if TYPE_CHECKING:
@@ -34,12 +35,7 @@ def policy_model(ctx: RunContext, opts: StageOptions) -> tuple[Any, Any]:
 def last_checkpoint(ctx: RunContext) -> Path | None:
     """The stage's newest complete ``checkpoint-N`` folder (one with ``trainer_state.json``: a checkpoint cut
     short while being written has none) when resuming, else None."""
-    folder = ctx.stage_dir / "checkpoints"
-    if not ctx.resume or not folder.is_dir():
-        return None
-    done = [p for p in folder.glob("checkpoint-*")
-            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
-    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    return newest_checkpoint(ctx.stage_dir / "checkpoints", "trainer_state.json") if ctx.resume else None
 
 
 def stage_callbacks(ctx: RunContext) -> list[Any]:

@@ -74,8 +74,7 @@ def _weighted(ctx: RunContext, messages: list[dict[str, str]], texts: list[str],
     """The weighted reward of each answer text (``gencls_core.rewards.weighted_rewards``, as every RL trainer)."""
     from gencls_core.rewards import weighted_rewards
 
-    completions = [[{"role": "assistant", "content": t}] for t in texts]
-    totals, _ = weighted_rewards(ctx.rewards, [messages] * len(texts), completions, label=[gold] * len(texts))
+    totals, _ = weighted_rewards(ctx.rewards, [messages] * len(texts), texts, label=[gold] * len(texts))
     if None in totals:
         raise ConfigError(f"trainer 'label-pg': every reward returned None for the answer "
                           f"{texts[totals.index(None)]!r}; label-pg needs a reward for each label answer (and for an "
