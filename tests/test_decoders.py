@@ -2,6 +2,7 @@
 
 import math
 
+import datasets
 import pytest
 import torch
 
@@ -90,7 +91,9 @@ def test_cached_perplexity_matches_the_naive_reference(lm, ctx, padding_side, di
         lm.tokenizer.padding_side = "right"
 
 
-def test_single_token_answers_take_one_forward_pass(lm, ctx, monkeypatch):
+@pytest.mark.parametrize(("shared_prefix", "passes"), [(False, 1), (True, 2)])
+def test_single_token_answers_take_one_forward_pass_per_batch(lm, ctx, monkeypatch, shared_prefix, passes):
+    """No continuation pass: one pass per batch (plus one for the shared prefix, once per run)."""
     labels = _labels({"positive": "good", "negative": "bad"})
     answers = [lm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in ("good", "bad")]
     assert all(len(a) == 1 for a in answers)  # precondition of this test
@@ -98,8 +101,9 @@ def test_single_token_answers_take_one_forward_pass(lm, ctx, monkeypatch):
     forward = lm.model.forward
     monkeypatch.setattr(lm.model, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
     prompts = _prompts(lm, TEXTS, labels)
-    Perplexity(Perplexity.Config(batch_size=4, end_of_answer=False)).decode(lm, prompts, labels, ctx)
-    assert len(calls) == 1
+    config = Perplexity.Config(batch_size=4, end_of_answer=False, shared_prefix=shared_prefix)
+    Perplexity(config).decode(lm, prompts, labels, ctx)
+    assert len(calls) == passes
 
 
 def test_contextual_calibration_divides_out_the_content_free_distribution(lm, ctx):
@@ -196,3 +200,49 @@ def test_cached_perplexity_with_eager_attention_matches_naive(tiny_model_dir, lm
     ref = Perplexity(Perplexity.Config(method="naive")).decode(lm, prompts, labels, ctx)
     for f, r in zip(fast, ref):
         assert f.scores == pytest.approx(r.scores, abs=1e-4)
+
+
+def _few_shot_prompts(lm, labels, mode):
+    from gencls_plugins.prompts.few_shot import FewShot
+
+    train = datasets.Dataset.from_dict({"text": ["loved it", "awful", "fine work", "bad acting", "great"],
+                                        "label": ["positive", "negative", "positive", "negative", "positive"]})
+    strategy = FewShot(FewShot.Config(n=2, mode=mode))
+    strategy.setup(LabeledData({"train": train}, labels.labels, "Classify the sentiment."), labels)
+    return [render_prompt(lm.tokenizer, strategy.messages(t)) for t in TEXTS]
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("prompting", ["zero-shot", "fixed", "similar"])
+@pytest.mark.parametrize("display", [{"positive": "good", "negative": "bad"}, {"positive": "very good indeed"}])
+def test_shared_prefix_cache_gives_the_scores_of_whole_prompts(tiny_model_dir, lm, ctx, attention, prompting,
+                                                                display):
+    """Zero-shot and fixed demonstrations share a long prefix, similar ones a shorter one; single- and
+    multi-token answers; the scores equal those of encoding every whole prompt."""
+    from transformers import AutoModelForCausalLM
+
+    from gencls_plugins.decoders.scoring import shared_prefix_length
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention).eval()
+    tiny = type(lm)(model, lm.tokenizer, attention)
+    labels = _labels(display)
+    prompts = _prompts(lm, TEXTS, labels) if prompting == "zero-shot" else _few_shot_prompts(lm, labels, prompting)
+    ids = lm.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    assert shared_prefix_length(ids) > 10  # the chat template and instructions at least
+    reuse = Perplexity(Perplexity.Config(batch_size=3)).decode(tiny, prompts, labels, ctx)
+    whole = Perplexity(Perplexity.Config(batch_size=3, shared_prefix=False)).decode(tiny, prompts, labels, ctx)
+    assert [p.label for p in reuse] == [p.label for p in whole]
+    for r, w in zip(reuse, whole):
+        assert r.scores == pytest.approx(w.scores, abs=1e-4)
+
+
+def test_shared_prefix_length_leaves_every_prompt_a_token_and_a_wrong_prefix_is_refused(lm):
+    from gencls_plugins.decoders.scoring import cached_answer_logprobs, encode_prefix, shared_prefix_length
+
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter prompt keeps its last token
+    assert shared_prefix_length([[7, 1], [8, 1]]) == 0
+    assert shared_prefix_length([[1, 2, 3]]) == 2
+    prefix = encode_prefix(lm.model, [1, 2])
+    with pytest.raises(ValueError, match="does not start with the shared prefix"):
+        cached_answer_logprobs(lm.model, [[1, 3, 4]], [[5]], 0, prefix)

@@ -49,6 +49,17 @@ def test_label_match_reads_conversational_completions_and_configured_penalties()
     assert check_reward_func(reward, prompts, chat, label=["negative", "negative", "negative"]) == [2.0, -0.5, -1.0]
 
 
+def test_label_match_class_weights_scale_each_example_by_its_gold_class():
+    reward = _ready(LabelMatch(LabelMatch.Config(class_weights={"negative": 3.0})))
+    got = check_reward_func(reward, ["p"] * 3, ["negative", "positive", "positive"],
+                            label=["negative", "negative", "positive"])
+    assert got == [3.0, -3.0, 1.0]
+    with pytest.raises(ContractError, match=r"class_weights name \['neutral'\]"):
+        _ready(LabelMatch(LabelMatch.Config(class_weights={"neutral": 2.0})))
+    with pytest.raises(ValueError, match="must be positive"):
+        LabelMatch.Config(class_weights={"negative": 0.0})
+
+
 def test_label_match_rejects_unordered_penalties_and_unknown_gold_labels():
     with pytest.raises(ValueError, match="invalid <= wrong < correct"):
         LabelMatch.Config(wrong=-3.0, invalid=-1.0)
@@ -143,7 +154,8 @@ def test_reward_weights_and_options_come_from_the_config(tiny_run_config):
     tiny_run_config["rewards"] = [{"name": "label-match", "weight": 2.0, "invalid": -2.0}, "format"]
     engine = Engine(tiny_run_config, overrides=["rewards.1.weight=0.5"])
     assert engine.resolution.resolved_config()["rewards"] == [
-        {"name": "label-match", "weight": 2.0, "correct": 1.0, "wrong": -1.0, "invalid": -2.0},
+        {"name": "label-match", "weight": 2.0, "correct": 1.0, "wrong": -1.0, "invalid": -2.0,
+         "class_weights": None},
         {"name": "format", "weight": 0.5, "form": "direct", "pattern": None, "match": 1.0, "miss": 0.0}]
     assert Engine({}).resolution.resolved_config()["rewards"][0]["name"] == "label-match"
 

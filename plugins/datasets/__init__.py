@@ -1,7 +1,8 @@
-"""Dataset sources: local files, Hugging Face hub datasets, and two bundled real corpora."""
+"""Dataset sources: local files, Hugging Face hub datasets, and three bundled real corpora."""
 
 from gencls_core import hookimpl
 from gencls_plugins.datasets.bbc_news import BBCNews
+from gencls_plugins.datasets.drug_reviews import DrugReviews
 from gencls_plugins.datasets.hub import HubDataset
 from gencls_plugins.datasets.local import LocalFile
 from gencls_plugins.datasets.movie_reviews import MovieReviews
@@ -13,3 +14,4 @@ def gencls_register_datasets(register):
     register(HubDataset)
     register(MovieReviews)
     register(BBCNews)
+    register(DrugReviews)

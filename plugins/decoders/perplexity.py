@@ -17,7 +17,12 @@ from gencls_core.errors import UsageError
 from gencls_core.interfaces import Decoder, Options, Prediction
 from gencls_plugins.decoders.answers import answer_token_ids
 from gencls_plugins.decoders.batches import batches
-from gencls_plugins.decoders.scoring import cached_answer_logprobs, naive_answer_logprobs
+from gencls_plugins.decoders.scoring import (
+    cached_answer_logprobs,
+    encode_prefix,
+    naive_answer_logprobs,
+    shared_prefix_length,
+)
 
 
 def log_softmax(values: list[float]) -> list[float]:
@@ -44,6 +49,9 @@ class Perplexity(Decoder):
         method: Literal["cached", "naive"] = Field(
             "cached", description="cached: encode each prompt once and reuse its KV cache for every label; "
                                   "naive: one full forward pass per (input, label), the reference")
+        shared_prefix: bool = Field(
+            True, description="cached method: encode the tokens all prompts start with (template, instructions, "
+                              "fixed demonstrations) once and reuse their cache in every batch")
 
     def decode(self, lm, prompts, labels, ctx):
         classes = labels.labels
@@ -71,10 +79,12 @@ class Perplexity(Decoder):
         all_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
         order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
         rows: list[list[float]] = [[] for _ in all_ids]
+        shared = shared_prefix_length(all_ids) if c.method == "cached" and c.shared_prefix and all_ids else 0
+        prefix = encode_prefix(lm.model, all_ids[0][:shared]) if shared else None
         for chunk in batches(order, c.batch_size, desc=desc, progress=ctx.progress):
             ids = [all_ids[i] for i in chunk]
             if c.method == "cached":
-                token_lps = cached_answer_logprobs(lm.model, ids, answers, tok.pad_token_id)
+                token_lps = cached_answer_logprobs(lm.model, ids, answers, tok.pad_token_id, prefix)
             else:
                 token_lps = naive_answer_logprobs(lm.model, ids, answers)
             for i, per_label in zip(chunk, token_lps):

@@ -3,35 +3,74 @@
 ``cached_answer_logprobs`` encodes each prompt once (left-padded batch, only the last position's logits),
 then scores every label's remaining tokens in one more pass over the prompt's key/value cache, all labels
 packed into one row with a block-diagonal mask.
-When every answer is a single token, the prompt pass alone gives all scores.
+When every answer is a single token, the prompt pass alone gives all scores. With a ``SharedPrefix`` (the
+tokens every prompt of a run starts with: chat template, instructions, fixed demonstrations), that prefix is
+encoded once and its cache is expanded over each batch, so the prompt pass runs each prompt's own tokens only.
 ``naive_answer_logprobs`` runs one full forward pass per (prompt, answer) pair: the reference.
 Both return, per prompt, per answer, the list of the answer tokens' log-probabilities.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 TokenLogprobs = list[list[list[float]]]  # [prompt][answer][token]
 
 
+@dataclass
+class SharedPrefix:
+    """Tokens ``ids`` that every prompt starts with, encoded once: per layer, keys and values ``[1, heads,
+    len(ids), head_dim]``."""
+
+    ids: list[int]
+    layers: list[tuple[Any, Any]]
+
+
+def shared_prefix_length(prompt_ids: list[list[int]]) -> int:
+    """Tokens all prompts start with, leaving every prompt at least one token of its own."""
+    first, n = prompt_ids[0], min(len(p) for p in prompt_ids) - 1
+    for p in prompt_ids[1:]:
+        n = next((i for i in range(n) if p[i] != first[i]), n)
+    return max(n, 0)
+
+
+def encode_prefix(model: Any, ids: list[int]) -> SharedPrefix:
+    import torch
+
+    with torch.inference_mode():
+        out = model(input_ids=torch.tensor([ids], device=model.device), use_cache=True, logits_to_keep=1)
+    return SharedPrefix(list(ids), [(layer.keys, layer.values) for layer in out.past_key_values.layers])
+
+
 def cached_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: list[list[int]],
-                           pad_id: int) -> TokenLogprobs:
+                           pad_id: int, prefix: SharedPrefix | None = None) -> TokenLogprobs:
     import torch
 
     device = model.device
-    batch, width = len(prompt_ids), max(len(p) for p in prompt_ids)
+    skip = len(prefix.ids) if prefix else 0
+    if prefix and any(p[:skip] != prefix.ids for p in prompt_ids):
+        raise ValueError("a prompt does not start with the shared prefix it is scored with")
+    own = [p[skip:] for p in prompt_ids]
+    batch, width = len(own), max(len(p) for p in own)
     ids = torch.full((batch, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((batch, width), dtype=torch.long)
-    for row, p in enumerate(prompt_ids):  # left padding: every prompt ends at the last column
+    mask = torch.zeros((batch, skip + width), dtype=torch.long)
+    mask[:, :skip] = 1
+    for row, p in enumerate(own):  # left padding (after the shared prefix): every prompt ends at the last column
         ids[row, width - len(p):] = torch.tensor(p)
-        mask[row, width - len(p):] = 1
+        mask[row, skip + width - len(p):] = 1
     ids, mask = ids.to(device), mask.to(device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
     single = all(len(a) == 1 for a in answers)
+    cache = None
+    if prefix:
+        from transformers import DynamicCache
+
+        cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix.layers],
+                             config=model.config)
     with torch.inference_mode():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=not single,
-                    logits_to_keep=1)
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                    use_cache=not single or cache is not None, logits_to_keep=1)
         first = out.logits[:, -1].float().log_softmax(-1)  # predicts each answer's first token
         firsts = first[:, [a[0] for a in answers]]  # [batch, labels]
         if single:
@@ -53,7 +92,8 @@ def _continuations(model: Any, cache: Any, mask: Any, positions: Any, answers: l
 
     The row holds every answer's tokens (minus the last) one after another; a block-diagonal causal mask
     lets each answer see the whole prompt and its own earlier tokens only, and each answer's positions
-    restart right after the prompt. Returns ``[batch, packed_len, vocab]`` log-probs.
+    restart right after the prompt. ``mask`` covers the cached columns (shared prefix and padded prompts),
+    ``positions`` the prompt columns. Returns ``[batch, packed_len, vocab]`` log-probs.
     """
     import torch
 

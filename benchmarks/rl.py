@@ -1,0 +1,293 @@
+"""Does RL after SFT pay off? Naive SFT against SFT -> {label-pg, GRPO, PPO} and an extra-compute SFT control.
+
+    python benchmarks/rl.py run --dataset rotten-tomatoes --phase screen   # seed 0, every method
+    python benchmarks/rl.py run --dataset rotten-tomatoes --phase final    # seeds 1, 2: SFT and the chosen RL
+    python benchmarks/rl.py table                                          # tables, intervals, curve PNGs
+
+Every training run evaluates on the **validation** split; the RL method given three seeds is the one with the
+best validation accuracy in the screen (seed 0), chosen by the script. The **test** split is read once per
+trained model, by a separate evaluation-only run of the merged model. Every run and evaluation is a cell under
+``runs/rl-bench/<dataset>/``: a finished cell is skipped, an interrupted one resumes from its checkpoint, so
+the benchmark spans as many sittings as it needs. One heavy job at a time: timings beside another job are void.
+
+Methods, all from the same training split of the seed: ``sft`` (one epoch, LoRA r16), ``sft+1`` (the
+control: the same adapter trained one more epoch, the compute of an RL epoch), and RL stages started from the
+merged SFT model: ``label-pg`` (lr 5e-5 and 2e-4, beta 0.05; on imbalanced data also with inverse-frequency
+class weights), ``grpo-band`` and ``ppo-band`` (sampled RL on the examples whose gold-answer probability under
+SFT lies in [0.05, 0.95]). ``table`` adds TF-IDF + logistic regression on the same splits, and the paired
+bootstrap 95% interval of each method's accuracy minus SFT's, pooled over the seeds (the same resampled test
+examples for every seed, the difference averaged over seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path("runs/rl-bench")
+DATASETS: dict[str, dict[str, Any]] = {
+    "rotten-tomatoes": {"dataset": "movie-reviews",
+                        "splits": {"train_size": 1000, "validation_size": 300, "test_size": 500}},
+    "drug-reviews": {"dataset": "drug-reviews", "truncation": {"max_prompt_tokens": 192},
+                     "splits": {"train_size": 500, "validation_size": 100, "test_size": 379}},
+    "bbc-news": {"dataset": "bbc-news", "truncation": {"max_prompt_tokens": 192},
+                 "splits": {"train_size": 500, "validation_size": 200, "test_size": 500}},
+}
+QUIET = {"report_to": ["none"], "save_steps": 25, "logging_steps": 5}
+SFT = {"name": "sft", "batch_size": 8, "learning_rate": 2e-4, "epochs": 1, "eval_steps": 10**6, **QUIET}
+BAND = {"low": 0.05, "high": 0.95}
+RL: dict[str, dict[str, Any]] = {
+    "label-pg": {"name": "label-pg", "batch_size": 8, "learning_rate": 5e-5, "beta": 0.05, "epochs": 1, **QUIET},
+    "label-pg-lr2e-4": {"name": "label-pg", "batch_size": 8, "learning_rate": 2e-4, "beta": 0.05, "epochs": 1,
+                        **QUIET},
+    "grpo-band": {"name": "grpo", "batch_size": 16, "num_generations": 8, "max_completion_length": 8,
+                  "learning_rate": 2e-5, "max_steps": 60, "difficulty_band": BAND, **QUIET},
+    "ppo-band": {"name": "ppo", "max_steps": 30, "batch_size": 8, "mini_batch_size": 4, "ppo_epochs": 2,
+                 "learning_rate": 1e-5, "max_completion_length": 8, "kl_coef": 0.05, "difficulty_band": BAND,
+                 "logging_steps": 1, "save_steps": 10},
+}
+WEIGHTED = "label-pg-balanced"  # label-pg at the better screened rate, inverse-frequency class weights
+SEEDS = (0, 1, 2)
+
+
+def _config(dataset: str, seed: int, name: str, **extra: Any) -> dict[str, Any]:
+    spec = DATASETS[dataset]
+    return {"dataset": spec["dataset"], "seed": seed, "progress": True, "evaluate_untrained": False,
+            "splits": {**spec["splits"], "evaluate": "validation"}, "output_dir": str(ROOT / dataset),
+            "run_name": f"seed{seed}-{name}", **({"truncation": spec["truncation"]} if "truncation" in spec else {}),
+            **extra}
+
+
+def _cell(config: dict[str, Any]) -> dict[str, Any]:
+    """Run (or resume, or read) one gencls run; its run record with the wall time of this call added."""
+    from gencls_core import Engine
+
+    run_dir = Path(config["output_dir"]) / config["run_name"]
+    record_path = run_dir / "run.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else None
+    if record and record.get("status") == "done":
+        return record
+    print(f"== {run_dir}", flush=True)
+    started = time.time()
+    if record:
+        Engine.resume(run_dir).run()
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)  # claimed but never started
+        Engine(config).run()
+    record = json.loads(record_path.read_text())
+    record["bench_seconds"] = record.get("bench_seconds", 0) + round(time.time() - started, 1)
+    record_path.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def _stage_model(dataset: str, seed: int, name: str, stage: int) -> Path:
+    from gencls_core.weights import merge_adapter
+
+    stage_dir = next((ROOT / dataset / f"seed{seed}-{name}" / "stages").glob(f"{stage}-*"))
+    return merge_adapter(stage_dir / "model", stage_dir / "merged")
+
+
+def _test(dataset: str, seed: int, method: str) -> dict[str, Any]:
+    """Evaluate a trained method's merged model once on the test split."""
+    source = {"sft": ("sft", 1), "sft+1": ("sft", 2)}.get(method, (method, 1))
+    model = _stage_model(dataset, seed, *source)
+    config = _config(dataset, seed, f"test-{method}", model={"name": "hf", "path": str(model)})
+    config["splits"]["evaluate"] = "test"
+    return _cell(config)
+
+
+def _train(dataset: str, seed: int, method: str) -> dict[str, Any]:
+    if method == "sft":
+        return _cell(_config(dataset, seed, "sft", trainers=[SFT, SFT]))
+    base = _stage_model(dataset, seed, "sft", 1)
+    extra: dict[str, Any] = {}
+    if method == WEIGHTED:
+        counts = Counter(_cell(_config(dataset, seed, "sft"))["data"]["train_label_counts"])
+        total, k = sum(counts.values()), len(counts)
+        extra["rewards"] = [{"name": "label-match", "class_weights": {c: round(total / (k * n), 4)
+                                                                      for c, n in counts.items()}}]
+        trainer = RL[_best_label_pg(dataset)]
+    else:
+        trainer = RL[method]
+    return _cell(_config(dataset, seed, method, model={"name": "hf", "path": str(base)}, trainers=[trainer], **extra))
+
+
+def _validation(dataset: str, seed: int, method: str) -> float | None:
+    name, stage = ("sft", 1) if method == "sft" else ("sft", 2) if method == "sft+1" else (method, 1)
+    path = ROOT / dataset / f"seed{seed}-{name}" / "run.json"
+    if not path.is_file():
+        return None
+    stages = json.loads(path.read_text()).get("stages", [])
+    return next((s["accuracy"] for s in stages if s["stage"] == stage), None)
+
+
+def _best_label_pg(dataset: str) -> str:
+    scores = {m: _validation(dataset, 0, m) for m in ("label-pg", "label-pg-lr2e-4")}
+    return max(scores, key=lambda m: scores[m] if scores[m] is not None else -1)
+
+
+def _rl_methods(dataset: str) -> list[str]:
+    imbalanced = dataset != "rotten-tomatoes"
+    return ["label-pg", "label-pg-lr2e-4", *([WEIGHTED] if imbalanced else []), "grpo-band", "ppo-band"]
+
+
+def _chosen(dataset: str) -> str:
+    """The RL method with the best seed-0 validation accuracy."""
+    scores = {m: _validation(dataset, 0, m) for m in _rl_methods(dataset)}
+    missing = [m for m, v in scores.items() if v is None]
+    if missing:
+        raise SystemExit(f"screen {dataset} first: no validation result for {', '.join(missing)}")
+    best = max(scores, key=scores.__getitem__)
+    print(f"chosen on validation (seed 0): {best} ({', '.join(f'{m} {v:.3f}' for m, v in scores.items())})")
+    return best
+
+
+def run(dataset: str, phase: str) -> None:
+    if phase == "screen":
+        _train(dataset, 0, "sft")
+        for method in ("sft", "sft+1"):
+            _test(dataset, 0, method)
+        for method in _rl_methods(dataset):
+            _train(dataset, 0, method)
+            _test(dataset, 0, method)
+    else:
+        best = _chosen(dataset)
+        for seed in SEEDS[1:]:
+            _train(dataset, seed, "sft")
+            _train(dataset, seed, best)
+            for method in ("sft", "sft+1", best):
+                _test(dataset, seed, method)
+
+
+# -- the table -------------------------------------------------------------------------------------------------
+def _tested(dataset: str, seed: int, method: str) -> tuple[dict[str, Any], list[bool]] | None:
+    run_dir = ROOT / dataset / f"seed{seed}-test-{method}"
+    if not (run_dir / "run.json").is_file() or json.loads((run_dir / "run.json").read_text())["status"] != "done":
+        return None
+    rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    return json.loads((run_dir / "metrics.json").read_text()), [r["correct"] for r in rows]
+
+
+def _train_seconds(dataset: str, seed: int, method: str) -> float | None:
+    name, key = {"sft": ("sft", "train:trainers.0"), "sft+1": ("sft", "train:trainers.1")}.get(
+        method, (method, "train:trainers.0"))
+    path = ROOT / dataset / f"seed{seed}-{name}" / "run.json"
+    return json.loads(path.read_text())["timings"].get(key) if path.is_file() else None
+
+
+def _baseline(dataset: str, seed: int) -> tuple[float, float]:
+    """TF-IDF (word 1-2 grams) + logistic regression on the seed's train split, scored on its test split."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.pipeline import make_pipeline
+
+    from gencls_core import Engine
+
+    engine = Engine(_config(dataset, seed, "tfidf"))
+    splits = engine._load_data("cpu", {}).splits
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+                          LogisticRegression(max_iter=2000, C=10.0))
+    model.fit(splits["train"]["text"], splits["train"]["label"])
+    predicted = model.predict(splits["test"]["text"])
+    return accuracy_score(splits["test"]["label"], predicted), f1_score(splits["test"]["label"], predicted,
+                                                                         average="macro")
+
+
+def table(resamples: int) -> None:
+    import statistics
+
+    from gencls_core.stats import paired_bootstrap
+
+    for dataset in DATASETS:
+        methods = ["sft", "sft+1", *_rl_methods(dataset)]
+        results = {m: {s: _tested(dataset, s, m) for s in SEEDS} for m in methods}
+        if not any(results["sft"].values()):
+            continue
+        base = {s: r for s, r in results["sft"].items() if r}
+        print(f"\n### {dataset} (test split; mean ± standard deviation over seeds)\n")
+        print("| method | seeds | accuracy | macro-F1 | vs SFT, paired 95% interval (points) | train s (seed 0) |")
+        print("|---|---|---|---|---|---|")
+        for method in methods:
+            done = {s: r for s, r in results[method].items() if r and s in base}
+            if not done:
+                continue
+            acc = [r[0]["accuracy"] for r in done.values()]
+            f1 = [r[0]["f1_macro"] for r in done.values()]
+            interval = ""
+            if method != "sft":
+                diff, low, high = paired_bootstrap([base[s][1] for s in done], [r[1] for r in done.values()],
+                                                   resamples=resamples)
+                interval = f"{100 * diff:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+            seconds = _train_seconds(dataset, 0, method)
+            print(f"| {method} | {','.join(map(str, done))} | {_mean_spread(acc)} | {_mean_spread(f1)} | {interval} "
+                  f"| {'' if seconds is None else f'{seconds:.0f}'} |")
+        tfidf = [_baseline(dataset, s) for s in base]
+        print(f"| TF-IDF + logistic regression | {','.join(map(str, base))} | "
+              f"{statistics.mean(a for a, _ in tfidf):.3f} | {statistics.mean(f for _, f in tfidf):.3f} | | |")
+        _curves(dataset)
+
+
+def _mean_spread(values: list[float]) -> str:
+    import statistics
+
+    spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+    return f"{statistics.mean(values):.3f}{spread}"
+
+
+def _curves(dataset: str) -> None:
+    """Reward and KL per step of every RL stage of seed 0, beside the validation accuracy before and after."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    labels, accuracy = [], []
+    for method in ["sft", "sft+1", *_rl_methods(dataset)]:
+        value = _validation(dataset, 0, method)
+        if value is not None:
+            labels.append(method)
+            accuracy.append(value)
+        history = ROOT / dataset / f"seed0-{method}" / "stages" / f"1-{RL.get(method, RL['label-pg'])['name']}"
+        if method in ("sft", "sft+1") or not (history / "log_history.json").is_file():
+            continue
+        log = json.loads((history / "log_history.json").read_text())
+        for ax, key in zip(axes[:2], ("reward", "kl")):
+            points = [(h["step"], h[key]) for h in log if h.get(key) is not None and "step" in h]
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=method)
+    for ax, title in zip(axes[:2], ("mean reward (label-match)", "KL to the SFT policy")):
+        ax.set_xlabel("step")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    axes[2].barh(labels, accuracy)
+    axes[2].set_xlim(min(accuracy, default=0) - 0.05, max(accuracy, default=1) + 0.02)
+    axes[2].set_title("validation accuracy (seed 0)")
+    fig.tight_layout()
+    out = Path("docs/img") / f"rl-{dataset}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    print(f"\ncurves: {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    go = sub.add_parser("run", help="train and evaluate the cells of one dataset (resumes)")
+    go.add_argument("--dataset", choices=sorted(DATASETS), required=True)
+    go.add_argument("--phase", choices=["screen", "final"], required=True,
+                    help="screen: seed 0, every method; final: seeds 1 and 2 of SFT and the chosen RL method")
+    show = sub.add_parser("table", help="print the tables and write docs/img/rl-<dataset>.png")
+    show.add_argument("--resamples", type=int, default=2000)
+    args = parser.parse_args()
+    run(args.dataset, args.phase) if args.command == "run" else table(args.resamples)
+
+
+if __name__ == "__main__":
+    main()
