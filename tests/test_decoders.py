@@ -131,7 +131,6 @@ def test_generate_returns_one_prediction_per_prompt_with_raw_output(lm, ctx):
     for p in preds:
         assert isinstance(p.output, str)
         assert p.label == labels.parse(p.output)
-    assert lm.tokenizer.padding_side == "right"  # restored
 
 
 def test_generate_is_batch_invariant(lm, ctx):
@@ -140,6 +139,40 @@ def test_generate_is_batch_invariant(lm, ctx):
     one = Generate(Generate.Config(batch_size=1, max_new_tokens=4)).decode(lm, prompts, labels, ctx)
     many = Generate(Generate.Config(batch_size=4, max_new_tokens=4)).decode(lm, prompts, labels, ctx)
     assert [p.output for p in one] == [p.output for p in many]
+
+
+@pytest.mark.parametrize("prompting", ["zero-shot", "similar"])
+def test_generate_from_the_shared_prefix_cache_scores_every_step_alike(lm, prompting):
+    """The logits of every generated step, and the tokens, equal those of generating from whole prompts."""
+    from gencls_plugins.decoders.generate import _left_padded
+    from gencls_plugins.decoders.scoring import encode_prefix, shared_prefix_length
+
+    labels = _labels({"positive": "very good indeed"})
+    prompts = _prompts(lm, TEXTS, labels) if prompting == "zero-shot" else _few_shot_prompts(lm, labels, prompting)
+    ids = lm.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    prefix = encode_prefix(lm.model, ids[0][:shared_prefix_length(ids)])
+    runs = []
+    for shared in (prefix, None):
+        enc = _left_padded(ids, lm.tokenizer.pad_token_id, shared, lm.model)
+        with torch.inference_mode():
+            out = lm.model.generate(**enc, max_new_tokens=5, do_sample=False, min_new_tokens=5, output_logits=True,
+                                    return_dict_in_generate=True, pad_token_id=lm.tokenizer.pad_token_id)
+        runs.append((out.sequences[:, enc["input_ids"].shape[1]:], torch.stack(out.logits)))
+    (tokens, logits), (ref_tokens, ref_logits) = runs
+    assert torch.equal(tokens, ref_tokens)
+    assert torch.allclose(logits, ref_logits, atol=1e-4)
+    assert logits[:, 0].std(0).max() > 1e-3  # the prompts lead to different next-token logits
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_generate_with_and_without_the_shared_prefix_answers_alike(lm, ctx, constrained):
+    labels = _labels({"positive": "very good indeed"})
+    prompts = _prompts(lm, TEXTS, labels)
+    outputs = {}
+    for shared in (True, False):
+        config = Generate.Config(batch_size=3, max_new_tokens=5, constrained=constrained, shared_prefix=shared)
+        outputs[shared] = [p.output for p in Generate(config).decode(lm, prompts, labels, ctx)]
+    assert outputs[True] == outputs[False]
 
 
 @pytest.mark.parametrize("output, expected", [

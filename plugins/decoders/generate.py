@@ -1,7 +1,8 @@
 """Greedy generation, then parsing the answer into a label.
 
 Outputs naming no label or several count as unparseable. With ``constrained``, decoding may only follow
-the token sequences of the label answers (a prefix tree), so every output is a label.
+the token sequences of the label answers (a prefix tree), so every output is a label. With
+``shared_prefix``, the tokens all prompts start with are encoded once and every batch starts from that cache.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pydantic import Field
 from gencls_core.interfaces import Decoder, Options, Prediction
 from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
 from gencls_plugins.decoders.batches import batches
+from gencls_plugins.decoders.scoring import SharedPrefix, encode_prefix, shared_prefix_length
 
 
 class Generate(Decoder):
@@ -22,6 +24,8 @@ class Generate(Decoder):
         batch_size: int = Field(8, ge=1, description="prompts per generate() call")
         max_new_tokens: int = Field(16, ge=1, description="answer length limit in tokens")
         constrained: bool = Field(False, description="only allow the label answers' token sequences")
+        shared_prefix: bool = Field(True, description="encode the tokens all prompts start with once and start "
+                                                      "every batch from their cache")
 
     def decode(self, lm, prompts, labels, ctx):
         import torch
@@ -30,25 +34,45 @@ class Generate(Decoder):
         kwargs = {}
         if self.config.constrained:
             tree = PrefixTree(answer_token_ids(tok, labels, end_of_answer=True), [tok.eos_token_id])
-        side, tok.padding_side = tok.padding_side, "left"
+        all_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
+        shared = shared_prefix_length(all_ids) if self.config.shared_prefix and all_ids else 0
+        prefix = encode_prefix(model, all_ids[0][:shared]) if shared else None
         out: list[Prediction | None] = [None] * len(prompts)
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding per batch
-        try:
-            for chunk in batches(order, self.config.batch_size, desc="generate", progress=ctx.progress):
-                texts = [prompts[i] for i in chunk]
-                enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-                width = enc["input_ids"].shape[1]
-                if self.config.constrained:
-                    kwargs["prefix_allowed_tokens_fn"] = lambda _b, ids, start=width: tree.allowed(ids[start:].tolist())
-                with torch.inference_mode():
-                    ids = model.generate(**enc, max_new_tokens=self.config.max_new_tokens, do_sample=False,
-                                         temperature=None, top_p=None, top_k=None,
-                                         pad_token_id=tok.pad_token_id, **kwargs)
-                for i, text in zip(chunk, tok.batch_decode(ids[:, width:], skip_special_tokens=True)):
-                    found = labels.find(text)
-                    status = "ok" if len(found) == 1 else ("no_label" if not found else "multiple_labels")
-                    out[i] = Prediction(label=found[0] if len(found) == 1 else None, output=text.strip(),
-                                        status=status)
-        finally:
-            tok.padding_side = side
+        order = sorted(range(len(prompts)), key=lambda i: len(all_ids[i]))  # less padding per batch
+        for chunk in batches(order, self.config.batch_size, desc="generate", progress=ctx.progress):
+            enc = _left_padded([all_ids[i] for i in chunk], tok.pad_token_id, prefix, model)
+            width = enc["input_ids"].shape[1]
+            if self.config.constrained:
+                kwargs["prefix_allowed_tokens_fn"] = lambda _b, ids, start=width: tree.allowed(ids[start:].tolist())
+            with torch.inference_mode():
+                ids = model.generate(**enc, max_new_tokens=self.config.max_new_tokens, do_sample=False,
+                                     temperature=None, top_p=None, top_k=None,
+                                     pad_token_id=tok.pad_token_id, **kwargs)
+            for i, text in zip(chunk, tok.batch_decode(ids[:, width:], skip_special_tokens=True)):
+                found = labels.find(text)
+                status = "ok" if len(found) == 1 else ("no_label" if not found else "multiple_labels")
+                out[i] = Prediction(label=found[0] if len(found) == 1 else None, output=text.strip(),
+                                    status=status)
         return out
+
+
+def _left_padded(prompt_ids: list[list[int]], pad_id: int, prefix: SharedPrefix | None, model) -> dict:
+    """``generate`` inputs: the prompts left-padded to one width; with a shared prefix, the padding goes after
+    it (masked) and the prefix's cache, expanded over the batch, is passed as ``past_key_values``."""
+    import torch
+
+    skip = len(prefix.ids) if prefix else 0
+    own = [p[skip:] for p in prompt_ids]
+    width = max(map(len, own))
+    ids = torch.full((len(own), skip + width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    ids[:, :skip], mask[:, :skip] = torch.tensor(prefix.ids if prefix else []), 1
+    for row, p in enumerate(own):
+        ids[row, skip + width - len(p):], mask[row, skip + width - len(p):] = torch.tensor(p), 1
+    enc = {"input_ids": ids.to(model.device), "attention_mask": mask.to(model.device)}
+    if prefix:
+        from transformers import DynamicCache
+
+        enc["past_key_values"] = DynamicCache([(k.expand(len(own), -1, -1, -1), v.expand(len(own), -1, -1, -1))
+                                               for k, v in prefix.layers], config=model.config)
+    return enc
