@@ -167,7 +167,52 @@ def test_ppo_config_errors(tiny_run_config):
     tiny_run_config["trainers"] = [{"name": "ppo", "batch_size": 6, "mini_batch_size": 4, "max_steps": 1}]
     with pytest.raises(ConfigError, match=r"batch_size \(6\) must be a multiple of mini_batch_size \(4\)"):
         Engine(tiny_run_config).run()
+    tiny_run_config["trainers"] = [{"name": "ppo", "constrained": True, "max_completion_length": 1}]
+    with pytest.raises(ConfigError, match="constrained needs max_completion_length >= 3"):
+        Engine(tiny_run_config).run()
     tiny_run_config.update(rewards=[], trainers=[{"name": "ppo", "max_steps": 1}])
     with pytest.raises(ConfigError, match="needs at least one reward"):
         Engine(tiny_run_config).run()
     assert Path(tiny_run_config["output_dir"]).is_dir()
+
+
+def test_constrained_rollouts_only_answer_labels_and_score_the_restricted_policy(tiny_model_dir):
+    from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
+    from gencls_plugins.labels.names import NameLabels
+    from gencls_plugins.models.hub import load_pretrained
+    from gencls_plugins.trainers.rollouts import end_ids, sample, token_logprobs
+
+    lm = load_pretrained(str(tiny_model_dir), device="cpu")
+    labels = NameLabels(NameLabels.Config(display={"positive": "very good indeed"}))
+    labels.setup(["negative", "positive"])
+    tree = PrefixTree(answer_token_ids(lm.tokenizer, labels, end_of_answer=True), end_ids(lm))
+    torch.manual_seed(0)
+    prompts = ["good", "a bad film", "fine"] * 4
+    free = sample(lm, prompts, 12, 1.0)
+    assert sum(len(labels.find(t)) != 1 for t in free.texts) > 6  # the random model rarely names a label
+    rollout = sample(lm, prompts, 12, 1.0, tree)  # room for the longest answer, 11 tokens here
+    assert all(len(labels.find(t)) == 1 for t in rollout.texts)
+    with torch.no_grad():
+        restricted, _ = token_logprobs(lm.model, rollout, 1.0, tree=tree)
+        unrestricted, _ = token_logprobs(lm.model, rollout, 1.0)
+        logits = lm.model(input_ids=rollout.ids, attention_mask=rollout.attention,
+                          position_ids=(rollout.attention.cumsum(1) - 1).clamp(min=0)).logits
+    assert torch.isfinite(restricted).all()
+    for b, row in enumerate(rollout.completion.tolist()):
+        for t in range(int(rollout.mask[b].sum())):
+            allowed = tree.allowed(row[:t])
+            step = logits[b, rollout.prompt_length - 1 + t, allowed].float().log_softmax(-1)
+            assert restricted[b, t].item() == pytest.approx(step[allowed.index(row[t])].item(), abs=1e-4)
+            assert restricted[b, t] >= unrestricted[b, t] - 1e-5
+
+
+def test_constrained_ppo_never_earns_the_invalid_answer_penalty(tiny_run_config, tmp_path):
+    rewards = {}
+    for constrained in (True, False):
+        config = {**tiny_run_config, "prompt": {"name": "zero-shot", "template": "{text}"},
+                  "trainers": [{**PPO, "max_steps": 2, "constrained": constrained, "save_steps": 100}]}
+        run = Engine(config).run().run_dir
+        history = json.loads((run / "stages/1-ppo/log_history.json").read_text())
+        rewards[constrained] = [h["reward"] for h in history if "reward" in h]
+    assert min(rewards[True]) >= -1.0  # label-match: +1 right, -1 wrong, -3 no label
+    assert min(rewards[False]) < -1.0  # the random model's free answers do earn it

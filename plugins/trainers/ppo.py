@@ -48,6 +48,9 @@ class PPO(Trainer):
         max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
         logging_steps: int = Field(1, ge=1, description="log every this many rollout batches")
         save_steps: int = Field(50, ge=1, description="checkpoint every this many rollout batches")
+        constrained: bool = Field(False, description="sample only label answers (the constrained decoder's prefix "
+                                                     "tree); log-probs, ratios and KL are those of the policy "
+                                                     "restricted to them")
         difficulty_band: DifficultyBand | None = Field(
             None, description="train only on examples whose gold-answer probability under the starting policy "
                               "lies in [low, high] (null: every example)")
@@ -57,7 +60,8 @@ class PPO(Trainer):
         from tqdm.auto import tqdm
 
         from gencls_plugins.trainers import ppo_math as pm
-        from gencls_plugins.trainers.rollouts import example_order, sample, score, token_logprobs
+        from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
+        from gencls_plugins.trainers.rollouts import end_ids, example_order, sample, score, token_logprobs
 
         cfg = self.config
         require_rewards(ctx, self.name)
@@ -68,6 +72,13 @@ class PPO(Trainer):
         data, band = keep_band(ctx, prompts_with_labels(ctx, "train", self.name), cfg.difficulty_band, self.name)
         prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
         model = lora_policy(ctx, cfg.lora)
+        tree = None
+        if cfg.constrained:
+            answers = answer_token_ids(ctx.lm.tokenizer, ctx.train_labels, end_of_answer=True)
+            if max(map(len, answers)) > cfg.max_completion_length:
+                raise ConfigError(f"trainers: ppo constrained needs max_completion_length >= {max(map(len, answers))}"
+                                  f" (the longest label answer in tokens), got {cfg.max_completion_length}")
+            tree = PrefixTree(answers, end_ids(ctx.lm))
         value_head = torch.nn.Linear(model.config.get_text_config().hidden_size, 1).to(model.device)
         torch.nn.init.zeros_(value_head.weight)
         torch.nn.init.zeros_(value_head.bias)
@@ -86,7 +97,7 @@ class PPO(Trainer):
         while state["step"] < cfg.max_steps:
             rows = order[state["step"] * cfg.batch_size:(state["step"] + 1) * cfg.batch_size]
             rollout = sample(LoadedModel(model, ctx.lm.tokenizer, ctx.lm.ref), [prompts[i] for i in rows],
-                             cfg.max_completion_length, cfg.temperature)
+                             cfg.max_completion_length, cfg.temperature, tree)
             scores, reward_means = score(ctx, [data["prompt"][i] for i in rows], rollout.texts,
                                          [data["label"][i] for i in rows])
             mask = rollout.mask.float()
@@ -94,9 +105,9 @@ class PPO(Trainer):
             mask[unscorable.to(mask.device)] = 0
             scores = scores.nan_to_num(0.0)
             with torch.no_grad():
-                old_logprobs, old_values = token_logprobs(model, rollout, cfg.temperature, value_head)
+                old_logprobs, old_values = token_logprobs(model, rollout, cfg.temperature, value_head, tree=tree)
                 with model.disable_adapter():
-                    ref_logprobs, _ = token_logprobs(model, rollout, cfg.temperature)
+                    ref_logprobs, _ = token_logprobs(model, rollout, cfg.temperature, tree=tree)
             rewards, token_kl = pm.token_rewards(scores.to(mask.device), old_logprobs, ref_logprobs, mask, kl.value)
             advantages, returns = pm.gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
             if cfg.whiten_advantages:
@@ -104,7 +115,7 @@ class PPO(Trainer):
             stats = []
             for _ in range(cfg.ppo_epochs):
                 for mb in torch.randperm(len(rows)).split(cfg.mini_batch_size):
-                    logprobs, values = token_logprobs(model, rollout, cfg.temperature, value_head, rows=mb)
+                    logprobs, values = token_logprobs(model, rollout, cfg.temperature, value_head, rows=mb, tree=tree)
                     pg, clipped = pm.policy_loss(logprobs, old_logprobs[mb], advantages[mb], mask[mb],
                                                  cfg.clip_range)
                     vf = pm.value_loss(values, old_values[mb], returns[mb], mask[mb], cfg.clip_range_value)

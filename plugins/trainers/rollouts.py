@@ -47,8 +47,9 @@ def end_ids(lm: Any) -> list[int]:
     return sorted({lm.tokenizer.eos_token_id, *ids} - {None})
 
 
-def sample(lm: Any, prompts: list[str], max_new_tokens: int, temperature: float) -> Rollout:
-    """Sample one completion per rendered prompt."""
+def sample(lm: Any, prompts: list[str], max_new_tokens: int, temperature: float, tree: Any = None) -> Rollout:
+    """Sample one completion per rendered prompt; with a ``PrefixTree``, only its token sequences (the label
+    answers)."""
     tok = lm.tokenizer
     side, tok.padding_side = tok.padding_side, "left"
     try:
@@ -57,10 +58,11 @@ def sample(lm: Any, prompts: list[str], max_new_tokens: int, temperature: float)
         tok.padding_side = side
     stops = end_ids(lm)
     pad = tok.pad_token_id if tok.pad_token_id is not None else stops[0]
+    length = enc["input_ids"].shape[1]
+    constraint = {"prefix_allowed_tokens_fn": lambda _b, ids: tree.allowed(ids[length:].tolist())} if tree else {}
     with torch.no_grad():
         out = lm.model.generate(**enc, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                                max_new_tokens=max_new_tokens, eos_token_id=stops, pad_token_id=pad)
-    length = enc["input_ids"].shape[1]
+                                max_new_tokens=max_new_tokens, eos_token_id=stops, pad_token_id=pad, **constraint)
     completion = out[:, length:]
     is_end = torch.isin(completion, torch.tensor(stops, device=completion.device))
     first_end = torch.where(is_end.any(1), is_end.float().argmax(1), completion.shape[1] - 1)
@@ -80,8 +82,9 @@ def score(ctx: RunContext, messages: list[list[dict[str, str]]], texts: list[str
 
 
 def token_logprobs(model: Any, rollout: Rollout, temperature: float, value_head: Any = None,
-                   rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-probabilities of the completion tokens (and the value head's estimates before each), for ``rows``."""
+                   rows: torch.Tensor | None = None, tree: Any = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probabilities of the completion tokens (and the value head's estimates before each), for ``rows``;
+    with a ``PrefixTree``, of the policy restricted to its sequences (renormalised over the allowed tokens)."""
     from trl.trainer.utils import selective_log_softmax
 
     ids, attention = rollout.ids, rollout.attention
@@ -92,8 +95,24 @@ def token_logprobs(model: Any, rollout: Rollout, temperature: float, value_head:
                 output_hidden_states=value_head is not None)
     start = rollout.prompt_length - 1
     logits = out.logits[:, start:-1].float()
+    if tree is not None:
+        logits = logits.masked_fill(~allowed_tokens(tree, ids[:, rollout.prompt_length:], logits.shape[-1]),
+                                    float("-inf"))
     logprobs = selective_log_softmax(logits, ids[:, rollout.prompt_length:], temperature=temperature)
     values = None
     if value_head is not None:
         values = value_head(out.hidden_states[-1][:, start:-1].float()).squeeze(-1)
     return logprobs, values
+
+
+def allowed_tokens(tree: Any, completion: torch.Tensor, vocab: int) -> torch.Tensor:
+    """``[batch, length, vocab]``: which tokens the tree allows at each completion position (every token after
+    the answer's end, where the rollout mask ignores them)."""
+    allowed = torch.ones((*completion.shape, vocab), dtype=torch.bool, device=completion.device)
+    for b, row in enumerate(completion.tolist()):
+        for t in range(len(row)):
+            allowed[b, t] = False
+            allowed[b, t, tree.allowed(row[:t])] = True
+            if row[t] in tree.end_ids:
+                break
+    return allowed
