@@ -59,8 +59,8 @@ class PPO(Trainer):
         import torch
         from tqdm.auto import tqdm
 
-        from gencls_plugins.trainers import ppo_math as pm
         from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
+        from gencls_plugins.trainers import ppo_math as pm
         from gencls_plugins.trainers.rollouts import end_ids, example_order, sample, score, token_logprobs
 
         cfg = self.config
