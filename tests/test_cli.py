@@ -98,7 +98,8 @@ def test_config_show_prints_the_resolved_config():
     done = gencls("config", "show", "--set", "decoder=generate")
     assert done.returncode == 0, done.stderr
     shown = yaml.safe_load(done.stdout)
-    assert shown["decoder"] == {"name": "generate", "batch_size": 8, "max_new_tokens": 16, "constrained": False}
+    assert shown["decoder"] == {"name": "generate", "batch_size": 8, "max_new_tokens": 16, "constrained": False,
+                                "shared_prefix": True}
     assert shown["model"] == {"name": "smollm2-135m-instruct", "dtype": "auto"}
     assert shown["inference_prompt"]["name"] == "zero-shot"
 

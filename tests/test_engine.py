@@ -26,7 +26,7 @@ def test_run_writes_results_and_returns_metrics(tiny_run_config):
         ("perplexity", "decoders", "gencls")
     assert record["config"]["decoder"] == {"name": "perplexity", "batch_size": 8, "normalize": "sum",
                                            "calibrate": False, "content_free": ["N/A", "", "[MASK]"],
-                                           "end_of_answer": True, "method": "cached"}
+                                           "end_of_answer": True, "method": "cached", "shared_prefix": True}
     assert metrics == result.metrics
     assert metrics["n"] == 10 and metrics["unparseable"] == 0
     assert metrics["accuracy"] == sum(r["correct"] for r in rows) / 10
