@@ -144,8 +144,7 @@ def test_generate_is_batch_invariant(lm, ctx):
 @pytest.mark.parametrize("prompting", ["zero-shot", "similar"])
 def test_generate_from_the_shared_prefix_cache_scores_every_step_alike(lm, prompting):
     """The logits of every generated step, and the tokens, equal those of generating from whole prompts."""
-    from gencls_plugins.decoders.generate import _left_padded
-    from gencls_plugins.decoders.scoring import encode_prefix, shared_prefix_length
+    from gencls_plugins.decoders.scoring import encode_prefix, left_padded, shared_prefix_length
 
     labels = _labels({"positive": "very good indeed"})
     prompts = _prompts(lm, TEXTS, labels) if prompting == "zero-shot" else _few_shot_prompts(lm, labels, prompting)
@@ -153,7 +152,7 @@ def test_generate_from_the_shared_prefix_cache_scores_every_step_alike(lm, promp
     prefix = encode_prefix(lm.model, ids[0][:shared_prefix_length(ids)])
     runs = []
     for shared in (prefix, None):
-        enc = _left_padded(ids, lm.tokenizer.pad_token_id, shared, lm.model)
+        enc = left_padded(ids, lm.tokenizer.pad_token_id, shared, lm.model)
         with torch.inference_mode():
             out = lm.model.generate(**enc, max_new_tokens=5, do_sample=False, min_new_tokens=5, output_logits=True,
                                     return_dict_in_generate=True, pad_token_id=lm.tokenizer.pad_token_id)

@@ -12,7 +12,7 @@ from pydantic import Field
 from gencls_core.interfaces import Decoder, Options, Prediction
 from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
 from gencls_plugins.decoders.batches import batches
-from gencls_plugins.decoders.scoring import SharedPrefix, encode_prefix, shared_prefix_length
+from gencls_plugins.decoders.scoring import left_padded, prefix_of
 
 
 class Generate(Decoder):
@@ -35,12 +35,11 @@ class Generate(Decoder):
         if self.config.constrained:
             tree = PrefixTree(answer_token_ids(tok, labels, end_of_answer=True), [tok.eos_token_id])
         all_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
-        shared = shared_prefix_length(all_ids) if self.config.shared_prefix and all_ids else 0
-        prefix = encode_prefix(model, all_ids[0][:shared]) if shared else None
+        prefix = prefix_of(model, all_ids, self.config.shared_prefix)
         out: list[Prediction | None] = [None] * len(prompts)
         order = sorted(range(len(prompts)), key=lambda i: len(all_ids[i]))  # less padding per batch
         for chunk in batches(order, self.config.batch_size, desc="generate", progress=ctx.progress):
-            enc = _left_padded([all_ids[i] for i in chunk], tok.pad_token_id, prefix, model)
+            enc = left_padded([all_ids[i] for i in chunk], tok.pad_token_id, prefix, model)
             width = enc["input_ids"].shape[1]
             if self.config.constrained:
                 kwargs["prefix_allowed_tokens_fn"] = lambda _b, ids, start=width: tree.allowed(ids[start:].tolist())
@@ -55,24 +54,3 @@ class Generate(Decoder):
                                     status=status)
         return out
 
-
-def _left_padded(prompt_ids: list[list[int]], pad_id: int, prefix: SharedPrefix | None, model) -> dict:
-    """``generate`` inputs: the prompts left-padded to one width; with a shared prefix, the padding goes after
-    it (masked) and the prefix's cache, expanded over the batch, is passed as ``past_key_values``."""
-    import torch
-
-    skip = len(prefix.ids) if prefix else 0
-    own = [p[skip:] for p in prompt_ids]
-    width = max(map(len, own))
-    ids = torch.full((len(own), skip + width), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    ids[:, :skip], mask[:, :skip] = torch.tensor(prefix.ids if prefix else []), 1
-    for row, p in enumerate(own):
-        ids[row, skip + width - len(p):], mask[row, skip + width - len(p):] = torch.tensor(p), 1
-    enc = {"input_ids": ids.to(model.device), "attention_mask": mask.to(model.device)}
-    if prefix:
-        from transformers import DynamicCache
-
-        enc["past_key_values"] = DynamicCache([(k.expand(len(own), -1, -1, -1), v.expand(len(own), -1, -1, -1))
-                                               for k, v in prefix.layers], config=model.config)
-    return enc

@@ -17,12 +17,7 @@ from gencls_core.errors import UsageError
 from gencls_core.interfaces import Decoder, Options, Prediction
 from gencls_plugins.decoders.answers import answer_token_ids
 from gencls_plugins.decoders.batches import batches
-from gencls_plugins.decoders.scoring import (
-    cached_answer_logprobs,
-    encode_prefix,
-    naive_answer_logprobs,
-    shared_prefix_length,
-)
+from gencls_plugins.decoders.scoring import cached_answer_logprobs, naive_answer_logprobs, prefix_of
 
 
 def log_softmax(values: list[float]) -> list[float]:
@@ -79,8 +74,7 @@ class Perplexity(Decoder):
         all_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
         order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
         rows: list[list[float]] = [[] for _ in all_ids]
-        shared = shared_prefix_length(all_ids) if c.method == "cached" and c.shared_prefix and all_ids else 0
-        prefix = encode_prefix(lm.model, all_ids[0][:shared]) if shared else None
+        prefix = prefix_of(lm.model, all_ids, c.method == "cached" and c.shared_prefix)
         for chunk in batches(order, c.batch_size, desc=desc, progress=ctx.progress):
             ids = [all_ids[i] for i in chunk]
             if c.method == "cached":

@@ -43,31 +43,46 @@ def encode_prefix(model: Any, ids: list[int]) -> SharedPrefix:
     return SharedPrefix(list(ids), [(layer.keys, layer.values) for layer in out.past_key_values.layers])
 
 
-def cached_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: list[list[int]],
-                           pad_id: int, prefix: SharedPrefix | None = None) -> TokenLogprobs:
+def prefix_of(model: Any, prompt_ids: list[list[int]], enabled: bool = True) -> SharedPrefix | None:
+    """The prompts' shared prefix, encoded; None when ``enabled`` is off or they share nothing."""
+    shared = shared_prefix_length(prompt_ids) if enabled and prompt_ids else 0
+    return encode_prefix(model, prompt_ids[0][:shared]) if shared else None
+
+
+def left_padded(prompt_ids: list[list[int]], pad_id: int, prefix: SharedPrefix | None, model: Any) -> dict[str, Any]:
+    """Model inputs for a batch: the prompts left-padded to one width (every prompt ends at the last column).
+    With a shared prefix the padding goes after it (masked), and the prefix's cache, expanded over the batch,
+    is ``past_key_values``."""
     import torch
 
-    device = model.device
     skip = len(prefix.ids) if prefix else 0
     if prefix and any(p[:skip] != prefix.ids for p in prompt_ids):
         raise ValueError("a prompt does not start with the shared prefix it is scored with")
     own = [p[skip:] for p in prompt_ids]
-    batch, width = len(own), max(len(p) for p in own)
-    ids = torch.full((batch, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((batch, skip + width), dtype=torch.long)
-    mask[:, :skip] = 1
-    for row, p in enumerate(own):  # left padding (after the shared prefix): every prompt ends at the last column
-        ids[row, width - len(p):] = torch.tensor(p)
-        mask[row, skip + width - len(p):] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
-    single = all(len(a) == 1 for a in answers)
-    cache = None
+    width = max(map(len, own))
+    ids = torch.full((len(own), skip + width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    ids[:, :skip], mask[:, :skip] = torch.tensor(prefix.ids if prefix else [], dtype=torch.long), 1
+    for row, p in enumerate(own):
+        ids[row, skip + width - len(p):], mask[row, skip + width - len(p):] = torch.tensor(p), 1
+    enc = {"input_ids": ids.to(model.device), "attention_mask": mask.to(model.device)}
     if prefix:
         from transformers import DynamicCache
 
-        cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix.layers],
-                             config=model.config)
+        enc["past_key_values"] = DynamicCache([(k.expand(len(own), -1, -1, -1), v.expand(len(own), -1, -1, -1))
+                                               for k, v in prefix.layers], config=model.config)
+    return enc
+
+
+def cached_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: list[list[int]],
+                           pad_id: int, prefix: SharedPrefix | None = None) -> TokenLogprobs:
+    import torch
+
+    enc = left_padded(prompt_ids, pad_id, prefix, model)
+    skip = len(prefix.ids) if prefix else 0
+    ids, mask, cache = enc["input_ids"][:, skip:], enc["attention_mask"], enc.get("past_key_values")
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
+    single = all(len(a) == 1 for a in answers)
     with torch.inference_mode():
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                     use_cache=not single or cache is not None, logits_to_keep=1)
@@ -78,7 +93,7 @@ def cached_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: lis
         rest = _continuations(model, out.past_key_values, mask, positions, answers)
     starts = [sum(len(a) - 1 for a in answers[:k]) for k in range(len(answers))]
     scores: TokenLogprobs = []
-    for b in range(batch):
+    for b in range(len(prompt_ids)):
         row = []
         for k, a in enumerate(answers):
             tail = [rest[b, starts[k] + t, a[t + 1]].item() for t in range(len(a) - 1)]
