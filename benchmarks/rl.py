@@ -85,6 +85,11 @@ def _cell(config: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _source(method: str) -> tuple[str, int]:
+    """The training run (cell name) and stage that produce ``method``'s model."""
+    return {"sft": ("sft", 1), "sft+1": ("sft", 2)}.get(method, (method, 1))
+
+
 def _stage_model(dataset: str, seed: int, name: str, stage: int) -> Path:
     from gencls_core.weights import merge_adapter
 
@@ -94,8 +99,7 @@ def _stage_model(dataset: str, seed: int, name: str, stage: int) -> Path:
 
 def _test(dataset: str, seed: int, method: str) -> dict[str, Any]:
     """Evaluate a trained method's merged model once on the test split."""
-    source = {"sft": ("sft", 1), "sft+1": ("sft", 2)}.get(method, (method, 1))
-    model = _stage_model(dataset, seed, *source)
+    model = _stage_model(dataset, seed, *_source(method))
     config = _config(dataset, seed, f"test-{method}", model={"name": "hf", "path": str(model)})
     config["splits"]["evaluate"] = "test"
     return _cell(config)
@@ -118,7 +122,7 @@ def _train(dataset: str, seed: int, method: str) -> dict[str, Any]:
 
 
 def _validation(dataset: str, seed: int, method: str) -> float | None:
-    name, stage = ("sft", 1) if method == "sft" else ("sft", 2) if method == "sft+1" else (method, 1)
+    name, stage = _source(method)
     path = ROOT / dataset / f"seed{seed}-{name}" / "run.json"
     if not path.is_file():
         return None
@@ -174,10 +178,9 @@ def _tested(dataset: str, seed: int, method: str) -> tuple[dict[str, Any], list[
 
 
 def _train_seconds(dataset: str, seed: int, method: str) -> float | None:
-    name, key = {"sft": ("sft", "train:trainers.0"), "sft+1": ("sft", "train:trainers.1")}.get(
-        method, (method, "train:trainers.0"))
+    name, stage = _source(method)
     path = ROOT / dataset / f"seed{seed}-{name}" / "run.json"
-    return json.loads(path.read_text())["timings"].get(key) if path.is_file() else None
+    return json.loads(path.read_text())["timings"].get(f"train:trainers.{stage - 1}") if path.is_file() else None
 
 
 def _baseline(dataset: str, seed: int) -> tuple[float, float]:
