@@ -14,12 +14,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 import yaml
 
+from gencls_core.testing.distributions import DECODER_PLUGIN, write_plugin_distribution
 from gencls_core.testing.tiny import make_tiny_model, write_tiny_csv
 
 ROOT = Path(tempfile.mkdtemp(prefix="matrix-"))
@@ -338,14 +338,8 @@ def case_umask():
 
 def fake_plugin(folder, plugin, dist, module, source):
     """A folder holding ``module`` and a dist-info declaring it as gencls plugin ``plugin``; the env to see it."""
-    site = folder / "site"
-    site.mkdir()
-    (site / f"{module}.py").write_text(textwrap.dedent(source))
-    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[gencls]\n{plugin} = {module}\n")
-    return {"PYTHONPATH": str(site)}
+    write_plugin_distribution(folder / "site", plugin=plugin, dist=dist, source=source, module=module)
+    return {"PYTHONPATH": str(folder / "site")}
 
 
 def case_clash():
@@ -356,17 +350,7 @@ def case_clash():
         "decoders",
         "gencls-plugin-clash",
         "fake_clash",
-        '''
-        from gencls_core import hookimpl, Decoder, Prediction
-        class D(Decoder):
-            """x"""
-            name = "clash-decoder"
-            def decode(self, lm, prompts, labels, ctx):
-                return [Prediction(label=labels.labels[0]) for _ in prompts]
-        @hookimpl
-        def gencls_register_decoders(register):
-            register(D)
-        ''',
+        DECODER_PLUGIN.format(name="clash-decoder"),
     )
     row(
         "3rd-party distribution with entry point `decoders`: `gencls run`",

@@ -7,7 +7,8 @@ import sys
 
 import yaml
 
-from tests.fakedist import DECODER_PLUGIN, install_fake_plugin
+from gencls_core.testing.distributions import DECODER_PLUGIN
+from tests.fakedist import install_fake_plugin
 
 
 def gencls(*args, stdin=None, env=None):

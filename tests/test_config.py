@@ -8,7 +8,8 @@ from gencls_core.config import apply_overrides, build_config
 from gencls_core.errors import AmbiguousComponent, ComponentNotFound, ConfigError
 from gencls_core.plugins import load_plugins
 from gencls_core.resolve import resolve
-from tests.fakedist import DECODER_PLUGIN, install_fake_plugin
+from gencls_core.testing.distributions import DECODER_PLUGIN
+from tests.fakedist import install_fake_plugin
 
 
 def test_defaults_are_the_embedded_run(gencls_plugins):

@@ -503,7 +503,8 @@ def test_fitting_cuts_the_text_only(tiny_model_dir):
 # -- plugins ----------------------------------------------------------------------------------------------------
 def test_a_third_party_plugin_named_like_a_builtin_is_listed_broken_and_fails_only_when_named(
         tmp_path, monkeypatch, tiny_run_config, capsys):
-    from tests.fakedist import DECODER_PLUGIN, install_fake_plugin
+    from gencls_core.testing.distributions import DECODER_PLUGIN
+    from tests.fakedist import install_fake_plugin
 
     module = install_fake_plugin(tmp_path / "site", monkeypatch, plugin="decoders", dist="gencls-plugin-clash",
                                  source=DECODER_PLUGIN.format(name="clash-decoder"))

@@ -8,7 +8,8 @@ import pytest
 
 from gencls_core.errors import DuplicateComponent, PluginLoadError, PluginNotFound
 from gencls_core.plugins import installed_plugins, load_plugins
-from tests.fakedist import DECODER_PLUGIN, install_fake_plugin
+from gencls_core.testing.distributions import DECODER_PLUGIN
+from tests.fakedist import install_fake_plugin
 
 BUILTIN_COMPONENTS = {
     ("model_source", "hf"), ("model_source", "gguf"), ("model_source", "smollm2-135m-instruct"),
