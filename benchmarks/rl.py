@@ -49,7 +49,7 @@ RL: dict[str, dict[str, Any]] = {
                   "learning_rate": 2e-5, "max_steps": 60, "difficulty_band": BAND, **QUIET},
     "ppo-band": {"name": "ppo", "max_steps": 30, "batch_size": 8, "mini_batch_size": 4, "ppo_epochs": 2,
                  "learning_rate": 1e-5, "max_completion_length": 8, "kl_coef": 0.05, "difficulty_band": BAND,
-                 "logging_steps": 1, "save_steps": 10},
+                 "constrained": True, "logging_steps": 1, "save_steps": 10},
 }
 WEIGHTED = "label-pg-balanced"  # label-pg at the better screened rate, inverse-frequency class weights
 SEEDS = (0, 1, 2)
