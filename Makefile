@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make run    create .venv, install gencls, run the embedded default job
-#   make test   create .venv, install gencls with test extras and the example plugin, run both test suites
+#   make test   create .venv, install gencls with test extras and the example plugin, check the import layers,
+#               run both test suites
 PYTHON ?= python3
 VENV   ?= .venv
 # The CPU build of torch; override (e.g. TORCH=torch) where another build is wanted.
@@ -23,6 +24,7 @@ run: $(STAMP)
 	$(BIN)/gencls run
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 
 clean:

@@ -25,7 +25,8 @@ import torch
 
 from gencls_core import Engine
 from gencls_core.chat import render_prompt
-from gencls_core.context import RunContext
+from gencls_core.interfaces import RunContext
+from gencls_core.services import RunServices
 from gencls_plugins.decoders.generate import Generate
 from gencls_plugins.decoders.perplexity import Perplexity
 
@@ -35,7 +36,7 @@ def setup(dataset: str, n: int, prompt: dict | None = None):
     engine = Engine({"dataset": dataset, "splits": {"test_size": n}, "progress": False,
                      **({"prompt": prompt} if prompt else {})})
     slots = engine.resolution.slots
-    ctx = RunContext(seed=0, device="cpu", run_dir=None, plugins=engine.plugins, progress=False)
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(engine.plugins), progress=False)
     data = slots["dataset"].build().load(ctx)
     from gencls_core.data import make_splits
 

@@ -193,7 +193,7 @@ def _baseline(dataset: str, seed: int) -> tuple[float, float]:
     from gencls_core import Engine
 
     engine = Engine(_config(dataset, seed, "tfidf"))
-    splits = engine._load_data("cpu", {}).splits
+    splits = engine.dataset().splits
     model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
                           LogisticRegression(max_iter=2000, C=10.0))
     model.fit(splits["train"]["text"], splits["train"]["label"])

@@ -73,13 +73,14 @@ def plain_trl(steps: int) -> float:
     from trl import SFTConfig, SFTTrainer
 
     from gencls_core.config import RunConfig
-    from gencls_core.context import RunContext
     from gencls_core.data import make_splits
+    from gencls_core.interfaces import RunContext
     from gencls_core.plugins import load_plugins
+    from gencls_core.services import RunServices
 
     plugins = load_plugins()
     cfg = RunConfig(splits={"test_size": 8, "train_size": 8 * steps})
-    ctx = RunContext(seed=0, device="cpu", run_dir=None, plugins=plugins, progress=False)
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(plugins), progress=False)
     data = plugins.registry.get("dataset", "movie-reviews").component().load(ctx)
     train = make_splits(data, cfg.splits, cfg.seed)["train"]
     lm = plugins.registry.get("model_source", "smollm2-135m-instruct").component().load(ctx)

@@ -89,8 +89,7 @@ def _standalone(dataset: str, steps: int, grouped: bool, callbacks: list):
     from gencls_plugins.trainers.rationales import RationaleOptions
 
     engine = Engine(_config(dataset, steps))
-    ctx = engine.loaded_context("cpu", progress=False)
-    ctx.train_labels, ctx.train_prompt = engine._prompting("labels", "prompt", ctx)
+    ctx = engine.loaded_context("cpu", progress=False, training=True)
     rows = prompt_completion(ctx, "train", "sft", RationaleOptions(), None)
     args = SFTConfig(output_dir=str(OUT / "trl"), seed=0, data_seed=0, max_steps=steps, per_device_train_batch_size=8,
                      learning_rate=2e-4, logging_steps=1, save_strategy="no", report_to=["none"],

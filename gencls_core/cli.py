@@ -40,7 +40,8 @@ def _run_options(f):
     f = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="override a config key, e.g. --set decoder.name=generate (repeatable)")(f)
     f = click.option("--plugins", default="", metavar="A,B",
-                     help="third-party plugins to load, comma-separated, in order")(f)
+                     help="third-party plugins to load, comma-separated, in order; no:NAME leaves a plugin "
+                          "(built-in ones too) out")(f)
     f = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="YAML or JSON run config")(f)
     return f
@@ -92,7 +93,7 @@ def run(config_file, plugins, overrides, resume_dir):
         click.echo(f"interrupted{f' by {err}' if str(err) else ''}{hint}", err=True)
         sys.exit(143 if str(err) == "SIGTERM" else 130)
     if result.stages:
-        click.echo(stage_table(result.stages))
+        click.echo(stage_table(result.stages, result.stage_columns))
     record = json.loads((result.run_dir / "run.json").read_text())
     rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in scalar_metrics(result.metrics).items()]
     rows.append(("wall_seconds", f"{record['timings']['total']:.1f}"))
@@ -201,6 +202,51 @@ def plugins_list(as_json):
                        f"  {r['summary']}")
 
 
+@plugins.command("show")
+@click.argument("kind")
+@click.argument("name")
+@click.option("--plugins", "names", default="", metavar="A,B", help="third-party plugins to load as well")
+def plugins_show(kind, name, names):
+    """Describe one component: its plugin and its options as a markdown table (from its Config).
+
+    KIND is one of model_source, dataset, label_scheme, prompt_strategy, decoder, reward_func, trainer,
+    evaluator; e.g. gencls plugins show trainer sft
+    """
+    from gencls_core.interfaces import KINDS
+    from gencls_core.optiondocs import option_table
+    from gencls_core.plugins import load_plugins
+
+    if kind not in KINDS:
+        raise click.BadParameter(f"{kind!r} is not a kind; kinds: {', '.join(KINDS)}", param_hint="KIND")
+    entry = load_plugins([n for n in names.split(",") if n.strip()]).registry.get(kind, name)
+    about = " ".join((entry.component.__doc__ or "").split("\n\n")[0].split())
+    click.echo(f"{kind} {name}: {about}\n{entry.plugin.describe()}\n")
+    click.echo(option_table(entry.component.Config))
+
+
+@plugins.command("docs")
+@click.argument("folder", default="docs", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--check", is_flag=True, help="only report stale files (exit 1), write nothing")
+def plugins_docs(folder, check):
+    """Regenerate FOLDER/options.md (every built-in component's options) and the option tables in FOLDER/*.md
+    (the <!-- options: KIND NAME --> blocks), from the registry."""
+    from gencls_core.optiondocs import catalogue, refresh
+    from gencls_core.plugins import load_plugins
+    from gencls_core.results import write_text_atomic
+
+    registry = load_plugins().registry
+    wanted = {folder / "options.md": catalogue(registry)}
+    for doc in sorted(folder.glob("*.md")):
+        wanted.setdefault(doc, refresh(doc.read_text(), registry))
+    stale = [doc for doc, text in wanted.items() if not doc.is_file() or doc.read_text() != text]
+    for doc in stale:
+        click.echo(f"{'stale' if check else 'wrote'}: {doc}")
+        if not check:
+            write_text_atomic(doc, wanted[doc])
+    if check and stale:
+        sys.exit(1)
+
+
 @cli.group()
 def config():
     """Run configurations."""
@@ -238,7 +284,18 @@ def _add_plugin_commands() -> None:
     except GenclsError as err:
         click.echo(f"warning: plugin commands unavailable: {err}", err=True)
         return
-    loaded.hook.gencls_register_commands(cli=cli)
+    loaded.hook.gencls_register_commands(cli=cli, app=_App())
+
+
+class _App:
+    """``CommandServices`` for plugin commands."""
+
+    def loaded_context(self, config, overrides):
+        from gencls_core.devices import resolve_device
+        from gencls_core.engine import Engine
+
+        engine = Engine(config, overrides=list(overrides))
+        return engine.loaded_context(resolve_device(engine.config.device), engine.config.progress)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -14,33 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gencls_core.errors import ConfigError, did_you_mean
-
-# The embedded default run: SmolLM2 zero-shot with perplexity decoding on Rotten Tomatoes.
-DEFAULT_COMPONENTS = {
-    "model": "smollm2-135m-instruct",
-    "dataset": "movie-reviews",
-    "labels": "names",
-    "prompt": "zero-shot",
-    "decoder": "perplexity",
-    "rewards": ["label-match"],
-    "evaluators": ["accuracy", "f1", "per-class", "confusion", "calibration", "coverage"],
-}
-
-
-class ComponentSpec(BaseModel):
-    """A slot: the component's ``name`` plus its options (checked by the component's Config)."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str | None = Field(None, description="registered component name; empty = the default")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _name_shorthand(cls, value: Any) -> Any:
-        return {"name": value} if isinstance(value, str) else value
-
-    @property
-    def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+from gencls_core.interfaces import ComponentSpec
 
 
 class RewardSpec(ComponentSpec):

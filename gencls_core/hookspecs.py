@@ -6,64 +6,77 @@ Hooks are called one plugin at a time, so each component remembers which plugin 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from gencls_core.interfaces import CommandServices, Register, RunContext
+    from gencls_core.results import RunResult
 
 hookspec = pluggy.HookspecMarker("gencls")
 hookimpl = pluggy.HookimplMarker("gencls")
 
 
 @hookspec
-def gencls_register_model_sources(register: Any) -> None:
+def gencls_register_model_sources(register: Register) -> None:
     """Register ModelSource classes: where a causal LM and its tokenizer come from."""
 
 
 @hookspec
-def gencls_register_datasets(register: Any) -> None:
+def gencls_register_datasets(register: Register) -> None:
     """Register DatasetSource classes: labelled text to train and evaluate on."""
 
 
 @hookspec
-def gencls_register_label_schemes(register: Any) -> None:
+def gencls_register_label_schemes(register: Register) -> None:
     """Register LabelScheme classes: how a class is written in the model's answer, and parsed back."""
 
 
 @hookspec
-def gencls_register_prompt_strategies(register: Any) -> None:
+def gencls_register_prompt_strategies(register: Register) -> None:
     """Register PromptStrategy classes: how an input becomes chat messages."""
 
 
 @hookspec
-def gencls_register_decoders(register: Any) -> None:
+def gencls_register_decoders(register: Register) -> None:
     """Register Decoder classes: how the model's answer becomes a label."""
 
 
 @hookspec
-def gencls_register_reward_funcs(register: Any) -> None:
+def gencls_register_reward_funcs(register: Register) -> None:
     """Register RewardFunc classes following TRL's contract ``fn(prompts, completions, **kwargs)``."""
 
 
 @hookspec
-def gencls_register_trainers(register: Any) -> None:
+def gencls_register_trainers(register: Register) -> None:
     """Register Trainer classes: training stages run in order before evaluation."""
 
 
 @hookspec
-def gencls_register_evaluators(register: Any) -> None:
+def gencls_register_evaluators(register: Register) -> None:
     """Register Evaluator classes: metrics computed from gold labels and predictions."""
 
 
 @hookspec
-def gencls_register_commands(cli: Any) -> None:
-    """Add sub-commands to the ``gencls`` click group ``cli``."""
+def gencls_default_components() -> dict[str, str | list[str]]:
+    """Config slot -> the component name that fills it when the config names none (``rewards`` and
+    ``evaluators``: a list of names). Two plugins may not default the same slot."""
 
 
 @hookspec
-def gencls_trainer_callbacks(ctx: Any) -> list[Any]:
-    """Return ``transformers.TrainerCallback`` instances for the trainer described by ``ctx``."""
+def gencls_register_commands(cli: click.Group, app: CommandServices) -> None:
+    """Add sub-commands to the ``gencls`` click group ``cli``; ``app`` gives them what they may use of the
+    engine (an implementation may leave ``app`` out of its parameters)."""
 
 
 @hookspec
-def gencls_run_finished(result: Any) -> None:
+def gencls_trainer_callbacks(ctx: RunContext) -> list[Any]:
+    """Return ``transformers.TrainerCallback`` instances for the training stage described by ``ctx``."""
+
+
+@hookspec
+def gencls_run_finished(result: RunResult) -> None:
     """Called with the RunResult once a run has written its results."""

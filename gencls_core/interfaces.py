@@ -1,24 +1,26 @@
-"""The contract of each component kind.
+"""The contract plugin authors program against: component bases, what they exchange, and the run context.
 
 A component is a class with a kebab-case ``name``, a pydantic ``Config`` (its options, validated with
 ``extra="forbid"``) and ``requires`` (capabilities it needs, e.g. ``{"cuda"}``). Plugins register the
-class; the engine validates the options and instantiates it with ``cls(config)``.
-Nothing here imports torch.
+class; the engine validates the options and instantiates it with ``cls(config)``. Each kind's abstract
+methods must be implemented: registration refuses a class that leaves one out.
+
+This module is the leaf of gencls: it imports no other gencls module (and not torch), so every layer
+above can use it.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     import datasets
-
-    from gencls_core.context import RunContext
-
 
 class Options(BaseModel):
     """Base for component configs: unknown keys are errors."""
@@ -26,7 +28,23 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Component:
+class ComponentSpec(BaseModel):
+    """A slot: the component's ``name`` plus its options (checked by the component's Config)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str | None = Field(None, description="registered component name; empty = the default")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Component(ABC):  # noqa: B024 - each kind declares its abstract methods
     """Base of every component kind."""
 
     name: ClassVar[str] = ""
@@ -75,22 +93,24 @@ class Prediction:
     scores: dict[str, float] | None = None
     probs: dict[str, float] | None = None
     output: str | None = None
-    status: str = "ok"
+    status: Literal["ok", "no_label", "multiple_labels", "abstained"] = "ok"
 
 
 class ModelSource(Component):
     """Where a causal LM comes from."""
 
+    @abstractmethod
     def load(self, ctx: RunContext) -> LoadedModel:
-        raise NotImplementedError
+        """The model and its tokenizer (the engine moves the model to ``ctx.device``)."""
 
 
 class DatasetSource(Component):
     """Where labelled text comes from. Splits it provides (``train``/``validation``/``test``) are kept;
     otherwise everything is returned as ``train`` and the engine carves seeded stratified splits."""
 
+    @abstractmethod
     def load(self, ctx: RunContext) -> LabeledData:
-        raise NotImplementedError
+        """The labelled texts, with their class names and task."""
 
 
 class LabelScheme(Component):
@@ -105,13 +125,13 @@ class LabelScheme(Component):
         """Bind the scheme to the dataset's class names (called once before use)."""
         self.labels = list(labels)
 
+    @abstractmethod
     def verbalize(self, label: str) -> str:
         """The answer text for class ``label``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def find(self, output: str) -> list[str]:
         """Every class an answer names (distinct, in label order)."""
-        raise NotImplementedError
 
     def parse(self, output: str) -> str | None:
         """The class an answer names, or None if it names none or several."""
@@ -151,23 +171,28 @@ class PromptStrategy(Component):
         self.task = data.task
         self.label_scheme = labels
 
+    @abstractmethod
     def messages(self, text: str) -> list[dict[str, str]]:
-        raise NotImplementedError
+        """Chat messages asking for ``text``'s label; the last is the user's and contains ``text``."""
 
 
 class Decoder(Component):
     """Turns rendered prompts into predictions."""
 
+    @abstractmethod
     def decode(self, lm: LoadedModel, prompts: list[str], labels: LabelScheme,
                ctx: RunContext) -> list[Prediction]:
-        raise NotImplementedError
+        """One Prediction per prompt, its label one of ``labels.labels`` or None."""
 
 
 class Evaluator(Component):
     """Metrics from gold labels and predictions (a prediction's label is None when it named no valid label)."""
 
+    stage_metrics: ClassVar[tuple[str, ...]] = ()  # metrics shown per stage in the report's stage table
+
+    @abstractmethod
     def evaluate(self, gold: list[str], predictions: list[Prediction], labels: list[str]) -> dict[str, Any]:
-        raise NotImplementedError
+        """Metrics by name; scalar ones go to the metrics table."""
 
     def report(self, values: dict[str, Any], out_dir: Path) -> str:
         """A markdown section for ``report.md`` from what ``evaluate`` returned; may write figures into
@@ -178,9 +203,12 @@ class Evaluator(Component):
 class Trainer(Component):
     """A training stage: updates ``ctx.lm`` in place (or replaces it)."""
 
+    # summary keys shown (as train_<key>) in the report's stage table
+    stage_metrics: ClassVar[tuple[str, ...]] = ("steps", "loss")
+
+    @abstractmethod
     def train(self, ctx: RunContext) -> dict[str, Any]:
         """Train and return a summary (losses, steps, ...) for ``run.json``."""
-        raise NotImplementedError
 
 
 class RewardFunc(Component):
@@ -193,8 +221,9 @@ class RewardFunc(Component):
         """Bind the reward to the training label scheme (called once before training)."""
         self.label_scheme = labels
 
+    @abstractmethod
     def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
-        raise NotImplementedError
+        """One reward (or None, 'not applicable') per completion."""
 
 
 # kind -> (register hook, base class)
@@ -208,3 +237,72 @@ KINDS: dict[str, tuple[str, type[Component]]] = {
     "trainer": ("gencls_register_trainers", Trainer),
     "evaluator": ("gencls_register_evaluators", Evaluator),
 }
+
+
+class Register(Protocol):
+    """What a ``gencls_register_*`` hook receives: call it once per component class."""
+
+    def __call__(self, component: type[Component], *, name: str | None = None) -> None: ...
+
+
+class Reward(Protocol):
+    """A run's reward as trainers call it: TRL's reward contract, checked, with its name and weight."""
+
+    __name__: str
+    weight: float
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]: ...
+
+
+class Services(Protocol):
+    """What the engine lends components during a run, instead of its plugin loader."""
+
+    def build(self, kind: str, spec: ComponentSpec | str | dict[str, Any], path: str) -> Component: ...
+
+    def trainer_callbacks(self, ctx: RunContext) -> list[Any]: ...
+
+
+class CommandServices(Protocol):
+    """What a plugin's command may use of the engine (the ``app`` of ``gencls_register_commands``)."""
+
+    def loaded_context(self, config: Path | None, overrides: list[str]) -> RunContext:
+        """A context for the run ``config`` (a file, or None: the default) with ``--set`` overrides: its dataset
+        loaded and split, its model loaded onto the configured device."""
+
+
+@dataclass
+class RunContext:
+    """Shared state of one run. Trainers read ``data``, the training prompt and labels and ``rewards``, write
+    checkpoints under ``stage_dir``, continue from the last one when ``resume`` is set, and may replace ``lm``."""
+
+    seed: int
+    device: str
+    run_dir: Path | None
+    services: Services | None = None  # None outside a run: ``build`` and plugin callbacks are unavailable
+    progress: bool = True
+    data: LabeledData | None = None
+    lm: LoadedModel | None = None
+    train_labels: LabelScheme | None = None
+    train_prompt: PromptStrategy | None = None
+    render: Callable[[str], str] | None = None  # text -> rendered inference prompt, set while decoding
+    rewards: list[Reward] = field(default_factory=list)
+    stage_dir: Path | None = None  # the current training stage's folder
+    resume: bool = False  # continue the stage from its last checkpoint when there is one
+    truncation: BaseModel | None = None  # the run's TruncationConfig: how over-long prompts are cut (None: defaults)
+    truncated: dict[str, int] = field(default_factory=dict)  # split -> texts cut for the last training stage
+
+    def build(self, kind: str, spec: ComponentSpec | str | dict[str, Any], path: str) -> Component:
+        """A registered component of ``kind`` from a name or ``{name, options}`` spec, its options validated;
+        ``path`` names it in errors (e.g. ``labels.base``). Label schemes and prompt strategies get this context
+        as their ``ctx``."""
+        if self.services is None:
+            raise RuntimeError(f"{path}: this RunContext has no services (it was made outside a run), so it cannot "
+                               f"build a {kind}; give it services=RunServices(plugins) in tests")
+        component = self.services.build(kind, spec, path)
+        if isinstance(component, (LabelScheme, PromptStrategy)):
+            component.ctx = self
+        return component
+
+    def trainer_callbacks(self) -> list[Any]:
+        """The plugins' ``gencls_trainer_callbacks`` for the current training stage (none outside a run)."""
+        return self.services.trainer_callbacks(self) if self.services is not None else []

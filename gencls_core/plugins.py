@@ -1,15 +1,17 @@
 """Plugin discovery (stevedore, ``gencls`` entry points) and contribution (pluggy hooks).
 
 Only the plugins a run needs are imported: the built-in ones (shipped by the ``gencls`` distribution)
-plus those named, in the order named. ``load_plugins(all_installed=True)`` imports every installed
-plugin and records broken ones instead of failing (for ``gencls plugins list``).
+plus those named, in the order named; ``no:NAME`` leaves one out (as pytest's ``-p no:NAME``).
+``load_plugins(all_installed=True)`` imports every installed plugin and records broken ones instead of
+failing (for ``gencls plugins list``). Hooks are called through pluggy's hook callers, one plugin at a time
+where errors must name the plugin.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pluggy
@@ -49,7 +51,8 @@ def _scan() -> tuple[dict[str, PluginInfo], dict[str, list[PluginInfo]]]:
 
 
 def requested_plugins(names: Sequence[str] = ()) -> list[str]:
-    """Names from the caller plus ``GENCLS_PLUGINS`` (comma-separated), in order, without repeats."""
+    """Names from the caller plus ``GENCLS_PLUGINS`` (comma-separated), in order, without repeats; ``no:NAME``
+    entries leave a plugin out."""
     env = [n for n in os.environ.get("GENCLS_PLUGINS", "").split(",") if n.strip()]
     out: list[str] = []
     for n in [*names, *env]:
@@ -72,6 +75,19 @@ class Plugins:
     def hook(self):
         return self.pm.hook
 
+    def defaults(self) -> dict[str, str | list[str]]:
+        """Config slot -> default component name(s), from the plugins' ``gencls_default_components``."""
+        found: dict[str, tuple[str, str | list[str]]] = {}
+        for plugin, call in hook_callers(self.pm, "gencls_default_components"):
+            for result in call():
+                for slot, value in result.items():
+                    if slot in found and found[slot][1] != value:
+                        raise PluginLoadError(
+                            f"plugins {found[slot][0]!r} and {plugin!r} both set the default {slot} "
+                            f"({found[slot][1]!r} and {value!r}); leave one out with --plugins no:NAME")
+                    found[slot] = (plugin, value)
+        return {slot: value for slot, (_, value) in found.items()}
+
 
 def _new_pm() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(GROUP)
@@ -91,11 +107,18 @@ def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
                  modules: Sequence[tuple[PluginInfo, object]] = ()) -> Plugins:
     """Import and register plugins.
 
-    ``names``: third-party plugins to load after the built-ins (``--plugins``). ``modules``: extra
-    ``(info, module_or_object)`` pairs registered directly (tests, the Python API).
+    ``names``: third-party plugins to load after the built-ins (``--plugins``), and ``no:NAME`` for plugins
+    (built-in ones included) to leave out. ``modules``: extra ``(info, module_or_object)`` pairs registered
+    directly (tests, the Python API).
     """
     available, clashes = _scan()
-    names = requested_plugins(names)
+    requested = requested_plugins(names)
+    left_out = [n[3:].strip() for n in requested if n.startswith("no:")]
+    names = [n for n in requested if not n.startswith("no:") and n not in left_out]
+    for n in left_out:
+        if n not in available:
+            raise PluginNotFound(f"cannot leave out plugin {n!r} (no:{n}): it is not installed"
+                                 f"{did_you_mean(n, available)}; installed: {', '.join(sorted(available))}")
     for n in names:
         if n in clashes:
             dists = ", ".join(f"{i.distribution} {i.version}" for i in [available[n], *clashes[n]])
@@ -109,6 +132,7 @@ def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
                 f"Installed third-party plugins: {', '.join(installed) or 'none'}. "
                 f"Try: pip install gencls-plugin-{n}")
     wanted = list(available) if all_installed else [n for n, i in available.items() if i.builtin] + names
+    wanted = [n for n in wanted if n not in left_out]
 
     failures: dict[str, BaseException] = {}
 
@@ -179,16 +203,24 @@ def _add(plugins: Plugins, info: PluginInfo, module: object, tolerate: bool) -> 
     plugins.loaded.append(info)
 
 
+def hook_callers(pm: pluggy.PluginManager, hook_name: str) -> Iterator[tuple[str, pluggy.HookCaller]]:
+    """For each plugin implementing ``hook_name``, in registration order: its name and pluggy's caller of the
+    hook restricted to it, so a result or an error can be attributed to the plugin."""
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        others = [p for p in pm.get_plugins() if p is not impl.plugin]
+        yield impl.plugin_name, pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+
 def _collect(registry: Registry, pm: pluggy.PluginManager, info: PluginInfo) -> None:
     """Call each register hook of the plugin named ``info.name`` alone, so components know their plugin."""
     staged = Registry()
     for kind, (hook_name, _base) in KINDS.items():
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            if impl.plugin_name != info.name:
+        for name, call in hook_callers(pm, hook_name):
+            if name != info.name:
                 continue
 
             def register(component, *, name=None, _kind=kind):
                 staged.add(_kind, component, info, name)
 
-            impl.function(register)
+            call(register=register)
     registry.merge(staged)

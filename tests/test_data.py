@@ -7,15 +7,15 @@ import datasets
 import pytest
 
 from gencls_core.config import SplitConfig
-from gencls_core.context import RunContext
 from gencls_core.data import check_labeled_data, make_splits
 from gencls_core.errors import DataError
-from gencls_core.interfaces import LabeledData
+from gencls_core.interfaces import LabeledData, RunContext
+from gencls_core.services import RunServices
 from gencls_plugins.datasets.local import LocalFile
 
 
 def _ctx(plugins):
-    return RunContext(seed=0, device="cpu", run_dir=None, plugins=plugins, progress=False)
+    return RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(plugins), progress=False)
 
 
 def _local(path, **opts):

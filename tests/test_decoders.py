@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from gencls_core.chat import answer_suffix, render_prompt
-from gencls_core.context import RunContext
 from gencls_core.errors import ConfigError
-from gencls_core.interfaces import LabeledData
+from gencls_core.interfaces import LabeledData, RunContext
+from gencls_core.services import RunServices
 from gencls_plugins.decoders.generate import Generate
 from gencls_plugins.decoders.perplexity import Perplexity
 from gencls_plugins.labels.names import NameLabels
@@ -24,7 +24,7 @@ def lm(tiny_model_dir):
 
 @pytest.fixture
 def ctx(gencls_plugins):
-    return RunContext(seed=0, device="cpu", run_dir=None, plugins=gencls_plugins, progress=False)
+    return RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(gencls_plugins), progress=False)
 
 
 def _labels(display=None, labels=("negative", "positive")):

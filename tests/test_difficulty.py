@@ -16,8 +16,7 @@ def _gold_probabilities(config):
     from gencls_plugins.trainers.conversations import prompts_with_labels
 
     engine = Engine(config)
-    ctx = engine.loaded_context("cpu", progress=False)
-    ctx.train_labels, ctx.train_prompt = engine._prompting("labels", "prompt", ctx)
+    ctx = engine.loaded_context("cpu", progress=False, training=True)
     data = prompts_with_labels(ctx, "train", "grpo")
     prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
     predictions = Perplexity(Perplexity.Config(method="naive")).decode(ctx.lm, prompts, ctx.train_labels, ctx)

@@ -158,19 +158,6 @@ def test_existing_run_name_is_not_overwritten(tiny_run_config):
     assert (first.run_dir / "metrics.json").read_text() == before
 
 
-def test_run_finished_hook_receives_the_result(tiny_run_config):
-    seen = []
-
-    class Listener:
-        @hookimpl
-        def gencls_run_finished(self, result):
-            seen.append(result)
-
-    plugins = load_plugins(modules=[(PluginInfo("listener", "x", "listener-dist", "1"), Listener())])
-    result = Engine(tiny_run_config, plugins=plugins).run()
-    assert seen == [result]
-
-
 def test_stages_can_be_evaluated_on_the_validation_split(tiny_run_config):
     from gencls_core.errors import ConfigError
 

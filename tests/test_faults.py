@@ -210,7 +210,7 @@ def test_automatic_run_names_take_the_next_free_suffix(tiny_run_config, monkeypa
         def now(cls, tz=None):
             return datetime.datetime(2026, 1, 2, 3, 4, 5)
 
-    monkeypatch.setattr("gencls_core.engine._dt.datetime", Frozen)
+    monkeypatch.setattr("gencls_core.rundir._dt.datetime", Frozen)
     first, second = Engine(tiny_run_config).run(), Engine(tiny_run_config).run()
     assert first.run_dir.name == "20260102-030405-local-hf" and second.run_dir.name == first.run_dir.name + "-2"
 

@@ -1,10 +1,13 @@
-"""Each hook, called through pluggy exactly as gencls calls it."""
+"""One ``test_hook_<name>`` per hook (datasette's rule, checked by test_hook_docs.py), each calling the hook
+through pluggy exactly as gencls calls it."""
 
 import pytest
+import yaml
 
 from gencls_core import (
     DatasetSource,
     Decoder,
+    Engine,
     Evaluator,
     LabelScheme,
     ModelSource,
@@ -13,22 +16,11 @@ from gencls_core import (
     Trainer,
     hookimpl,
 )
-from gencls_core.callbacks import trainer_callbacks
-from gencls_core.context import RunContext
-from gencls_core.errors import ContractError
+from gencls_core.errors import ContractError, PluginLoadError
+from gencls_core.interfaces import RunContext
 from gencls_core.plugins import load_plugins
 from gencls_core.registry import PluginInfo
-
-REGISTER_HOOKS = [
-    ("gencls_register_model_sources", "model_source", ModelSource),
-    ("gencls_register_datasets", "dataset", DatasetSource),
-    ("gencls_register_label_schemes", "label_scheme", LabelScheme),
-    ("gencls_register_prompt_strategies", "prompt_strategy", PromptStrategy),
-    ("gencls_register_decoders", "decoder", Decoder),
-    ("gencls_register_reward_funcs", "reward_func", RewardFunc),
-    ("gencls_register_trainers", "trainer", Trainer),
-    ("gencls_register_evaluators", "evaluator", Evaluator),
-]
+from gencls_core.services import RunServices
 
 
 def _plugin(hook_name, body):
@@ -36,29 +28,117 @@ def _plugin(hook_name, body):
     return type("Plugin", (), {hook_name: hookimpl(body)})()
 
 
-@pytest.mark.parametrize("hook_name, kind, base", REGISTER_HOOKS)
-def test_register_hook_adds_a_component_of_its_kind(hook_name, kind, base):
-    component = type("Custom", (base,), {"name": "custom-one", "__doc__": "A custom component."})
+def _load(name, hook_name, body, *names):
+    return load_plugins(names, modules=[(PluginInfo(name, "x", f"{name}-dist", "2.0"), _plugin(hook_name, body))])
+
+
+def _registers(hook_name, kind, base):
+    """The register hook adds a (concrete) component of its kind under its own name and under another."""
+    methods = {m: lambda self, *args, **kwargs: None for m in base.__abstractmethods__}
+    component = type("Custom", (base,), {"name": "custom-one", "__doc__": "A custom component.", **methods})
 
     def body(self, register):
         register(component)
         register(component, name="custom-two")
 
-    plugins = load_plugins(modules=[(PluginInfo("mine", "x", "my-dist", "2.0"), _plugin(hook_name, body))])
+    plugins = _load("mine", hook_name, body)
     for name in ("custom-one", "custom-two"):
         entry = plugins.registry.get(kind, name)
-        assert entry.component is component and entry.plugin.distribution == "my-dist"
+        assert entry.component is component and entry.plugin.distribution == "mine-dist"
 
 
-def test_gencls_trainer_callbacks_are_collected_and_checked():
+def test_hook_register_model_sources():
+    _registers("gencls_register_model_sources", "model_source", ModelSource)
+
+
+def test_hook_register_datasets():
+    _registers("gencls_register_datasets", "dataset", DatasetSource)
+
+
+def test_hook_register_label_schemes():
+    _registers("gencls_register_label_schemes", "label_scheme", LabelScheme)
+
+
+def test_hook_register_prompt_strategies():
+    _registers("gencls_register_prompt_strategies", "prompt_strategy", PromptStrategy)
+
+
+def test_hook_register_decoders():
+    _registers("gencls_register_decoders", "decoder", Decoder)
+
+
+def test_hook_register_reward_funcs():
+    _registers("gencls_register_reward_funcs", "reward_func", RewardFunc)
+
+
+def test_hook_register_trainers():
+    _registers("gencls_register_trainers", "trainer", Trainer)
+
+
+def test_hook_register_evaluators():
+    _registers("gencls_register_evaluators", "evaluator", Evaluator)
+
+
+def test_abstract_components_are_refused_at_registration():
+    half = type("Half", (LabelScheme,), {"name": "half", "verbalize": lambda self, label: label})
+    with pytest.raises(PluginLoadError, match="Half does not implement find"):
+        _load("half", "gencls_register_label_schemes", lambda self, register: register(half))
+
+
+def test_hook_default_components():
+    plugins = _load("defaults", "gencls_default_components", lambda self: {"decoder": "generate"}, "no:decoders")
+    assert plugins.defaults()["decoder"] == "generate" and "decoders" not in [p.name for p in plugins.loaded]
+    with pytest.raises(Exception, match="no decoder named 'generate'"):  # left out with the decoders plugin
+        Engine({}, plugins=plugins)
+    plugins = _load("defaults", "gencls_default_components", lambda self: {"evaluators": ["accuracy"]})
+    with pytest.raises(PluginLoadError, match="plugins 'evaluators' and 'defaults' both set the default evaluators"):
+        Engine({}, plugins=plugins)
+    plugins = _load("defaults", "gencls_default_components", lambda self: {"evaluators": ["accuracy"]},
+                    "no:evaluators")
+    with pytest.raises(Exception, match="no evaluator named 'accuracy'"):
+        Engine({}, plugins=plugins)
+    plugins = _load("defaults", "gencls_default_components", lambda self: {"decoders": "generate"})
+    with pytest.raises(PluginLoadError, match="gave decoders: 'generate'; expected one of model, dataset"):
+        Engine({}, plugins=plugins)
+
+
+def test_hook_register_commands(tmp_path, tiny_run_config):
+    import click
+    from click.testing import CliRunner
+
+    from gencls_core.cli import _App
+
+    def body(self, cli, app):
+        @cli.command()
+        @click.argument("config")
+        def classes(config):
+            """Print the run's classes and its model's source."""
+            ctx = app.loaded_context(config, ["splits.test_size=4"])
+            print(",".join(ctx.data.labels), ctx.lm.ref == str(tiny_run_config["model"]["path"]))
+
+    group = click.Group()
+    _load("cmds", "gencls_register_commands", body).hook.gencls_register_commands(cli=group, app=_App())
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(tiny_run_config))
+    out = CliRunner().invoke(group, ["classes", str(config)])
+    assert out.exit_code == 0, out.output
+    assert out.output.rstrip().endswith("negative,positive True")
+
+
+def test_hook_trainer_callbacks():
     from transformers import TrainerCallback
 
     good = TrainerCallback()
-    plugins = load_plugins(modules=[
-        (PluginInfo("cb", "x", "cb-dist", "1"), _plugin("gencls_trainer_callbacks", lambda self, ctx: [good]))])
-    ctx = RunContext(seed=0, device="cpu", run_dir=None, plugins=plugins)
-    assert trainer_callbacks(ctx) == [good]
-    bad = load_plugins(modules=[
-        (PluginInfo("bad", "x", "bad-dist", "1"), _plugin("gencls_trainer_callbacks", lambda self, ctx: ["x"]))])
+    plugins = _load("cb", "gencls_trainer_callbacks", lambda self, ctx: [good])
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(plugins))
+    assert ctx.trainer_callbacks() == [good]
+    bad = _load("bad", "gencls_trainer_callbacks", lambda self, ctx: ["x"])
     with pytest.raises(ContractError, match="plugin 'bad' returned 'x' from gencls_trainer_callbacks"):
-        trainer_callbacks(RunContext(seed=0, device="cpu", run_dir=None, plugins=bad))
+        RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(bad)).trainer_callbacks()
+
+
+def test_hook_run_finished(tiny_run_config):
+    seen = []
+    plugins = _load("listener", "gencls_run_finished", lambda self, result: seen.append(result))
+    result = Engine(tiny_run_config, plugins=plugins).run()
+    assert seen == [result]

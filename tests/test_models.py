@@ -5,8 +5,9 @@ import json
 import pytest
 import torch
 
-from gencls_core.context import RunContext
 from gencls_core.errors import ModelError
+from gencls_core.interfaces import RunContext
+from gencls_core.services import RunServices
 from gencls_plugins.models import gguf as gguf_source
 from gencls_plugins.models import smollm2
 from gencls_plugins.models.gguf import GGUFModel
@@ -19,7 +20,7 @@ IDS = torch.tensor([[1, 367, 201, 267, 295, 296, 332, 2, 201, 1, 380, 386, 201]]
 
 @pytest.fixture
 def ctx(gencls_plugins):
-    return RunContext(seed=0, device="cpu", run_dir=None, plugins=gencls_plugins, progress=False)
+    return RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(gencls_plugins), progress=False)
 
 
 @pytest.fixture

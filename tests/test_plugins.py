@@ -193,3 +193,10 @@ def test_plugins_list_json_rows(tmp_path):
     assert {(r["kind"], r["name"]) for r in rows if r["status"] == "ok"} >= BUILTIN_COMPONENTS
     for r in rows:
         assert {"kind", "name", "plugin", "distribution", "version"} <= set(r)
+
+
+def test_no_name_leaves_a_plugin_out_and_an_unknown_one_is_an_error():
+    loaded = [p.name for p in load_plugins(["no:decoders"]).loaded]
+    assert "decoders" not in loaded and "labels" in loaded
+    with pytest.raises(PluginNotFound, match=r"cannot leave out plugin 'decoderz' \(no:decoderz\).*did you mean"):
+        load_plugins(["no:decoderz"])

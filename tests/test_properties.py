@@ -73,12 +73,12 @@ def _scheme(kind, labels, plugins):
     if kind == "names":
         scheme = NameLabels(NameLabels.Config())
     else:
-        from types import SimpleNamespace
-
+        from gencls_core.interfaces import RunContext
+        from gencls_core.services import RunServices
         from gencls_plugins.labels.uncertain import UncertainLabels
 
         scheme = UncertainLabels(UncertainLabels.Config())
-        scheme.ctx = SimpleNamespace(plugins=plugins)
+        scheme.ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(plugins))
     scheme.setup(labels)
     return scheme
 

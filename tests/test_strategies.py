@@ -160,8 +160,9 @@ def test_numeric_run_reports_class_names(tiny_run_config):
     assert set(result.predictions[0]["scores"]) == {"negative", "positive"}
 
 
-def test_uncertain_scheme_adds_a_class_and_applies_its_policy():
+def test_uncertain_scheme_adds_a_class_and_applies_its_policy(gencls_ctx):
     scheme = UncertainLabels()
+    scheme.ctx = gencls_ctx
     scheme.setup(["negative", "positive"])
     assert scheme.answers() == {"negative": "negative", "positive": "positive", "uncertain": "uncertain"}
     scores = {"negative": -2.0, "positive": -1.0, "uncertain": -0.5}
@@ -169,11 +170,13 @@ def test_uncertain_scheme_adds_a_class_and_applies_its_policy():
     best = scheme.finalize(Prediction("uncertain", scores, probs))
     assert best.label == "positive" and best.probs == pytest.approx({"negative": 0.4, "positive": 0.6})
     abstain = UncertainLabels(UncertainLabels.Config(policy="abstain"))
+    abstain.ctx = gencls_ctx
     abstain.setup(["negative", "positive"])
     out = abstain.finalize(Prediction("uncertain", scores, probs))
     assert out.label is None and out.status == "abstained"
     assert abstain.finalize(Prediction("negative", scores, probs)).label == "negative"
     numeric = UncertainLabels(UncertainLabels.Config(base="numeric"))
+    numeric.ctx = gencls_ctx
     numeric.setup(["negative", "positive"])
     assert numeric.answers() == {"negative": "1", "positive": "2", "uncertain": "3"}
 
@@ -190,14 +193,15 @@ def test_uncertainty_fraction_outside_the_open_interval_is_refused(tiny_run_conf
 
 def test_uncertain_relabels_the_least_confident_training_examples(tiny_run_config):
     from gencls_core.chat import render_prompt
-    from gencls_core.context import RunContext
     from gencls_core.data import make_splits
+    from gencls_core.interfaces import RunContext
     from gencls_core.plugins import load_plugins
+    from gencls_core.services import RunServices
     from gencls_plugins.decoders.perplexity import Perplexity
     from gencls_plugins.models.hub import HubModel
 
     plugins = load_plugins()
-    ctx = RunContext(seed=0, device="cpu", run_dir=None, plugins=plugins, progress=False)
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(plugins), progress=False)
     engine = Engine(tiny_run_config)
     ctx.data = engine.resolution.slots["dataset"].build().load(ctx)
     ctx.data.splits = make_splits(ctx.data, engine.config.splits, 0)

@@ -86,8 +86,7 @@ def test_rationales_are_written_once_per_stage(tiny_run_config, tmp_path, monkey
 
     monkeypatch.setattr(Generate, "decode", counting)
     engine = Engine(tiny_run_config)
-    ctx = engine.loaded_context("cpu", progress=False)
-    ctx.train_labels = engine._label_scheme("labels", ctx)
+    ctx = engine.loaded_context("cpu", progress=False, training=True)
     ctx.stage_dir = tmp_path / "stage"
     options = RationaleOptions(max_new_tokens=4)
     first = rationales(ctx, "train", ["a b", "c d"], ["positive", "negative"], options)

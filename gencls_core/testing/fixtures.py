@@ -42,6 +42,7 @@ def tiny_run_config(tiny_model_dir, tiny_csv, tmp_path):
 @pytest.fixture
 def gencls_ctx(gencls_plugins, tmp_path):
     """A CPU RunContext for calling components directly."""
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
+    from gencls_core.services import RunServices
 
-    return RunContext(seed=0, device="cpu", run_dir=tmp_path, plugins=gencls_plugins, progress=False)
+    return RunContext(seed=0, device="cpu", run_dir=tmp_path, services=RunServices(gencls_plugins), progress=False)

@@ -1,6 +1,6 @@
 """Dataset sources: local files, Hugging Face hub datasets, and three bundled real corpora."""
 
-from gencls_core import hookimpl
+from gencls_core.hookspecs import hookimpl
 from gencls_plugins.datasets.bbc_news import BBCNews
 from gencls_plugins.datasets.drug_reviews import DrugReviews
 from gencls_plugins.datasets.hub import HubDataset
@@ -15,3 +15,8 @@ def gencls_register_datasets(register):
     register(MovieReviews)
     register(BBCNews)
     register(DrugReviews)
+
+
+@hookimpl
+def gencls_default_components():
+    return {"dataset": "movie-reviews"}

@@ -34,19 +34,28 @@ class Perplexity(Decoder):
     class Config(Options):
         batch_size: int = Field(8, ge=1, description="inputs per forward pass (each scored against all labels)")
         normalize: Literal["sum", "mean", "char"] = Field(
-            "sum", description="sum of the answer's token log-probs, their mean per token, or per character")
-        calibrate: bool = Field(False, description="contextual calibration against content-free inputs")
+            "sum", description="sum: total log-prob of the answer; mean: per answer token; char: per character of "
+                               "the answer text. sum favours short answers (fewer tokens to pay for); mean and char "
+                               "remove most of that")
+        calibrate: bool = Field(
+            False, description="contextual calibration (Zhao et al., 2021): score the content_free inputs with the "
+                               "same prompt, average their label distribution p_cf, and use log p(label / x) - "
+                               "log p_cf(label); removes a prompt's bias towards one label")
         content_free: list[str] = Field(["N/A", "", "[MASK]"], min_length=1,
                                         description="content-free texts whose mean label distribution is divided out")
         end_of_answer: bool = Field(
             True, description="score the answer followed by the chat template's end-of-turn marker, so a label "
                               "that is a prefix of a longer answer is not favoured")
         method: Literal["cached", "naive"] = Field(
-            "cached", description="cached: encode each prompt once and reuse its KV cache for every label; "
-                                  "naive: one full forward pass per (input, label), the reference")
+            "cached", description="cached: each prompt is encoded once (only the last position's logits are "
+                                  "computed), then every class's remaining answer tokens run in one packed row per "
+                                  "prompt over that key/value cache (a block-diagonal mask keeps the answers apart); "
+                                  "single-token answers need the prompt pass alone. naive: one full forward pass per "
+                                  "(input, class), the reference the tests compare against")
         shared_prefix: bool = Field(
-            True, description="cached method: encode the tokens all prompts start with (template, instructions, "
-                              "fixed demonstrations) once and reuse their cache in every batch")
+            True, description="cached method: the tokens every prompt of the run starts with (chat template, "
+                              "instructions, answer list, fixed demonstrations) are encoded once; each batch expands "
+                              "that cache and runs only its prompts' own tokens (the same scores, tested)")
 
     def decode(self, lm, prompts, labels, ctx):
         classes = labels.labels

@@ -1,6 +1,6 @@
 """Evaluators: accuracy, F1, per-class scores, confusion matrix, calibration, coverage."""
 
-from gencls_core import hookimpl
+from gencls_core.hookspecs import hookimpl
 from gencls_plugins.evaluators.metrics import F1, Accuracy, Calibration, Confusion, Coverage, PerClass
 
 
@@ -8,3 +8,8 @@ from gencls_plugins.evaluators.metrics import F1, Accuracy, Calibration, Confusi
 def gencls_register_evaluators(register):
     for evaluator in (Accuracy, F1, PerClass, Confusion, Calibration, Coverage):
         register(evaluator)
+
+
+@hookimpl
+def gencls_default_components():
+    return {"evaluators": ["accuracy", "f1", "per-class", "confusion", "calibration", "coverage"]}

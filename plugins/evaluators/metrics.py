@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from gencls_core.interfaces import Evaluator, Options
 
 NO_LABEL = "(none)"
@@ -17,6 +19,7 @@ class Accuracy(Evaluator):
     """Fraction of examples whose predicted label equals the gold label."""
 
     name = "accuracy"
+    stage_metrics = ("accuracy",)
 
     def evaluate(self, gold, predictions, labels):
         return {"accuracy": sum(g == p.label for g, p in zip(gold, predictions)) / len(gold) if gold else 0.0}
@@ -26,6 +29,7 @@ class F1(Evaluator):
     """F1 averaged over classes: macro (equal weight) and weighted (by support)."""
 
     name = "f1"
+    stage_metrics = ("f1_macro",)
 
     def evaluate(self, gold, predictions, labels):
         from sklearn.metrics import f1_score
@@ -85,7 +89,7 @@ class Calibration(Evaluator):
     name = "calibration"
 
     class Config(Options):
-        bins: int = 10
+        bins: int = Field(10, ge=1, description="equal-width confidence bins of the expected calibration error")
 
     def _bins(self, gold, predictions):
         rows = [(max(p.probs.values()), p.label == g) for g, p in zip(gold, predictions)]

@@ -7,13 +7,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from gencls_core.config import ComponentSpec
 from gencls_core.errors import ConfigError
-from gencls_core.interfaces import LabelScheme, Options, Prediction
-from gencls_core.resolve import fill_slot
+from gencls_core.interfaces import ComponentSpec, LabelScheme, Options, Prediction
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 
 class UncertainLabels(LabelScheme):
@@ -64,10 +62,9 @@ class UncertainLabels(LabelScheme):
         (perplexity decoding, averaged over the scorer models)."""
         train = ctx.data.splits["train"]
         scheme = self._base(self.classes)
-        prompt = ctx.plugins.registry.get("prompt_strategy", "zero-shot").component()
-        prompt.ctx = ctx
+        prompt = ctx.build("prompt_strategy", "zero-shot", "labels (confidence prompt)")
         prompt.setup(ctx.data, scheme)
-        decoder = ctx.plugins.registry.get("decoder", "perplexity").component()
+        decoder = ctx.build("decoder", "perplexity", "labels (confidence decoder)")
         gold = list(train["label"])
         confidence = [0.0] * len(gold)
         models = [self._scorer(i, spec, ctx) for i, spec in enumerate(self.config.scorers)] or [ctx.lm]
@@ -90,19 +87,14 @@ class UncertainLabels(LabelScheme):
     def _base(self, labels: list[str]) -> LabelScheme:
         if self.config.base.name == self.name:
             raise ConfigError("labels.base cannot be 'uncertain' itself")
-        base = fill_slot("labels.base", "label_scheme", self.config.base, self._plugins(), None).build()
-        base.ctx = self.ctx
+        if self.ctx is None:
+            raise ConfigError("the uncertain label scheme builds its base scheme through the run context: set its "
+                              "ctx (a RunContext with services) before setup")
+        base = self.ctx.build("label_scheme", self.config.base, "labels.base")
         base.setup(labels)
         return base
 
-    def _plugins(self) -> Any:
-        if self.ctx is not None:
-            return self.ctx.plugins
-        from gencls_core.plugins import load_plugins
-
-        return load_plugins()
-
     def _scorer(self, i: int, spec: ComponentSpec, ctx: RunContext) -> Any:
-        lm = fill_slot(f"labels.scorers.{i}", "model_source", spec, ctx.plugins, None).build().load(ctx)
+        lm = ctx.build("model_source", spec, f"labels.scorers.{i}").load(ctx)
         lm.model.to(ctx.device)
         return lm

@@ -37,7 +37,7 @@ def draft_definitions(lm: Any, texts: list[str], golds: list[str], classes: list
     return drafts
 
 
-def register_define(cli: Any) -> None:
+def register_define(cli: Any, app: Any) -> None:
     @cli.command()
     @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
                   help="run config naming the model and dataset (default: the embedded default)")
@@ -55,22 +55,17 @@ def register_define(cli: Any) -> None:
         """
         import yaml
 
-        from gencls_core.context import resolve_device
-        from gencls_core.engine import Engine
         from gencls_core.errors import UsageError
         from gencls_core.results import write_text_atomic
 
         if output.exists() and not force:
             raise UsageError(f"{output} exists; pass --force to overwrite it")
-        engine = Engine(config_file, overrides=list(overrides))
-        cfg = engine.config
-        ctx = engine.loaded_context(resolve_device(cfg.device), cfg.progress)
+        ctx = app.loaded_context(config_file, list(overrides))
         ctx.lm.model.eval()
         train = ctx.data.splits["train"]
         drafts = draft_definitions(ctx.lm, list(train["text"]), list(train["label"]), ctx.data.labels,
-                                   ctx.data.task, examples=examples, max_new_tokens=max_new_tokens, seed=cfg.seed)
-        model = engine.resolution.slots["model"].entry.name
-        header = (f"# Category definitions drafted by `gencls define` with {model} from "
+                                   ctx.data.task, examples=examples, max_new_tokens=max_new_tokens, seed=ctx.seed)
+        header = (f"# Category definitions drafted by `gencls define` with {ctx.lm.ref} from "
                   f"{examples} training examples per class.\n# Edit freely, then: gencls run --set "
                   f"prompt.definitions={output}\n")
         write_text_atomic(output, header + yaml.safe_dump(drafts, sort_keys=False, allow_unicode=True, width=100))

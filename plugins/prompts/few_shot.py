@@ -25,7 +25,10 @@ class FewShot(TemplatePrompt):
     class Config(PromptOptions):
         n: int = Field(3, ge=1, description="demonstrations per prompt")
         mode: Literal["random", "fixed", "similar"] = Field(
-            "random", description="random per input, the same fixed set for all, or the most similar to the input")
+            "random", description="random: drawn per input (seeded by the seed and the input, so an input always "
+                                  "gets the same demonstrations); fixed: the same seeded draw for every input; "
+                                  "similar: the n training examples most similar to the input (cosine), the most "
+                                  "similar placed last, next to the input")
         retriever: Literal["tfidf", "embedding", "lm"] = Field(
             "tfidf", description="similarity for mode similar: TF-IDF, an embedding model (embedding_model), "
                                  "or the run's LM (mean-pooled hidden states)")

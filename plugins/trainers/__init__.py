@@ -1,7 +1,7 @@
 """Built-in training stages: supervised fine-tuning and GRPO (on TRL), label-space policy optimisation,
 PPO with a learned critic, and Guess-Think-Answer."""
 
-from gencls_core import hookimpl
+from gencls_core.hookspecs import hookimpl
 from gencls_plugins.trainers.grpo import GRPO
 from gencls_plugins.trainers.gta import GTA
 from gencls_plugins.trainers.label_pg import LabelPG

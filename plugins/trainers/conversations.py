@@ -13,7 +13,7 @@ from gencls_plugins.trainers.rationales import rationales
 if TYPE_CHECKING:
     import datasets
 
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
     from gencls_plugins.trainers.rationales import RationaleOptions
 
 

@@ -13,7 +13,7 @@ from gencls_core.errors import DataError
 from gencls_core.interfaces import Options
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 
 class DifficultyBand(Options):

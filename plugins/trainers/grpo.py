@@ -13,7 +13,7 @@ from gencls_plugins.trainers.options import StageOptions, training_args
 from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 
 class GRPO(Trainer):
@@ -24,6 +24,7 @@ class GRPO(Trainer):
     """
 
     name = "grpo"
+    stage_metrics = ("steps", "loss", "reward")
 
     class Config(StageOptions):
         learning_rate: float = Field(1e-5, gt=0, description="peak learning rate (AdamW)")
@@ -39,8 +40,10 @@ class GRPO(Trainer):
         loss_type: str = Field("dapo", description="TRL loss aggregation: grpo, dr_grpo, dapo, bnpo, ...")
         scale_rewards: str = Field("group", description="advantage scaling: group, batch or none")
         difficulty_band: DifficultyBand | None = Field(
-            None, description="train only on examples whose gold-answer probability under the starting policy "
-                              "lies in [low, high] (null: every example)")
+            None, description="{low, high}: before the stage, score the training split with the starting policy "
+                              "(perplexity decoding) and keep only the examples whose gold-answer probability lies "
+                              "in [low, high], the ones it is unsure or wrong about (high defaults to 0.9); the "
+                              "summary records band_kept of band_of. null: every example")
 
         @model_validator(mode="after")
         def _groups(self) -> GRPO.Config:

@@ -17,13 +17,14 @@ from gencls_plugins.trainers.options import LoraOptions
 from gencls_plugins.trainers.stage import finish_stage, lora_policy, require_rewards
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 
 class GTA(Trainer):
     """Guess-Think-Answer: CE on the guess span, GRPO on think + answer, format reward, conflict rule."""
 
     name = "gta"
+    stage_metrics = ("steps", "loss", "reward")
 
     class Config(Options):
         lora: LoraOptions = Field(default_factory=LoraOptions, description="LoRA adapter (an earlier stage's "

@@ -13,7 +13,7 @@ from gencls_core.errors import TrainingDiverged
 from gencls_plugins.trainers.loop_checkpoints import newest_checkpoint
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 WATCHED = ("loss", "grad_norm", "reward", "eval_loss", "kl", "policy_loss", "value_loss", "sft_loss", "rl_loss")
 

@@ -16,7 +16,7 @@ from gencls_core.errors import UsageError
 from gencls_core.results import write_json
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 STATE_FILE = "trainer_state.pt"
 
@@ -31,9 +31,10 @@ def newest_checkpoint(folder: Path, marker: str | None = None) -> Path | None:
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
-def last_checkpoint(ctx: RunContext) -> Path | None:
-    """The newest complete checkpoint of the stage when resuming, else None."""
-    return newest_checkpoint(ctx.stage_dir / "checkpoints", "state.json") if ctx.resume else None
+def last_checkpoint(ctx: RunContext, marker: str = "state.json") -> Path | None:
+    """When resuming, the stage's newest complete checkpoint (``marker``: ``state.json`` for gencls's own loops,
+    ``trainer_state.json`` for transformers' Trainer); else None."""
+    return newest_checkpoint(ctx.stage_dir / "checkpoints", marker) if ctx.resume else None
 
 
 def save_checkpoint(path: Path, model: Any, optimizer: Any, state: dict[str, Any],

@@ -10,7 +10,7 @@ from pydantic import Field
 from gencls_core.interfaces import Options
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 
 class LoraOptions(Options):

@@ -18,13 +18,14 @@ from gencls_plugins.trainers.options import LoraOptions
 from gencls_plugins.trainers.stage import finish_stage, lora_policy, require_rewards
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 
 class PPO(Trainer):
     """PPO: LoRA policy with a value head, KL penalty to the adapter-free base model, GAE, clipped losses."""
 
     name = "ppo"
+    stage_metrics = ("steps", "loss", "reward")
 
     class Config(Options):
         lora: LoraOptions = Field(default_factory=LoraOptions, description="LoRA adapter of the policy (an "
@@ -48,12 +49,16 @@ class PPO(Trainer):
         max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
         logging_steps: int = Field(1, ge=1, description="log every this many rollout batches")
         save_steps: int = Field(50, ge=1, description="checkpoint every this many rollout batches")
-        constrained: bool = Field(False, description="sample only label answers (the constrained decoder's prefix "
-                                                     "tree); log-probs, ratios and KL are those of the policy "
-                                                     "restricted to them")
+        constrained: bool = Field(
+            False, description="sample only the label answers (the constrained decoder's prefix tree over their "
+                               "tokens); the rollout log-probabilities, PPO ratios and KL are those of the policy "
+                               "restricted to them (renormalised over the allowed tokens at each step), so sampler "
+                               "and optimised policy agree. Needs max_completion_length >= the longest answer")
         difficulty_band: DifficultyBand | None = Field(
-            None, description="train only on examples whose gold-answer probability under the starting policy "
-                              "lies in [low, high] (null: every example)")
+            None, description="{low, high}: before the stage, score the training split with the starting policy "
+                              "(perplexity decoding) and keep only the examples whose gold-answer probability lies "
+                              "in [low, high], the ones it is unsure or wrong about (high defaults to 0.9); the "
+                              "summary records band_kept of band_of. null: every example")
 
     def train(self, ctx: RunContext) -> dict[str, Any]:
         import torch

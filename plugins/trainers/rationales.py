@@ -13,7 +13,7 @@ from gencls_core.interfaces import Options
 from gencls_core.results import write_jsonl
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 PROMPT = "{task}\n\nText: {text}\n\nThe correct answer is: {answer}. In one or two sentences, explain why."
 START = "The answer is {answer} because"

@@ -17,7 +17,7 @@ from gencls_plugins.trainers.rationales import RationaleOptions
 from gencls_plugins.trainers.stage import policy_model, run_stage, stage_callbacks
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 
 class SFT(Trainer):
@@ -36,11 +36,14 @@ class SFT(Trainer):
                                                          "to think first (reasoning think or gta)")
         merge: bool = Field(False, description="also save the base model with the adapter merged in "
                                                "(<stage>/merged)")
-        answer_only_head: bool = Field(True, description="project only the answer positions through the LM head "
-                                                         "(same loss as TRL's head, which scores every position "
-                                                         "off Triton devices)")
-        group_by_length: bool = Field(True, description="batch examples of similar length together (less "
-                                                        "padding; transformers' LengthGroupedSampler)")
+        answer_only_head: bool = Field(
+            True, description="project only the answer positions through the LM head: the same loss, metrics and "
+                              "gradients as TRL's fused head, which scores every position off Triton devices (CPU). "
+                              "Models that scale or cap their logits keep TRL's head (with a warning)")
+        group_by_length: bool = Field(
+            True, description="batch examples of similar length together (transformers' LengthGroupedSampler: "
+                              "shuffled groups of 50 batches, each sorted by length): less padding, a different "
+                              "batch order than false")
 
     def train(self, ctx: RunContext) -> dict[str, Any]:
         from trl import SFTConfig, SFTTrainer

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gencls_core.callbacks import trainer_callbacks
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel
 from gencls_core.results import write_json
 from gencls_plugins.trainers.curves import plot_curves
 from gencls_plugins.trainers.guards import finite_guard
-from gencls_plugins.trainers.loop_checkpoints import newest_checkpoint
+from gencls_plugins.trainers.loop_checkpoints import last_checkpoint
 from gencls_plugins.trainers.options import LoraOptions, StageOptions
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 
 def policy_model(ctx: RunContext, opts: StageOptions) -> tuple[Any, Any]:
@@ -32,12 +30,6 @@ def policy_model(ctx: RunContext, opts: StageOptions) -> tuple[Any, Any]:
     return model, opts.lora.peft_config() if opts.lora is not None else None
 
 
-def last_checkpoint(ctx: RunContext) -> Path | None:
-    """The stage's newest complete ``checkpoint-N`` folder (one with ``trainer_state.json``: a checkpoint cut
-    short while being written has none) when resuming, else None."""
-    return newest_checkpoint(ctx.stage_dir / "checkpoints", "trainer_state.json") if ctx.resume else None
-
-
 def stage_callbacks(ctx: RunContext) -> list[Any]:
     """The callbacks of a TRL stage: the non-finite guard, logging at every checkpoint (so the loss of the
     steps before a checkpoint is in its log history), then the plugins' ``gencls_trainer_callbacks``."""
@@ -48,14 +40,14 @@ def stage_callbacks(ctx: RunContext) -> list[Any]:
             if state.global_step % args.save_steps == 0:
                 control.should_log = True
 
-    return [finite_guard(ctx), LogAtSave(), *trainer_callbacks(ctx)]
+    return [finite_guard(ctx), LogAtSave(), *ctx.trainer_callbacks()]
 
 
 def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
     """Train (from the last checkpoint when resuming), put the trained model into ``ctx.lm``, and summarise:
     steps, resumed-from step, mean loss over the whole stage, last logged reward; the log history and a curve
     plot are written into the stage folder."""
-    checkpoint = last_checkpoint(ctx)
+    checkpoint = last_checkpoint(ctx, "trainer_state.json")
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     ctx.lm = LoadedModel(trainer.accelerator.unwrap_model(trainer.model), ctx.lm.tokenizer, ctx.lm.ref)
     steps, resumed = trainer.state.global_step, int(checkpoint.name.split("-")[-1]) if checkpoint else 0

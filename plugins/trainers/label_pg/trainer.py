@@ -16,7 +16,7 @@ from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
 
 if TYPE_CHECKING:
-    from gencls_core.context import RunContext
+    from gencls_core.interfaces import RunContext
 
 
 class LabelPG(Trainer):
@@ -24,6 +24,7 @@ class LabelPG(Trainer):
     each example gives a gradient (no zero-variance groups) at about the cost of an SFT step."""
 
     name = "label-pg"
+    stage_metrics = ("steps", "loss", "reward")
     Config = LabelPGConfig
 
     def train(self, ctx: RunContext) -> dict[str, Any]:

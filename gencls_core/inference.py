@@ -1,0 +1,127 @@
+"""The one inference path, shared by a run's evaluations, ``predict``, ``gencls config prompt`` and
+``gencls define``: load the data and model onto a context, set up the inference prompt and labels, render
+and fit prompts, decode, check and finalize, evaluate."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from gencls_core.chat import render_prompt
+from gencls_core.contracts import check_messages, check_metrics, check_predictions
+from gencls_core.data import check_labeled_data, make_splits
+from gencls_core.errors import GenclsWarning
+from gencls_core.interfaces import LabeledData, LabelScheme, Prediction, PromptStrategy, RunContext
+from gencls_core.resolve import Resolution
+from gencls_core.truncation import PromptFitter, fitter_for
+
+# (metrics, what each evaluator returned, prediction rows)
+Evaluation = tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
+    """The dataset, checked and split by the config's seeded split rules."""
+    config = resolution.config
+    slot = resolution.slots["dataset"]
+    data = slot.build().load(ctx)
+    check_labeled_data(data, f"dataset {slot.entry.name!r}")
+    data.splits = make_splits(data, config.splits, config.seed)
+    return data
+
+
+def load_model(resolution: Resolution, ctx: RunContext) -> None:
+    """Load the run's model into ``ctx.lm``, on ``ctx.device``."""
+    ctx.lm = resolution.slots["model"].build().load(ctx)
+    ctx.lm.model.to(ctx.device)
+
+
+def label_scheme(resolution: Resolution, slot: str, ctx: RunContext) -> LabelScheme:
+    """The label scheme of ``slot`` (``labels`` or ``inference_labels``), set up for the dataset's classes."""
+    labels = resolution.slots[slot].build()
+    labels.ctx = ctx
+    labels.setup(ctx.data.labels)
+    return labels
+
+
+def prompt_strategy(resolution: Resolution, slot: str, ctx: RunContext, labels: LabelScheme) -> PromptStrategy:
+    """The prompt strategy of ``slot`` (``prompt`` or ``inference_prompt``), set up on the dataset."""
+    prompt = resolution.slots[slot].build()
+    prompt.ctx = ctx
+    prompt.setup(ctx.data, labels)
+    return prompt
+
+
+class Inference:
+    """The inference prompt and labels of a run, set up on a context with data and model loaded."""
+
+    def __init__(self, resolution: Resolution, ctx: RunContext) -> None:
+        self.resolution, self.ctx = resolution, ctx
+        self.labels = label_scheme(resolution, "inference_labels", ctx)
+        self.prompt = prompt_strategy(resolution, "inference_prompt", ctx, self.labels)
+
+    def renderer(self) -> tuple[Callable[..., str], PromptFitter]:
+        """``render(text, where)``: the inference prompt for ``text`` as the model sees it, fitted to the
+        truncation policy (``where`` names the row in errors); and the fitter, which counts the texts it cut."""
+        who = self.resolution.slots["inference_prompt"].who()
+        fitter = fitter_for(self.ctx)
+
+        def build(text: str) -> list[dict[str, str]]:
+            return check_messages(who, self.prompt.messages(text), text)
+
+        def render(text: str, where: str = "a content-free input") -> str:
+            return render_prompt(self.ctx.lm.tokenizer, fitter.messages(text, build, where))
+
+        return render, fitter
+
+    def decode(self, texts: list[str]) -> tuple[list[Prediction], int]:
+        """Predictions for ``texts``, and how many of their texts were truncated to fit the model."""
+        ctx, slots = self.ctx, self.resolution.slots
+        decoder = slots["decoder"].build()
+        render, fitter = self.renderer()
+        ctx.render = render
+        prompts = [render(t, f"input {i}") for i, t in enumerate(texts)]
+        truncated = fitter.truncated
+        if truncated:
+            warnings.warn(f"{truncated} of {len(texts)} texts were truncated to fit a {fitter.limit}-token prompt "
+                          f"(see truncation in the config)", GenclsWarning, stacklevel=2)
+        ctx.lm.model.eval()  # a training stage leaves it in train mode (dropout on)
+        predictions = decoder.decode(ctx.lm, prompts, self.labels, ctx)
+        predictions = check_predictions(slots["decoder"].who(), predictions, len(prompts), self.labels.labels)
+        final = [self.labels.finalize(p) for p in predictions]
+        return check_predictions(slots["inference_labels"].who(), final, len(prompts), ctx.data.labels), truncated
+
+    def evaluate_split(self, timings: dict[str, float]) -> Evaluation:
+        """Decode the evaluation split (``splits.evaluate``: test, or validation while choosing settings) and
+        evaluate; the decoding time is added to ``timings["decode"]``."""
+        ctx = self.ctx
+        split = ctx.data.splits[self.resolution.config.splits.evaluate]
+        started = time.time()
+        predictions, truncated = self.decode(list(split["text"]))
+        seconds = time.time() - started
+        timings["decode"] = round(timings.get("decode", 0.0) + seconds, 3)
+        gold = list(split["label"])
+        metrics, values = evaluate(self.resolution, gold, predictions, ctx.data.labels)
+        metrics["truncated"] = truncated
+        metrics["decode_examples_per_second"] = round(len(gold) / max(seconds, 1e-9), 3)
+        rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g, "status": p.status,
+                 "output": p.output, "scores": p.scores, "probs": p.probs}
+                for t, g, p in zip(split["text"], gold, predictions)]
+        return metrics, values, rows
+
+
+def evaluate(resolution: Resolution, gold: list[str], predictions: list[Prediction],
+             labels: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """All metrics, and what each evaluator returned (for its ``report.md`` section)."""
+    metrics: dict[str, Any] = {"n": len(gold), "unparseable": sum(p.label is None for p in predictions),
+                               "no_label": sum(p.status == "no_label" for p in predictions),
+                               "multiple_labels": sum(p.status == "multiple_labels" for p in predictions),
+                               "abstained": sum(p.status == "abstained" for p in predictions)}
+    all_values = []
+    for slot in resolution.evaluators:
+        values = check_metrics(slot.who(), slot.build().evaluate(gold, predictions, labels))
+        metrics.update(values)
+        all_values.append(values)
+    return metrics, all_values
+

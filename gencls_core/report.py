@@ -1,0 +1,61 @@
+"""What a run records: ``run.json``'s description of the run, and ``report.md``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from importlib.metadata import version as _version
+from pathlib import Path
+from typing import Any
+
+from gencls_core.plugins import Plugins
+from gencls_core.resolve import Resolution
+from gencls_core.results import scalar_metrics, stage_table
+
+
+def now() -> str:
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+def base_record(resolution: Resolution, plugins: Plugins, device: str) -> dict[str, Any]:
+    """The start of ``run.json``: versions, components, plugins and the resolved config."""
+    return {
+        "gencls_version": _version("gencls"),
+        "started": now(),
+        "seed": resolution.config.seed,
+        "device": device,
+        "python": platform.python_version(),
+        "libraries": {lib: _version(lib) for lib in ("torch", "transformers", "datasets", "trl", "peft")},
+        "components": [s.describe() for s in resolution.all_slots()],
+        "plugins": [{"name": p.name, "distribution": p.distribution, "version": p.version} for p in plugins.loaded],
+        "config": resolution.resolved_config(),
+    }
+
+
+def stage_columns(resolution: Resolution) -> list[str]:
+    """The stage table's columns: stage and trainer, what the run's trainers and evaluators show per stage
+    (their ``stage_metrics``), and the unparseable count."""
+    columns = ["stage", "trainer"]
+    columns += [f"train_{m}" for slot in resolution.trainers for m in slot.entry.component.stage_metrics]
+    columns += [m for slot in resolution.evaluators for m in slot.entry.component.stage_metrics]
+    return list(dict.fromkeys([*columns, "unparseable"]))
+
+
+def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[str, Any],
+                 stages: list[dict[str, Any]], values: list[dict[str, Any]], run_dir: Path) -> str:
+    """``report.md``: what ran, the stage table, the final scalar metrics, then each evaluator's section (which
+    may write figures into ``run_dir``)."""
+    slots = {c["slot"]: c["name"] for c in record["components"]}
+    lines = [f"# gencls run {run_dir.name}", "",
+             f"model `{slots['model']}`, dataset `{slots['dataset']}` ({metrics['n']} test examples), "
+             f"prompt `{slots['inference_prompt']}`, labels `{slots['inference_labels']}`, "
+             f"decoder `{slots['decoder']}`, seed {record['seed']}", ""]
+    if stages:
+        lines += ["## Stages", "", stage_table(stages, stage_columns(resolution)), "", "## Final metrics", ""]
+    lines += ["| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+              for k, v in scalar_metrics(metrics).items()]
+    sections = [slot.build().report(v, run_dir) for slot, v in zip(resolution.evaluators, values)]
+    for section in filter(None, sections):
+        lines += ["", section]
+    return "\n".join(lines) + "\n"

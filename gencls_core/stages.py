@@ -1,0 +1,64 @@
+"""A run's training stages: each trainer in turn, each followed by an evaluation; finished stages are loaded
+instead of run again when a run resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gencls_core.config import read_config_file
+from gencls_core.inference import Evaluation, Inference
+from gencls_core.interfaces import RunContext
+from gencls_core.resolve import Resolution, Slot
+from gencls_core.results import scalar_metrics, write_json, write_jsonl
+from gencls_core.timing import timed
+from gencls_core.weights import load_trained, save_trained
+
+
+def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, record: dict[str, Any],
+               timings: dict[str, float], resuming: bool) -> tuple[Evaluation, list[dict[str, Any]]]:
+    """Stage 0 (untrained) when asked for, then each trainer followed by an evaluation; the last evaluation and
+    one summary row per stage.
+
+    Each stage writes ``stages/<i>-<trainer>/`` (``model/``, ``predictions.jsonl``, ``stage.json``); when
+    resuming, stages with a ``stage.json`` are loaded instead of run again. ``run.json`` is rewritten after each.
+    """
+    plan: list[tuple[int, Slot | None]] = [(0, None)] if resolution.config.evaluate_untrained else []
+    plan += list(enumerate(resolution.trainers, 1))
+    stages, evaluation = [], None
+    for i, slot in plan:
+        stage_dir = ctx.run_dir / "stages" / f"{i}-{slot.entry.name if slot else 'untrained'}"
+        done = stage_dir / "stage.json"
+        if resuming and done.is_file():
+            row = read_config_file(done)
+            if slot:
+                ctx.lm = load_trained(ctx.lm, stage_dir / "model")
+            evaluation = (row["metrics"], row["evaluator_values"], _read_jsonl(stage_dir / "predictions.jsonl"))
+        else:
+            train: dict[str, Any] = {}
+            if slot:
+                ctx.stage_dir, ctx.resume = stage_dir, resuming
+                with timed(timings, f"train:{slot.path}"):
+                    train = slot.build().train(ctx) or {}
+                save_trained(ctx.lm, stage_dir / "model")
+            evaluation = inference.evaluate_split(timings)
+            write_jsonl(stage_dir / "predictions.jsonl", evaluation[2])
+            row = {"stage": i, "trainer": slot.entry.name if slot else None, "train": train,
+                   "metrics": evaluation[0], "evaluator_values": evaluation[1]}
+            write_json(done, row)
+        if slot:
+            record["trained_model"] = str((stage_dir / "model").relative_to(ctx.run_dir))
+        stages.append({"stage": i, "trainer": row["trainer"], **_train_scalars(row["train"]),
+                       **scalar_metrics(row["metrics"])})
+        write_json(ctx.run_dir / "run.json", {**record, "status": "running", "stages": stages})
+    return evaluation, stages
+
+
+def _train_scalars(summary: dict[str, Any]) -> dict[str, Any]:
+    """A trainer summary's numbers, prefixed ``train_`` unless they already are."""
+    return {k if k.startswith("train_") else f"train_{k}": v for k, v in scalar_metrics(summary).items()}
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
