@@ -79,12 +79,6 @@ def test_hook_register_evaluators():
     _registers("gencls_register_evaluators", "evaluator", Evaluator)
 
 
-def test_abstract_components_are_refused_at_registration():
-    half = type("Half", (LabelScheme,), {"name": "half", "verbalize": lambda self, label: label})
-    with pytest.raises(PluginLoadError, match="Half does not implement find"):
-        _load("half", "gencls_register_label_schemes", lambda self, register: register(half))
-
-
 def test_hook_default_components():
     plugins = _load("defaults", "gencls_default_components", lambda self: {"decoder": "generate"}, "no:decoders")
     assert plugins.defaults()["decoder"] == "generate" and "decoders" not in [p.name for p in plugins.loaded]

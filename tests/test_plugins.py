@@ -106,44 +106,22 @@ def test_clash_with_a_builtin_name_is_an_error(tmp_path, monkeypatch):
         load_plugins(["clash"])
 
 
-def test_misspelled_hook_fails_at_load(tmp_path, monkeypatch):
-    install_fake_plugin(tmp_path, monkeypatch, plugin="typo", dist="gencls-plugin-typo", source='''
-        from gencls_core import hookimpl
-
-        @hookimpl
-        def gencls_register_decoderz(register):
-            pass
-    ''')
-    with pytest.raises(PluginLoadError, match="plugin 'typo' .*gencls_register_decoderz"):
-        load_plugins(["typo"])
-
-
-def test_hook_with_wrong_argument_name_fails_at_load(tmp_path, monkeypatch):
-    install_fake_plugin(tmp_path, monkeypatch, plugin="argname", dist="gencls-plugin-argname", source='''
-        from gencls_core import hookimpl
-
-        @hookimpl
-        def gencls_register_decoders(registr):
-            pass
-    ''')
-    with pytest.raises(PluginLoadError, match="plugin 'argname'.*registr"):
-        load_plugins(["argname"])
-
-
-def test_component_without_pydantic_config_is_rejected_naming_the_plugin(tmp_path, monkeypatch):
-    install_fake_plugin(tmp_path, monkeypatch, plugin="badcfg", dist="gencls-plugin-badcfg", source='''
-        from gencls_core import hookimpl, Decoder
-
-        class NoConfig(Decoder):
-            name = "no-config"
-            Config = dict
-
-        @hookimpl
-        def gencls_register_decoders(register):
-            register(NoConfig)
-    ''')
-    with pytest.raises(PluginLoadError, match="plugin 'badcfg' .*gencls-plugin-badcfg.*Config must be a pydantic"):
-        load_plugins(["badcfg"])
+@pytest.mark.parametrize("plugin, source, problem", [
+    ("typo", "@hookimpl\ndef gencls_register_decoderz(register):\n    pass\n",
+     "gencls_register_decoderz"),  # a misspelled hook
+    ("argname", "@hookimpl\ndef gencls_register_decoders(registr):\n    pass\n", "registr"),  # a wrong argument
+    ("badcfg", "class NoConfig(Decoder):\n    name = 'no-config'\n    Config = dict\n\n"
+               "@hookimpl\ndef gencls_register_decoders(register):\n    register(NoConfig)\n",
+     "gencls-plugin-badcfg.*Config must be a pydantic"),
+    ("abstract", "class Half(Decoder):\n    name = 'half'\n\n"
+                 "@hookimpl\ndef gencls_register_decoders(register):\n    register(Half)\n",
+     "Half does not implement decode"),
+])
+def test_a_broken_plugin_fails_at_load_naming_itself(tmp_path, monkeypatch, plugin, source, problem):
+    install_fake_plugin(tmp_path, monkeypatch, plugin=plugin, dist=f"gencls-plugin-{plugin}",
+                        source="from gencls_core import hookimpl, Decoder\n\n" + source)
+    with pytest.raises(PluginLoadError, match=f"plugin '{plugin}' .*{problem}"):
+        load_plugins([plugin])
 
 
 def test_register_hook_that_raises_is_attributed_to_its_plugin(tmp_path, monkeypatch):
