@@ -14,9 +14,10 @@ Methods, all from the same training split of the seed: ``sft`` (one epoch, LoRA 
 control: the same adapter trained one more epoch, the compute of an RL epoch), and RL stages started from the
 merged SFT model: ``label-pg`` (lr 5e-5 and 2e-4, beta 0.05; on imbalanced data also with inverse-frequency
 class weights), ``grpo-band`` and ``ppo-band`` (sampled RL on the examples whose gold-answer probability under
-SFT lies in [0.05, 0.95]; PPO's rollouts constrained to the label answers). ``table`` adds TF-IDF + logistic regression on the same splits, and the paired
-bootstrap 95% interval of each method's accuracy minus SFT's, pooled over the seeds (the same resampled test
-examples for every seed, the difference averaged over seeds).
+SFT lies in [0.05, 0.95]; PPO's rollouts constrained to the label answers). ``table`` adds TF-IDF +
+logistic regression on the same splits, and the paired bootstrap 95% interval of each method's accuracy minus
+SFT's, pooled over the seeds (the same resampled test examples for every seed, the difference averaged over
+seeds).
 """
 
 from __future__ import annotations

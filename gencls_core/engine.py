@@ -165,7 +165,9 @@ class Engine:
         device = resolve_device(self.config.device)
         self._check_requirements(device)
         recorded = self.recorded.get("data")  # labels and task of a recorded run
-        if recorded and not self.resolution.slots["inference_prompt"].entry.component.uses_train_split:
+        needs_train = (self.resolution.slots["inference_prompt"].entry.component.uses_train_split
+                       or self.resolution.slots["decoder"].build().uses_train_split())
+        if recorded and not needs_train:
             ctx = self._context(device, self.config.progress, run_dir=None)
             ctx.data = LabeledData(splits={}, labels=recorded["labels"], task=recorded["task"])
             load_model(self.resolution, ctx)

@@ -179,6 +179,11 @@ class PromptStrategy(Component):
 class Decoder(Component):
     """Turns rendered prompts into predictions."""
 
+    def uses_train_split(self) -> bool:
+        """Whether decoding reads ``ctx.data.splits["train"]`` (e.g. to fit a calibration), so that ``predict``
+        loads the dataset."""
+        return False
+
     @abstractmethod
     def decode(self, lm: LoadedModel, prompts: list[str], labels: LabelScheme,
                ctx: RunContext) -> list[Prediction]:

@@ -1,29 +1,34 @@
 """Perplexity decoding: score every label's answer by the LM's log-likelihood after the prompt, pick the best.
 
 Normalisations: ``sum`` (total log-prob of the answer), ``mean`` (per answer token), ``char`` (per
-character of the answer text). ``calibrate`` applies contextual calibration (Zhao et al., 2021): the label
-distribution the model gives content-free inputs (e.g. "N/A") is divided out, so a label the prompt favours
-regardless of the text loses that head start.
+character of the answer text). ``calibrate`` removes a per-label bias, so a label the prompt favours
+regardless of the text loses that head start (see ``calibration.py``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+import random
+from collections import Counter
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gencls_core.errors import UsageError
 from gencls_core.interfaces import Decoder, Options, Prediction
 from gencls_plugins.decoders.answers import answer_token_ids
 from gencls_plugins.decoders.batches import batches
+from gencls_plugins.decoders.calibration import (
+    batch_bias,
+    bias_of,
+    domain_texts,
+    log_softmax,
+    prior_offsets,
+    remove,
+)
 from gencls_plugins.decoders.scoring import cached_answer_logprobs, naive_answer_logprobs, prefix_of
 
-
-def log_softmax(values: list[float]) -> list[float]:
-    top = max(values)
-    total = top + math.log(sum(math.exp(v - top) for v in values))
-    return [v - total for v in values]
+Calibration = Literal["none", "contextual", "domain", "batch", "prior"]
 
 
 class Perplexity(Decoder):
@@ -37,12 +42,24 @@ class Perplexity(Decoder):
             "sum", description="sum: total log-prob of the answer; mean: per answer token; char: per character of "
                                "the answer text. sum favours short answers (fewer tokens to pay for); mean and char "
                                "remove most of that")
-        calibrate: bool = Field(
-            False, description="contextual calibration (Zhao et al., 2021): score the content_free inputs with the "
-                               "same prompt, average their label distribution p_cf, and use log p(label / x) - "
-                               "log p_cf(label); removes a prompt's bias towards one label")
+        calibrate: Calibration = Field(
+            "none", description="remove a per-label bias b from log p(label / x): contextual (Zhao et al., 2021): b "
+                                "from the content_free inputs; domain (Fei et al., 2023): from domain_samples "
+                                "strings of random words of the training texts; batch (Zhou et al., 2023): from "
+                                "the inputs being decoded (or fit_size training texts, fit_on train); prior: "
+                                "offsets fitted on fit_size training texts so their mean predicted distribution "
+                                "equals the training label distribution. true means contextual")
         content_free: list[str] = Field(["N/A", "", "[MASK]"], min_length=1,
-                                        description="content-free texts whose mean label distribution is divided out")
+                                        description="contextual: content-free texts whose mean label distribution "
+                                                    "is divided out")
+        domain_samples: int = Field(20, ge=1, description="domain: random-word inputs averaged")
+        domain_length: int | None = Field(None, ge=1, description="domain: words per input (null: the mean "
+                                                                  "training text length)")
+        fit_on: Literal["inputs", "train"] = Field(
+            "inputs", description="batch: estimate the bias from the inputs of each decode call, or once from "
+                                  "fit_size training texts (the same for every call, e.g. predict on one text)")
+        fit_size: int = Field(200, ge=1, description="training texts (a seeded sample) that prior, domain's word "
+                                                     "pool and batch with fit_on train read")
         end_of_answer: bool = Field(
             True, description="score the answer followed by the chat template's end-of-turn marker, so a label "
                               "that is a prefix of a longer answer is not favoured")
@@ -57,25 +74,61 @@ class Perplexity(Decoder):
                               "instructions, answer list, fixed demonstrations) are encoded once; each batch expands "
                               "that cache and runs only its prompts' own tokens (the same scores, tested)")
 
+        @field_validator("calibrate", mode="before")
+        @classmethod
+        def _boolean(cls, value: Any) -> Any:
+            return {True: "contextual", False: "none"}.get(value, value) if isinstance(value, bool) else value
+
+    def uses_train_split(self) -> bool:
+        c = self.config
+        return c.calibrate in ("domain", "prior") or (c.calibrate == "batch" and c.fit_on == "train")
+
     def decode(self, lm, prompts, labels, ctx):
         classes = labels.labels
         answers = answer_token_ids(lm.tokenizer, labels, self.config.end_of_answer)
         chars = [max(len(labels.verbalize(c)), 1) for c in classes]
-        prior = None
-        if self.config.calibrate:
-            if ctx.render is None:
-                raise UsageError("decoder.calibrate needs the engine's prompt renderer (ctx.render)")
-            cf = self._scores(lm, [ctx.render(t) for t in self.config.content_free], answers, chars, ctx, "calibrate")
-            probs = [[math.exp(v) for v in log_softmax(row)] for row in cf]
-            prior = [math.log(sum(col) / len(col)) for col in zip(*probs)]
+        rows = self._scores(lm, prompts, answers, chars, ctx, "perplexity")
+        if self.config.calibrate != "none":
+            rows = remove(rows, self.calibration_bias(rows, lambda texts: self._scores(
+                lm, [ctx.render(t) for t in texts], answers, chars, ctx, "calibrate"), classes, ctx))
         out: list[Prediction] = []
-        for row in self._scores(lm, prompts, answers, chars, ctx, "perplexity"):
-            if prior is not None:
-                row = [v - p for v, p in zip(log_softmax(row), prior)]
+        for row in rows:
             scores = dict(zip(classes, row))
             probs = dict(zip(classes, (math.exp(v) for v in log_softmax(row))))
             out.append(Prediction(label=max(scores, key=scores.get), scores=scores, probs=probs))
         return out
+
+    def calibration_bias(self, rows, score_texts, classes, ctx) -> list[float]:
+        """The per-label bias the configured calibration removes; ``score_texts`` scores other texts with the
+        same prompt."""
+        c = self.config
+        if c.calibrate == "batch" and c.fit_on == "inputs":
+            return batch_bias(rows)
+        if ctx.render is None:
+            raise UsageError(f"decoder.calibrate={c.calibrate} needs the engine's prompt renderer (ctx.render)")
+        if c.calibrate == "contextual":
+            return bias_of(score_texts(c.content_free))
+        texts = self._train_sample(ctx)
+        if c.calibrate == "domain":
+            return bias_of(score_texts(domain_texts(texts, c.domain_samples, c.domain_length, ctx.seed)))
+        if c.calibrate == "batch":
+            return batch_bias(score_texts(texts))
+        counts = Counter(ctx.data.splits["train"]["label"])
+        missing = [k for k in classes if not counts[k]]
+        if missing:
+            raise UsageError(f"decoder.calibrate=prior: no training example of {missing}, so the training label "
+                             f"distribution gives them no mass; use another calibration")
+        total = sum(counts[k] for k in classes)
+        return prior_offsets(score_texts(texts), [counts[k] / total for k in classes])
+
+    def _train_sample(self, ctx) -> list[str]:
+        """A seeded sample of ``fit_size`` training texts."""
+        train = (ctx.data.splits if ctx.data is not None else {}).get("train")
+        if train is None or len(train) == 0:
+            raise UsageError(f"decoder.calibrate={self.config.calibrate} fits on the training split, and this run "
+                             f"has none; use calibrate contextual or batch")
+        picked = sorted(random.Random(ctx.seed).sample(range(len(train)), min(self.config.fit_size, len(train))))
+        return list(train.select(picked)["text"])
 
     def _scores(self, lm, prompts, answers, chars, ctx, desc) -> list[list[float]]:
         """Normalised score per prompt, per label. Prompts are batched in length order to limit padding."""

@@ -1,0 +1,112 @@
+"""Zero-shot calibration of perplexity decoding: every ``calibrate`` option on three corpora.
+
+    python benchmarks/calibration.py                      # validation splits: choose the default here
+    python benchmarks/calibration.py --split test         # read once, for the final table
+
+Zero-shot SmolLM2-135M-Instruct, perplexity decoding, on Rotten Tomatoes, BBC News and drug reviews (the
+splits of ``benchmarks/rl.py``). Each input is scored once; every calibration is then applied to the same
+score matrix through the decoder's own ``calibration_bias`` (the extra texts it scores, content-free inputs
+and training samples, are scored once and cached), so the options differ only in the bias they remove.
+Prints accuracy, macro-F1, ECE and the predicted-label histogram per option. The scores are stored under
+``runs/calibration-bench/`` (the only slow part: a later call, e.g. after a change to a calibration method,
+re-analyses them without the model; delete them to score again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rl import DATASETS
+
+OUT = Path("runs/calibration-bench")
+OPTIONS: dict[str, dict[str, Any]] = {
+    "none": {}, "contextual": {"calibrate": "contextual"}, "domain": {"calibrate": "domain"},
+    "batch": {"calibrate": "batch"}, "batch (train sample)": {"calibrate": "batch", "fit_on": "train"},
+    "prior": {"calibrate": "prior"},
+}
+
+
+def _measure(dataset: str, split: str) -> dict[str, Any]:
+    """Every option's metrics on ``split``, from the raw label log-probabilities of each text scored (read from
+    and added to ``runs/calibration-bench/<dataset>-scores.json``, so options can be re-analysed without the
+    model)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from gencls_core import Engine, Prediction
+    from gencls_core.inference import Inference
+    from gencls_core.interfaces import RunContext
+    from gencls_plugins.decoders.calibration import log_softmax, remove
+    from gencls_plugins.decoders.perplexity import Perplexity
+    from gencls_plugins.evaluators.metrics import Calibration
+
+    spec = DATASETS[dataset]
+    config = {"dataset": spec["dataset"], "seed": 0, "progress": True, "splits": spec["splits"],
+              **({"truncation": spec["truncation"]} if "truncation" in spec else {})}
+    engine = Engine(config)
+    data = engine.dataset()
+    classes = data.labels
+    store = OUT / f"{dataset}-scores.json"
+    cache: dict[str, list[float]] = json.loads(store.read_text()) if store.is_file() else {}
+    loaded: dict[str, Any] = {}
+
+    def render(text: str) -> str:
+        if not loaded:  # the model only when a text has no stored score
+            model_ctx = engine.loaded_context("cpu", progress=True)
+            inference = Inference(engine.resolution, model_ctx)
+            model_ctx.render = inference.renderer()[0]
+            model_ctx.lm.model.eval()
+            loaded.update(ctx=model_ctx, labels=inference.labels)
+        return loaded["ctx"].render(text)
+
+    def score_texts(texts: list[str]) -> list[list[float]]:
+        todo = [t for t in dict.fromkeys(texts) if t not in cache]
+        if todo:
+            prompts = [render(t) for t in todo]
+            ctx, labels = loaded["ctx"], loaded["labels"]
+            for t, p in zip(todo, Perplexity().decode(ctx.lm, prompts, labels, ctx)):
+                cache[t] = [math.log(p.probs[k]) for k in classes]
+            store.write_text(json.dumps(cache))
+        return [cache[t] for t in texts]
+
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, progress=True, data=data, render=render)
+    gold = list(data.splits[split]["label"])
+    rows = score_texts(list(data.splits[split]["text"]))
+    results = {}
+    for name, options in OPTIONS.items():
+        decoder = Perplexity(Perplexity.Config(**options))
+        calibrated = rows if name == "none" else remove(rows, decoder.calibration_bias(rows, score_texts, classes,
+                                                                                        ctx))
+        predictions = []
+        for row in calibrated:
+            probs = dict(zip(classes, (math.exp(v) for v in log_softmax(row))))
+            predictions.append(Prediction(max(probs, key=probs.get), probs=probs))
+        predicted = [p.label for p in predictions]
+        results[name] = {"accuracy": accuracy_score(gold, predicted),
+                         "f1_macro": f1_score(gold, predicted, labels=classes, average="macro", zero_division=0),
+                         "ece": Calibration().evaluate(gold, predictions, classes)["ece"],
+                         "predicted": dict(Counter(predicted)), "gold": dict(Counter(gold))}
+    return {"dataset": dataset, "split": split, "n": len(gold), "classes": classes, "results": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", choices=["validation", "test"], default="validation")
+    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    for dataset in args.datasets:
+        record = _measure(dataset, args.split)
+        print(f"\n{dataset}, {args.split} split, {record['n']} examples, gold {record['results']['none']['gold']}")
+        print("| calibrate | accuracy | macro-F1 | ECE | predicted labels |\n|---|---|---|---|---|")
+        for name, r in record["results"].items():
+            histogram = ", ".join(f"{k} {r['predicted'].get(k, 0)}" for k in record["classes"])
+            print(f"| {name} | {r['accuracy']:.3f} | {r['f1_macro']:.3f} | {r['ece']:.3f} | {histogram} |")
+
+
+if __name__ == "__main__":
+    main()
