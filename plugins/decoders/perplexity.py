@@ -47,8 +47,8 @@ class Perplexity(Decoder):
                                 "from the content_free inputs; domain (Fei et al., 2023): from domain_samples "
                                 "strings of random words of the training texts; batch (Zhou et al., 2023): from "
                                 "the inputs being decoded (or fit_size training texts, fit_on train); prior: "
-                                "offsets fitted on fit_size training texts so their mean predicted distribution "
-                                "equals the training label distribution. true means contextual")
+                                "offsets fitted on fit_size training texts so the labels predicted for them follow "
+                                "the training label distribution. true means contextual")
         content_free: list[str] = Field(["N/A", "", "[MASK]"], min_length=1,
                                         description="contextual: content-free texts whose mean label distribution "
                                                     "is divided out")
