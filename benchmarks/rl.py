@@ -59,6 +59,7 @@ SEEDS = (0, 1, 2)
 def _config(dataset: str, seed: int, name: str, **extra: Any) -> dict[str, Any]:
     spec = DATASETS[dataset]
     return {"dataset": spec["dataset"], "seed": seed, "progress": True, "evaluate_untrained": False,
+            "decoder": {"name": "perplexity", "calibrate": "none"},  # fixed: every cell decodes alike
             "splits": {**spec["splits"], "evaluate": "validation"}, "output_dir": str(ROOT / dataset),
             "run_name": f"seed{seed}-{name}", **({"truncation": spec["truncation"]} if "truncation" in spec else {}),
             **extra}
