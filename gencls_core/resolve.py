@@ -123,7 +123,8 @@ def fill_slot(path: str, kind: str, spec: ComponentSpec, plugins: Plugins, defau
     the slot in errors."""
     name = spec.name or _candidate(path, kind, plugins) or default
     if name is None:
-        raise ConfigError(f"{path}: a {kind} name is required; available: {', '.join(plugins.registry.names(kind))}")
+        known = ", ".join(plugins.registry.names(kind)) or "none (was the plugin providing them left out?)"
+        raise ConfigError(f"{path}: a {kind} name is required; available: {known}")
     entry = plugins.registry.get(kind, name)
     try:
         options = entry.component.Config.model_validate(spec.options)
