@@ -92,6 +92,8 @@ def run(config_file, plugins, overrides, resume_dir):
         hint = f"; continue with: gencls run --resume {engine.run_dir}" if engine.run_dir else ""
         click.echo(f"interrupted{f' by {err}' if str(err) else ''}{hint}", err=True)
         sys.exit(143 if str(err) == "SIGTERM" else 130)
+    if not engine.processes.is_main:  # one of several processes: the main one reports
+        return
     if result.stages:
         click.echo(stage_table(result.stages, result.stage_columns))
     record = json.loads((result.run_dir / "run.json").read_text())

@@ -15,6 +15,7 @@ from typing import Any
 
 from gencls_core.config import RunConfig, build_config, read_config_file
 from gencls_core.devices import resolve_device
+from gencls_core.distributed import Processes
 from gencls_core.errors import GenclsWarning, UsageError
 from gencls_core.inference import Inference, label_scheme, load_data, load_model, prompt_strategy
 from gencls_core.interfaces import LabeledData, Prediction, RunContext
@@ -46,6 +47,7 @@ class Engine:
         self.run_dir: Path | None = None  # the run's directory (recorded, or created by run())
         self.trained_model: Path | None = None  # the recorded run's last trained model
         self.resuming = False
+        self.processes: Processes | None = None  # the processes of the current run (set by run())
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, *, plugins: Plugins | None = None,
@@ -99,21 +101,26 @@ class Engine:
         started = time.time()
         device = resolve_device(cfg.device)
         self._check_requirements(device)
-        if not self.resuming:
+        processes = self.processes = Processes(device)
+        self._check_processes()
+        if not self.resuming and processes.is_main:
             check_writable(cfg.output_dir)
         timings: dict[str, float] = {}
-        ctx = self._context(device, cfg.progress, run_dir=None)
+        ctx = self._context(device, cfg.progress and processes.is_main, run_dir=None)
         with timed(timings, "load_data"):  # before the run directory: bad data or splits leave nothing behind
             ctx.data = load_data(self.resolution, ctx)
-        run_dir = ctx.run_dir = self.run_dir = self.run_dir if self.resuming else new_run_dir(self.resolution)
+        if not self.resuming:  # one directory for all processes, claimed by the main one
+            self.run_dir = processes.agree(lambda: new_run_dir(self.resolution))
+        run_dir = ctx.run_dir = self.run_dir
         record = base_record(self.resolution, self.plugins, device)
+        record["processes"] = {"count": processes.count, "devices": processes.gather(str(processes.state.device))}
         if self.resuming:
             record["started"] = self.recorded.get("started", record["started"])
             record["resumed"] = [*self.recorded.get("resumed", []), now()]
         data = ctx.data
         record["data"] = {"labels": data.labels, "task": data.task, "source": data.source,
                           "sizes": {k: len(v) for k, v in data.splits.items()}}
-        write_json(run_dir / "run.json", {**record, "status": "running"})
+        self._write(run_dir / "run.json", {**record, "status": "running"})
         try:
             result = self._run(ctx, record, timings)
         except BaseException as err:
@@ -121,12 +128,14 @@ class Engine:
             record.update(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed",
                           error=f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
                           traceback=traceback.format_exc(), timings=timings)
-            write_json(run_dir / "run.json", record)
+            self._write(run_dir / "run.json", record)
             raise
         timings["total"] = round(time.time() - started, 3)
         record.update(status="done", timings=timings, metrics=scalar_metrics(result.metrics), stages=result.stages)
-        write_json(run_dir / "run.json", record)
-        self.plugins.hook.gencls_run_finished(result=result)
+        self._write(run_dir / "run.json", record)
+        if processes.is_main:
+            self.plugins.hook.gencls_run_finished(result=result)
+        processes.wait()  # every process returns once the run's files are complete
         return result
 
     def _run(self, ctx: RunContext, record: dict[str, Any], timings: dict[str, float]) -> RunResult:
@@ -135,7 +144,7 @@ class Engine:
         set_seed(self.config.seed)
         with timed(timings, "load_model"):
             load_model(self.resolution, ctx)
-        inference = Inference(self.resolution, ctx)
+        inference = Inference(self.resolution, ctx, self.processes)
         if self.resolution.trainers:
             with timed(timings, "prepare_training"):
                 ctx.train_labels = label_scheme(self.resolution, "labels", ctx)
@@ -149,10 +158,11 @@ class Engine:
         metrics, values, rows = evaluation
         if stages:
             metrics = {**metrics, "stages": stages}
-        write_jsonl(ctx.run_dir / "predictions.jsonl", rows)
-        write_json(ctx.run_dir / "metrics.json", metrics)
-        write_text_atomic(ctx.run_dir / "report.md",
-                          write_report(self.resolution, record, metrics, stages, values, ctx.run_dir))
+        if self.processes.is_main:
+            write_jsonl(ctx.run_dir / "predictions.jsonl", rows)
+            write_json(ctx.run_dir / "metrics.json", metrics)
+            write_text_atomic(ctx.run_dir / "report.md",
+                              write_report(self.resolution, record, metrics, stages, values, ctx.run_dir))
         return RunResult(ctx.run_dir, metrics, rows, stages, stage_columns(self.resolution))
 
     # -- inference on new texts ----------------------------------------------------------------
@@ -212,6 +222,20 @@ class Engine:
             func.setup(ctx.train_labels)
             rewards.append(CheckedReward(func, slot.who(), slot.entry.name, slot.weight))
         return rewards
+
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        if self.processes.is_main:
+            write_json(path, data)
+
+    def _check_processes(self) -> None:
+        """With several processes, every training stage must support them (the others would train one copy per
+        process and write over each other)."""
+        if self.processes.count > 1:
+            for slot in self.resolution.trainers:
+                if not slot.entry.component.multi_process:
+                    raise UsageError(f"{slot.path} {slot.entry.name!r} does not run as several processes yet; this "
+                                     f"run has {self.processes.count} (torchrun / accelerate launch). Train in one "
+                                     f"process; evaluation-only runs may use several")
 
     def _check_requirements(self, device: str) -> None:
         for slot in self.resolution.all_slots():

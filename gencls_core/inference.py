@@ -12,6 +12,7 @@ from typing import Any
 from gencls_core.chat import render_prompt
 from gencls_core.contracts import check_messages, check_metrics, check_predictions
 from gencls_core.data import check_labeled_data, make_splits
+from gencls_core.distributed import Processes
 from gencls_core.errors import GenclsWarning
 from gencls_core.interfaces import LabeledData, LabelScheme, Prediction, PromptStrategy, RunContext
 from gencls_core.resolve import Resolution
@@ -56,8 +57,9 @@ def prompt_strategy(resolution: Resolution, slot: str, ctx: RunContext, labels: 
 class Inference:
     """The inference prompt and labels of a run, set up on a context with data and model loaded."""
 
-    def __init__(self, resolution: Resolution, ctx: RunContext) -> None:
+    def __init__(self, resolution: Resolution, ctx: RunContext, processes: Processes | None = None) -> None:
         self.resolution, self.ctx = resolution, ctx
+        self.processes = processes or Processes(ctx.device)
         self.labels = label_scheme(resolution, "inference_labels", ctx)
         self.prompt = prompt_strategy(resolution, "inference_prompt", ctx, self.labels)
 
@@ -87,7 +89,11 @@ class Inference:
             warnings.warn(f"{truncated} of {len(texts)} texts were truncated to fit a {fitter.limit}-token prompt "
                           f"(see truncation in the config)", GenclsWarning, stacklevel=2)
         ctx.lm.model.eval()  # a training stage leaves it in train mode (dropout on)
-        predictions = decoder.decode(ctx.lm, prompts, self.labels, ctx)
+        if decoder.shardable():  # each process decodes its share; all get every prediction, in order
+            predictions = self.processes.map_shards(prompts, lambda part: decoder.decode(ctx.lm, part, self.labels,
+                                                                                          ctx))
+        else:
+            predictions = decoder.decode(ctx.lm, prompts, self.labels, ctx)
         predictions = check_predictions(slots["decoder"].who(), predictions, len(prompts), self.labels.labels)
         final = [self.labels.finalize(p) for p in predictions]
         return check_predictions(slots["inference_labels"].who(), final, len(prompts), ctx.data.labels), truncated

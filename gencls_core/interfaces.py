@@ -184,6 +184,11 @@ class Decoder(Component):
         loads the dataset."""
         return False
 
+    def shardable(self) -> bool:
+        """Whether decoding a subset of the prompts gives the same predictions for them as decoding all (so a run
+        of several processes may split the prompts between them)."""
+        return True
+
     @abstractmethod
     def decode(self, lm: LoadedModel, prompts: list[str], labels: LabelScheme,
                ctx: RunContext) -> list[Prediction]:
@@ -210,6 +215,8 @@ class Trainer(Component):
 
     # summary keys shown (as train_<key>) in the report's stage table
     stage_metrics: ClassVar[tuple[str, ...]] = ("steps", "loss")
+    # whether the stage is correct when the run is several processes (torchrun / accelerate launch)
+    multi_process: ClassVar[bool] = False
 
     @abstractmethod
     def train(self, ctx: RunContext) -> dict[str, Any]:

@@ -83,6 +83,9 @@ class Perplexity(Decoder):
         c = self.config
         return c.calibrate in ("domain", "prior") or (c.calibrate == "batch" and c.fit_on == "train")
 
+    def shardable(self) -> bool:
+        return not (self.config.calibrate == "batch" and self.config.fit_on == "inputs")
+
     def decode(self, lm, prompts, labels, ctx):
         classes = labels.labels
         answers = answer_token_ids(lm.tokenizer, labels, self.config.end_of_answer)
