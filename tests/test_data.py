@@ -5,7 +5,9 @@ import json
 
 import datasets
 import pytest
+from pydantic import ValidationError
 
+from gencls_core import Engine
 from gencls_core.config import SplitConfig
 from gencls_core.data import check_labeled_data, make_splits
 from gencls_core.errors import DataError
@@ -102,3 +104,42 @@ def test_label_outside_declared_set_reports_row(tmp_path, gencls_plugins):
     p.write_text("text,label\ngood,positive\nmeh,neutral\nbad,negative\n")
     with pytest.raises(DataError, match=r"row 2 \(line 3\): label 'neutral' is not in the declared labels"):
         _local(p, labels=["negative", "positive"]).load(_ctx(gencls_plugins))
+
+
+def _write(path, rows):
+    path.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    return path
+
+
+def test_local_reads_your_own_train_and_test_files_and_keeps_them(tmp_path, gencls_plugins, tiny_run_config):
+    train = _write(tmp_path / "train.csv", [(f"good {i}", "positive") for i in range(6)] +
+                   [(f"bad {i}", "negative") for i in range(6)])
+    test = _write(tmp_path / "test.csv", [("fine", "positive"), ("awful", "negative"), ("meh", "neutral")])
+    data = LocalFile(LocalFile.Config(train=train, test=test)).load(_ctx(gencls_plugins))
+    assert sorted(data.splits) == ["test", "train"] and data.labels == ["negative", "neutral", "positive"]
+    assert data.splits["test"]["text"] == ["fine", "awful", "meh"] and len(data.splits["train"]) == 12
+    assert data.source == {"train": str(train.resolve()), "test": str(test.resolve())}
+    config = {**tiny_run_config, "dataset": {"name": "local", "train": str(train), "test": str(test)},
+              "splits": {"test_size": 3}, "labels": {"name": "names"}}
+    result = Engine(config).run()
+    assert sorted(r["text"] for r in result.predictions) == ["awful", "fine", "meh"]  # the test file, not a carve
+
+
+def test_a_bad_row_in_your_test_file_names_that_file(tmp_path, gencls_plugins):
+    train = _write(tmp_path / "train.csv", [("good", "positive"), ("bad", "negative")])
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\nfine,positive\n,negative\n")
+    with pytest.raises(DataError, match=r"test.csv: row 2 \(line 3\): empty text"):
+        LocalFile(LocalFile.Config(train=train, test=test)).load(_ctx(gencls_plugins))
+    with pytest.raises(DataError, match=r"does not exist \(dataset.validation\)"):
+        LocalFile(LocalFile.Config(train=train, validation=tmp_path / "nope.csv")).load(_ctx(gencls_plugins))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"path": "a.csv", "train": "b.csv"}, "either path \\(one file\\) or train/validation/test files, not both"),
+    ({}, "needs path \\(one file\\) or train/validation/test files"),
+    ({"validation": "v.csv"}, "a validation file needs a train or a test file"),
+])
+def test_local_needs_one_file_or_your_splits(options, message):
+    with pytest.raises(ValidationError, match=message):
+        LocalFile.Config(**options)

@@ -1,11 +1,12 @@
-"""Labelled text from a local CSV, JSON Lines or Parquet file, read through ``datasets``."""
+"""Labelled text from local CSV, JSON Lines or Parquet files, read through ``datasets``: one file the engine
+splits, or your own train / validation / test files."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gencls_core.errors import DataError
 from gencls_core.interfaces import DatasetSource, LabeledData
@@ -38,21 +39,50 @@ def check_encoding(path: Path, encoding: str) -> None:
                             f"dataset.encoding to the file's encoding") from None
 
 
+SPLITS = ("train", "validation", "test")
+
+
 class LocalFile(DatasetSource):
-    """A local CSV / JSONL / Parquet file with a text and a label column."""
+    """Local CSV / JSONL / Parquet files with a text and a label column: one file, or train/validation/test."""
 
     name = "local"
 
     class Config(ColumnOptions):
-        path: Path = Field(..., description="the data file")
+        path: Path | None = Field(None, description="one data file, from which the engine carves seeded splits")
+        train: Path | None = Field(None, description="your training file (instead of path; with test and/or "
+                                                     "validation files: your own splits, kept as given)")
+        validation: Path | None = Field(None, description="your validation file")
+        test: Path | None = Field(None, description="your test file (sampled down to splits.test_size)")
         format: Literal["auto", "csv", "json", "parquet"] = Field("auto", description="auto = from the suffix")
         encoding: str = Field("utf-8", description="text encoding of a CSV or JSON Lines file, e.g. latin-1")
 
+        @model_validator(mode="after")
+        def _one_source(self) -> LocalFile.Config:
+            files = [s for s in SPLITS if getattr(self, s) is not None]
+            if self.path is not None and files:
+                raise ValueError(f"give either path (one file) or train/validation/test files, not both "
+                                 f"(got path and {', '.join(files)})")
+            if self.path is None and not files:
+                raise ValueError("needs path (one file) or train/validation/test files")
+            if files and "train" not in files and "test" not in files:
+                raise ValueError("a validation file needs a train or a test file beside it")
+            return self
+
     def load(self, ctx) -> LabeledData:
         c = self.config
-        path = c.path
+        given = {"train": c.path} if c.path is not None else {s: getattr(c, s) for s in SPLITS if getattr(c, s)}
+        splits, found = {}, []
+        for split, path in given.items():
+            splits[split], labels = self._read(path, "path" if c.path is not None else split)
+            found += labels
+        source = {split: str(path.resolve()) for split, path in given.items()}
+        return LabeledData(splits, label_set(found, c), c.task, {"path": source["train"]} if c.path else source)
+
+    def _read(self, path: Path, option: str) -> tuple[Any, list[str]]:
+        """One file as a checked split, and the labels it holds."""
+        c = self.config
         if not path.is_file():
-            raise DataError(f"data file {path} does not exist (dataset.path)")
+            raise DataError(f"data file {path} does not exist (dataset.{option})")
         fmt = FORMATS.get(path.suffix.lower()) if c.format == "auto" else c.format
         if fmt is None:
             raise DataError(f"{path}: cannot tell the format from the suffix; "
@@ -73,5 +103,4 @@ class LocalFile(DatasetSource):
         def row_name(i: int) -> str:
             return f"row {i + 1} (line {i + header})" if fmt != "parquet" else f"row {i + 1}"
 
-        split, found = build_split(ds[c.text_column], ds[c.label_column], c, str(path), row_name)
-        return LabeledData({"train": split}, label_set(found, c), c.task, {"path": str(path.resolve())})
+        return build_split(ds[c.text_column], ds[c.label_column], c, str(path), row_name)
