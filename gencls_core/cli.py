@@ -111,29 +111,48 @@ def run(config_file, plugins, overrides, resume_dir):
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("input", required=False, default="-", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="write JSON lines here (atomically) instead of standard output")
+              help="write the predictions here (atomically) instead of standard output: .csv (text, label, status, "
+                   "one p_<class> column per class) or JSON lines (any other name)")
+@click.option("--batch-size", type=click.IntRange(min=1), help="inputs per decoder call (default: the run's)")
 @click.option("--allow-unfinished", is_flag=True,
               help="use a run that did not finish (its last finished stage's model)")
-def predict(run_dir, input, output, allow_unfinished):
+def predict(run_dir, input, output, batch_size, allow_unfinished):
     """Classify texts with a finished run's model, prompt and decoder.
 
     INPUT is a text file (one text per line), a .jsonl file with a "text" field, or - for standard input.
-    Prints one JSON object per text: text, label (null when no valid label), scores, output.
+    Prints one JSON object per text: text, label (null when no valid label), status, probs, scores, output.
     """
     from gencls_core.engine import Engine
-    from gencls_core.results import write_jsonl
+    from gencls_core.results import write_jsonl, write_text_atomic
 
-    engine = Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished)
+    overrides = [f"decoder.batch_size={batch_size}"] if batch_size else None
+    engine = Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished, overrides=overrides)
     texts = _read_texts(input)
     _quiet_libraries()
     preds = engine.predict(texts)
     rows = [{"text": t, "label": p.label, "status": p.status, "probs": p.probs, "scores": p.scores,
              "output": p.output} for t, p in zip(texts, preds)]
-    if output:
+    if output and output.suffix.lower() == ".csv":
+        write_text_atomic(output, _csv(rows, engine.recorded["data"]["labels"]))
+    elif output:
         write_jsonl(output, rows)
     else:
         for r in rows:
             click.echo(json.dumps(r))
+
+
+def _csv(rows: list[dict], labels: list[str]) -> str:
+    """Predictions as CSV: text, label, status and each class's probability."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["text", "label", "status", *[f"p_{c}" for c in labels]])
+    for r in rows:
+        probs = r["probs"] or {}
+        writer.writerow([r["text"], r["label"] or "", r["status"], *[probs.get(c, "") for c in labels]])
+    return out.getvalue()
 
 
 @contextlib.contextmanager

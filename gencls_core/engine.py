@@ -50,14 +50,15 @@ class Engine:
         self.processes: Processes | None = None  # the processes of the current run (set by run())
 
     @classmethod
-    def from_run_dir(cls, run_dir: str | Path, *, plugins: Plugins | None = None,
-                     allow_unfinished: bool = False) -> Engine:
-        """An engine with the resolved config a run recorded in its ``run.json`` (and its trained model).
+    def from_run_dir(cls, run_dir: str | Path, *, plugins: Plugins | None = None, allow_unfinished: bool = False,
+                     overrides: list[str] | None = None) -> Engine:
+        """An engine with the resolved config a run recorded in its ``run.json`` (and its trained model);
+        ``overrides`` (``key=value``) change it for inference, e.g. ``decoder.batch_size=32``.
 
         A run that did not finish is refused unless ``allow_unfinished``: then its last finished stage's model
         is used (the untrained model, with a warning, when no stage finished).
         """
-        engine = cls._recorded(run_dir, plugins)
+        engine = cls._recorded(run_dir, plugins, overrides)
         record = engine.recorded
         status = record.get("status")
         if status != "done" and not allow_unfinished:
@@ -79,19 +80,19 @@ class Engine:
     def resume(cls, run_dir: str | Path, *, plugins: Plugins | None = None) -> Engine:
         """An engine that continues an interrupted run in its own directory: finished stages are loaded,
         the interrupted one continues from its last checkpoint."""
-        engine = cls._recorded(run_dir, plugins)
+        engine = cls._recorded(run_dir, plugins, None)
         if engine.recorded.get("status") == "done":
             raise UsageError(f"{run_dir} finished already (status done); nothing to resume")
         engine.resuming = True
         return engine
 
     @classmethod
-    def _recorded(cls, run_dir: str | Path, plugins: Plugins | None) -> Engine:
+    def _recorded(cls, run_dir: str | Path, plugins: Plugins | None, overrides: list[str] | None) -> Engine:
         run_dir = Path(run_dir)
         if not (run_dir / "run.json").is_file():
             raise UsageError(f"{run_dir} is not a gencls run directory (no run.json)")
         record = read_config_file(run_dir / "run.json")
-        engine = cls(record["config"], plugins=plugins)
+        engine = cls(record["config"], plugins=plugins, overrides=overrides)
         engine.recorded, engine.run_dir = record, run_dir
         return engine
 
