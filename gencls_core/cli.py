@@ -117,7 +117,7 @@ def run(config_file, plugins, overrides, resume_dir):
 @click.option("--allow-unfinished", is_flag=True,
               help="use a run that did not finish (its last finished stage's model)")
 def predict(run_dir, input, output, batch_size, allow_unfinished):
-    """Classify texts with a finished run's model, prompt and decoder.
+    """Classify texts with a finished run's (or an export's) model, prompt and decoder.
 
     INPUT is a text file (one text per line), a .jsonl file with a "text" field, or - for standard input.
     Prints one JSON object per text: text, label (null when no valid label), status, probs, scores, output.
@@ -126,7 +126,10 @@ def predict(run_dir, input, output, batch_size, allow_unfinished):
     from gencls_core.results import write_jsonl, write_text_atomic
 
     overrides = [f"decoder.batch_size={batch_size}"] if batch_size else None
-    engine = Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished, overrides=overrides)
+    if (run_dir / "gencls.json").is_file():  # a `gencls export` folder
+        engine = Engine.from_pretrained(run_dir, overrides=overrides)
+    else:
+        engine = Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished, overrides=overrides)
     texts = _read_texts(input)
     _quiet_libraries()
     preds = engine.predict(texts)
@@ -153,6 +156,26 @@ def _csv(rows: list[dict], labels: list[str]) -> str:
         probs = r["probs"] or {}
         writer.writerow([r["text"], r["label"] or "", r["status"], *[probs.get(c, "") for c in labels]])
     return out.getvalue()
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="replace OUT if it exists")
+@click.option("--push-to-hub", "repo", metavar="REPO", help="also upload the folder to this Hugging Face Hub repo")
+def export(run_dir, out, force, repo):
+    """Export a finished run to OUT: the model with its adapter merged (safetensors), the tokenizer, gencls.json
+    (labels, prompt, decoder) and a model card.
+
+    `gencls predict OUT`, `Engine.from_pretrained(OUT)` and plain transformers load it without the run.
+    """
+    from gencls_core.export import export_run, push_to_hub
+
+    _quiet_libraries()
+    folder = export_run(run_dir, out, force=force)
+    click.echo(f"exported {run_dir} to {folder}")
+    if repo:
+        click.echo(f"pushed to {push_to_hub(folder, repo)}")
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from gencls_core.devices import resolve_device
 from gencls_core.distributed import Processes
 from gencls_core.errors import GenclsWarning, UsageError
 from gencls_core.inference import Inference, label_scheme, load_data, load_model, prompt_strategy
-from gencls_core.interfaces import LabeledData, Prediction, RunContext
+from gencls_core.interfaces import LabeledData, LoadedModel, Prediction, RunContext
 from gencls_core.plugins import Plugins, load_plugins
 from gencls_core.report import base_record, now, stage_columns, write_report
 from gencls_core.resolve import Resolution, resolve
@@ -74,6 +74,19 @@ class Engine:
         elif record["config"].get("trainers"):
             warnings.warn(f"{run_dir} finished no training stage; using the untrained model", GenclsWarning,
                           stacklevel=2)
+        return engine
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, *, plugins: Plugins | None = None,
+                        overrides: list[str] | None = None) -> Engine:
+        """An engine for ``predict`` from a ``gencls export`` folder: its model, labels, prompt and decoder."""
+        folder = Path(folder)
+        if not (folder / "gencls.json").is_file():
+            raise UsageError(f"{folder} is not a gencls export (no gencls.json); make one with `gencls export`")
+        manifest = read_config_file(folder / "gencls.json")
+        config = {**manifest["config"], "model": {"name": "hf", "path": str(folder.resolve())}}
+        engine = cls(config, plugins=plugins, overrides=overrides)
+        engine.recorded = {"data": {"labels": manifest["labels"], "task": manifest["task"]}}
         return engine
 
     @classmethod
@@ -187,6 +200,12 @@ class Engine:
         if self.trained_model is not None:
             ctx.lm = load_trained(ctx.lm, self.trained_model)
         return Inference(self.resolution, ctx).decode(texts)[0]
+
+    def trained_lm(self, device: str) -> LoadedModel:
+        """The run's model with its last trained stage applied (the base model when none)."""
+        ctx = self._context(device, self.config.progress, run_dir=None)
+        load_model(self.resolution, ctx)
+        return load_trained(ctx.lm, self.trained_model) if self.trained_model is not None else ctx.lm
 
     def loaded_context(self, device: str, progress: bool, training: bool = False) -> RunContext:
         """A context outside any run: the dataset loaded and split, the model loaded onto ``device``; with

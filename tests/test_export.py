@@ -1,0 +1,40 @@
+"""``gencls export``: a self-contained folder that predict, Engine.from_pretrained and transformers load."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gencls_core import Engine
+from gencls_core.errors import UsageError
+from gencls_core.export import export_run
+
+TEXTS = ["a good film", "a dull plot", "great acting"]
+
+
+def test_an_export_predicts_like_its_run_and_loads_in_transformers(tmp_path, tiny_run_config):
+    from transformers import AutoModelForCausalLM
+
+    tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 2, "learning_rate": 5e-3}]
+    run_dir = Engine(tiny_run_config).run().run_dir
+    out = export_run(run_dir, tmp_path / "export")
+    assert {"config.json", "model.safetensors", "gencls.json", "README.md", "tokenizer_config.json"} <= \
+        {p.name for p in out.iterdir()}
+    manifest = json.loads((out / "gencls.json").read_text())
+    assert manifest["labels"] == ["negative", "positive"] and "trainers" not in manifest["config"]
+    assert "| accuracy |" in (out / "README.md").read_text()
+    AutoModelForCausalLM.from_pretrained(out)  # a plain causal LM: the adapter is merged
+    want = Engine.from_run_dir(run_dir).predict(TEXTS)
+    got = Engine.from_pretrained(out).predict(TEXTS)
+    assert [p.label for p in got] == [p.label for p in want]
+    for g, w in zip(got, want):
+        assert g.scores == pytest.approx(w.scores, abs=1e-4)
+    done = subprocess.run([sys.executable, "-m", "gencls_core", "predict", str(out), "-"], input="\n".join(TEXTS),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["label"] for line in done.stdout.splitlines()] == [p.label for p in want]
+    with pytest.raises(UsageError, match="exists; choose another folder or pass --force"):
+        export_run(run_dir, out)
+    with pytest.raises(UsageError, match="is not a gencls export"):
+        Engine.from_pretrained(tmp_path)
