@@ -5,7 +5,7 @@
 
 Zero-shot SmolLM2-135M-Instruct, perplexity decoding, on Rotten Tomatoes, BBC News and drug reviews (the
 splits of ``benchmarks/rl.py``). Each input is scored once; every calibration is then applied to the same
-score matrix through the decoder's own ``calibration_bias`` (the extra texts it scores, content-free inputs
+score matrix through the decoder's own ``predictions`` (the extra texts it scores, content-free inputs
 and training samples, are scored once and cached), so the options differ only in the bias they remove.
 Prints accuracy, macro-F1, ECE and the predicted-label histogram per option. The scores are stored under
 ``runs/calibration-bench/`` (the only slow part: a later call, e.g. after a change to a calibration method,
@@ -37,10 +37,9 @@ def _measure(dataset: str, split: str) -> dict[str, Any]:
     model)."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    from gencls_core import Engine, Prediction
+    from gencls_core import Engine
     from gencls_core.inference import Inference
     from gencls_core.interfaces import RunContext
-    from gencls_plugins.decoders.calibration import log_softmax, remove
     from gencls_plugins.decoders.perplexity import Perplexity
     from gencls_plugins.evaluators.metrics import Calibration
 
@@ -78,13 +77,7 @@ def _measure(dataset: str, split: str) -> dict[str, Any]:
     rows = score_texts(list(data.splits[split]["text"]))
     results = {}
     for name, options in OPTIONS.items():
-        decoder = Perplexity(Perplexity.Config(**options))
-        calibrated = rows if name == "none" else remove(rows, decoder.calibration_bias(rows, score_texts, classes,
-                                                                                        ctx))
-        predictions = []
-        for row in calibrated:
-            probs = dict(zip(classes, (math.exp(v) for v in log_softmax(row))))
-            predictions.append(Prediction(max(probs, key=probs.get), probs=probs))
+        predictions = Perplexity(Perplexity.Config(**options)).predictions(rows, classes, score_texts, ctx)
         predicted = [p.label for p in predictions]
         results[name] = {"accuracy": accuracy_score(gold, predicted),
                          "f1_macro": f1_score(gold, predicted, labels=classes, average="macro", zero_division=0),

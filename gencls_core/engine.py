@@ -191,21 +191,19 @@ class Engine:
         recorded = self.recorded.get("data")  # labels and task of a recorded run
         needs_train = (self.resolution.slots["inference_prompt"].entry.component.uses_train_split
                        or self.resolution.slots["decoder"].build().uses_train_split())
+        ctx = self._context(device, self.config.progress, run_dir=None)
         if recorded and not needs_train:
-            ctx = self._context(device, self.config.progress, run_dir=None)
             ctx.data = LabeledData(splits={}, labels=recorded["labels"], task=recorded["task"])
-            load_model(self.resolution, ctx)
         else:
-            ctx = self.loaded_context(device, self.config.progress)
-        if self.trained_model is not None:
-            ctx.lm = load_trained(ctx.lm, self.trained_model)
+            ctx.data = load_data(self.resolution, ctx)
+        self._load_trained(ctx)
         return Inference(self.resolution, ctx).decode(texts)[0]
 
     def trained_lm(self, device: str) -> LoadedModel:
         """The run's model with its last trained stage applied (the base model when none)."""
         ctx = self._context(device, self.config.progress, run_dir=None)
-        load_model(self.resolution, ctx)
-        return load_trained(ctx.lm, self.trained_model) if self.trained_model is not None else ctx.lm
+        self._load_trained(ctx)
+        return ctx.lm
 
     def loaded_context(self, device: str, progress: bool, training: bool = False) -> RunContext:
         """A context outside any run: the dataset loaded and split, the model loaded onto ``device``; with
@@ -234,6 +232,12 @@ class Engine:
     def _context(self, device: str, progress: bool, run_dir: Path | None) -> RunContext:
         return RunContext(seed=self.config.seed, device=device, run_dir=run_dir, services=RunServices(self.plugins),
                           progress=progress, truncation=self.config.truncation)
+
+    def _load_trained(self, ctx: RunContext) -> None:
+        """The run's model into ``ctx.lm``, with the recorded run's last trained stage applied."""
+        load_model(self.resolution, ctx)
+        if self.trained_model is not None:
+            ctx.lm = load_trained(ctx.lm, self.trained_model)
 
     def _rewards(self, ctx: RunContext) -> list[CheckedReward]:
         rewards = []

@@ -11,7 +11,8 @@ from typing import Any
 
 from gencls_core.engine import Engine
 from gencls_core.errors import UsageError
-from gencls_core.results import scalar_metrics, write_json, write_text_atomic
+from gencls_core.results import metrics_table, write_json, write_text_atomic
+from gencls_core.weights import save_merged
 
 MANIFEST = "gencls.json"
 # what predict needs of the run's config (the dataset and splits only for prompts that draw training examples)
@@ -27,7 +28,7 @@ def export_run(run_dir: Path, out: Path, *, force: bool = False) -> Path:
     record = engine.recorded
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    _write_model(engine, tmp)
+    save_merged(engine.trained_lm("cpu"), tmp)
     config = {k: v for k, v in record["config"].items() if k in INFERENCE_SLOTS}
     write_json(tmp / MANIFEST, {
         "format": 1, "gencls_version": record["gencls_version"], "source_run": str(Path(run_dir).resolve()),
@@ -40,17 +41,8 @@ def export_run(run_dir: Path, out: Path, *, force: bool = False) -> Path:
     return out
 
 
-def _write_model(engine: Engine, folder: Path) -> None:
-    """The run's final model, adapter merged, and its tokenizer, as a plain transformers folder."""
-    lm = engine.trained_lm("cpu")
-    model = lm.model.merge_and_unload() if hasattr(lm.model, "merge_and_unload") else lm.model
-    model.save_pretrained(folder, safe_serialization=True)
-    lm.tokenizer.save_pretrained(folder)
-
-
 def _model_card(record: dict[str, Any]) -> str:
     slots = {c["slot"]: c["name"] for c in record["components"]}
-    metrics = scalar_metrics(record.get("metrics", {}))
     lines = ["---", "library_name: transformers", "pipeline_tag: text-generation",
              "tags: [gencls, text-classification]", "---", "",
              f"# A generative text classifier: {slots['model']} on {slots['dataset']}", "",
@@ -59,8 +51,7 @@ def _model_card(record: dict[str, Any]) -> str:
              "## Training", ""]
     stages = record.get("stages", [])
     lines += [f"- stage {s['stage']}: {s['trainer'] or 'untrained'}" for s in stages] or ["- no training stage"]
-    lines += ["", "## Evaluation (the run's evaluation split)", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
+    lines += ["", "## Evaluation (the run's evaluation split)", "", *metrics_table(record.get("metrics", {}))]
     lines += ["", "## Use", "", "```bash", "gencls predict THIS_FOLDER texts.txt", "```", "",
               "```python", "from gencls_core import Engine", "Engine.from_pretrained('THIS_FOLDER').predict(['...'])",
               "```", "", f"Prompt `{slots['inference_prompt']}`, labels `{slots['inference_labels']}`, decoder "

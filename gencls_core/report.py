@@ -10,7 +10,7 @@ from typing import Any
 
 from gencls_core.plugins import Plugins
 from gencls_core.resolve import Resolution
-from gencls_core.results import scalar_metrics, stage_table
+from gencls_core.results import metrics_table, stage_table
 
 
 def now() -> str:
@@ -52,9 +52,7 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
              f"decoder `{slots['decoder']}`, seed {record['seed']}", ""]
     if stages:
         lines += ["## Stages", "", stage_table(stages, stage_columns(resolution)), "", "## Final metrics", ""]
-    lines += ["| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
-              for k, v in scalar_metrics(metrics).items()]
+    lines += metrics_table(metrics)
     sections = [slot.build().report(v, run_dir) for slot, v in zip(resolution.evaluators, values)]
     for section in filter(None, sections):
         lines += ["", section]

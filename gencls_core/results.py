@@ -67,6 +67,12 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
 
 
+def metrics_table(metrics: dict[str, Any]) -> list[str]:
+    """The scalar metrics as the lines of a markdown table (floats to 4 decimals)."""
+    return ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+                                                 for k, v in scalar_metrics(metrics).items()]
+
+
 def format_table(rows: list[tuple[str, str]], title: str) -> str:
     """A two-column text table."""
     width = max([len(k) for k, _ in rows] + [len("metric")])

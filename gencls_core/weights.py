@@ -47,10 +47,17 @@ def merge_adapter(model_dir: Path, out: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = json.loads((model_dir / "adapter_config.json").read_text())["base_model_name_or_path"]
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), model_dir).merge_and_unload()
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), model_dir)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    AutoTokenizer.from_pretrained(model_dir).save_pretrained(tmp)
+    save_merged(LoadedModel(model, AutoTokenizer.from_pretrained(model_dir), str(model_dir)), tmp)
     tmp.rename(out)
     return out
+
+
+def save_merged(lm: LoadedModel, folder: Path) -> None:
+    """The model, with its adapter merged in if it has one, and the tokenizer, as a plain transformers folder
+    (safetensors)."""
+    model = lm.model.merge_and_unload() if hasattr(lm.model, "merge_and_unload") else lm.model
+    model.save_pretrained(folder, safe_serialization=True)
+    lm.tokenizer.save_pretrained(folder)

@@ -4,20 +4,9 @@ through pluggy exactly as gencls calls it."""
 import pytest
 import yaml
 
-from gencls_core import (
-    DatasetSource,
-    Decoder,
-    Engine,
-    Evaluator,
-    LabelScheme,
-    ModelSource,
-    PromptStrategy,
-    RewardFunc,
-    Trainer,
-    hookimpl,
-)
+from gencls_core import Engine, hookimpl
 from gencls_core.errors import ContractError, PluginLoadError
-from gencls_core.interfaces import RunContext
+from gencls_core.interfaces import KINDS, RunContext
 from gencls_core.plugins import load_plugins
 from gencls_core.registry import PluginInfo
 from gencls_core.services import RunServices
@@ -32,8 +21,9 @@ def _load(name, hook_name, body, *names):
     return load_plugins(names, modules=[(PluginInfo(name, "x", f"{name}-dist", "2.0"), _plugin(hook_name, body))])
 
 
-def _registers(hook_name, kind, base):
-    """The register hook adds a (concrete) component of its kind under its own name and under another."""
+def _registers(kind):
+    """The kind's register hook adds a (concrete) component of the kind under its own name and under another."""
+    hook_name, base = KINDS[kind]
     methods = {m: lambda self, *args, **kwargs: None for m in base.__abstractmethods__}
     component = type("Custom", (base,), {"name": "custom-one", "__doc__": "A custom component.", **methods})
 
@@ -48,35 +38,35 @@ def _registers(hook_name, kind, base):
 
 
 def test_hook_register_model_sources():
-    _registers("gencls_register_model_sources", "model_source", ModelSource)
+    _registers("model_source")
 
 
 def test_hook_register_datasets():
-    _registers("gencls_register_datasets", "dataset", DatasetSource)
+    _registers("dataset")
 
 
 def test_hook_register_label_schemes():
-    _registers("gencls_register_label_schemes", "label_scheme", LabelScheme)
+    _registers("label_scheme")
 
 
 def test_hook_register_prompt_strategies():
-    _registers("gencls_register_prompt_strategies", "prompt_strategy", PromptStrategy)
+    _registers("prompt_strategy")
 
 
 def test_hook_register_decoders():
-    _registers("gencls_register_decoders", "decoder", Decoder)
+    _registers("decoder")
 
 
 def test_hook_register_reward_funcs():
-    _registers("gencls_register_reward_funcs", "reward_func", RewardFunc)
+    _registers("reward_func")
 
 
 def test_hook_register_trainers():
-    _registers("gencls_register_trainers", "trainer", Trainer)
+    _registers("trainer")
 
 
 def test_hook_register_evaluators():
-    _registers("gencls_register_evaluators", "evaluator", Evaluator)
+    _registers("evaluator")
 
 
 def test_hook_default_components():

@@ -91,9 +91,14 @@ class Perplexity(Decoder):
         answers = answer_token_ids(lm.tokenizer, labels, self.config.end_of_answer)
         chars = [max(len(labels.verbalize(c)), 1) for c in classes]
         rows = self._scores(lm, prompts, answers, chars, ctx, "perplexity")
+        return self.predictions(rows, classes, lambda texts: self._scores(
+            lm, [ctx.render(t) for t in texts], answers, chars, ctx, "calibrate"), ctx)
+
+    def predictions(self, rows, classes, score_texts, ctx) -> list[Prediction]:
+        """Predictions from the label scores of each input, calibrated as configured (``score_texts`` scores
+        other texts with the same prompt): the best label, the scores and their softmax."""
         if self.config.calibrate != "none":
-            rows = remove(rows, self.calibration_bias(rows, lambda texts: self._scores(
-                lm, [ctx.render(t) for t in texts], answers, chars, ctx, "calibrate"), classes, ctx))
+            rows = remove(rows, self.calibration_bias(rows, score_texts, classes, ctx))
         out: list[Prediction] = []
         for row in rows:
             scores = dict(zip(classes, row))
