@@ -75,15 +75,35 @@ def _measure(dataset: str, split: str) -> dict[str, Any]:
     ctx = RunContext(seed=0, device="cpu", run_dir=None, progress=True, data=data, render=render)
     gold = list(data.splits[split]["label"])
     rows = score_texts(list(data.splits[split]["text"]))
-    results = {}
+    results, uncalibrated = {}, None
     for name, options in OPTIONS.items():
         predictions = Perplexity(Perplexity.Config(**options)).predictions(rows, classes, score_texts, ctx)
         predicted = [p.label for p in predictions]
+        uncalibrated = uncalibrated or predicted
         results[name] = {"accuracy": accuracy_score(gold, predicted),
                          "f1_macro": f1_score(gold, predicted, labels=classes, average="macro", zero_division=0),
                          "ece": Calibration().evaluate(gold, predictions, classes)["ece"],
+                         "f1_minus_none": _f1_difference(gold, uncalibrated, predicted, classes),
                          "predicted": dict(Counter(predicted)), "gold": dict(Counter(gold))}
     return {"dataset": dataset, "split": split, "n": len(gold), "classes": classes, "results": results}
+
+
+def _f1_difference(gold: list[str], base: list[str], other: list[str], classes: list[str],
+                   resamples: int = 1000) -> tuple[float, float, float]:
+    """Macro-F1 of ``other`` minus ``base`` on the same examples, in points, with its paired bootstrap 95%
+    interval (the same resampled examples for both)."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    def f1(pred: Any, idx: Any) -> float:
+        return f1_score(np.asarray(gold)[idx], np.asarray(pred)[idx], labels=classes, average="macro",
+                        zero_division=0)
+
+    everything = np.arange(len(gold))
+    rng = np.random.default_rng(0)
+    draws = [f1(other, idx) - f1(base, idx) for idx in rng.integers(0, len(gold), size=(resamples, len(gold)))]
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return tuple(round(100 * v, 1) for v in (f1(other, everything) - f1(base, everything), low, high))
 
 
 def main() -> None:
@@ -95,10 +115,12 @@ def main() -> None:
     for dataset in args.datasets:
         record = _measure(dataset, args.split)
         print(f"\n{dataset}, {args.split} split, {record['n']} examples, gold {record['results']['none']['gold']}")
-        print("| calibrate | accuracy | macro-F1 | ECE | predicted labels |\n|---|---|---|---|---|")
+        print("| calibrate | accuracy | macro-F1 | macro-F1 minus none, paired 95% interval (points) | ECE | "
+              "predicted labels |\n|---|---|---|---|---|---|")
         for name, r in record["results"].items():
             histogram = ", ".join(f"{k} {r['predicted'].get(k, 0)}" for k in record["classes"])
-            print(f"| {name} | {r['accuracy']:.3f} | {r['f1_macro']:.3f} | {r['ece']:.3f} | {histogram} |")
+            diff = "" if name == "none" else "{:+.1f} [{:+.1f}, {:+.1f}]".format(*r["f1_minus_none"])
+            print(f"| {name} | {r['accuracy']:.3f} | {r['f1_macro']:.3f} | {diff} | {r['ece']:.3f} | {histogram} |")
 
 
 if __name__ == "__main__":
