@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import sys
 import traceback
@@ -18,12 +17,9 @@ import click
 import yaml
 
 from gencls_core.errors import GenclsError
-
-DEBUG_ENV = "GENCLS_DEBUG"
-
-
-def _debug() -> bool:
-    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+from gencls_core.study.commands import study
+from gencls_core.verbosity import DEBUG_ENV, quiet_libraries
+from gencls_core.verbosity import debug as _debug
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,17 +52,6 @@ def _engine(config_file, plugins, overrides):
     return Engine(config_file, overrides=sets)
 
 
-def _quiet_libraries() -> None:
-    if _debug():
-        return
-    import datasets
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-
-
 @cli.command()
 @_run_options
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -84,7 +69,7 @@ def run(config_file, plugins, overrides, resume_dir):
     if resume_dir and (config_file or plugins or overrides):
         raise click.UsageError("--resume uses the run's recorded config; drop --config, --plugins and --set")
     engine = Engine.resume(resume_dir) if resume_dir else _engine(config_file, plugins, overrides)
-    _quiet_libraries()
+    quiet_libraries()
     try:
         with _sigterm_as_interrupt():
             result = engine.run()
@@ -131,7 +116,7 @@ def predict(run_dir, input, output, batch_size, allow_unfinished):
     else:
         engine = Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished, overrides=overrides)
     texts = _read_texts(input)
-    _quiet_libraries()
+    quiet_libraries()
     preds = engine.predict(texts)
     rows = [{"text": t, "label": p.label, "status": p.status, "probs": p.probs, "scores": p.scores,
              "output": p.output} for t, p in zip(texts, preds)]
@@ -171,7 +156,7 @@ def export(run_dir, out, force, repo):
     """
     from gencls_core.export import export_run, push_to_hub
 
-    _quiet_libraries()
+    quiet_libraries()
     folder = export_run(run_dir, out, force=force)
     click.echo(f"exported {run_dir} to {folder}")
     if repo:
@@ -306,7 +291,7 @@ def config_prompt(config_file, plugins, overrides, texts):
     gencls config prompt --set prompt.name=few-shot --set labels=numeric
     """
     engine = _engine(config_file, plugins, overrides)
-    _quiet_libraries()
+    quiet_libraries()
     for rendered in engine.render_prompts(list(texts) or None):
         click.echo(rendered)
 
@@ -317,6 +302,9 @@ def config_show(config_file, plugins, overrides):
     """Print the resolved config: every slot named, every option spelled out (YAML)."""
     engine = _engine(config_file, plugins, overrides)
     click.echo(yaml.safe_dump(engine.resolution.resolved_config(), sort_keys=False), nl=False)
+
+
+cli.add_command(study)
 
 
 def _add_plugin_commands() -> None:

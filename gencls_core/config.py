@@ -92,6 +92,10 @@ class RunConfig(BaseModel):
     rewards: list[RewardSpec] | None = Field(None, description="rewards for RL trainers (default: label-match)")
     evaluate_untrained: bool = Field(False, description="evaluate before the first training stage, as stage 0")
     evaluators: list[ComponentSpec] | None = Field(None, description="metrics (default: all built-in)")
+    start_from: Path | None = Field(
+        None, description="a finished run directory (or a stage's model folder) whose trained model this run "
+                          "starts from: evaluate it with another prompt, label scheme or decoder, or train further "
+                          "stages on it")
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -119,14 +123,14 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. decoder.name=generate")
         try:
-            _set(data, key.split("."), yaml.safe_load(raw) if raw else "", item)
-        except (IndexError, ValueError, yaml.YAMLError) as err:
+            set_path(data, key.split("."), yaml.safe_load(raw) if raw else "")
+        except (ConfigError, IndexError, ValueError, yaml.YAMLError) as err:
             raise ConfigError(f"--set {item!r}: {err}") from None
     return data
 
 
-def _set(data: dict[str, Any], parts: list[str], value: Any, item: str) -> None:
-    """Put ``value`` at key path ``parts`` (list items by index); ``item`` is the override, for messages."""
+def set_path(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    """Put ``value`` at key path ``parts`` (list items by index), expanding a name shorthand on the way."""
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         nxt = node[int(part)] if isinstance(node, list) else node.get(part)
@@ -139,7 +143,7 @@ def _set(data: dict[str, Any], parts: list[str], value: Any, item: str) -> None:
         else:
             node[part] = nxt
         if not isinstance(nxt, (dict, list)):
-            raise ConfigError(f"--set {item!r}: {'.'.join(parts[:i + 1])} is not a mapping")
+            raise ConfigError(f"{'.'.join(parts[:i + 1])} is not a mapping")
         node = nxt
     if isinstance(node, list):
         node[int(parts[-1])] = value

@@ -24,7 +24,7 @@ from gencls_core.report import base_record, now, stage_columns, write_report
 from gencls_core.resolve import Resolution, resolve
 from gencls_core.results import RunResult, scalar_metrics, write_json, write_jsonl, write_text_atomic
 from gencls_core.rewards import CheckedReward
-from gencls_core.rundir import check_writable, new_run_dir
+from gencls_core.rundir import check_writable, new_run_dir, trained_model_of
 from gencls_core.services import RunServices
 from gencls_core.stages import run_stages
 from gencls_core.timing import timed
@@ -157,7 +157,7 @@ class Engine:
 
         set_seed(self.config.seed)
         with timed(timings, "load_model"):
-            load_model(self.resolution, ctx)
+            self._load_start(ctx, adapter=True)
         inference = Inference(self.resolution, ctx, self.processes)
         if self.resolution.trainers:
             with timed(timings, "prepare_training"):
@@ -210,7 +210,7 @@ class Engine:
         ``training``, also the training label scheme and prompt (as a training stage sees them)."""
         ctx = self._context(device, progress, run_dir=None)
         ctx.data = load_data(self.resolution, ctx)
-        load_model(self.resolution, ctx)
+        self._load_start(ctx, adapter=True)
         if training:
             ctx.train_labels = label_scheme(self.resolution, "labels", ctx)
             ctx.train_prompt = prompt_strategy(self.resolution, "prompt", ctx, ctx.train_labels)
@@ -235,9 +235,19 @@ class Engine:
 
     def _load_trained(self, ctx: RunContext) -> None:
         """The run's model into ``ctx.lm``, with the recorded run's last trained stage applied."""
-        load_model(self.resolution, ctx)
+        self._load_start(ctx, adapter=self.trained_model is None)
         if self.trained_model is not None:
             ctx.lm = load_trained(ctx.lm, self.trained_model)
+
+    def _load_start(self, ctx: RunContext, adapter: bool) -> None:
+        """The model source's model, with ``start_from``'s trained model applied. A start that is a LoRA adapter
+        is left out unless ``adapter``: a stage trained on it continued that adapter, so the stage's saved adapter
+        holds it already (a full-weight start is always loaded: a later adapter sits on it)."""
+        load_model(self.resolution, ctx)
+        if self.config.start_from is not None:
+            start = trained_model_of(self.config.start_from)
+            if adapter or not (start / "adapter_config.json").is_file():
+                ctx.lm = load_trained(ctx.lm, start)
 
     def _rewards(self, ctx: RunContext) -> list[CheckedReward]:
         rewards = []

@@ -56,3 +56,20 @@ def _claim(run_dir: Path, allow_empty: bool) -> bool:
     except FileExistsError:
         return False
     return True
+
+
+def trained_model_of(source: Path) -> Path:
+    """The trained model a run starts from: a finished run directory's last trained stage, or a model folder
+    (a LoRA adapter or full weights) given directly."""
+    import json
+
+    if (source / "run.json").is_file():
+        record = json.loads((source / "run.json").read_text())
+        if record.get("status") != "done" or not record.get("trained_model"):
+            raise UsageError(f"start_from {source}: the run has not finished a training stage (status "
+                             f"{record.get('status')}); finish it with `gencls run --resume {source}` first")
+        return source / record["trained_model"]
+    if (source / "adapter_config.json").is_file() or (source / "config.json").is_file():
+        return source
+    raise UsageError(f"start_from {source}: neither a gencls run directory (run.json) nor a model folder "
+                     f"(config.json or adapter_config.json)")

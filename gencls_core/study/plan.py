@@ -1,0 +1,96 @@
+"""Which cells share training, the run config each cell executes, and a rough cost before anything runs.
+
+Two cells share training when their resolved configs agree on everything training reads (model, data,
+splits, training labels and prompt, rewards, seed, ...). A cell whose trainers extend another's (the same
+stages first) starts from that cell's trained model and runs only the extra stages (SFT -> GRPO reuses SFT);
+a cell with the same trainers as an earlier one only evaluates that cell's model (inference-only variants).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gencls_core.study.spec import Cell, Study
+
+# resolved-config keys that do not change what training produces
+INFERENCE_ONLY = ("inference_prompt", "inference_labels", "decoder", "evaluators", "evaluate_untrained",
+                  "run_name", "output_dir", "progress", "device")
+# rough costs on 2 CPU cores with SmolLM2-135M, from docs/benchmarks.md: seconds per training example (one
+# epoch of LoRA SFT; RL stages cost more) and per evaluated example (perplexity decoding)
+TRAIN_SECONDS, EVAL_SECONDS = 1.2, 0.25
+
+
+@dataclass
+class Planned:
+    """A cell with what it executes: ``source`` (the cell whose trained model it starts from, or None) and the
+    trainers it runs itself."""
+
+    cell: Cell
+    source: str | None
+    trainers: list[dict[str, Any]]
+
+    def run_config(self, folder: Path) -> dict[str, Any]:
+        """The run config this cell executes: its own, with the shared stages replaced by ``start_from``."""
+        config = {**self.cell.config, "output_dir": str(folder), "run_name": self.cell.name,
+                  "trainers": self.trainers}
+        if self.source is not None:
+            config["start_from"] = str(folder / self.source)
+        return config
+
+
+def plan(study: Study) -> list[Planned]:
+    """Every cell in an order where each source comes before the cells starting from it."""
+    owners: dict[str, list[Cell]] = {}  # training key -> cells that train, in grid order
+    planned = []
+    for cell in sorted(study.cells, key=lambda c: len(c.resolved.get("trainers", []))):
+        trainers = cell.resolved.get("trainers", [])
+        key = _training_key(cell.resolved)
+        source, shared = None, 0
+        for other in owners.get(key, []):
+            theirs = other.resolved["trainers"]
+            if len(theirs) > shared and trainers[:len(theirs)] == theirs:
+                source, shared = other.name, len(theirs)
+        own = [c for c in cell.config.get("trainers", [])][shared:]
+        if trainers and shared < len(trainers):
+            owners.setdefault(key, []).append(cell)
+        planned.append(Planned(cell, source, own))
+    return planned
+
+
+def _training_key(resolved: dict[str, Any]) -> str:
+    kept = {k: v for k, v in resolved.items() if k not in (*INFERENCE_ONLY, "trainers")}
+    kept["splits"] = {k: v for k, v in kept.get("splits", {}).items() if k != "evaluate"}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def estimate_seconds(planned: Planned) -> float:
+    """A rough wall time: training examples x epochs of each own stage, plus one evaluation per stage (or one)."""
+    resolved = planned.cell.resolved
+    splits = resolved.get("splits", {})
+    train = _count(splits.get("train_size"), 1000)
+    evaluated = _count(splits.get("validation_size") if splits.get("evaluate") == "validation"
+                       else splits.get("test_size"), 200)
+    trainers = planned.trainers
+    epochs = sum(float(t.get("epochs", 1)) if isinstance(t, dict) else 1.0 for t in trainers)
+    return train * epochs * TRAIN_SECONDS + evaluated * max(1, len(trainers)) * EVAL_SECONDS
+
+
+def _count(size: Any, fallback: int) -> int:
+    """An example count from a split size (a fraction of an unknown total counts as ``fallback``)."""
+    if size is None or (isinstance(size, float) and size < 1):
+        return fallback
+    return int(size)
+
+
+def describe(planned: list[Planned]) -> list[str]:
+    """One line per cell: what it trains itself and whose model it starts from."""
+    lines = []
+    for p in planned:
+        names = [t["name"] if isinstance(t, dict) else str(t) for t in p.trainers]
+        what = f"trains {' -> '.join(names)}" if names else "evaluates only"
+        start = f" from {p.source}'s model" if p.source else ""
+        lines.append(f"{p.cell.name}: {what}{start}; ~{estimate_seconds(p) / 60:.0f} min")
+    return lines

@@ -1,0 +1,195 @@
+"""`gencls study`: grid expansion and its errors, shared training, resume, the summary table and its intervals,
+the TF-IDF baseline and the plots, on the tiny model."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from gencls_core.errors import ConfigError, UsageError
+from gencls_core.stats import macro_f1, seed_bootstrap
+from gencls_core.study import open_study
+from gencls_core.study.runner import Folder, run_all
+from gencls_core.study.summary import summarize
+from gencls_plugins.trainers.sft import SFT
+
+SFT_STAGE = {"name": "sft", "max_steps": 2, "save_steps": 2, "learning_rate": 1e-2}
+
+
+def _spec(tmp_path, tiny_run_config, **changes):
+    base = {k: v for k, v in tiny_run_config.items() if k != "output_dir"}
+    spec = {"name": "toy", "base": {**base, "splits": {"test_size": 10, "train_size": 16}},
+            "axes": {"train": {"zero": {"trainers": []}, "sft": {"trainers": [SFT_STAGE]},
+                               "sft2": {"trainers": [SFT_STAGE, {**SFT_STAGE, "learning_rate": 5e-3}]}},
+                     "decoder": {"ppl": "perplexity", "gen": {"name": "generate", "max_new_tokens": 4}}},
+            "baseline": {"train": "zero", "decoder": "ppl"}, **changes}
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def train_calls(monkeypatch):
+    """Every SFT stage run, as the name of the stage folder it trained."""
+    calls, train = [], SFT.train
+
+    def counted(self, ctx):
+        calls.append(ctx.run_dir.name)
+        return train(self, ctx)
+
+    monkeypatch.setattr(SFT, "train", counted)
+    return calls
+
+
+def test_expansion_names_cells_and_applies_include_exclude(tmp_path, tiny_run_config):
+    study, planned = open_study(_spec(tmp_path, tiny_run_config, exclude=[{"train": "sft2", "decoder": "gen"}]))
+    assert [c.name for c in study.cells] == ["zero.ppl", "zero.gen", "sft.ppl", "sft.gen", "sft2.ppl"]
+    assert study.cells[3].config["decoder"] == {"name": "generate", "max_new_tokens": 4}
+    assert study.baseline_row == "zero.ppl" and study.column_axis is None
+    study, _ = open_study(_spec(tmp_path, tiny_run_config, include=[{"train": ["sft", "sft2"]}], seeds=[0, 3],
+                                 baseline={"train": "sft", "decoder": "ppl"}))
+    assert [c.name for c in study.cells][:3] == ["sft.ppl.0", "sft.ppl.3", "sft.gen.0"]
+    assert study.cells[1].config["seed"] == 3 and study.row(study.cells[1]) == "sft.ppl"
+
+
+def test_placeholders_take_the_cells_value_names(tmp_path, tiny_run_config):
+    axes = {"train": {"zero": {"trainers": []}}, "decoder": {"ppl": {"name": "perplexity"}},
+            "run_name": {"x": "${decoder}-${train}"}}
+    study, _ = open_study(_spec(tmp_path, tiny_run_config, axes=axes, baseline=None))
+    assert study.cells[0].config["run_name"] == "ppl-zero"
+    with pytest.raises(ConfigError, match=r"names \$\{decodr\}.*did you mean 'decoder'"):
+        open_study(_spec(tmp_path, tiny_run_config, axes={**axes, "run_name": {"x": "${decodr}"}}, baseline=None))
+
+
+def test_plan_shares_training_between_inference_variants_and_stage_prefixes(tmp_path, tiny_run_config):
+    _, planned = open_study(_spec(tmp_path, tiny_run_config))
+    shared = {p.cell.name: (p.source, len(p.trainers)) for p in planned}
+    assert shared == {"zero.ppl": (None, 0), "zero.gen": (None, 0), "sft.ppl": (None, 1), "sft.gen": ("sft.ppl", 0),
+                      "sft2.ppl": ("sft.ppl", 1), "sft2.gen": ("sft2.ppl", 0)}
+    config = planned[-1].run_config(tmp_path / "out")
+    assert config["start_from"] == str(tmp_path / "out" / "sft2.ppl") and config["trainers"] == []
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"axes": {"promt": {"a": "zero-shot"}}}, "not a config path.*did you mean 'prompt'"),
+    ({"axes": {"train": {"x": {"trainerz": []}}}}, "unknown config path 'trainerz'"),
+    ({"axes": {"decoder": {"bad": {"name": "perplexity", "calibrat": "batch"}}}, "baseline": None},
+     "(?s)study cell bad.*calibrat"),
+    ({"exclude": [{"train": ["zero", "sft", "sft2"]}]}, "grid is empty"),
+    ({"baseline": {"train": "none", "decoder": "ppl"}}, "not a cell"),
+    ({"baseline": {"train": "zero"}}, "one value of each row axis"),
+    ({"axes": {"decoder": {"a": "perplexity", "b": {"name": "perplexity"}}}, "baseline": None}, "same resolved"),
+    ({"axes": {"train": {"a.b": {}}}}, "value name 'a.b'"),
+])
+def test_bad_specs_fail_before_anything_runs(tmp_path, tiny_run_config, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        open_study(_spec(tmp_path, tiny_run_config, **changes))
+    assert not Path(tiny_run_config["output_dir"]).exists()
+
+
+def test_a_folder_holding_another_study_or_changed_cells_is_refused(tmp_path, tiny_run_config):
+    _, planned = open_study(_spec(tmp_path, tiny_run_config))
+    Folder(tmp_path / "s", "toy", planned).claim()
+    with pytest.raises(UsageError, match="holds study 'toy'"):
+        Folder(tmp_path / "s", "other", planned).claim()
+    (tmp_path / "s" / "zero.ppl").mkdir()
+    _, changed = open_study(_spec(tmp_path, tiny_run_config), ["base.splits.test_size=12"])
+    with pytest.raises(UsageError, match="cell zero.ppl was run with another config"):
+        Folder(tmp_path / "s", "toy", changed).claim()
+
+
+def test_study_trains_once_per_shared_stage_resumes_and_summarizes(tmp_path, tiny_run_config, train_calls,
+                                                                    monkeypatch):
+    study, planned = open_study(_spec(tmp_path, tiny_run_config))
+    folder = Folder(tmp_path / "s", "toy", planned)
+    folder.claim()
+    train = SFT.train
+
+    def interrupted(self, ctx):  # the second SFT stage run is interrupted
+        if len(train_calls) == 1:
+            train_calls.append("interrupted")
+            raise KeyboardInterrupt("test")
+        return train(self, ctx)
+
+    monkeypatch.setattr(SFT, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_all(folder, progress=False)
+    monkeypatch.setattr(SFT, "train", train)
+    assert folder.status("sft.ppl") == "done" and folder.status("sft2.ppl") == "interrupted"
+    first = {n: (tmp_path / "s" / n / "run.json").read_text() for n in ("zero.ppl", "zero.gen", "sft.ppl")}
+    states = run_all(folder, progress=False)
+    assert set(states.values()) == {"done"}
+    assert {n: (tmp_path / "s" / n / "run.json").read_text() for n in first} == first  # finished cells skipped
+    # one SFT for sft.*, the interrupted second stage once more for sft2.*: 3 stage runs, none for the .gen cells
+    assert train_calls == ["sft.ppl", "interrupted", "sft2.ppl"]
+    assert json.loads((tmp_path / "s/sft2.ppl/run.json").read_text())["resumed"]
+
+    summary = summarize(study, tmp_path / "s", resamples=200)
+    for cell in study.cells:
+        metrics = json.loads((tmp_path / "s" / cell.name / "metrics.json").read_text())
+        entry = summary.entries[cell.name, "all"]
+        assert entry.accuracy[0] == pytest.approx(metrics["accuracy"])
+        assert entry.f1[0] == pytest.approx(metrics["f1_macro"])
+        assert entry.accuracy[1] <= entry.accuracy[0] <= entry.accuracy[2]
+    assert summary.entries["sft.gen", "all"].delta[0] == pytest.approx(
+        summary.entries["sft.gen", "all"].accuracy[0] - summary.entries["zero.ppl", "all"].accuracy[0])
+    assert summary.entries["TF-IDF + logistic regression", "all"].accuracy[0] >= 0.8  # keyword data
+
+
+def test_the_command_runs_the_study_writes_tables_and_plots_and_skips_done_cells(tmp_path, tiny_run_config,
+                                                                                  train_calls):
+    from gencls_core.cli import cli
+
+    spec = _spec(tmp_path, tiny_run_config, include=[{"train": ["zero", "sft"]}], heatmap=["train", "decoder"])
+    out = tmp_path / "s"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["study", "plan", str(spec), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "sft.gen: evaluates only from sft.ppl's model" in result.output
+    result = runner.invoke(cli, ["study", "run", str(spec), "--out", str(out), "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    assert train_calls == ["sft.ppl"]
+    table = (out / "summary.md").read_text()
+    assert "| sft.gen |" in table and "TF-IDF + logistic regression" in table and "minus the baseline" in table
+    assert len((out / "summary.csv").read_text().splitlines()) == 1 + 4 + 1
+    assert (out / "img/accuracy-all.png").stat().st_size > 0 and (out / "img/heatmap-all.png").stat().st_size > 0
+    result = runner.invoke(cli, ["study", "run", str(spec), "--out", str(out), "--resamples", "200"])
+    assert result.exit_code == 0 and train_calls == ["sft.ppl"]
+    result = runner.invoke(cli, ["study", "commands", str(spec), "--out", str(out)])
+    assert result.output.splitlines()[0] == "# wave 1" and "--only sft.gen" in result.output.split("# wave 2")[1]
+
+
+def test_a_failed_cell_is_recorded_and_blocks_only_the_cells_starting_from_it(tmp_path, tiny_run_config,
+                                                                               monkeypatch):
+    def broken(self, ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(SFT, "train", broken)
+    _, planned = open_study(_spec(tmp_path, tiny_run_config))
+    folder = Folder(tmp_path / "s", "toy", planned)
+    folder.claim()
+    states = run_all(folder, progress=False)
+    assert states == {"zero.ppl": "done", "zero.gen": "done", "sft.ppl": "failed", "sft.gen": "blocked",
+                      "sft2.ppl": "blocked", "sft2.gen": "blocked"}
+    cells = json.loads((tmp_path / "s/study.json").read_text())["cells"]
+    assert "boom" in cells["sft.ppl"]["error"] and "sft.ppl did not finish" in cells["sft.gen"]["error"]
+
+
+def test_seed_bootstrap_averages_seeds_and_matches_sklearn_macro_f1():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    gold, pred = rng.integers(0, 3, 200), rng.integers(-1, 3, 200)
+    expected = f1_score(gold, np.where(pred < 0, 9, pred), labels=[0, 1, 2], average="macro", zero_division=0)
+    assert macro_f1(gold[None], pred[None], 3)[0] == pytest.approx(expected)
+    correct = [np.ones(100), np.r_[np.ones(50), np.zeros(50)]]
+    stats = [lambda idx, c=c: c[idx].mean(-1) for c in correct]
+    value, low, high = seed_bootstrap(stats, [100, 100], resamples=4000)
+    assert value == 0.75  # (1.0 + 0.5) / 2
+    # only the second seed varies: the half of a binomial proportion's interval, 0.5 +- 1.96 * 0.05
+    assert low == pytest.approx(0.75 - 0.5 * 1.96 * 0.05, abs=0.01) and high == pytest.approx(
+        0.75 + 0.5 * 1.96 * 0.05, abs=0.01)
+    assert seed_bootstrap([stats[0]], [100]) == (1.0, 1.0, 1.0)
