@@ -117,6 +117,8 @@ class Engine:
         self._check_requirements(device)
         processes = self.processes = Processes(device)
         self._check_processes()
+        if cfg.start_from is not None:  # before the run directory: a bad start leaves nothing behind
+            trained_model_of(cfg.start_from)
         if not self.resuming and processes.is_main:
             check_writable(cfg.output_dir)
         timings: dict[str, float] = {}

@@ -193,3 +193,14 @@ def test_seed_bootstrap_averages_seeds_and_matches_sklearn_macro_f1():
     assert low == pytest.approx(0.75 - 0.5 * 1.96 * 0.05, abs=0.01) and high == pytest.approx(
         0.75 + 0.5 * 1.96 * 0.05, abs=0.01)
     assert seed_bootstrap([stats[0]], [100]) == (1.0, 1.0, 1.0)
+
+
+def test_the_example_study_expands_and_shares_its_sft_stages():
+    study, planned = open_study(Path(__file__).parents[1] / "examples/study.yaml")
+    assert len(study.cells) == 62 and study.column_axis == "dataset"
+    trained = [p for p in planned if p.trainers]
+    assert sorted(t["name"] for p in trained for t in p.trainers) == ["label-pg"] * 2 + ["sft"] * 14
+    rl = next(p for p in planned if p.cell.name == "bbc-news.naive+rl.naive.0")
+    assert rl.source == "bbc-news.naive.naive.0"
+    defs = next(c for c in study.cells if c.name == "bbc-news.definitions.naive.0")
+    assert defs.config["prompt"]["definitions"] == "examples/definitions/bbc-news.yaml"
