@@ -107,14 +107,9 @@ def predict(run_dir, input, output, batch_size, allow_unfinished):
     INPUT is a text file (one text per line), a .jsonl file with a "text" field, or - for standard input.
     Prints one JSON object per text: text, label (null when no valid label), status, probs, scores, output.
     """
-    from gencls_core.engine import Engine
     from gencls_core.results import write_jsonl, write_text_atomic
 
-    overrides = [f"decoder.batch_size={batch_size}"] if batch_size else None
-    if (run_dir / "gencls.json").is_file():  # a `gencls export` folder
-        engine = Engine.from_pretrained(run_dir, overrides=overrides)
-    else:
-        engine = Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished, overrides=overrides)
+    engine = _trained_engine(run_dir, allow_unfinished, [f"decoder.batch_size={batch_size}"] if batch_size else None)
     texts = _read_texts(input)
     quiet_libraries()
     preds = engine.predict(texts)
@@ -127,6 +122,41 @@ def predict(run_dir, input, output, batch_size, allow_unfinished):
     else:
         for r in rows:
             click.echo(json.dumps(r))
+
+
+def _trained_engine(run_dir: Path, allow_unfinished: bool, overrides: list[str] | None):
+    """The engine of a run directory, or of a `gencls export` folder."""
+    from gencls_core.engine import Engine
+
+    if (run_dir / "gencls.json").is_file():
+        return Engine.from_pretrained(run_dir, overrides=overrides)
+    return Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished, overrides=overrides)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--max-batch", default=32, show_default=True, type=click.IntRange(min=1),
+              help="most texts decoded in one call, gathered from concurrent requests")
+@click.option("--max-wait-ms", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="how long the first waiting request waits for others to share its call")
+@click.option("--max-texts", default=256, show_default=True, type=click.IntRange(min=1),
+              help="most texts in one request (more: HTTP 413)")
+@click.option("--allow-unfinished", is_flag=True, help="serve a run that did not finish (its last stage's model)")
+def serve(run_dir, host, port, max_batch, max_wait_ms, max_texts, allow_unfinished):
+    """Serve a finished run's (or an export's) model over HTTP: POST /predict {"texts": [...]}, GET /health,
+    GET /info; interactive docs at /docs. Needs the serve extra: pip install "gencls[serve]"."""
+    try:
+        import uvicorn
+
+        from gencls_core.serve import create_app
+    except ImportError as err:
+        raise click.UsageError(f"gencls serve needs FastAPI and uvicorn ({err}); pip install 'gencls[serve]'") from None
+    engine = _trained_engine(run_dir, allow_unfinished, None)
+    quiet_libraries()
+    app = create_app(engine, max_batch=max_batch, max_wait_ms=max_wait_ms, max_texts=max_texts)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def _csv(rows: list[dict], labels: list[str]) -> str:

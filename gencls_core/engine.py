@@ -10,6 +10,7 @@ import time
 import traceback
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -186,8 +187,12 @@ class Engine:
         """Classify ``texts`` with the inference prompt, label scheme and decoder.
 
         Uses the labels, task and trained model recorded by ``from_run_dir``; otherwise loads the dataset to
-        learn the labels.
+        learn the labels. Loads the model on each call: ``predictor()`` loads it once.
         """
+        return self.predictor()(texts)
+
+    def predictor(self) -> Callable[[list[str]], list[Prediction]]:
+        """Load the model, prompt and labels once; the returned function classifies texts (as ``predict``)."""
         device = resolve_device(self.config.device)
         self._check_requirements(device)
         recorded = self.recorded.get("data")  # labels and task of a recorded run
@@ -199,7 +204,8 @@ class Engine:
         else:
             ctx.data = load_data(self.resolution, ctx)
         self._load_trained(ctx)
-        return Inference(self.resolution, ctx).decode(texts)[0]
+        inference = Inference(self.resolution, ctx)
+        return lambda texts: inference.decode(texts)[0]
 
     def trained_lm(self, device: str) -> LoadedModel:
         """The run's model with its last trained stage applied (the base model when none)."""

@@ -1,0 +1,136 @@
+"""``gencls serve``: a finished run (or an export) behind an HTTP API (FastAPI), its model loaded once.
+
+Requests that arrive together are decoded together: the batcher waits up to ``max_wait_ms`` after the first
+waiting request for more, up to ``max_batch`` texts, and makes one decoder call for all of them (one model
+forward per batch instead of per request). A decoder whose predictions depend on the other texts of the call
+(batch calibration fitted on the inputs) decodes each request alone, so a request's answer never depends on
+its neighbours.
+"""
+
+import asyncio  # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gencls_core.interfaces import Prediction
+
+Predictor = Callable[[list[str]], list[Prediction]]
+
+
+@dataclass
+class Batcher:
+    """Gathers concurrent requests into decoder calls of at most ``max_batch`` texts, one call at a time."""
+
+    predictor: Predictor
+    max_batch: int = 32
+    max_wait_ms: float = 10.0
+    merge: bool = True  # False: every request is its own call
+    calls: int = 0  # decoder calls made (for /health and tests)
+    _queue: asyncio.Queue | None = field(default=None, repr=False)
+    _worker: asyncio.Task | None = field(default=None, repr=False)
+
+    async def submit(self, texts: list[str]) -> list[Prediction]:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.create_task(self._work())
+        done = asyncio.get_running_loop().create_future()
+        await self._queue.put((texts, done))
+        return await done
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    async def _work(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            if self.merge:
+                await self._gather(batch)
+            texts = [t for item, _ in batch for t in item]
+            try:
+                self.calls += 1
+                predictions = await asyncio.to_thread(self.predictor, texts)
+            except Exception as err:  # the requests of this call fail with it; the server goes on
+                for _, done in batch:
+                    done.set_exception(err)
+                continue
+            start = 0
+            for item, done in batch:
+                done.set_result(predictions[start:start + len(item)])
+                start += len(item)
+
+    async def _gather(self, batch: list) -> None:
+        """Add waiting requests until ``max_batch`` texts or ``max_wait_ms`` after the first."""
+        deadline = asyncio.get_running_loop().time() + self.max_wait_ms / 1000
+        size = len(batch[0][0])
+        while size < self.max_batch:
+            timeout = deadline - asyncio.get_running_loop().time()
+            if timeout <= 0:
+                break
+            try:
+                item = await asyncio.wait_for(self._queue.get(), timeout)
+            except asyncio.TimeoutError:
+                break
+            batch.append(item)
+            size += len(item[0])
+
+
+def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, max_texts: int = 256) -> Any:
+    """The FastAPI app: ``POST /predict`` ``{"texts": [...]}``, ``GET /health``, ``GET /info``; docs at
+    ``/docs``."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI, HTTPException
+    from pydantic import BaseModel, Field
+
+    labels = engine.recorded.get("data", {}).get("labels")
+    merge = engine.resolution.slots["decoder"].build().shardable()
+    state: dict[str, Batcher] = {}
+
+    class Request(BaseModel):
+        texts: list[str] = Field(description="texts to classify", min_length=1)
+
+    class Answer(BaseModel):
+        label: str | None = Field(description="the predicted class; null when the answer named no valid label")
+        status: str
+        probs: dict[str, float] | None = None
+        scores: dict[str, float] | None = None
+        output: str | None = None
+
+    class Response(BaseModel):
+        predictions: list[Answer]
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        state["batcher"] = Batcher(engine.predictor(), max_batch=max_batch, max_wait_ms=max_wait_ms, merge=merge)
+        yield
+        await state["batcher"].close()
+
+    app = FastAPI(title="gencls", summary="Generative text classification with a trained gencls run",
+                  lifespan=lifespan)
+
+    @app.post("/predict", response_model=Response)
+    async def predict(request: Request) -> Response:
+        """Classify the texts: one prediction per text, in order."""
+        if len(request.texts) > max_texts:
+            raise HTTPException(413, f"{len(request.texts)} texts in one request; at most {max_texts} "
+                                     f"(the server's --max-texts)")
+        predictions = await state["batcher"].submit(request.texts)
+        return Response(predictions=[Answer(label=p.label, status=p.status, probs=p.probs, scores=p.scores,
+                                            output=p.output) for p in predictions])
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "decoder_calls": state["batcher"].calls}
+
+    @app.get("/info")
+    async def info() -> dict[str, Any]:
+        """The classes, and the components answering."""
+        slots = engine.resolution.slots
+        return {"labels": labels, "model": engine.resolution.resolved_config()["model"],
+                "trained_model": str(engine.trained_model) if engine.trained_model else None,
+                "inference_prompt": slots["inference_prompt"].spec(),
+                "inference_labels": slots["inference_labels"].spec(),
+                "decoder": slots["decoder"].spec(), "max_batch": max_batch, "merges_requests": merge}
+
+    return app

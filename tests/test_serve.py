@@ -1,0 +1,79 @@
+"""`gencls serve`: the HTTP API answers as `predict` does, merges concurrent requests, refuses bad input."""
+
+import asyncio
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gencls_core import Engine
+from gencls_core.interfaces import Prediction
+from gencls_core.serve import Batcher, create_app
+
+TEXTS = ["a good superb film", "dull and boring", "lovely", "awful poor thing"]
+
+
+@pytest.fixture
+def trained_run(tiny_run_config):
+    config = {**tiny_run_config, "trainers": [{"name": "sft", "max_steps": 4, "learning_rate": 1e-2}]}
+    return Engine(config).run().run_dir
+
+
+def test_predict_endpoint_answers_as_engine_predict(trained_run):
+    expected = Engine.from_run_dir(trained_run).predict(TEXTS)
+    with TestClient(create_app(Engine.from_run_dir(trained_run), max_texts=4)) as client:
+        response = client.post("/predict", json={"texts": TEXTS})
+        assert response.status_code == 200, response.text
+        got = response.json()["predictions"]
+        assert [g["label"] for g in got] == [p.label for p in expected]
+        for g, p in zip(got, expected):
+            assert g["probs"] == pytest.approx(p.probs, abs=1e-5)
+        info = client.get("/info").json()
+        assert info["labels"] == ["negative", "positive"] and info["trained_model"].endswith("stages/1-sft/model")
+        assert client.get("/health").json() == {"status": "ok", "decoder_calls": 1}
+        assert client.post("/predict", json={"texts": []}).status_code == 422
+        assert client.post("/predict", json={"texts": [3]}).status_code == 422
+        too_many = client.post("/predict", json={"texts": TEXTS + ["x"]})
+        assert too_many.status_code == 413 and "at most 4" in too_many.json()["detail"]
+
+
+def _labels(texts):
+    return [Prediction(label=t, status="ok") for t in texts]
+
+
+@pytest.mark.parametrize(("merge", "calls"), [(True, 1), (False, 5)])
+def test_concurrent_requests_share_one_decoder_call_unless_the_decoder_forbids_it(merge, calls):
+    seen = []
+
+    def predictor(texts):
+        seen.append(list(texts))
+        return _labels(texts)
+
+    async def clients():
+        batcher = Batcher(predictor, max_batch=64, max_wait_ms=200, merge=merge)
+        requests = [[f"{i}-{j}" for j in range(i + 1)] for i in range(5)]
+        answers = await asyncio.gather(*[batcher.submit(r) for r in requests])
+        await batcher.close()
+        return requests, answers
+
+    requests, answers = asyncio.run(clients())
+    assert [[p.label for p in a] for a in answers] == requests  # each request gets its own answers, in order
+    assert len(seen) == calls and sum(map(len, seen)) == 15
+
+
+def test_max_batch_splits_calls_and_a_failing_call_fails_only_its_requests():
+    def predictor(texts):
+        if "bad" in texts:
+            raise RuntimeError("decoder broke")
+        return _labels(texts)
+
+    async def clients():
+        batcher = Batcher(predictor, max_batch=2, max_wait_ms=100)
+        results = await asyncio.gather(batcher.submit(["a", "b"]), batcher.submit(["bad"]),
+                                       batcher.submit(["c"]), return_exceptions=True)
+        calls = batcher.calls
+        await batcher.close()
+        return results, calls
+
+    results, calls = asyncio.run(clients())
+    assert [p.label for p in results[0]] == ["a", "b"] and calls == 2  # ["a","b"] is full; bad + c share one
+    assert isinstance(results[1], RuntimeError) and isinstance(results[2], RuntimeError)
