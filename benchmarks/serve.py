@@ -1,41 +1,42 @@
-"""Throughput and latency of `gencls serve` with concurrent one-text requests: merged into shared decoder calls
-(--max-batch 32) against one call per request (--max-batch 1).
+"""Throughput and latency of `gencls serve` on loopback: one-text requests from 1, 8 and 32 concurrent clients,
+merged into shared decoder calls (--max-batch 32) against one call per request (--max-batch 1).
 
-    python benchmarks/serve.py --run runs/<run-dir> [--requests 128] [--concurrency 16]
+    python benchmarks/serve.py --run runs/<run-dir> [--requests 128]
 
-Starts the server in a subprocess for each setting, waits for /health, sends the requests from a pool of
-concurrent clients (Rotten Tomatoes test reviews), and prints texts/s and latency percentiles. Run it alone:
-timings beside another job are void.
+Starts the server in a subprocess per setting, waits for /health, sends the requests (Rotten Tomatoes test
+reviews) and prints requests/s, latency percentiles and the batching gain. Bounded: --requests per row, and
+each row stops at --seconds. Run it alone: timings beside another job are void.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import subprocess
 import sys
 import time
 
 
-async def _load(url: str, texts: list[str], concurrency: int) -> tuple[float, list[float]]:
+async def _load(url: str, texts: list[str], clients: int, limit: float) -> tuple[float, list[float]]:
+    """Send every text as its own request from ``clients`` concurrent clients (stopping at ``limit`` seconds);
+    the elapsed time and each request's latency."""
     import httpx
 
     latencies: list[float] = []
     queue = list(texts)
+    started = time.perf_counter()
 
     async def client(http):
-        while queue:
+        while queue and time.perf_counter() - started < limit:
             text = queue.pop()
-            started = time.perf_counter()
-            response = await http.post(f"{url}/predict", json={"texts": [text]})
+            sent = time.perf_counter()
+            response = await http.post(f"{url}/classify", json={"texts": [text]})
             response.raise_for_status()
-            latencies.append(time.perf_counter() - started)
+            latencies.append(time.perf_counter() - sent)
 
     async with httpx.AsyncClient(timeout=600) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*[client(http) for _ in range(concurrency)])
-        return time.perf_counter() - started, latencies
+        await asyncio.gather(*[client(http) for _ in range(clients)])
+    return time.perf_counter() - started, latencies
 
 
 def _serve(run: str, port: int, max_batch: int) -> subprocess.Popen:
@@ -61,33 +62,39 @@ def _wait(url: str, proc: subprocess.Popen) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="a finished run directory or export folder")
-    parser.add_argument("--requests", type=int, default=128)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=128, help="requests per row")
+    parser.add_argument("--seconds", type=float, default=300, help="time limit per row")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
+    import httpx
+    import numpy as np
+
     from gencls_core import Engine
 
     texts = list(Engine({"splits": {"test_size": args.requests}, "progress": False}).dataset().splits["test"]["text"])
     url = f"http://127.0.0.1:{args.port}"
-    print(f"{args.requests} one-text requests from {args.concurrency} concurrent clients, run {args.run}")
-    print("| max_batch | texts/s | latency p50 s | latency p95 s | decoder calls |")
-    print("|---|---|---|---|---|")
+    print(f"up to {args.requests} one-text requests per row ({args.seconds:.0f} s at most), run {args.run}\n")
+    print("| max_batch | clients | requests/s | p50 s | p95 s | p99 s | decoder calls | gain over max_batch 1 |")
+    print("|---|---|---|---|---|---|---|---|")
+    rates: dict[int, float] = {}
     for max_batch in (1, 32):
         proc = _serve(args.run, args.port, max_batch)
         try:
             _wait(url, proc)
-            asyncio.run(_load(url, texts[:args.concurrency], args.concurrency))  # warm-up
-            import httpx
-
-            before = httpx.get(f"{url}/health").json()["decoder_calls"]
-            seconds, latencies = asyncio.run(_load(url, texts, args.concurrency))
-            calls = httpx.get(f"{url}/health").json()["decoder_calls"] - before
+            asyncio.run(_load(url, texts[:8], 8, args.seconds))  # warm-up
+            for clients in (1, 8, 32):
+                before = httpx.get(f"{url}/health").json()["decoder_calls"]
+                seconds, latencies = asyncio.run(_load(url, texts, clients, args.seconds))
+                calls = httpx.get(f"{url}/health").json()["decoder_calls"] - before
+                rate = len(latencies) / seconds
+                gain = f"{rate / rates[clients]:.2f}x" if max_batch > 1 else ""
+                rates.setdefault(clients, rate)
+                p50, p95, p99 = (float(v) for v in np.percentile(latencies, [50, 95, 99]))
+                print(f"| {max_batch} | {clients} | {rate:.1f} | {p50:.2f} | {p95:.2f} | {p99:.2f} | {calls} "
+                      f"| {gain} |", flush=True)
         finally:
             proc.terminate()
             proc.wait()
-        cuts = statistics.quantiles(latencies, n=20)
-        print(f"| {max_batch} | {len(texts) / seconds:.1f} | {statistics.median(latencies):.2f} | {cuts[18]:.2f} "
-              f"| {calls} |")
 
 
 if __name__ == "__main__":

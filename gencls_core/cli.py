@@ -145,7 +145,7 @@ def _trained_engine(run_dir: Path, allow_unfinished: bool, overrides: list[str] 
               help="most texts in one request (more: HTTP 413)")
 @click.option("--allow-unfinished", is_flag=True, help="serve a run that did not finish (its last stage's model)")
 def serve(run_dir, host, port, max_batch, max_wait_ms, max_texts, allow_unfinished):
-    """Serve a finished run's (or an export's) model over HTTP: POST /predict {"texts": [...]}, GET /health,
+    """Serve a finished run's (or an export's) model over HTTP: POST /classify {"texts": [...]}, GET /health,
     GET /info; interactive docs at /docs. Needs the serve extra: pip install "gencls[serve]"."""
     try:
         import uvicorn

@@ -87,7 +87,8 @@ class Engine:
         manifest = read_config_file(folder / "gencls.json")
         config = {**manifest["config"], "model": {"name": "hf", "path": str(folder.resolve())}}
         engine = cls(config, plugins=plugins, overrides=overrides)
-        engine.recorded = {"data": {"labels": manifest["labels"], "task": manifest["task"]}}
+        engine.recorded = {"data": {"labels": manifest["labels"], "task": manifest["task"]},
+                           "metrics": manifest.get("metrics", {})}
         return engine
 
     @classmethod

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gencls_core.errors import DataError, UsageError
 from gencls_core.interfaces import Prediction
 
 Predictor = Callable[[list[str]], list[Prediction]]
@@ -46,18 +47,23 @@ class Batcher:
             batch = [await self._queue.get()]
             if self.merge:
                 await self._gather(batch)
-            texts = [t for item, _ in batch for t in item]
             try:
-                self.calls += 1
-                predictions = await asyncio.to_thread(self.predictor, texts)
-            except Exception as err:  # the requests of this call fail with it; the server goes on
-                for _, done in batch:
-                    done.set_exception(err)
-                continue
-            start = 0
-            for item, done in batch:
-                done.set_result(predictions[start:start + len(item)])
-                start += len(item)
+                await self._decode(batch)
+            except Exception as err:  # a merged call failed: each request alone, so only the bad ones fail
+                for item in batch:
+                    try:
+                        await self._decode([item]) if len(batch) > 1 else item[1].set_exception(err)
+                    except Exception as own:
+                        item[1].set_exception(own)
+
+    async def _decode(self, batch: list) -> None:
+        texts = [t for item, _ in batch for t in item]
+        self.calls += 1
+        predictions = await asyncio.to_thread(self.predictor, texts)
+        start = 0
+        for item, done in batch:
+            done.set_result(predictions[start:start + len(item)])
+            start += len(item)
 
     async def _gather(self, batch: list) -> None:
         """Add waiting requests until ``max_batch`` texts or ``max_wait_ms`` after the first."""
@@ -76,7 +82,7 @@ class Batcher:
 
 
 def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, max_texts: int = 256) -> Any:
-    """The FastAPI app: ``POST /predict`` ``{"texts": [...]}``, ``GET /health``, ``GET /info``; docs at
+    """The FastAPI app: ``POST /classify`` ``{"texts": [...]}``, ``GET /health``, ``GET /info``; docs at
     ``/docs``."""
     from contextlib import asynccontextmanager
 
@@ -88,7 +94,7 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
     state: dict[str, Batcher] = {}
 
     class Request(BaseModel):
-        texts: list[str] = Field(description="texts to classify", min_length=1)
+        texts: list[str] | str = Field(description="a text, or a non-empty list of texts, to classify")
 
     class Answer(BaseModel):
         label: str | None = Field(description="the predicted class; null when the answer named no valid label")
@@ -109,13 +115,19 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
     app = FastAPI(title="gencls", summary="Generative text classification with a trained gencls run",
                   lifespan=lifespan)
 
-    @app.post("/predict", response_model=Response)
-    async def predict(request: Request) -> Response:
+    @app.post("/classify", response_model=Response)
+    async def classify(request: Request) -> Response:
         """Classify the texts: one prediction per text, in order."""
-        if len(request.texts) > max_texts:
-            raise HTTPException(413, f"{len(request.texts)} texts in one request; at most {max_texts} "
+        texts = [request.texts] if isinstance(request.texts, str) else request.texts
+        if not texts:
+            raise HTTPException(422, "texts is empty; send a text or a non-empty list of texts")
+        if len(texts) > max_texts:
+            raise HTTPException(413, f"{len(texts)} texts in one request; at most {max_texts} "
                                      f"(the server's --max-texts)")
-        predictions = await state["batcher"].submit(request.texts)
+        try:
+            predictions = await state["batcher"].submit(texts)
+        except (UsageError, DataError) as err:  # e.g. a text over the limit under truncation policy: error
+            raise HTTPException(422, str(err)) from None
         return Response(predictions=[Answer(label=p.label, status=p.status, probs=p.probs, scores=p.scores,
                                             output=p.output) for p in predictions])
 
@@ -125,9 +137,10 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
-        """The classes, and the components answering."""
+        """The classes, the run's metrics, and the components answering."""
         slots = engine.resolution.slots
-        return {"labels": labels, "model": engine.resolution.resolved_config()["model"],
+        return {"labels": labels, "metrics": engine.recorded.get("metrics", {}),
+                "model": engine.resolution.resolved_config()["model"],
                 "trained_model": str(engine.trained_model) if engine.trained_model else None,
                 "inference_prompt": slots["inference_prompt"].spec(),
                 "inference_labels": slots["inference_labels"].spec(),

@@ -1,6 +1,7 @@
 """`gencls serve`: the HTTP API answers as `predict` does, merges concurrent requests, refuses bad input."""
 
 import asyncio
+import json
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,18 +22,22 @@ def trained_run(tiny_run_config):
 def test_predict_endpoint_answers_as_engine_predict(trained_run):
     expected = Engine.from_run_dir(trained_run).predict(TEXTS)
     with TestClient(create_app(Engine.from_run_dir(trained_run), max_texts=4)) as client:
-        response = client.post("/predict", json={"texts": TEXTS})
+        response = client.post("/classify", json={"texts": TEXTS})
         assert response.status_code == 200, response.text
         got = response.json()["predictions"]
         assert [g["label"] for g in got] == [p.label for p in expected]
         for g, p in zip(got, expected):
             assert g["probs"] == pytest.approx(p.probs, abs=1e-5)
+        one = client.post("/classify", json={"texts": TEXTS[0]}).json()["predictions"]
+        assert [p["label"] for p in one] == [expected[0].label]
         info = client.get("/info").json()
         assert info["labels"] == ["negative", "positive"] and info["trained_model"].endswith("stages/1-sft/model")
-        assert client.get("/health").json() == {"status": "ok", "decoder_calls": 1}
-        assert client.post("/predict", json={"texts": []}).status_code == 422
-        assert client.post("/predict", json={"texts": [3]}).status_code == 422
-        too_many = client.post("/predict", json={"texts": TEXTS + ["x"]})
+        assert info["metrics"]["accuracy"] == pytest.approx(
+            json.loads((trained_run / "metrics.json").read_text())["accuracy"])
+        assert client.get("/health").json() == {"status": "ok", "decoder_calls": 2}
+        assert client.post("/classify", json={"texts": []}).status_code == 422
+        assert client.post("/classify", json={"texts": [3]}).status_code == 422
+        too_many = client.post("/classify", json={"texts": TEXTS + ["x"]})
         assert too_many.status_code == 413 and "at most 4" in too_many.json()["detail"]
 
 
@@ -60,7 +65,7 @@ def test_concurrent_requests_share_one_decoder_call_unless_the_decoder_forbids_i
     assert len(seen) == calls and sum(map(len, seen)) == 15
 
 
-def test_max_batch_splits_calls_and_a_failing_call_fails_only_its_requests():
+def test_max_batch_splits_calls_and_a_failing_text_fails_only_its_own_request():
     def predictor(texts):
         if "bad" in texts:
             raise RuntimeError("decoder broke")
@@ -75,5 +80,26 @@ def test_max_batch_splits_calls_and_a_failing_call_fails_only_its_requests():
         return results, calls
 
     results, calls = asyncio.run(clients())
-    assert [p.label for p in results[0]] == ["a", "b"] and calls == 2  # ["a","b"] is full; bad + c share one
-    assert isinstance(results[1], RuntimeError) and isinstance(results[2], RuntimeError)
+    assert [p.label for p in results[0]] == ["a", "b"]  # a full call of its own
+    assert isinstance(results[1], RuntimeError) and [p.label for p in results[2]] == ["c"]
+    assert calls == 4  # [a, b]; [bad, c] failed, so bad alone and c alone
+
+
+def test_an_over_long_text_under_truncation_policy_error_is_a_422_and_fails_only_its_request(trained_run):
+    engine = Engine.from_run_dir(trained_run, overrides=["truncation.policy=error", "truncation.max_prompt_tokens=60"])
+    app = create_app(engine, max_wait_ms=300)
+    with TestClient(app) as client:
+        long = " ".join(["good"] * 400)
+
+        async def both():
+            import httpx
+
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gencls") as http:
+                return await asyncio.gather(http.post("/classify", json={"texts": [long]}),
+                                            http.post("/classify", json={"texts": ["fine"]}))
+
+        assert client.get("/health").status_code == 200  # the lifespan has started the batcher
+        bad, good = asyncio.run(both())
+        assert bad.status_code == 422 and "over the limit" in bad.json()["detail"]
+        assert good.status_code == 200 and len(good.json()["predictions"]) == 1
