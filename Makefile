@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine:
-#   make run    create .venv, install gencls, run the embedded default job
+#   make run    create .venv, install gencls, run the first run (zero-shot, then a short SFT) on the embedded default
 #   make test   create .venv, install gencls with test extras and the example plugin, check the import layers,
 #               run both test suites
 PYTHON ?= python3
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml $(EXAMPLE)/pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/gencls run
+	$(BIN)/gencls run --config examples/first-run.yaml
 
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache

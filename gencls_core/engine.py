@@ -10,7 +10,6 @@ import time
 import traceback
 import warnings
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from gencls_core.config import RunConfig, build_config, read_config_file
 from gencls_core.devices import resolve_device
 from gencls_core.distributed import Processes
 from gencls_core.errors import GenclsWarning, UsageError
-from gencls_core.inference import Inference, label_scheme, load_data, load_model, prompt_strategy
+from gencls_core.inference import Inference, Predictor, label_scheme, load_data, load_model, prompt_strategy
 from gencls_core.interfaces import LabeledData, LoadedModel, Prediction, RunContext
 from gencls_core.plugins import Plugins, load_plugins
 from gencls_core.report import base_record, now, stage_columns, write_report
@@ -29,7 +28,7 @@ from gencls_core.rundir import check_writable, new_run_dir, trained_model_of
 from gencls_core.services import RunServices
 from gencls_core.stages import run_stages
 from gencls_core.timing import timed
-from gencls_core.weights import load_trained
+from gencls_core.weights import load_trained, merged
 
 
 class Engine:
@@ -192,7 +191,7 @@ class Engine:
         """
         return self.predictor()(texts)
 
-    def predictor(self) -> Callable[[list[str]], list[Prediction]]:
+    def predictor(self) -> Predictor:
         """Load the model, prompt and labels once; the returned function classifies texts (as ``predict``)."""
         device = resolve_device(self.config.device)
         self._check_requirements(device)
@@ -205,8 +204,8 @@ class Engine:
         else:
             ctx.data = load_data(self.resolution, ctx)
         self._load_trained(ctx)
-        inference = Inference(self.resolution, ctx)
-        return lambda texts: inference.decode(texts)[0]
+        ctx.lm = merged(ctx.lm)  # nothing trains it any more
+        return Predictor(Inference(self.resolution, ctx))
 
     def trained_lm(self, device: str) -> LoadedModel:
         """The run's model with its last trained stage applied (the base model when none)."""
@@ -246,7 +245,7 @@ class Engine:
         """The run's model into ``ctx.lm``, with the recorded run's last trained stage applied."""
         self._load_start(ctx, adapter=self.trained_model is None)
         if self.trained_model is not None:
-            ctx.lm = load_trained(ctx.lm, self.trained_model)
+            ctx.lm, ctx.trained = load_trained(ctx.lm, self.trained_model), True
 
     def _load_start(self, ctx: RunContext, adapter: bool) -> None:
         """The model source's model, with ``start_from``'s trained model applied. A start that is a LoRA adapter
@@ -256,7 +255,7 @@ class Engine:
         if self.config.start_from is not None:
             start = trained_model_of(self.config.start_from)
             if adapter or not (start / "adapter_config.json").is_file():
-                ctx.lm = load_trained(ctx.lm, start)
+                ctx.lm, ctx.trained = load_trained(ctx.lm, start), True
 
     def _rewards(self, ctx: RunContext) -> list[CheckedReward]:
         rewards = []

@@ -14,7 +14,7 @@ from gencls_core.contracts import check_messages, check_metrics, check_predictio
 from gencls_core.data import check_labeled_data, make_splits
 from gencls_core.distributed import Processes
 from gencls_core.errors import GenclsWarning
-from gencls_core.interfaces import LabeledData, LabelScheme, Prediction, PromptStrategy, RunContext
+from gencls_core.interfaces import Decoder, LabeledData, LabelScheme, Prediction, PromptStrategy, RunContext
 from gencls_core.resolve import Resolution
 from gencls_core.truncation import PromptFitter, fitter_for
 
@@ -77,10 +77,16 @@ class Inference:
 
         return render, fitter
 
+    def decoder(self) -> Decoder:
+        """The run's decoder, with this context."""
+        decoder = self.resolution.slots["decoder"].build()
+        decoder.ctx = self.ctx
+        return decoder
+
     def decode(self, texts: list[str]) -> tuple[list[Prediction], int]:
         """Predictions for ``texts``, and how many of their texts were truncated to fit the model."""
         ctx, slots = self.ctx, self.resolution.slots
-        decoder = slots["decoder"].build()
+        decoder = self.decoder()
         render, fitter = self.renderer()
         ctx.render = render
         prompts = [render(t, f"input {i}") for i, t in enumerate(texts)]
@@ -131,3 +137,18 @@ def evaluate(resolution: Resolution, gold: list[str], predictions: list[Predicti
         all_values.append(values)
     return metrics, all_values
 
+
+
+class Predictor:
+    """``predict``'s model, prompt, labels and decoder, loaded once: call it on texts."""
+
+    def __init__(self, inference: Inference) -> None:
+        self.inference = inference
+
+    def __call__(self, texts: list[str]) -> list[Prediction]:
+        return self.inference.decode(texts)[0]
+
+    @property
+    def shardable(self) -> bool:
+        """Whether texts decoded together get the predictions they get alone (so requests may share a call)."""
+        return self.inference.decoder().shardable()

@@ -177,7 +177,10 @@ class PromptStrategy(Component):
 
 
 class Decoder(Component):
-    """Turns rendered prompts into predictions."""
+    """Turns rendered prompts into predictions. ``ctx`` (the RunContext, model loaded) is set before
+    ``shardable`` and ``decode`` are called."""
+
+    ctx: RunContext | None = None
 
     def uses_train_split(self) -> bool:
         """Whether decoding reads ``ctx.data.splits["train"]`` (e.g. to fit a calibration), so that ``predict``
@@ -294,6 +297,7 @@ class RunContext:
     progress: bool = True
     data: LabeledData | None = None
     lm: LoadedModel | None = None
+    trained: bool = False  # lm has been trained (a stage of this run, start_from, or a recorded run's model)
     train_labels: LabelScheme | None = None
     train_prompt: PromptStrategy | None = None
     render: Callable[[str], str] | None = None  # text -> rendered inference prompt, set while decoding

@@ -90,8 +90,7 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
     from pydantic import BaseModel, Field
 
     labels = engine.recorded.get("data", {}).get("labels")
-    merge = engine.resolution.slots["decoder"].build().shardable()
-    state: dict[str, Batcher] = {}
+    state: dict[str, Any] = {}
 
     class Request(BaseModel):
         texts: list[str] | str = Field(description="a text, or a non-empty list of texts, to classify")
@@ -108,7 +107,9 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
 
     @asynccontextmanager
     async def lifespan(_app):
-        state["batcher"] = Batcher(engine.predictor(), max_batch=max_batch, max_wait_ms=max_wait_ms, merge=merge)
+        predictor = engine.predictor()
+        state["merge"] = predictor.shardable
+        state["batcher"] = Batcher(predictor, max_batch=max_batch, max_wait_ms=max_wait_ms, merge=predictor.shardable)
         yield
         await state["batcher"].close()
 
@@ -144,6 +145,6 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
                 "trained_model": str(engine.trained_model) if engine.trained_model else None,
                 "inference_prompt": slots["inference_prompt"].spec(),
                 "inference_labels": slots["inference_labels"].spec(),
-                "decoder": slots["decoder"].spec(), "max_batch": max_batch, "merges_requests": merge}
+                "decoder": slots["decoder"].spec(), "max_batch": max_batch, "merges_requests": state["merge"]}
 
     return app

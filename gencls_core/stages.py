@@ -33,7 +33,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
         if resuming and done.is_file():
             row = read_config_file(done)
             if slot:
-                ctx.lm = load_trained(ctx.lm, stage_dir / "model")
+                ctx.lm, ctx.trained = load_trained(ctx.lm, stage_dir / "model"), True
             evaluation = (row["metrics"], row["evaluator_values"], _read_jsonl(stage_dir / "predictions.jsonl"))
         else:
             train: dict[str, Any] = {}
@@ -41,6 +41,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
                 ctx.stage_dir, ctx.resume = stage_dir, resuming
                 with timed(timings, f"train:{slot.path}"):
                     train = slot.build().train(ctx) or {}
+                ctx.trained = True
                 save_trained(ctx.lm, stage_dir / "model")
             evaluation = inference.evaluate_split(timings)
             write_jsonl(stage_dir / "predictions.jsonl", evaluation[2])

@@ -8,7 +8,7 @@ import datasets
 import pytest
 
 from gencls_core.chat import render_prompt
-from gencls_core.errors import UsageError
+from gencls_core.errors import GenclsWarning, UsageError
 from gencls_core.interfaces import LabeledData, RunContext
 from gencls_plugins.decoders.calibration import (
     batch_bias,
@@ -105,7 +105,7 @@ def setup(lm):
 ])
 def test_each_calibration_gives_a_distribution_per_input_through_the_decoder(lm, setup, options):
     labels, ctx, prompts = setup
-    raw = Perplexity(Perplexity.Config()).decode(lm, prompts, labels, ctx)
+    raw = Perplexity(Perplexity.Config(calibrate="none")).decode(lm, prompts, labels, ctx)
     out = Perplexity(Perplexity.Config(**options)).decode(lm, prompts, labels, ctx)
     for p in out:
         assert sum(p.probs.values()) == pytest.approx(1.0) and p.label == max(p.scores, key=p.scores.get)
@@ -116,7 +116,7 @@ def test_each_calibration_gives_a_distribution_per_input_through_the_decoder(lm,
 
 def test_batch_calibration_on_the_inputs_equals_the_hand_computation(lm, setup):
     labels, ctx, prompts = setup
-    raw = Perplexity(Perplexity.Config()).decode(lm, prompts, labels, ctx)
+    raw = Perplexity(Perplexity.Config(calibrate="none")).decode(lm, prompts, labels, ctx)
     logs = [[math.log(p.probs[k]) for k in labels.labels] for p in raw]
     bias = [sum(col) / len(logs) for col in zip(*logs)]
     out = Perplexity(Perplexity.Config(calibrate="batch")).decode(lm, prompts, labels, ctx)
@@ -135,3 +135,24 @@ def test_calibrations_that_fit_on_training_texts_need_a_training_split(lm, setup
     assert not Perplexity(Perplexity.Config(calibrate="batch")).uses_train_split()
     assert Perplexity.Config(calibrate=True).calibrate == "contextual"
     assert Perplexity.Config(calibrate=False).calibrate == "none"
+
+
+def test_auto_is_batch_before_training_none_after_and_none_with_a_warning_for_few_inputs(lm, setup):
+    labels, ctx, prompts = setup
+    many = prompts * 4  # 16 inputs
+
+    def decode(calibrate, trained, texts):
+        decoder = Perplexity(Perplexity.Config(calibrate=calibrate))
+        decoder.ctx, ctx.trained = ctx, trained
+        return [p.scores[k] for p in decoder.decode(lm, texts, labels, ctx) for k in labels.labels], decoder
+
+    auto, decoder = decode("auto", False, many)
+    assert auto == pytest.approx(decode("batch", False, many)[0]) and not decoder.shardable()
+    assert auto != pytest.approx(decode("none", False, many)[0])
+    trained, decoder = decode("auto", True, many)
+    assert trained == decode("none", True, many)[0] and decoder.shardable()
+    with pytest.warns(GenclsWarning, match="too few to fit batch calibration"):
+        few, _ = decode("auto", False, prompts)
+    assert few == decode("none", False, prompts)[0]
+    with pytest.warns(GenclsWarning, match="set decoder.fit_on=train"):
+        decode("batch", False, prompts)

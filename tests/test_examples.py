@@ -25,7 +25,7 @@ def test_example_config_runs(config, tiny_run_config):
 
 
 # a few steps instead of the examples' real training lengths
-SHORT = {"sft.yaml": ["trainers.0.max_steps=2"],
+SHORT = {"sft.yaml": ["trainers.0.max_steps=2"], "first-run.yaml": ["trainers.0.max_steps=2"],
          "sft-grpo.yaml": ["trainers.0.max_steps=2", "trainers.1.max_steps=1"]}
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from collections import Counter
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from gencls_core.errors import UsageError
+from gencls_core.errors import GenclsWarning, UsageError
 from gencls_core.interfaces import Decoder, Options, Prediction
 from gencls_plugins.decoders.answers import answer_token_ids
 from gencls_plugins.decoders.batches import batches
@@ -28,7 +29,8 @@ from gencls_plugins.decoders.calibration import (
 )
 from gencls_plugins.decoders.scoring import cached_answer_logprobs, naive_answer_logprobs, prefix_of
 
-Calibration = Literal["none", "contextual", "domain", "batch", "prior"]
+Calibration = Literal["auto", "none", "contextual", "domain", "batch", "prior"]
+MIN_BATCH = 16  # fewer inputs than this give batch calibration (on the inputs) a bias made of their own classes
 
 
 class Perplexity(Decoder):
@@ -43,12 +45,14 @@ class Perplexity(Decoder):
                                "the answer text. sum favours short answers (fewer tokens to pay for); mean and char "
                                "remove most of that")
         calibrate: Calibration = Field(
-            "none", description="remove a per-label bias b from log p(label / x): contextual (Zhao et al., 2021): b "
-                                "from the content_free inputs; domain (Fei et al., 2023): from domain_samples "
-                                "strings of random words of the training texts; batch (Zhou et al., 2023): from "
-                                "the inputs being decoded (or fit_size training texts, fit_on train); prior: "
-                                "offsets fitted on fit_size training texts so the labels predicted for them follow "
-                                "the training label distribution. true means contextual")
+            "auto", description="remove a per-label bias b from log p(label / x). auto: batch for a model no stage "
+                                "has trained (zero-shot; uncalibrated, with a warning, for fewer than 16 inputs), "
+                                "none for a trained one (measured in docs/benchmarks.md); contextual (Zhao et al., "
+                                "2021): b from the content_free inputs; domain (Fei et al., 2023): from "
+                                "domain_samples strings of random words of the training texts; batch (Zhou et al., "
+                                "2023): from the inputs being decoded (or fit_size training texts, fit_on train); "
+                                "prior: offsets fitted on fit_size training texts so the labels predicted for them "
+                                "follow the training label distribution. true means contextual")
         content_free: list[str] = Field(["N/A", "", "[MASK]"], min_length=1,
                                         description="contextual: content-free texts whose mean label distribution "
                                                     "is divided out")
@@ -81,10 +85,25 @@ class Perplexity(Decoder):
 
     def uses_train_split(self) -> bool:
         c = self.config
-        return c.calibrate in ("domain", "prior") or (c.calibrate == "batch" and c.fit_on == "train")
+        return c.calibrate in ("domain", "prior") or (c.calibrate in ("batch", "auto") and c.fit_on == "train")
 
     def shardable(self) -> bool:
-        return not (self.config.calibrate == "batch" and self.config.fit_on == "inputs")
+        return not (self._calibration() == "batch" and self.config.fit_on == "inputs")
+
+    def _calibration(self, inputs: int | None = None) -> str:
+        """The calibration applied: ``auto`` is batch before any training, none after (and, for fewer than
+        MIN_BATCH ``inputs``, none with a warning when fitted on them)."""
+        c = self.config
+        if c.calibrate != "auto":
+            return c.calibrate
+        if self.ctx is not None and self.ctx.trained:
+            return "none"
+        if inputs is not None and inputs < MIN_BATCH and c.fit_on == "inputs":
+            warnings.warn(f"decoder.calibrate=auto: {inputs} input(s) are too few to fit batch calibration on, so "
+                          f"they are decoded uncalibrated; to calibrate a handful of texts from an untrained model "
+                          f"set decoder.calibrate=batch and decoder.fit_on=train", GenclsWarning, stacklevel=3)
+            return "none"
+        return "batch"
 
     def decode(self, lm, prompts, labels, ctx):
         classes = labels.labels
@@ -97,8 +116,13 @@ class Perplexity(Decoder):
     def predictions(self, rows, classes, score_texts, ctx) -> list[Prediction]:
         """Predictions from the label scores of each input, calibrated as configured (``score_texts`` scores
         other texts with the same prompt): the best label, the scores and their softmax."""
-        if self.config.calibrate != "none":
-            rows = remove(rows, self.calibration_bias(rows, score_texts, classes, ctx))
+        method = self._calibration(len(rows))
+        if method == "batch" and self.config.fit_on == "inputs" and len(rows) < MIN_BATCH:
+            warnings.warn(f"decoder.calibrate=batch is fitted on the {len(rows)} input(s) being decoded, too few: "
+                          f"their own classes become the bias removed; set decoder.fit_on=train", GenclsWarning,
+                          stacklevel=2)
+        if method != "none":
+            rows = remove(rows, self.calibration_bias(rows, score_texts, classes, ctx, method))
         out: list[Prediction] = []
         for row in rows:
             scores = dict(zip(classes, row))
@@ -106,20 +130,20 @@ class Perplexity(Decoder):
             out.append(Prediction(label=max(scores, key=scores.get), scores=scores, probs=probs))
         return out
 
-    def calibration_bias(self, rows, score_texts, classes, ctx) -> list[float]:
-        """The per-label bias the configured calibration removes; ``score_texts`` scores other texts with the
-        same prompt."""
+    def calibration_bias(self, rows, score_texts, classes, ctx, method: str) -> list[float]:
+        """The per-label bias calibration ``method`` removes; ``score_texts`` scores other texts with the same
+        prompt."""
         c = self.config
-        if c.calibrate == "batch" and c.fit_on == "inputs":
+        if method == "batch" and c.fit_on == "inputs":
             return batch_bias(rows)
         if ctx.render is None:
-            raise UsageError(f"decoder.calibrate={c.calibrate} needs the engine's prompt renderer (ctx.render)")
-        if c.calibrate == "contextual":
+            raise UsageError(f"decoder.calibrate={method} needs the engine's prompt renderer (ctx.render)")
+        if method == "contextual":
             return bias_of(score_texts(c.content_free))
         texts = self._train_sample(ctx)
-        if c.calibrate == "domain":
+        if method == "domain":
             return bias_of(score_texts(domain_texts(texts, c.domain_samples, c.domain_length, ctx.seed)))
-        if c.calibrate == "batch":
+        if method == "batch":
             return batch_bias(score_texts(texts))
         counts = Counter(ctx.data.splits["train"]["label"])
         missing = [k for k in classes if not counts[k]]
