@@ -124,6 +124,7 @@ class Engine:
             check_writable(cfg.output_dir)
         timings: dict[str, float] = {}
         ctx = self._context(device, cfg.progress and processes.is_main, run_dir=None)
+        ctx.processes, ctx.is_main = processes.count, processes.is_main
         with timed(timings, "load_data"):  # before the run directory: bad data or splits leave nothing behind
             ctx.data = load_data(self.resolution, ctx)
         if not self.resuming:  # one directory for all processes, claimed by the main one

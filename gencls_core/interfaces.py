@@ -306,6 +306,8 @@ class RunContext:
     resume: bool = False  # continue the stage from its last checkpoint when there is one
     truncation: BaseModel | None = None  # the run's TruncationConfig: how over-long prompts are cut (None: defaults)
     truncated: dict[str, int] = field(default_factory=dict)  # split -> texts cut for the last training stage
+    processes: int = 1  # processes running this run (torchrun / accelerate launch); trainers with
+    is_main: bool = True  # multi_process split the batches between them and write files on the main one only
 
     def build(self, kind: str, spec: ComponentSpec | str | dict[str, Any], path: str) -> Component:
         """A registered component of ``kind`` from a name or ``{name, options}`` spec, its options validated;

@@ -21,12 +21,13 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
     """Stage 0 (untrained) when asked for, then each trainer followed by an evaluation; the last evaluation and
     one summary row per stage.
 
-    Each stage writes ``stages/<i>-<trainer>/`` (``model/``, ``predictions.jsonl``, ``stage.json``); when
-    resuming, stages with a ``stage.json`` are loaded instead of run again. ``run.json`` is rewritten after each.
+    Each stage writes ``stages/<i>-<trainer>/`` (``model/``, ``predictions.jsonl``, ``stage.json``; the main
+    process only, when there are several); when resuming, stages with a ``stage.json`` are loaded instead of run
+    again. ``run.json`` is rewritten after each.
     """
     plan: list[tuple[int, Slot | None]] = [(0, None)] if resolution.config.evaluate_untrained else []
     plan += list(enumerate(resolution.trainers, 1))
-    stages, evaluation = [], None
+    stages, evaluation, main = [], None, inference.processes.is_main
     for i, slot in plan:
         stage_dir = ctx.run_dir / "stages" / f"{i}-{slot.entry.name if slot else 'untrained'}"
         done = stage_dir / "stage.json"
@@ -42,17 +43,21 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
                 with timed(timings, f"train:{slot.path}"):
                     train = slot.build().train(ctx) or {}
                 ctx.trained = True
-                save_trained(ctx.lm, stage_dir / "model")
+                if main:
+                    save_trained(ctx.lm, stage_dir / "model")
             evaluation = inference.evaluate_split(timings)
-            write_jsonl(stage_dir / "predictions.jsonl", evaluation[2])
             row = {"stage": i, "trainer": slot.entry.name if slot else None, "train": train,
                    "metrics": evaluation[0], "evaluator_values": evaluation[1]}
-            write_json(done, row)
+            if main:
+                write_jsonl(stage_dir / "predictions.jsonl", evaluation[2])
+                write_json(done, row)
+            inference.processes.wait()  # the stage's files exist for every process
         if slot:
             record["trained_model"] = str((stage_dir / "model").relative_to(ctx.run_dir))
         stages.append({"stage": i, "trainer": row["trainer"], **_train_scalars(row["train"]),
                        **scalar_metrics(row["metrics"])})
-        write_json(ctx.run_dir / "run.json", {**record, "status": "running", "stages": stages})
+        if main:
+            write_json(ctx.run_dir / "run.json", {**record, "status": "running", "stages": stages})
     return evaluation, stages
 
 

@@ -2,6 +2,7 @@
 split between the processes and gathered in order, metrics equal to a single-process run's."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -41,6 +42,50 @@ def test_an_evaluation_as_two_processes_equals_one_process(tmp_path, tiny_run_co
 
 def test_a_training_stage_that_cannot_run_as_several_processes_is_refused_before_anything_is_written(
         tmp_path, tiny_run_config):
-    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [{"name": "sft", "max_steps": 1}]})
-    assert done.returncode != 0 and "trainers.0 'sft' does not run as several processes yet" in done.stderr
+    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [{"name": "label-pg", "max_steps": 1}]})
+    assert done.returncode != 0 and "trainers.0 'label-pg' does not run as several processes yet" in done.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_sft_as_two_processes_trains_one_model_written_once_and_evaluated(tmp_path, tiny_run_config):
+    stage = {"name": "sft", "max_steps": 6, "batch_size": 4, "learning_rate": 1e-2, "save_steps": 3,
+             "report_to": ["none"]}
+    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [stage], "evaluate_untrained": True})
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "done" and record["processes"]["count"] == 2
+    assert done.stdout.count("run directory:") == 1
+    assert record["stages"][1]["train_steps"] == 6
+    from safetensors.torch import load_file
+
+    adapter = load_file(str(run / "stages/1-sft/model/adapter_model.safetensors"))
+    assert any(v.abs().max() > 0 for k, v in adapter.items() if "lora_B" in k)  # LoRA B starts at zero: it trained
+    history = json.loads((run / "stages/1-sft/log_history.json").read_text())
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert losses and all(math.isfinite(v) for v in losses)
+    assert sorted(p.name for p in (run / "stages/1-sft/checkpoints").glob("checkpoint-*")) == ["checkpoint-3",
+                                                                                              "checkpoint-6"]
+    # the saved adapter is the model the run evaluated: a single process reproduces its predictions
+    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    again = Engine.from_run_dir(run).predict([r["text"] for r in rows])
+    for got, want in zip(again, rows):
+        assert got.probs == pytest.approx(want["probs"], abs=1e-5)
+
+
+def test_grpo_as_two_processes_trains_and_writes_its_stage_once(tmp_path, tiny_run_config):
+    stage = {"name": "grpo", "max_steps": 2, "batch_size": 8, "num_generations": 4, "max_completion_length": 4,
+             "learning_rate": 1e-3, "save_steps": 2, "report_to": ["none"]}
+    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [stage]})
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "done" and record["stages"][0]["train_steps"] == 2
+    history = json.loads((run / "stages/1-grpo/log_history.json").read_text())
+    assert any("reward" in h for h in history) and (run / "stages/1-grpo/model/adapter_model.safetensors").is_file()
+
+
+def test_a_batch_that_does_not_divide_between_the_processes_is_an_error(tmp_path, tiny_run_config):
+    stage = {"name": "sft", "max_steps": 1, "batch_size": 3}
+    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [stage]})
+    assert done.returncode != 0 and "batch_size 3 is the batch of all 2 processes together" in done.stderr

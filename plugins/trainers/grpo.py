@@ -24,12 +24,14 @@ class GRPO(Trainer):
     """
 
     name = "grpo"
+    multi_process = True
     stage_metrics = ("steps", "loss", "reward")
 
     class Config(StageOptions):
         learning_rate: float = Field(1e-5, gt=0, description="peak learning rate (AdamW)")
-        batch_size: int = Field(16, ge=1, description="completions per device per step (a multiple of "
-                                                      "num_generations)")
+        batch_size: int = Field(16, ge=1, description="completions per batch, all processes together (each of n "
+                                                      "processes samples batch_size / n); batch_size x "
+                                                      "gradient_accumulation is a multiple of num_generations")
         num_generations: int = Field(8, ge=2, description="answers sampled per prompt (the group)")
         max_completion_length: int = Field(16, ge=1, description="most tokens generated per answer")
         temperature: float = Field(1.0, gt=0, description="sampling temperature")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from gencls_core.errors import ConfigError
 from gencls_core.interfaces import Options
 
 if TYPE_CHECKING:
@@ -36,7 +37,9 @@ class StageOptions(Options):
                                      description="LoRA adapter; null = full fine-tuning")
     epochs: float = Field(1.0, gt=0, description="passes over the training split")
     max_steps: int = Field(-1, description="stop after this many optimiser steps (-1: run the epochs)")
-    batch_size: int = Field(8, ge=1, description="examples per device per step")
+    batch_size: int = Field(8, ge=1, description="examples per batch, all processes together (each of n "
+                                                 "processes takes batch_size / n); an optimiser step takes "
+                                                 "gradient_accumulation batches")
     gradient_accumulation: int = Field(1, ge=1, description="batches per optimiser step")
     learning_rate: float = Field(2e-4, gt=0, description="peak learning rate (AdamW)")
     lr_scheduler: str = Field("linear", description="transformers scheduler name, e.g. linear, cosine, constant")
@@ -62,10 +65,15 @@ def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: 
     if report_to is None:
         report_to = ["tensorboard"] if importlib.util.find_spec("tensorboard") else ["none"]
     checkpointing = cuda if opts.gradient_checkpointing is None else opts.gradient_checkpointing
+    if opts.batch_size % ctx.processes:
+        fit = max(opts.batch_size // ctx.processes, 1) * ctx.processes
+        raise ConfigError(f"batch_size {opts.batch_size} is the batch of all {ctx.processes} processes together, "
+                          f"so it must divide by {ctx.processes}; use {fit}")
     return args_cls(
         output_dir=str(ctx.stage_dir / "checkpoints"), seed=ctx.seed, data_seed=ctx.seed,
         num_train_epochs=opts.epochs, max_steps=opts.max_steps,
-        per_device_train_batch_size=opts.batch_size, gradient_accumulation_steps=opts.gradient_accumulation,
+        per_device_train_batch_size=opts.batch_size // ctx.processes,
+        gradient_accumulation_steps=opts.gradient_accumulation,
         learning_rate=opts.learning_rate, lr_scheduler_type=opts.lr_scheduler, warmup_steps=opts.warmup,
         weight_decay=opts.weight_decay, logging_steps=opts.logging_steps, save_strategy="steps",
         save_steps=opts.save_steps, save_total_limit=opts.save_total_limit, report_to=report_to,

@@ -24,6 +24,7 @@ class SFT(Trainer):
     """Supervised fine-tuning (LoRA by default) with the loss on the answer tokens only."""
 
     name = "sft"
+    multi_process = True
 
     class Config(StageOptions):
         max_length: int | None = Field(1024, description="longest prompt + answer in tokens; prompts are fitted to "
@@ -69,7 +70,7 @@ class SFT(Trainer):
             use_answer_only_head(trainer.model)
         summary = run_stage(trainer, ctx)
         summary["train_examples"] = len(train)
-        if cfg.merge:
+        if cfg.merge and ctx.is_main:
             merged = copy.deepcopy(ctx.lm.model)
             merged = merged.merge_and_unload() if hasattr(merged, "merge_and_unload") else merged
             merged.save_pretrained(ctx.stage_dir / "merged")

@@ -76,11 +76,13 @@ def stage_loss(history: list[dict[str, Any]], resumed: int, resumed_loss: float,
 def finish_stage(ctx: RunContext, history: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
     """Write the log history and the curve plot into the stage folder; add the first and last logged mean
     reward and the plot's path to ``summary``."""
-    write_json(ctx.stage_dir / "log_history.json", history)
     summary["truncated_prompts"] = ctx.truncated.get("train", 0)
     rewards = [h["reward"] for h in history if h.get("reward") is not None]
     if rewards:
         summary["first_reward"], summary["reward"] = rewards[0], rewards[-1]
+    if not ctx.is_main:  # one process writes the stage's files
+        return summary
+    write_json(ctx.stage_dir / "log_history.json", history)
     figure = plot_curves(history, ctx.stage_dir / "training.png")
     if figure:
         summary["figure"] = str(figure.relative_to(ctx.run_dir))
