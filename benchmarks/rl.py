@@ -10,6 +10,9 @@ trained model, by a separate evaluation-only run of the merged model. Every run 
 ``runs/rl-bench/<dataset>/``: a finished cell is skipped, an interrupted one resumes from its checkpoint, so
 the benchmark spans as many sittings as it needs. One heavy job at a time: timings beside another job are void.
 
+The ``converged`` phase is the fair test of RL after SFT: from the 2-epoch SFT model (merged, a fresh LoRA
+adapter), one more epoch of SFT (``sft+2``) against one epoch of the screened label-pg (``label-pg@2``).
+
 Methods, all from the same training split of the seed: ``sft`` (one epoch, LoRA r16), ``sft+1`` (the
 control: the same adapter trained one more epoch, the compute of an RL epoch), and RL stages started from the
 merged SFT model: ``label-pg`` (lr 5e-5 and 2e-4, beta 0.05; on imbalanced data also with inverse-frequency
@@ -52,6 +55,8 @@ RL: dict[str, dict[str, Any]] = {
                  "learning_rate": 1e-5, "max_completion_length": 8, "kl_coef": 0.05, "difficulty_band": BAND,
                  "constrained": True, "logging_steps": 1, "save_steps": 10},
 }
+# the fair test: one more epoch of SFT or of label-pg, both from the 2-epoch SFT model (merged, fresh adapter)
+CONVERGED = ("sft+2", "label-pg@2")
 WEIGHTED = "label-pg-balanced"  # label-pg at the better screened rate, inverse-frequency class weights
 SEEDS = (0, 1, 2)
 
@@ -110,6 +115,10 @@ def _test(dataset: str, seed: int, method: str) -> dict[str, Any]:
 def _train(dataset: str, seed: int, method: str) -> dict[str, Any]:
     if method == "sft":
         return _cell(_config(dataset, seed, "sft", trainers=[SFT, SFT]))
+    if method in CONVERGED:
+        trainer = SFT if method == "sft+2" else RL[_best_label_pg(dataset)]
+        base = _stage_model(dataset, seed, "sft", 2)
+        return _cell(_config(dataset, seed, method, model={"name": "hf", "path": str(base)}, trainers=[trainer]))
     base = _stage_model(dataset, seed, "sft", 1)
     extra: dict[str, Any] = {}
     if method == WEIGHTED:
@@ -153,7 +162,14 @@ def _chosen(dataset: str) -> str:
     return best
 
 
-def run(dataset: str, phase: str) -> None:
+def run(dataset: str, phase: str, seeds: tuple[int, ...]) -> None:
+    if phase == "converged":
+        for seed in seeds:
+            _train(dataset, seed, "sft")
+            for method in CONVERGED:
+                _train(dataset, seed, method)
+                _test(dataset, seed, method)
+        return
     if phase == "screen":
         _train(dataset, 0, "sft")
         for method in ("sft", "sft+1"):
@@ -210,7 +226,7 @@ def table(resamples: int) -> None:
     from gencls_core.stats import paired_bootstrap
 
     for dataset in DATASETS:
-        methods = ["sft", "sft+1", *_rl_methods(dataset)]
+        methods = ["sft", "sft+1", *_rl_methods(dataset), *CONVERGED]
         results = {m: {s: _tested(dataset, s, m) for s in SEEDS} for m in methods}
         if not any(results["sft"].values()):
             continue
@@ -232,6 +248,12 @@ def table(resamples: int) -> None:
             seconds = _train_seconds(dataset, 0, method)
             print(f"| {method} | {','.join(map(str, done))} | {_mean_spread(acc)} | {_mean_spread(f1)} | {interval} "
                   f"| {'' if seconds is None else f'{seconds:.0f}'} |")
+        fair = [s for s in SEEDS if all(results[m][s] for m in CONVERGED)]
+        if fair:
+            diff, low, high = paired_bootstrap([results["sft+2"][s][1] for s in fair],
+                                               [results["label-pg@2"][s][1] for s in fair], resamples=resamples)
+            print(f"| label-pg@2 minus sft+2 (seeds {','.join(map(str, fair))}) | | | | "
+                  f"{100 * diff:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] | |")
         tfidf = [_baseline(dataset, s) for s in base]
         print(f"| TF-IDF + logistic regression | {','.join(map(str, base))} | "
               f"{statistics.mean(a for a, _ in tfidf):.3f} | {statistics.mean(f for _, f in tfidf):.3f} | | |")
@@ -286,12 +308,17 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run", help="train and evaluate the cells of one dataset (resumes)")
     go.add_argument("--dataset", choices=sorted(DATASETS), required=True)
-    go.add_argument("--phase", choices=["screen", "final"], required=True,
-                    help="screen: seed 0, every method; final: seeds 1 and 2 of SFT and the chosen RL method")
+    go.add_argument("--phase", choices=["screen", "final", "converged"], required=True,
+                    help="screen: seed 0, every method; final: seeds 1 and 2 of SFT and the chosen RL method; "
+                         "converged: one more epoch of SFT or of label-pg from the 2-epoch SFT model")
+    go.add_argument("--seeds", default="0,1,2", help="seeds of the converged phase, e.g. 0")
     show = sub.add_parser("table", help="print the tables and write docs/img/rl-<dataset>.png")
     show.add_argument("--resamples", type=int, default=2000)
     args = parser.parse_args()
-    run(args.dataset, args.phase) if args.command == "run" else table(args.resamples)
+    if args.command == "run":
+        run(args.dataset, args.phase, tuple(int(s) for s in args.seeds.split(",")))
+    else:
+        table(args.resamples)
 
 
 if __name__ == "__main__":
