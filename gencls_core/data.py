@@ -32,14 +32,24 @@ def check_labeled_data(data: LabeledData, where: str) -> None:
 
 def make_splits(data: LabeledData, cfg: SplitConfig, seed: int) -> dict[str, datasets.Dataset]:
     """``train``/``validation``/``test`` from the dataset's own splits where present, else carved from
-    ``train``; each sampled down to its configured size, stratified by label, with ``seed``."""
+    ``train``; each sampled down to its configured size, stratified by label, with ``seed``. A dataset's own
+    test split smaller than ``test_size`` is used whole, a larger one sampled (both say so when not asked for)."""
     have = data.splits
     if "train" not in have and "test" not in have:
         raise DataError(f"dataset gave splits {sorted(have)}; expected 'train' and/or 'test'")
     out: dict[str, datasets.Dataset] = {}
     pool = have.get("train")
     if "test" in have:
-        out["test"], _ = _take(have["test"], cfg.test_size, data.labels, seed, "splits.test_size")
+        size, n = cfg.test_size, len(have["test"])
+        if isinstance(size, int) and size > n:
+            warnings.warn(f"the dataset's own test split has {n} examples, fewer than splits.test_size={size}: "
+                          f"evaluating all {n}", GenclsWarning, stacklevel=2)
+            size = n
+        elif isinstance(size, int) and size < n and "test_size" not in cfg.model_fields_set:
+            warnings.warn(f"the dataset's own test split has {n} examples; evaluating a stratified sample of "
+                          f"{size} (the default splits.test_size); set splits.test_size={n} to evaluate them all",
+                          GenclsWarning, stacklevel=2)
+        out["test"], _ = _take(have["test"], size, data.labels, seed, "splits.test_size")
     else:
         out["test"], pool = _take(pool, cfg.test_size, data.labels, seed, "splits.test_size")
     if cfg.validation_size:

@@ -50,6 +50,24 @@ def test_a_provided_test_split_is_sampled_not_carved():
     assert len(out["train"]) == 20
 
 
+def test_an_own_test_split_smaller_than_test_size_is_used_whole_and_a_larger_one_sampled_with_warnings():
+    from gencls_core.errors import GenclsWarning
+
+    data = _pool(10, 10)
+    data.splits["test"] = datasets.Dataset.from_dict({"text": list("abcd"), "label": ["pos", "neg"] * 2})
+    with pytest.warns(GenclsWarning, match="fewer than splits.test_size=200: evaluating all 4"):
+        assert len(make_splits(data, SplitConfig(), seed=0)["test"]) == 4
+    data.splits["test"] = datasets.Dataset.from_dict({"text": [str(i) for i in range(300)],
+                                                      "label": ["pos", "neg"] * 150})
+    with pytest.warns(GenclsWarning, match="sample of 200 .*set splits.test_size=300"):
+        assert len(make_splits(data, SplitConfig(), seed=0)["test"]) == 200
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(make_splits(data, SplitConfig(test_size=100), seed=0)["test"]) == 100  # asked for: silent
+
+
 def test_asking_for_more_than_available_names_the_setting():
     with pytest.raises(DataError, match=r"splits.test_size=500: only 20 examples are available"):
         make_splits(_pool(10, 10), SplitConfig(test_size=500), seed=0)
