@@ -306,6 +306,9 @@ class RunContext:
     resume: bool = False  # continue the stage from its last checkpoint when there is one
     truncation: BaseModel | None = None  # the run's TruncationConfig: how over-long prompts are cut (None: defaults)
     truncated: dict[str, int] = field(default_factory=dict)  # split -> texts cut for the last training stage
+    # set by a training stage whose trainer reports to integrations (report_to: TensorBoard, W&B, ...): the engine
+    # sends it the stage's evaluation metrics, which then sit beside the training curves
+    report: Callable[[dict[str, float]], None] | None = None
     processes: int = 1  # processes running this run (torchrun / accelerate launch); trainers with
     is_main: bool = True  # multi_process split the batches between them and write files on the main one only
 

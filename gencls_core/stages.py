@@ -46,6 +46,9 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
                 if main:
                     save_trained(ctx.lm, stage_dir / "model")
             evaluation = inference.evaluate_split(timings)
+            if slot and ctx.report is not None:
+                ctx.report(scalar_metrics(evaluation[0]))
+            ctx.report = None
             row = {"stage": i, "trainer": slot.entry.name if slot else None, "train": train,
                    "metrics": evaluation[0], "evaluator_values": evaluation[1]}
             if main:

@@ -49,6 +49,7 @@ def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
     plot are written into the stage folder."""
     checkpoint = last_checkpoint(ctx, "trainer_state.json")
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    ctx.report = lambda metrics: trainer.log({f"eval_{k}": v for k, v in metrics.items()})  # to its report_to
     ctx.lm = LoadedModel(trainer.accelerator.unwrap_model(trainer.model), ctx.lm.tokenizer, ctx.lm.ref)
     steps, resumed = trainer.state.global_step, int(checkpoint.name.split("-")[-1]) if checkpoint else 0
     summary: dict[str, Any] = {
