@@ -148,6 +148,14 @@ class Predictor:
     def __call__(self, texts: list[str]) -> list[Prediction]:
         return self.inference.decode(texts)[0]
 
+    def warm_up(self) -> None:
+        """Decode two short texts once (their predictions and warnings dropped): one-time costs are paid before
+        the first real call, and a decoder that keeps what prompts share (the chat template and instructions)
+        has it for one-text calls."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GenclsWarning)
+            self(["warm-up text", "another warm-up text"])
+
     @property
     def shardable(self) -> bool:
         """Whether texts decoded together get the predictions they get alone (so requests may share a call)."""

@@ -108,6 +108,7 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
     @asynccontextmanager
     async def lifespan(_app):
         predictor = engine.predictor()
+        predictor.warm_up()
         state["merge"] = predictor.shardable
         state["batcher"] = Batcher(predictor, max_batch=max_batch, max_wait_ms=max_wait_ms, merge=predictor.shardable)
         yield

@@ -93,7 +93,10 @@ def test_cached_perplexity_matches_the_naive_reference(lm, ctx, padding_side, di
 
 @pytest.mark.parametrize(("shared_prefix", "passes"), [(False, 1), (True, 2)])
 def test_single_token_answers_take_one_forward_pass_per_batch(lm, ctx, monkeypatch, shared_prefix, passes):
-    """No continuation pass: one pass per batch (plus one for the shared prefix, once per run)."""
+    """No continuation pass: one pass per batch (plus one for the shared prefix, kept for later calls)."""
+    from gencls_plugins.decoders import scoring
+
+    scoring._KEPT.clear()
     labels = _labels({"positive": "good", "negative": "bad"})
     answers = [lm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in ("good", "bad")]
     assert all(len(a) == 1 for a in answers)  # precondition of this test
@@ -278,3 +281,27 @@ def test_shared_prefix_length_leaves_every_prompt_a_token_and_a_wrong_prefix_is_
     prefix = encode_prefix(lm.model, [1, 2])
     with pytest.raises(ValueError, match="does not start with the shared prefix"):
         cached_answer_logprobs(lm.model, [[1, 3, 4]], [[5]], 0, prefix)
+
+
+def test_the_shared_prefix_is_kept_across_calls_until_the_weights_change(lm, ctx, monkeypatch):
+    """A one-text call after a many-text call runs the text's own tokens only, with the same scores; a weight
+    changed in place makes the next call encode the prefix again."""
+    import torch
+
+    from gencls_plugins.decoders import scoring
+
+    labels = _labels()
+    prompts = _prompts(lm, TEXTS, labels)
+    decoder = Perplexity(Perplexity.Config(batch_size=4, calibrate="none"))
+    scoring._KEPT.clear()
+    many = decoder.decode(lm, prompts, labels, ctx)
+    encoded = []
+    encode = scoring.encode_prefix
+    monkeypatch.setattr(scoring, "encode_prefix", lambda m, ids: encoded.append(len(ids)) or encode(m, ids))
+    one = decoder.decode(lm, prompts[:1], labels, ctx)
+    assert encoded == [] and one[0].scores == pytest.approx(many[0].scores, abs=1e-5)
+    parameter = next(lm.model.parameters())
+    with torch.no_grad():
+        parameter.add_(0.0)  # an in-place change, as an optimiser step makes
+    decoder.decode(lm, prompts[:1], labels, ctx)
+    assert len(encoded) == 1  # encoded again (the one prompt's own prefix, not kept)

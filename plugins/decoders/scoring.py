@@ -12,6 +12,7 @@ Both return, per prompt, per answer, the list of the answer tokens' log-probabil
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +45,35 @@ def encode_prefix(model: Any, ids: list[int]) -> SharedPrefix:
 
 
 def prefix_of(model: Any, prompt_ids: list[list[int]], enabled: bool = True) -> SharedPrefix | None:
-    """The prompts' shared prefix, encoded; None when ``enabled`` is off or they share nothing."""
-    shared = shared_prefix_length(prompt_ids) if enabled and prompt_ids else 0
-    return encode_prefix(model, prompt_ids[0][:shared]) if shared else None
+    """The prompts' shared prefix, encoded; None when ``enabled`` is off or they share nothing.
+
+    The prefix shared by several prompts (the chat template and instructions) is kept for the model's later
+    calls while its weights are unchanged, so a call with one prompt (``predict`` or ``serve`` on one text)
+    runs only the text's own tokens too."""
+    if not enabled or not prompt_ids:
+        return None
+    kept = _KEPT.get(model)
+    if kept is not None and kept[0] == _weights_version(model) and all(
+            len(p) > len(kept[1].ids) and p[:len(kept[1].ids)] == kept[1].ids for p in prompt_ids):
+        return kept[1]
+    shared = shared_prefix_length(prompt_ids)
+    if not shared:
+        return None
+    prefix = encode_prefix(model, prompt_ids[0][:shared])
+    if len(prompt_ids) > 1:  # one prompt's "shared prefix" is itself: no use to the next call
+        _KEPT[model] = (_weights_version(model), prefix)
+    return prefix
+
+
+# model -> (its weights' version, the prefix encoded with them); entries go with their model
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _weights_version(model: Any) -> tuple[int, int]:
+    """Changes whenever a parameter is changed in place (an optimiser step, an adapter merged in) or parameters
+    are added or removed (an adapter injected)."""
+    params = list(model.parameters())
+    return len(params), sum(p._version for p in params)
 
 
 def left_padded(prompt_ids: list[list[int]], pad_id: int, prefix: SharedPrefix | None, model: Any) -> dict[str, Any]:
