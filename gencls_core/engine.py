@@ -205,7 +205,7 @@ class Engine:
         else:
             ctx.data = load_data(self.resolution, ctx)
         self._load_trained(ctx)
-        ctx.lm = merged(ctx.lm)  # nothing trains it any more
+        ctx.lm, ctx.frozen = merged(ctx.lm), True  # nothing trains it any more
         return Predictor(Inference(self.resolution, ctx))
 
     def trained_lm(self, device: str) -> LoadedModel:

@@ -297,6 +297,7 @@ class RunContext:
     progress: bool = True
     data: LabeledData | None = None
     lm: LoadedModel | None = None
+    frozen: bool = False  # nothing will train lm any more (predict, serve): decoders may keep caches across calls
     trained: bool = False  # lm has been trained (a stage of this run, start_from, or a recorded run's model)
     train_labels: LabelScheme | None = None
     train_prompt: PromptStrategy | None = None

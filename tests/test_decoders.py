@@ -294,6 +294,7 @@ def test_the_shared_prefix_is_kept_across_calls_until_the_weights_change(lm, ctx
     prompts = _prompts(lm, TEXTS, labels)
     decoder = Perplexity(Perplexity.Config(batch_size=4, calibrate="none"))
     scoring._KEPT.clear()
+    monkeypatch.setattr(ctx, "frozen", True)  # as Engine.predictor sets it
     many = decoder.decode(lm, prompts, labels, ctx)
     encoded = []
     encode = scoring.encode_prefix

@@ -35,7 +35,7 @@ class Generate(Decoder):
         if self.config.constrained:
             tree = PrefixTree(answer_token_ids(tok, labels, end_of_answer=True), [tok.eos_token_id])
         all_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
-        prefix = prefix_of(model, all_ids, self.config.shared_prefix)
+        prefix = prefix_of(model, all_ids, self.config.shared_prefix, keep=ctx.frozen)
         out: list[Prediction | None] = [None] * len(prompts)
         order = sorted(range(len(prompts)), key=lambda i: len(all_ids[i]))  # less padding per batch
         for chunk in batches(order, self.config.batch_size, desc="generate", progress=ctx.progress):

@@ -168,7 +168,7 @@ class Perplexity(Decoder):
         all_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
         order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
         rows: list[list[float]] = [[] for _ in all_ids]
-        prefix = prefix_of(lm.model, all_ids, c.method == "cached" and c.shared_prefix)
+        prefix = prefix_of(lm.model, all_ids, c.method == "cached" and c.shared_prefix, keep=ctx.frozen)
         for chunk in batches(order, c.batch_size, desc=desc, progress=ctx.progress):
             ids = [all_ids[i] for i in chunk]
             if c.method == "cached":

@@ -44,15 +44,16 @@ def encode_prefix(model: Any, ids: list[int]) -> SharedPrefix:
     return SharedPrefix(list(ids), [(layer.keys, layer.values) for layer in out.past_key_values.layers])
 
 
-def prefix_of(model: Any, prompt_ids: list[list[int]], enabled: bool = True) -> SharedPrefix | None:
+def prefix_of(model: Any, prompt_ids: list[list[int]], enabled: bool = True,
+              keep: bool = False) -> SharedPrefix | None:
     """The prompts' shared prefix, encoded; None when ``enabled`` is off or they share nothing.
 
-    The prefix shared by several prompts (the chat template and instructions) is kept for the model's later
-    calls while its weights are unchanged, so a call with one prompt (``predict`` or ``serve`` on one text)
-    runs only the text's own tokens too."""
+    With ``keep`` (a model nothing trains any more: ``ctx.frozen``), the prefix shared by several prompts (the
+    chat template and instructions) is kept for the model's later calls, so a call with one prompt (``predict``
+    or ``serve`` on one text) runs only the text's own tokens too."""
     if not enabled or not prompt_ids:
         return None
-    kept = _KEPT.get(model)
+    kept = _KEPT.get(model) if keep else None
     if kept is not None and kept[0] == _weights_version(model) and all(
             len(p) > len(kept[1].ids) and p[:len(kept[1].ids)] == kept[1].ids for p in prompt_ids):
         return kept[1]
@@ -60,7 +61,7 @@ def prefix_of(model: Any, prompt_ids: list[list[int]], enabled: bool = True) -> 
     if not shared:
         return None
     prefix = encode_prefix(model, prompt_ids[0][:shared])
-    if len(prompt_ids) > 1:  # one prompt's "shared prefix" is itself: no use to the next call
+    if keep and len(prompt_ids) > 1:  # one prompt's "shared prefix" is itself: no use to the next call
         _KEPT[model] = (_weights_version(model), prefix)
     return prefix
 
@@ -70,8 +71,8 @@ _KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _weights_version(model: Any) -> tuple[int, int]:
-    """Changes whenever a parameter is changed in place (an optimiser step, an adapter merged in) or parameters
-    are added or removed (an adapter injected)."""
+    """Changes when parameters are added or removed (an adapter injected) and with most in-place changes (a
+    check on top of ``keep``, which is what makes keeping safe: optimisers may update without counting)."""
     params = list(model.parameters())
     return len(params), sum(p._version for p in params)
 
