@@ -42,8 +42,8 @@ def test_an_evaluation_as_two_processes_equals_one_process(tmp_path, tiny_run_co
 
 def test_a_training_stage_that_cannot_run_as_several_processes_is_refused_before_anything_is_written(
         tmp_path, tiny_run_config):
-    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [{"name": "label-pg", "max_steps": 1}]})
-    assert done.returncode != 0 and "trainers.0 'label-pg' does not run as several processes yet" in done.stderr
+    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [{"name": "ppo", "max_steps": 1}]})
+    assert done.returncode != 0 and "trainers.0 'ppo' does not run as several processes yet" in done.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
@@ -83,6 +83,20 @@ def test_grpo_as_two_processes_trains_and_writes_its_stage_once(tmp_path, tiny_r
     assert record["status"] == "done" and record["stages"][0]["train_steps"] == 2
     history = json.loads((run / "stages/1-grpo/log_history.json").read_text())
     assert any("reward" in h for h in history) and (run / "stages/1-grpo/model/adapter_model.safetensors").is_file()
+
+
+def test_label_pg_as_two_processes_trains_and_writes_its_stage_once(tmp_path, tiny_run_config):
+    stage = {"name": "label-pg", "max_steps": 4, "batch_size": 4, "learning_rate": 1e-2, "beta": 0.0,
+             "save_steps": 2, "report_to": ["none"]}
+    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [stage]})
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "done" and record["stages"][0]["train_steps"] == 4
+    from safetensors.torch import load_file
+
+    adapter = load_file(str(run / "stages/1-label-pg/model/adapter_model.safetensors"))
+    assert any(v.abs().max() > 0 for k, v in adapter.items() if "lora_B" in k)
 
 
 def test_a_batch_that_does_not_divide_between_the_processes_is_an_error(tmp_path, tiny_run_config):

@@ -66,9 +66,9 @@ def answer_logprobs(model: Any, batch: dict[str, torch.Tensor], answers: list[li
     cols = [c for s, n in zip(starts, lengths) for c in [width - 1, *range(s, s + n - 1)]]
     unique = sorted(set(cols))
     where = {c: i for i, c in enumerate(unique)}
-    config = getattr(model, "config", None)
-    implementation = getattr(config, "_attn_implementation", "sdpa")
-    mask = attention_mask(batch["prompt_mask"], answers, model.dtype, implementation)
+    inner = getattr(model, "module", model)  # under DDP: the wrapped model (called through the wrapper)
+    implementation = getattr(getattr(inner, "config", None), "_attn_implementation", "sdpa")
+    mask = attention_mask(batch["prompt_mask"], answers, inner.dtype, implementation)
     logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask,
                    logits_to_keep=torch.tensor(unique, device=batch["input_ids"].device), use_cache=False).logits
     logp = logits.float().log_softmax(-1)

@@ -24,6 +24,7 @@ class LabelPG(Trainer):
     each example gives a gradient (no zero-variance groups) at about the cost of an SFT step."""
 
     name = "label-pg"
+    multi_process = True
     stage_metrics = ("steps", "loss", "reward")
     Config = LabelPGConfig
 
