@@ -49,12 +49,15 @@ class Batcher:
                 await self._gather(batch)
             try:
                 await self._decode(batch)
-            except Exception as err:  # a merged call failed: each request alone, so only the bad ones fail
-                for item in batch:
+            except Exception as err:
+                if len(batch) == 1:
+                    _settle(batch[0][1], error=err)
+                    continue
+                for item in batch:  # a merged call failed: each request alone, so only the bad ones fail
                     try:
-                        await self._decode([item]) if len(batch) > 1 else item[1].set_exception(err)
+                        await self._decode([item])
                     except Exception as own:
-                        item[1].set_exception(own)
+                        _settle(item[1], error=own)
 
     async def _decode(self, batch: list) -> None:
         texts = [t for item, _ in batch for t in item]
@@ -62,7 +65,7 @@ class Batcher:
         predictions = await asyncio.to_thread(self.predictor, texts)
         start = 0
         for item, done in batch:
-            done.set_result(predictions[start:start + len(item)])
+            _settle(done, result=predictions[start:start + len(item)])
             start += len(item)
 
     async def _gather(self, batch: list) -> None:
@@ -79,6 +82,16 @@ class Batcher:
                 break
             batch.append(item)
             size += len(item[0])
+
+
+def _settle(done: asyncio.Future, result: Any = None, error: BaseException | None = None) -> None:
+    """Answer a request, unless its client has gone (its future cancelled)."""
+    if done.done():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result)
 
 
 def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, max_texts: int = 256) -> Any:

@@ -103,3 +103,18 @@ def test_an_over_long_text_under_truncation_policy_error_is_a_422_and_fails_only
         bad, good = asyncio.run(both())
         assert bad.status_code == 422 and "over the limit" in bad.json()["detail"]
         assert good.status_code == 200 and len(good.json()["predictions"]) == 1
+
+
+def test_a_request_whose_client_left_does_not_stop_the_batcher():
+    async def clients():
+        batcher = Batcher(_labels, max_batch=64, max_wait_ms=100)
+        gone = asyncio.ensure_future(batcher.submit(["left"]))
+        await asyncio.sleep(0.01)
+        gone.cancel()  # the client disconnects while its request waits for company
+        answer = await asyncio.wait_for(batcher.submit(["stayed"]), 10)
+        later = await asyncio.wait_for(batcher.submit(["later"]), 10)  # a dead worker would never answer
+        await batcher.close()
+        return answer, later
+
+    answer, later = asyncio.run(clients())
+    assert [p.label for p in answer] == ["stayed"] and [p.label for p in later] == ["later"]
