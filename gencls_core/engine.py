@@ -86,8 +86,10 @@ class Engine:
         manifest = read_config_file(folder / "gencls.json")
         config = {**manifest["config"], "model": {"name": "hf", "path": str(folder.resolve())}}
         engine = cls(config, plugins=plugins, overrides=overrides)
+        stages = manifest.get("stages", [])  # exports made before "trained" was recorded: a stage with a trainer
         engine.recorded = {"data": {"labels": manifest["labels"], "task": manifest["task"]},
-                           "metrics": manifest.get("metrics", {})}
+                           "metrics": manifest.get("metrics", {}),
+                           "trained": manifest.get("trained", any(s.get("trainer") for s in stages))}
         return engine
 
     @classmethod
@@ -243,10 +245,12 @@ class Engine:
                           progress=progress, truncation=self.config.truncation)
 
     def _load_trained(self, ctx: RunContext) -> None:
-        """The run's model into ``ctx.lm``, with the recorded run's last trained stage applied."""
+        """The run's model into ``ctx.lm``, with the recorded run's last trained stage applied (an export's model
+        is trained already: its manifest says so)."""
         self._load_start(ctx, adapter=self.trained_model is None)
         if self.trained_model is not None:
             ctx.lm, ctx.trained = load_trained(ctx.lm, self.trained_model), True
+        ctx.trained = ctx.trained or bool(self.recorded.get("trained"))
 
     def _load_start(self, ctx: RunContext, adapter: bool) -> None:
         """The model source's model, with ``start_from``'s trained model applied. A start that is a LoRA adapter

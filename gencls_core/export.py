@@ -33,6 +33,7 @@ def export_run(run_dir: Path, out: Path, *, force: bool = False) -> Path:
     write_json(tmp / MANIFEST, {
         "format": 1, "gencls_version": record["gencls_version"], "source_run": str(Path(run_dir).resolve()),
         "labels": record["data"]["labels"], "task": record["data"]["task"], "config": config,
+        "trained": engine.trained_model is not None or engine.config.start_from is not None,
         "metrics": record.get("metrics", {}), "stages": record.get("stages", []),
     })
     write_text_atomic(tmp / "README.md", _model_card(record))
