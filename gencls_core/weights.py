@@ -66,6 +66,5 @@ def merged(lm: LoadedModel) -> LoadedModel:
 def save_merged(lm: LoadedModel, folder: Path) -> None:
     """The model, with its adapter merged in if it has one, and the tokenizer, as a plain transformers folder
     (safetensors)."""
-    model = lm.model.merge_and_unload() if hasattr(lm.model, "merge_and_unload") else lm.model
-    model.save_pretrained(folder, safe_serialization=True)
+    merged(lm).model.save_pretrained(folder, safe_serialization=True)
     lm.tokenizer.save_pretrained(folder)

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from gencls_core.interfaces import Trainer
+from gencls_core.interfaces import LoadedModel, Trainer
 from gencls_core.truncation import truncation_config
+from gencls_core.weights import save_merged
 from gencls_plugins.trainers.answer_head import use_answer_only_head
 from gencls_plugins.trainers.conversations import prompt_completion
 from gencls_plugins.trainers.options import StageOptions, training_args
@@ -70,9 +71,7 @@ class SFT(Trainer):
             use_answer_only_head(trainer.model)
         summary = run_stage(trainer, ctx)
         summary["train_examples"] = len(train)
-        if cfg.merge and ctx.is_main:
-            merged = copy.deepcopy(ctx.lm.model)
-            merged = merged.merge_and_unload() if hasattr(merged, "merge_and_unload") else merged
-            merged.save_pretrained(ctx.stage_dir / "merged")
-            ctx.lm.tokenizer.save_pretrained(ctx.stage_dir / "merged")
+        if cfg.merge and ctx.is_main:  # a copy: the run goes on with the adapter
+            save_merged(LoadedModel(copy.deepcopy(ctx.lm.model), ctx.lm.tokenizer, ctx.lm.ref),
+                        ctx.stage_dir / "merged")
         return summary
