@@ -42,6 +42,11 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     write_text_atomic(path, "".join(_dumps(r, path) + "\n" for r in rows))
 
 
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON lines file (blank lines skipped)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def _dumps(data: Any, path: Path, indent: int | None = None) -> str:
     try:
         return json.dumps(data, indent=indent, default=str, allow_nan=False)

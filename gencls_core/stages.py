@@ -3,15 +3,13 @@ instead of run again when a run resumes."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from gencls_core.config import read_config_file
 from gencls_core.inference import Evaluation, Inference
 from gencls_core.interfaces import RunContext
 from gencls_core.resolve import Resolution, Slot
-from gencls_core.results import scalar_metrics, write_json, write_jsonl
+from gencls_core.results import read_jsonl, scalar_metrics, write_json, write_jsonl
 from gencls_core.timing import timed
 from gencls_core.weights import load_trained, save_trained
 
@@ -35,7 +33,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
             row = read_config_file(done)
             if slot:
                 ctx.lm, ctx.trained = load_trained(ctx.lm, stage_dir / "model"), True
-            evaluation = (row["metrics"], row["evaluator_values"], _read_jsonl(stage_dir / "predictions.jsonl"))
+            evaluation = (row["metrics"], row["evaluator_values"], read_jsonl(stage_dir / "predictions.jsonl"))
         else:
             train: dict[str, Any] = {}
             if slot:
@@ -67,7 +65,3 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
 def _train_scalars(summary: dict[str, Any]) -> dict[str, Any]:
     """A trainer summary's numbers, prefixed ``train_`` unless they already are."""
     return {k if k.startswith("train_") else f"train_{k}": v for k, v in scalar_metrics(summary).items()}
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from gencls_core.results import write_jsonl
+from gencls_core.results import read_jsonl, write_jsonl
 
 
 def tfidf_predictions(config: dict[str, Any], out: Path) -> list[dict[str, Any]]:
     """Fit TF-IDF (word 1-2 grams) + logistic regression on the train split of ``config``'s data and predict the
     split its runs evaluate; rows as in a run's ``predictions.jsonl``, cached in ``out``."""
     if out.is_file():
-        return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+        return read_jsonl(out)
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gencls_core.results import write_text_atomic
+from gencls_core.results import read_jsonl, write_text_atomic
 from gencls_core.stats import macro_f1, seed_bootstrap
 from gencls_core.study.baselines import tfidf_predictions
 from gencls_core.study.spec import Study
@@ -73,7 +73,7 @@ def summarize(study: Study, folder: Path, *, resamples: int = 2000) -> Summary:
             missing.append(cell.name)
             continue
         labels = record["data"]["labels"]
-        scored.setdefault((row, column), {})[seed] = Scored.from_rows(_read_jsonl(run / "predictions.jsonl"), labels)
+        scored.setdefault((row, column), {})[seed] = Scored.from_rows(read_jsonl(run / "predictions.jsonl"), labels)
         anchors.setdefault((column, seed), (cell, labels))
     for name in study.spec.baselines:
         rows.append(BASELINE_ROWS[name])
@@ -127,10 +127,6 @@ def _f1(r: Scored):
 def _difference(base: Scored, other: Scored):
     a, b = _accuracy(base), _accuracy(other)
     return lambda idx: b(idx) - a(idx)
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 # -- writing -------------------------------------------------------------------------------------------------

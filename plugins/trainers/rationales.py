@@ -3,14 +3,13 @@ arXiv 2203.14465): the think span of the answers a warm-up stage teaches when th
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
 from gencls_core.interfaces import Options
-from gencls_core.results import write_jsonl
+from gencls_core.results import read_jsonl, write_jsonl
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
@@ -67,7 +66,7 @@ def rationales(ctx: RunContext, split: str, texts: list[str], labels: list[str],
         return [""] * len(texts)
     cache = ctx.stage_dir / f"rationales-{split}.jsonl" if ctx.stage_dir is not None else None
     if cache is not None and cache.is_file():
-        rows = [json.loads(line) for line in cache.read_text().splitlines()]
+        rows = read_jsonl(cache)
         if [(r["text"], r["label"]) for r in rows] == list(zip(texts, labels)):
             return [r["rationale"] for r in rows]
     from gencls_core.chat import render_prompt
