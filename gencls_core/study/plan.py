@@ -26,7 +26,7 @@ TRAIN_SECONDS, EVAL_SECONDS = 1.2, 0.25
 @dataclass
 class Planned:
     """A cell with what it executes: ``source`` (the cell whose trained model it starts from, or None) and the
-    trainers it runs itself."""
+    trainers it runs itself (resolved: every option spelled out)."""
 
     cell: Cell
     source: str | None
@@ -53,10 +53,9 @@ def plan(study: Study) -> list[Planned]:
             theirs = other.resolved["trainers"]
             if len(theirs) > shared and trainers[:len(theirs)] == theirs:
                 source, shared = other.name, len(theirs)
-        own = [c for c in cell.config.get("trainers", [])][shared:]
         if trainers and shared < len(trainers):
             owners.setdefault(key, []).append(cell)
-        planned.append(Planned(cell, source, own))
+        planned.append(Planned(cell, source, trainers[shared:]))
     return planned
 
 
@@ -74,7 +73,7 @@ def estimate_seconds(planned: Planned) -> float:
     evaluated = _count(splits.get("validation_size") if splits.get("evaluate") == "validation"
                        else splits.get("test_size"), 200)
     trainers = planned.trainers
-    epochs = sum(float(t.get("epochs", 1)) if isinstance(t, dict) else 1.0 for t in trainers)
+    epochs = sum(float(t.get("epochs", 1)) for t in trainers)
     return train * epochs * TRAIN_SECONDS + evaluated * max(1, len(trainers)) * EVAL_SECONDS
 
 
@@ -89,7 +88,7 @@ def describe(planned: list[Planned]) -> list[str]:
     """One line per cell: what it trains itself and whose model it starts from."""
     lines = []
     for p in planned:
-        names = [t["name"] if isinstance(t, dict) else str(t) for t in p.trainers]
+        names = [t["name"] for t in p.trainers]
         what = f"trains {' -> '.join(names)}" if names else "evaluates only"
         start = f" from {p.source}'s model" if p.source else ""
         lines.append(f"{p.cell.name}: {what}{start}; ~{estimate_seconds(p) / 60:.0f} min")

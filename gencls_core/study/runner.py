@@ -31,16 +31,16 @@ class Folder:
 
     def claim(self) -> None:
         """Create or reopen the folder; refuse one holding another study, or a cell with another config."""
-        state = self._read()
+        state = self._read() or {}
         if state and state.get("name") != self.name:
             raise UsageError(f"{self.path} holds study {state.get('name')!r}, not {self.name!r}; choose another "
                              f"folder (--out)")
-        for name, entry in (state or {}).get("cells", {}).items():
+        cells = state.get("cells", {})
+        for name, entry in cells.items():
             if name in self.configs and entry["config"] != self.configs[name] and (self.path / name).exists():
                 raise UsageError(f"{self.path}: cell {name} was run with another config (the spec changed); remove "
                                  f"{self.path / name} to run it again, or choose another folder (--out)")
         self.path.mkdir(parents=True, exist_ok=True)
-        cells = (state or {}).get("cells", {})
         for name, config in self.configs.items():
             cells[name] = {**cells.get(name, {}), "config": config}
         write_json(self.path / STATE, {"name": self.name, "cells": cells})
@@ -48,9 +48,8 @@ class Folder:
     def status(self, name: str) -> str:
         """done, interrupted / failed / running (a run directory that did not finish), or pending."""
         record = self.path / name / "run.json"
-        if not record.is_file() or not record.read_text().strip():
-            return "pending"
-        return json.loads(record.read_text()).get("status", "pending")
+        text = record.read_text() if record.is_file() else ""
+        return json.loads(text).get("status", "pending") if text.strip() else "pending"
 
     def record(self, name: str, **fields: Any) -> None:
         state = self._read()
