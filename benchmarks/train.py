@@ -155,7 +155,7 @@ def _merged(stage: Path) -> Path:
 GTA_PROMPT = {"prompt": {"name": "zero-shot", "reasoning": "gta"},
               "decoder": {"name": "generate", "max_new_tokens": 96, "batch_size": 16}}
 RL_STEP = {"max_steps": 30, "learning_rate": 5e-5, "max_completion_length": 96, "logging_steps": 1}
-GTA = {"name": "gta", "batch_size": 4, "num_generations": 4, "save_steps": 10, **RL_STEP}
+GTA = {"name": "gta", "batch_size": 16, "num_generations": 4, "save_steps": 10, "report_to": ["none"], **RL_STEP}
 GRPO_GTA = {"name": "grpo", "batch_size": 16, "num_generations": 4, "save_steps": 10, "report_to": ["none"],
             **RL_STEP}
 
@@ -179,9 +179,9 @@ def gta(warm_run: str | None, thresholds: list[float]) -> None:
         result = Engine({**splits, **GTA_PROMPT, "model": model, "rewards": rewards, "trainers": [trainer]},
                         overrides=OVERRIDES).run()
         record = json.loads((result.run_dir / "run.json").read_text())
-        key = "rewards/label-match" if name == "GTA" else "rewards/label-match/mean"
         rows[name] = (result.stages[-1], record["timings"]["train:trainers.0"], result.run_dir,
-                      _curve(result.run_dir / "stages" / f"1-{trainer['name']}" / "log_history.json", key))
+                      _curve(result.run_dir / "stages" / f"1-{trainer['name']}" / "log_history.json",
+                             "rewards/label-match/mean"))
     print(f"\nRotten Tomatoes, 500 test reviews, GTA prompt, greedy generation of 96 tokens; warm-up run {warm_run}")
     reach = "".join(f" {t} |" for t in thresholds)
     print(f"| model | accuracy | macro-F1 | unparseable | steps | train s | label-match first 5 / last 5 steps |"

@@ -8,9 +8,8 @@ import torch
 
 from gencls_core import Engine
 from gencls_core.errors import ConfigError
-from gencls_plugins.trainers.gta import GTA
-from gencls_plugins.trainers.gta_math import combine_gradients, group_advantages, guess_targets, span_mask
-from gencls_plugins.trainers.rollouts import Rollout
+from gencls_plugins.trainers.gta.conflict import combine_gradients
+from gencls_plugins.trainers.gta.spans import guess_batch, guess_loss, guess_spans, guess_targets, span_mask
 
 WELL_FORMED = "<guess>positive</guess><think>nice words</think><answer>positive</answer>"
 
@@ -22,22 +21,21 @@ def tokenizer(tiny_model_dir):
     return AutoTokenizer.from_pretrained(tiny_model_dir)
 
 
-def _rollout(tokenizer, texts):
+def _completions(tokenizer, texts):
+    """Sampled answers as TRL holds them: right-padded ids ending in EOS, and the mask of real tokens."""
     rows = [tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for t in texts]
     width = max(len(r) for r in rows)
-    ids = torch.tensor([[1, 2] + r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows])
-    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
-    return Rollout(ids, torch.cat([torch.ones(len(rows), 2, dtype=torch.long), mask], 1), 2, mask, texts)
+    ids = torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows])
+    return ids, torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
 
 
-def test_guess_tokens_are_only_in_the_cross_entropy_mask_and_the_rest_only_in_rl(tokenizer):
-    rollout = _rollout(tokenizer, [WELL_FORMED, "no structure at all"])
-    masks = GTA.masks(tokenizer, rollout)
-    guess, rl, mask = masks["guess"], masks["rl"], rollout.mask
+def test_guess_tokens_are_only_in_the_guess_span_and_the_rest_only_in_rl(tokenizer):
+    completion, mask = _completions(tokenizer, [WELL_FORMED, "no structure at all"])
+    guess = guess_spans(tokenizer, completion, mask)
+    rl = mask * (1 - guess)  # the policy-loss mask GTATrainer gives TRL
     assert torch.equal(guess * rl, torch.zeros_like(mask)) and torch.equal(guess + rl, mask)
-    first = rollout.completion[0][guess[0].bool()].tolist()
-    assert tokenizer.decode(first) == "<guess>positive</guess>"
-    assert tokenizer.decode(rollout.completion[0][rl[0].bool()].tolist(), skip_special_tokens=True) == \
+    assert tokenizer.decode(completion[0][guess[0].bool()].tolist()) == "<guess>positive</guess>"
+    assert tokenizer.decode(completion[0][rl[0].bool()].tolist(), skip_special_tokens=True) == \
         "<think>nice words</think><answer>positive</answer>"
     assert guess[1].sum() == 0 and torch.equal(rl[1], mask[1])  # malformed: everything is RL's
 
@@ -74,8 +72,8 @@ def test_guess_targets_end_with_the_token_the_model_writes_after_the_guess():
 
 def test_guess_targets_match_the_guess_mask_of_a_sampled_answer(tokenizer):
     ids, marks = guess_targets(tokenizer, "positive")
-    rollout = _rollout(tokenizer, [WELL_FORMED])
-    sampled = rollout.completion[0][GTA.masks(tokenizer, rollout)["guess"][0].bool()].tolist()
+    completion, mask = _completions(tokenizer, [WELL_FORMED])
+    sampled = completion[0][guess_spans(tokenizer, completion, mask)[0].bool()].tolist()
     opening = len(tokenizer("<guess>", add_special_tokens=False)["input_ids"])
     assert ids == sampled and marks == [0] * opening + [1] * (len(ids) - opening)
 
@@ -83,11 +81,15 @@ def test_guess_targets_match_the_guess_mask_of_a_sampled_answer(tokenizer):
 def test_guess_loss_is_the_cross_entropy_of_the_guess_only(tiny_model_dir, tokenizer):
     from transformers import AutoModelForCausalLM
 
-    from gencls_core.interfaces import LoadedModel
-
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    lm = LoadedModel(model, tokenizer, "tiny")
-    loss = GTA.guess_loss(lm, ["the film was good", "bad"], ["positive", "negative"])
+    heads = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in ("the film was good", "bad")]
+    width = max(len(h) for h in heads)  # left-padded prompts, as TRL holds them
+    inputs = {"prompt_ids": torch.tensor([[0] * (width - len(h)) + h for h in heads]),
+              "prompt_mask": torch.tensor([[0] * (width - len(h)) + [1] * len(h) for h in heads]),
+              **guess_batch([guess_targets(tokenizer, a) for a in ("positive", "negative")], [True, True],
+                            tokenizer.pad_token_id, "cpu")}
+    with torch.no_grad():
+        loss = guess_loss(model, inputs, torch.tensor([True, True]))
     manual = []
     for prompt, answer in (("the film was good", "positive"), ("bad", "negative")):
         head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -111,11 +113,6 @@ def test_conflicting_gradients_follow_the_rule():
     assert projected[0].tolist() == pytest.approx([0.5 - 2.0, 0.5 + 2.0])
     agreeing, cosine = combine_gradients(sft, [torch.tensor([1.0, 1.0])], 1.0, 1.0, "rl-only")
     assert cosine > 0 and agreeing[0].tolist() == [2.0, 1.0]
-
-
-def test_group_advantages_are_normalised_within_each_group():
-    adv = group_advantages(torch.tensor([1.0, 0.0, 5.0, 5.0]), group=2)
-    assert adv[0] > 0 > adv[1] and adv[2] == adv[3] == 0
 
 
 def test_gta_needs_a_prompt_asking_for_the_structure(tiny_run_config):
@@ -152,14 +149,36 @@ def test_gta_learns_the_rewarded_answer_on_a_toy_task(tiny_run_config, tmp_path)
                      "model": {"name": "hf", "path": str(warm.run_dir / "stages/1-sft/model")},
                      "dataset": {"name": "local", "path": str(mostly), "task": "x"},
                      "decoder": {"name": "generate", "max_new_tokens": 48},
-                     "trainers": [{"name": "gta", "max_steps": 30, "learning_rate": 5e-3, "batch_size": 4,
+                     "trainers": [{"name": "gta", "max_steps": 30, "learning_rate": 5e-3, "batch_size": 16,
                                    "num_generations": 4, "max_completion_length": 48,
                                    "lora": {"r": 8, "alpha": 16, "target_modules": [
                                        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                        "down_proj"]}}]}).run()
-    history = json.loads((result.run_dir / "stages/1-gta/log_history.json").read_text())
-    assert {"sft_loss", "rl_loss", "cosine", "rewards/format", "rewards/label-match"} <= set(history[0])
+    history = [h for h in json.loads((result.run_dir / "stages/1-gta/log_history.json").read_text()) if "loss" in h]
+    assert {"sft_loss", "rl_loss", "cosine", "conflict", "rewards/gta-format/mean",
+            "rewards/label-match/mean"} <= set(history[0])
     # the warm-up taught the structure: without it no sampled answer is well-formed (format reward 0)
-    assert sum(h["rewards/format"] for h in history) / len(history) > 0.1
+    assert sum(h["rewards/gta-format/mean"] for h in history) / len(history) > 0.1
     untrained, trained = result.stages
     assert trained["accuracy"] >= untrained["accuracy"] + 0.5, result.stages
+
+
+def test_gta_runs_the_plugins_callbacks_and_resumes_from_its_last_checkpoint(tiny_run_config):
+    from pathlib import Path
+
+    from gencls_core.plugins import PluginInfo, load_plugins
+    from tests.test_trainers import _StopOnce
+
+    stopper = _StopOnce("1-gta", fail_at=3)
+    plugins = load_plugins(modules=[(PluginInfo("stopper", "tests", "stopper-dist", "1"), stopper)])
+    tiny_run_config.update(prompt={"name": "zero-shot", "reasoning": "gta"},
+                           trainers=[{"name": "gta", "max_steps": 4, "save_steps": 2, "batch_size": 8,
+                                      "num_generations": 4, "max_completion_length": 8, "report_to": ["none"]}])
+    with pytest.raises(KeyboardInterrupt):
+        Engine(tiny_run_config, plugins=plugins).run()
+    assert stopper.steps == [("1-gta", 1), ("1-gta", 2), ("1-gta", 3)]
+    (run_dir,) = Path(tiny_run_config["output_dir"]).iterdir()
+    stopper.steps.clear()
+    result = Engine.resume(run_dir, plugins=plugins).run()
+    assert stopper.steps == [("1-gta", 3), ("1-gta", 4)]  # from checkpoint-2
+    assert result.stages[-1]["train_steps"] == 4 and result.stages[-1]["train_resumed_from_step"] == 2

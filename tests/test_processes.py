@@ -85,6 +85,24 @@ def test_grpo_as_two_processes_trains_and_writes_its_stage_once(tmp_path, tiny_r
     assert any("reward" in h for h in history) and (run / "stages/1-grpo/model/adapter_model.safetensors").is_file()
 
 
+def test_gta_as_two_processes_trains_with_the_conflict_rule_and_writes_its_stage_once(tmp_path, tiny_run_config):
+    """The conflict rule's combined gradient goes through a surrogate loss, so DDP still averages it."""
+    stage = {"name": "gta", "max_steps": 2, "batch_size": 8, "num_generations": 4, "max_completion_length": 8,
+             "learning_rate": 1e-2, "save_steps": 2, "report_to": ["none"], "conflict": "project"}
+    config = {**tiny_run_config, "trainers": [stage], "prompt": {"name": "zero-shot", "reasoning": "gta"}}
+    done = _torchrun(tmp_path, config)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "done" and record["stages"][0]["train_steps"] == 2
+    history = [h for h in json.loads((run / "stages/1-gta/log_history.json").read_text()) if "loss" in h]
+    assert all(math.isfinite(h["sft_loss"]) and -1 <= h["cosine"] <= 1 for h in history)
+    from safetensors.torch import load_file
+
+    adapter = load_file(str(run / "stages/1-gta/model/adapter_model.safetensors"))
+    assert any(v.abs().max() > 0 for k, v in adapter.items() if "lora_B" in k)
+
+
 def test_label_pg_as_two_processes_trains_and_writes_its_stage_once(tmp_path, tiny_run_config):
     stage = {"name": "label-pg", "max_steps": 4, "batch_size": 4, "learning_rate": 1e-2, "beta": 0.0,
              "save_steps": 2, "report_to": ["none"]}

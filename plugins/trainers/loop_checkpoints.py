@@ -1,4 +1,4 @@
-"""Checkpoints of the hand-written RL loops (PPO, GTA): the adapter, the optimizer, extra modules, the RNG
+"""Checkpoints of the hand-written RL loop (PPO): the adapter, the optimizer, extra modules, the RNG
 and a JSON state, in ``<stage>/checkpoints/checkpoint-<step>``; ``state.json`` is written last and marks a
 complete checkpoint.
 

@@ -1,5 +1,5 @@
-"""Sampling answers for a batch of prompts and scoring them with the run's rewards (for RL trainers that are
-not TRL trainers: PPO, GTA)."""
+"""Sampling answers for a batch of prompts and scoring them with the run's rewards (for the RL trainer that is
+not a TRL trainer: PPO)."""
 
 from __future__ import annotations
 
