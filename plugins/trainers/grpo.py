@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib.util
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from gencls_core.interfaces import Trainer
+from gencls_core.interfaces import Options, Trainer
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.difficulty import DifficultyBand, keep_band
 from gencls_plugins.trainers.options import StageOptions, training_args
@@ -16,8 +17,33 @@ if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
 
 
+class VllmOptions(Options):
+    """Sampling with vLLM (TRL's use_vllm): in the training processes, or from a ``trl vllm-serve`` server."""
+
+    mode: Literal["colocate", "server"] = Field("colocate", description="colocate: vLLM in each training "
+                                                                        "process; server: a trl vllm-serve server")
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="GPU memory share vLLM takes (colocate)")
+    server_host: str = Field("0.0.0.0", description="the server's host (server)")
+    server_port: int = Field(8000, ge=1, description="the server's port (server)")
+
+    @model_validator(mode="after")
+    def _installed(self) -> VllmOptions:
+        if importlib.util.find_spec("vllm") is None:
+            raise ValueError("vllm rollouts need the vllm package (and a CUDA GPU): pip install 'gencls[vllm]', "
+                             "or set vllm: null")
+        return self
+
+
 class GroupOptions(StageOptions):
     """Options of a stage on TRL's GRPOTrainer: sampled groups, the clipped policy loss, the KL term."""
+
+    args_class: ClassVar[str] = "trl.GRPOConfig"
+    own_args: ClassVar[dict[str, str]] = {
+        **{name: name for name in ("num_generations", "max_completion_length", "temperature", "beta", "epsilon",
+                                   "num_iterations", "loss_type", "scale_rewards")},
+        "reward_weights": "the rewards' weight", "use_vllm": "vllm", "vllm_mode": "vllm.mode",
+        "vllm_gpu_memory_utilization": "vllm.gpu_memory_utilization", "vllm_server_host": "vllm.server_host",
+        "vllm_server_port": "vllm.server_port"}
 
     learning_rate: float = Field(1e-5, gt=0, description="peak learning rate (AdamW)")
     batch_size: int = Field(16, ge=1, description="completions per batch, all processes together (each of n "
@@ -32,6 +58,9 @@ class GroupOptions(StageOptions):
     num_iterations: int = Field(1, ge=1, description="optimisation passes per batch of generations")
     loss_type: str = Field("dapo", description="TRL loss aggregation: grpo, dr_grpo, dapo, bnpo, ...")
     scale_rewards: str = Field("group", description="advantage scaling: group, batch or none")
+    vllm: VllmOptions | None = Field(None, description="sample with vLLM (pip install 'gencls[vllm]', CUDA): "
+                                                       "{mode: colocate} or {mode: server, server_host, "
+                                                       "server_port}; null: transformers' generate")
 
     @model_validator(mode="after")
     def _groups(self) -> GroupOptions:
@@ -46,11 +75,15 @@ def grpo_args(cfg: GroupOptions, ctx: RunContext, reward_weights: list[float]) -
     """TRL's GRPOConfig for ``cfg``, the rewards weighted by ``reward_weights``."""
     from trl import GRPOConfig
 
+    vllm = cfg.vllm
+    sampler = {} if vllm is None else {
+        "use_vllm": True, "vllm_mode": vllm.mode, "vllm_gpu_memory_utilization": vllm.gpu_memory_utilization,
+        "vllm_server_host": vllm.server_host, "vllm_server_port": vllm.server_port}
     return training_args(
         GRPOConfig, cfg, ctx, num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length, temperature=cfg.temperature, beta=cfg.beta,
         epsilon=cfg.epsilon, num_iterations=cfg.num_iterations, loss_type=cfg.loss_type,
-        scale_rewards=cfg.scale_rewards, reward_weights=reward_weights)
+        scale_rewards=cfg.scale_rewards, reward_weights=reward_weights, **sampler)
 
 
 class GRPO(Trainer):

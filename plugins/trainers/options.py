@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from gencls_core.errors import ConfigError
+from gencls_core.errors import ConfigError, did_you_mean
 from gencls_core.interfaces import Options
 
 if TYPE_CHECKING:
@@ -30,8 +31,45 @@ class LoraOptions(Options):
                           target_modules=list(self.target_modules), task_type="CAUSAL_LM")
 
 
+# the TrainingArguments gencls sets for every stage, and what sets each
+MANAGED_ARGS = {
+    "output_dir": "the run directory", "seed": "the run's seed", "data_seed": "the run's seed",
+    "num_train_epochs": "epochs", "max_steps": "max_steps", "per_device_train_batch_size": "batch_size",
+    "gradient_accumulation_steps": "gradient_accumulation", "learning_rate": "learning_rate",
+    "lr_scheduler_type": "lr_scheduler", "warmup_steps": "warmup", "weight_decay": "weight_decay",
+    "logging_steps": "logging_steps", "save_strategy": "save_steps", "save_steps": "save_steps",
+    "save_total_limit": "save_total_limit", "report_to": "report_to",
+    "activation_checkpointing": "gradient_checkpointing", "gradient_checkpointing": "gradient_checkpointing",
+    "bf16": "the device", "fp16": "the device", "use_cpu": "the device", "disable_tqdm": "progress",
+    "logging_nan_inf_filter": "gencls (off, so that a NaN loss stops the stage)",
+}
+
+
+def check_trainer_args(given: dict[str, Any], args_class: str, managed: dict[str, str]) -> None:
+    """Each name of ``given`` must be an argument of ``args_class`` ("module.Class") that gencls does not set
+    itself (``managed``: name -> the option that sets it); ``deepspeed`` needs the deepspeed package."""
+    if not given:
+        return
+    import dataclasses
+
+    module, _, name = args_class.rpartition(".")
+    names = {f.name for f in dataclasses.fields(getattr(importlib.import_module(module), name)) if f.init}
+    for key in given:
+        if key in managed:
+            source = managed[key]
+            source = f"the stage option {source}" if source.replace("_", "").replace(".", "").isalnum() else source
+            raise ValueError(f"trainer_args.{key} is set by gencls from {source}; set that instead")
+        if key not in names:
+            raise ValueError(f"trainer_args.{key} is not an argument of {name}{did_you_mean(key, names)}")
+    if given.get("deepspeed") and importlib.util.find_spec("deepspeed") is None:
+        raise ValueError("trainer_args.deepspeed needs the deepspeed package: pip install 'gencls[deepspeed]'")
+
+
 class StageOptions(Options):
     """Optimisation, checkpointing and logging options of a training stage."""
+
+    args_class: ClassVar[str] = "transformers.TrainingArguments"  # the config class trainer_args go to
+    own_args: ClassVar[dict[str, str]] = {}  # further arguments of it the stage sets, and from what
 
     lora: LoraOptions | None = Field(default_factory=LoraOptions,
                                      description="LoRA adapter; null = full fine-tuning")
@@ -51,6 +89,16 @@ class StageOptions(Options):
     report_to: list[str] | None = Field(None, description="transformers report_to integrations "
                                                           "(null: tensorboard when installed, else none)")
     gradient_checkpointing: bool | None = Field(None, description="null: on with CUDA, off on CPU (faster there)")
+    trainer_args: dict[str, Any] = Field(
+        default_factory=dict, description="further arguments of the stage's transformers/TRL config class "
+                                          "(TrainingArguments, SFTConfig, GRPOConfig), checked by name when the "
+                                          "config is read, e.g. {max_grad_norm: 0.5, optim: adamw_torch_fused, "
+                                          "deepspeed: ds_zero2.json}; what the options above set is refused")
+
+    @model_validator(mode="after")
+    def _trainer_args(self) -> StageOptions:
+        check_trainer_args(self.trainer_args, self.args_class, {**MANAGED_ARGS, **self.own_args})
+        return self
 
 
 def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: Any) -> Any:
@@ -69,6 +117,9 @@ def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: 
         fit = max(opts.batch_size // ctx.processes, 1) * ctx.processes
         raise ConfigError(f"batch_size {opts.batch_size} is the batch of all {ctx.processes} processes together, "
                           f"so it must divide by {ctx.processes}; use {fit}")
+    clash = sorted(set(opts.trainer_args) & set(extra))
+    if clash:
+        raise ConfigError(f"trainer_args.{clash[0]} is set by the stage itself; set the stage's own option instead")
     return args_cls(
         output_dir=str(ctx.stage_dir / "checkpoints"), seed=ctx.seed, data_seed=ctx.seed,
         num_train_epochs=opts.epochs, max_steps=opts.max_steps,
@@ -78,4 +129,5 @@ def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: 
         weight_decay=opts.weight_decay, logging_steps=opts.logging_steps, save_strategy="steps",
         save_steps=opts.save_steps, save_total_limit=opts.save_total_limit, report_to=report_to,
         activation_checkpointing=checkpointing, bf16=cuda and torch.cuda.is_bf16_supported(), fp16=False,
-        use_cpu=not cuda, disable_tqdm=not ctx.progress, logging_nan_inf_filter=False, **extra)
+        use_cpu=not cuda, disable_tqdm=not ctx.progress, logging_nan_inf_filter=False, **extra,
+        **opts.trainer_args)

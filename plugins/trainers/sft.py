@@ -4,7 +4,7 @@ format warm-up before GTA), with TRL's SFTTrainer."""
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
@@ -28,6 +28,11 @@ class SFT(Trainer):
     multi_process = True
 
     class Config(StageOptions):
+        args_class: ClassVar[str] = "trl.SFTConfig"
+        own_args: ClassVar[dict[str, str]] = {
+            "max_length": "max_length", "packing": "sft (off)", "dataset_num_proc": "sft",
+            "eval_strategy": "eval_steps", "eval_steps": "eval_steps", "per_device_eval_batch_size": "batch_size",
+            "train_sampling_strategy": "group_by_length"}
         max_length: int | None = Field(1024, description="longest prompt + answer in tokens; prompts are fitted to "
                                                          "leave room for the answer (truncation.reserve_tokens); "
                                                          "null: no limit")

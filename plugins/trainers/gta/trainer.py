@@ -70,6 +70,9 @@ def _trainer_class() -> type:
                      **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.options, self.guesses = options, guesses
+            if options.conflict != "none" and (self.is_deepspeed_enabled or self.is_fsdp_enabled):
+                raise ConfigError("trainer 'gta': the conflict rule needs each process's whole gradients, which "
+                                  "DeepSpeed and FSDP shard; set conflict: none with them")
 
         def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
             out = super()._generate_and_score_completions(inputs)

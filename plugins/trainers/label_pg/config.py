@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -10,6 +10,7 @@ from gencls_plugins.trainers.options import LoraOptions, StageOptions
 
 
 class LabelPGConfig(StageOptions):
+    own_args: ClassVar[dict[str, str]] = {"remove_unused_columns": "label-pg (off: it needs its columns)"}
     lora: LoraOptions | None = Field(default_factory=lambda: LoraOptions(dropout=0.0),
                                      description="LoRA adapter (no dropout by default, so the policy is the one "
                                                  "the KL and the decoder see); null = full fine-tuning")
