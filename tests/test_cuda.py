@@ -1,6 +1,7 @@
 """On a CUDA GPU (skipped elsewhere): every trainer a few steps in bf16, and the perplexity decoder's scores
 against the CPU's. `pytest -m cuda` runs only these."""
 
+import importlib.util
 import json
 
 import pytest
@@ -17,6 +18,8 @@ STAGES = {
     "ppo": {"name": "ppo", "max_steps": 2, "batch_size": 4, "mini_batch_size": 2, "max_completion_length": 4},
     "gta": {"name": "gta", "max_steps": 2, "batch_size": 4, "num_generations": 4, "max_completion_length": 16},
 }
+VLLM = {"name": "grpo", "max_steps": 2, "batch_size": 4, "num_generations": 4, "max_completion_length": 4,
+        "report_to": ["none"], "vllm": {"mode": "colocate", "gpu_memory_utilization": 0.2}}
 
 
 @pytest.mark.parametrize("trainer", sorted(STAGES))
@@ -28,6 +31,12 @@ def test_each_trainer_runs_a_few_bf16_steps_on_cuda(trainer, tiny_run_config):
     record = json.loads((result.run_dir / "run.json").read_text())
     assert record["status"] == "done" and record["device"] == "cuda"
     assert result.stages[-1]["train_steps"] == STAGES[trainer]["max_steps"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vllm: pip install 'gencls[vllm]'")
+def test_grpo_samples_with_vllm_colocated(tiny_run_config):
+    result = Engine({**tiny_run_config, "device": "cuda", "trainers": [VLLM]}).run()
+    assert result.stages[-1]["train_steps"] == VLLM["max_steps"]
 
 
 def test_perplexity_scores_on_cuda_match_the_cpu(tiny_run_config, tmp_path):
