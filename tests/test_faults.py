@@ -375,40 +375,6 @@ def test_resume_falls_back_past_a_half_written_checkpoint_and_keeps_the_whole_st
     assert record["started"] == started and len(record["resumed"]) == 1 and record["resumed"][0] != started
 
 
-def test_a_loop_checkpoint_that_would_run_code_is_refused(tmp_path, monkeypatch):
-    import pickle
-
-    from gencls_plugins.trainers.loop_checkpoints import load_checkpoint, save_checkpoint
-
-    class Model(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layer = torch.nn.Linear(2, 2)
-
-        def save_pretrained(self, path):
-            from safetensors.torch import save_file
-
-            save_file(self.state_dict(), str(path / "adapter_model.safetensors"))
-
-    model = Model()
-    optimizer = torch.optim.AdamW(model.parameters())
-    folder = tmp_path / "checkpoint-1"
-    save_checkpoint(folder, model, optimizer, {"step": 1}, {})
-    monkeypatch.setattr("peft.set_peft_model_state_dict", lambda model, state: model.load_state_dict(state))
-    assert load_checkpoint(folder, model, optimizer, {}) == {"step": 1}  # tensors and containers load
-    marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    with open(folder / "trainer_state.pt", "wb") as f:
-        pickle.dump({"optimizer": Payload()}, f, protocol=2)
-    with pytest.raises(UsageError, match="trainer_state.pt holds more than tensors.*Remove the folder"):
-        load_checkpoint(folder, model, optimizer, {})
-    assert not marker.exists()
-
-
 def test_sigterm_interrupts_like_ctrl_c_with_status_and_resume_hint(tmp_path, tiny_run_config):
     tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 5000, "save_steps": 5, "logging_steps": 5}]
     proc = subprocess.Popen([sys.executable, "-m", "gencls_core", "run", "--config",

@@ -13,10 +13,10 @@ import yaml
 from gencls_core import Engine
 
 
-def _torchrun(tmp_path, config, n=2):
+def _torchrun(tmp_path, config, n=2, env=None):
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n),
                            "--standalone", "-m", "gencls_core", "run", "--config", str(path)],
                           capture_output=True, text=True, timeout=300, env=env)
@@ -40,10 +40,35 @@ def test_an_evaluation_as_two_processes_equals_one_process(tmp_path, tiny_run_co
     assert record["metrics"]["accuracy"] == reference.metrics["accuracy"]
 
 
+ONE_PROCESS_TRAINER = """
+from gencls_core import hookimpl
+from gencls_core.interfaces import Trainer
+
+
+class OneProcess(Trainer):
+    name = "one-process"
+
+    def train(self, ctx):
+        raise AssertionError("a refused stage must not train")
+
+
+@hookimpl
+def gencls_register_trainers(register):
+    register(OneProcess)
+"""
+
+
 def test_a_training_stage_that_cannot_run_as_several_processes_is_refused_before_anything_is_written(
         tmp_path, tiny_run_config):
-    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [{"name": "ppo", "max_steps": 1}]})
-    assert done.returncode != 0 and "trainers.0 'ppo' does not run as several processes yet" in done.stderr
+    """Every built-in trainer runs as several processes; a plugin's that does not say so is refused."""
+    from gencls_core.testing.distributions import write_plugin_distribution
+
+    site = tmp_path / "site"
+    write_plugin_distribution(site, plugin="one", dist="gencls-plugin-one", source=ONE_PROCESS_TRAINER,
+                              module="fake_one")
+    config = {**tiny_run_config, "plugins": ["one"], "trainers": [{"name": "one-process"}]}
+    done = _torchrun(tmp_path, config, env={"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+    assert done.returncode != 0 and "trainers.0 'one-process' does not run as several processes yet" in done.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
@@ -100,6 +125,23 @@ def test_gta_as_two_processes_trains_with_the_conflict_rule_and_writes_its_stage
     from safetensors.torch import load_file
 
     adapter = load_file(str(run / "stages/1-gta/model/adapter_model.safetensors"))
+    assert any(v.abs().max() > 0 for k, v in adapter.items() if "lora_B" in k)
+
+
+def test_ppo_as_two_processes_trains_and_writes_its_stage_once(tmp_path, tiny_run_config):
+    stage = {"name": "ppo", "max_steps": 2, "batch_size": 8, "mini_batch_size": 4, "ppo_epochs": 1,
+             "max_completion_length": 4, "learning_rate": 1e-2, "save_steps": 2, "report_to": ["none"]}
+    done = _torchrun(tmp_path, {**tiny_run_config, "trainers": [stage]})
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "done" and record["stages"][0]["train_steps"] == 2
+    history = [h for h in json.loads((run / "stages/1-ppo/log_history.json").read_text()) if "loss" in h]
+    assert len(history) == 2 and all(math.isfinite(h["value_loss"]) for h in history)
+    assert (run / "stages/1-ppo/checkpoints/checkpoint-2/value_head.safetensors").is_file()
+    from safetensors.torch import load_file
+
+    adapter = load_file(str(run / "stages/1-ppo/model/adapter_model.safetensors"))
     assert any(v.abs().max() > 0 for k, v in adapter.items() if "lora_B" in k)
 
 

@@ -174,7 +174,7 @@ def test_every_rl_trainer_gives_a_completion_the_same_reward_as_trls_grpo():
 
     from gencls_core.rewards import CheckedReward, weighted_rewards
     from gencls_plugins.trainers.label_pg.trainer import _weighted
-    from gencls_plugins.trainers.rollouts import score
+    from gencls_plugins.trainers.ppo.rollouts import score
 
     def by_text(table):
         return lambda prompts, completions, **kw: [table[c[-1]["content"]] for c in completions]

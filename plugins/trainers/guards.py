@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import TrainingDiverged
-from gencls_plugins.trainers.loop_checkpoints import newest_checkpoint
+from gencls_plugins.trainers.checkpoints import newest_checkpoint
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel
 from gencls_core.results import write_json
+from gencls_plugins.trainers.checkpoints import last_checkpoint
 from gencls_plugins.trainers.curves import plot_curves
 from gencls_plugins.trainers.guards import finite_guard
-from gencls_plugins.trainers.loop_checkpoints import last_checkpoint
 from gencls_plugins.trainers.options import LoraOptions, StageOptions
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
     """Train (from the last checkpoint when resuming), put the trained model into ``ctx.lm``, and summarise:
     steps, resumed-from step, mean loss over the whole stage, last logged reward; the log history and a curve
     plot are written into the stage folder."""
-    checkpoint = last_checkpoint(ctx, "trainer_state.json")
+    checkpoint = last_checkpoint(ctx)
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     ctx.report = lambda metrics: trainer.log({f"eval_{k}": v for k, v in metrics.items()})  # to its report_to
     ctx.lm = LoadedModel(trainer.accelerator.unwrap_model(trainer.model), ctx.lm.tokenizer, ctx.lm.ref)

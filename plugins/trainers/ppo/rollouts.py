@@ -1,5 +1,5 @@
-"""Sampling answers for a batch of prompts and scoring them with the run's rewards (for the RL trainer that is
-not a TRL trainer: PPO)."""
+"""PPO's rollouts: sampling answers for a batch of prompts (optionally only the label answers), scoring them
+with the run's rewards, and the log-probabilities of the sampled tokens."""
 
 from __future__ import annotations
 
@@ -26,18 +26,6 @@ class Rollout:
     @property
     def completion(self) -> torch.Tensor:
         return self.ids[:, self.prompt_length:]
-
-
-def example_order(n: int, seed: int, length: int) -> list[int]:
-    """``length`` example indices: seeded shuffles of ``range(n)``, one after another."""
-    import random
-
-    rng, order = random.Random(seed), []
-    while len(order) < length:
-        epoch = list(range(n))
-        rng.shuffle(epoch)
-        order += epoch
-    return order[:length]
 
 
 def end_ids(lm: Any) -> list[int]:
@@ -81,28 +69,33 @@ def score(ctx: RunContext, messages: list[list[dict[str, str]]], texts: list[str
     return torch.tensor([float("nan") if t is None else t for t in totals]), means
 
 
-def token_logprobs(model: Any, rollout: Rollout, temperature: float, value_head: Any = None,
-                   rows: torch.Tensor | None = None, tree: Any = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-probabilities of the completion tokens (and the value head's estimates before each), for ``rows``;
-    with a ``PrefixTree``, of the policy restricted to its sequences (renormalised over the allowed tokens)."""
-    from trl.trainer.utils import selective_log_softmax
-
+def model_inputs(rollout: Rollout, rows: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The forward-pass inputs of the rollout's sequences (of ``rows``): ids, attention mask, positions."""
     ids, attention = rollout.ids, rollout.attention
     if rows is not None:
         ids, attention = ids[rows], attention[rows]
-    positions = (attention.cumsum(1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=attention, position_ids=positions,
-                output_hidden_states=value_head is not None)
-    start = rollout.prompt_length - 1
-    logits = out.logits[:, start:-1].float()
+    return {"input_ids": ids, "attention_mask": attention, "position_ids": (attention.cumsum(1) - 1).clamp(min=0)}
+
+
+def completion_logprobs(logits: torch.Tensor, rollout: Rollout, ids: torch.Tensor, temperature: float,
+                        tree: Any = None) -> torch.Tensor:
+    """Log-probabilities of the completion tokens of ``ids`` given the whole sequences' ``logits``; with a
+    ``PrefixTree``, of the policy restricted to its sequences (renormalised over the allowed tokens)."""
+    from trl.trainer.utils import selective_log_softmax
+
+    logits = logits[:, rollout.prompt_length - 1:-1].float()
+    completion = ids[:, rollout.prompt_length:]
     if tree is not None:
-        logits = logits.masked_fill(~allowed_tokens(tree, ids[:, rollout.prompt_length:], logits.shape[-1]),
-                                    float("-inf"))
-    logprobs = selective_log_softmax(logits, ids[:, rollout.prompt_length:], temperature=temperature)
-    values = None
-    if value_head is not None:
-        values = value_head(out.hidden_states[-1][:, start:-1].float()).squeeze(-1)
-    return logprobs, values
+        logits = logits.masked_fill(~allowed_tokens(tree, completion, logits.shape[-1]), float("-inf"))
+    return selective_log_softmax(logits, completion, temperature=temperature)
+
+
+def token_logprobs(model: Any, rollout: Rollout, temperature: float, rows: torch.Tensor | None = None,
+                   tree: Any = None) -> torch.Tensor:
+    """The causal LM ``model``'s log-probabilities of the completion tokens (of ``rows``), see
+    ``completion_logprobs``."""
+    inputs = model_inputs(rollout, rows)
+    return completion_logprobs(model(**inputs).logits, rollout, inputs["input_ids"], temperature, tree)
 
 
 def allowed_tokens(tree: Any, completion: torch.Tensor, vocab: int) -> torch.Tensor:
