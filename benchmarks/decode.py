@@ -2,6 +2,7 @@
 
     python benchmarks/decode.py [--n 100] [--naive-n 20] [--batch-size 8]
     python benchmarks/decode.py prefix [--n 200] [--batch-size 8]
+    python benchmarks/decode.py --device cuda --model PATH --n 500 --batch-size 64   # on a GPU, another model
 
 For the 2-label Rotten Tomatoes set and the 5-label BBC News set, zero-shot prompts, seed 0:
   fast       the perplexity decoder (prompt encoded once, KV cache reused for every label; shared prefix on)
@@ -30,13 +31,16 @@ from gencls_core.services import RunServices
 from gencls_plugins.decoders.generate import Generate
 from gencls_plugins.decoders.perplexity import Perplexity
 
+DEVICE, MODEL = "cpu", None  # set from --device and --model
+
 
 def setup(dataset: str, n: int, prompt: dict | None = None):
     """Model, label scheme and rendered test prompts, exactly as a run would build them."""
     engine = Engine({"dataset": dataset, "splits": {"test_size": n}, "progress": False,
-                     **({"prompt": prompt} if prompt else {})})
+                     **({"prompt": prompt} if prompt else {}),
+                     **({"model": {"name": "hf", "path": MODEL}} if MODEL else {})})
     slots = engine.resolution.slots
-    ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(engine.plugins), progress=False)
+    ctx = RunContext(seed=0, device=DEVICE, run_dir=None, services=RunServices(engine.plugins), progress=False)
     data = slots["dataset"].build().load(ctx)
     from gencls_core.data import make_splits
 
@@ -62,12 +66,17 @@ def floor(lm, prompts, batch_size: int) -> None:
             m = torch.zeros_like(x)
             for r, p in enumerate(chunk):
                 x[r, width - len(p):], m[r, width - len(p):] = torch.tensor(p), 1
+            x, m = x.to(lm.model.device), m.to(lm.model.device)
             lm.model(input_ids=x, attention_mask=m, position_ids=(m.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1)
 
 
 def timed(fn) -> tuple[float, object]:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     out = fn()
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start, out
 
 
@@ -127,12 +136,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100, help="test examples for fast, generate and floor")
     ap.add_argument("--naive-n", type=int, default=20, help="test examples for the slow naive reference")
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--datasets", nargs="+", default=["movie-reviews", "bbc-news"], help="decoders: these datasets")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--model", help="a model folder instead of the embedded SmolLM2 (e.g. one of its architecture)")
     args = ap.parse_args()
+    global DEVICE, MODEL
+    DEVICE, MODEL = args.device, args.model
     torch.manual_seed(0)
     if args.what == "prefix":
         return prefix_rows(args)
-    rows = [measure(dataset, args) for dataset in ("movie-reviews", "bbc-news")]
-    print(f"\nSmolLM2-135M-Instruct, zero-shot prompts, batch {args.batch_size}, {torch.get_num_threads()} threads")
+    rows = [measure(dataset, args) for dataset in args.datasets]
+    where = torch.cuda.get_device_name() if DEVICE == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"\n{MODEL or 'SmolLM2-135M-Instruct'}, zero-shot prompts, batch {args.batch_size}, {where}")
     print("| dataset | labels | fast ex/s | naive ex/s | generate ex/s | floor ex/s | fast vs naive (same inputs) "
           "| fast time / floor time | fast = naive labels |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -84,12 +84,16 @@ def _policy_and_value(policy: Any, value_head: Any) -> Any:
                               output_hidden_states=True)
             return out.logits, self.value_head(out.hidden_states[-1].float()).squeeze(-1)
 
+        # activation checkpointing is the policy's (the Trainer turns it on, TRL's generation context off and on)
         @property
         def is_gradient_checkpointing(self) -> bool:
             return self.policy.is_gradient_checkpointing
 
-        def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None) -> None:
-            self.policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
+        def activation_checkpointing_enable(self, **kwargs: Any) -> None:
+            self.policy.activation_checkpointing_enable(**kwargs)
+
+        def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
+            self.policy.gradient_checkpointing_enable(**kwargs)
 
         def gradient_checkpointing_disable(self) -> None:
             self.policy.gradient_checkpointing_disable()
