@@ -1,5 +1,6 @@
 """SFT throughput on SmolLM2: plain TRL, gencls with its speed options off, with the answer-only LM head,
-with length-grouped batches too, and the floor (forward + backward of the LoRA backbone alone).
+with length-grouped batches too, and the floor (forward + backward of the LoRA backbone alone); and the
+label-space RL trainer against its own floor.
 
     python benchmarks/train_speed.py [--steps 20] [--datasets rotten-tomatoes bbc-news] [--out FILE]
 
@@ -12,6 +13,10 @@ first-20-step losses of plain TRL, gencls off and the answer-only head must agre
 the batches, so its losses differ. Results are appended to ``--out`` (JSON lines) as each variant finishes and
 skipped when run again, so a measurement can be resumed. Run it on a quiet machine: another torch process on 2
 cores makes the timings worthless.
+
+``label-pg`` (lr 5e-5, beta 0: no reference pass) is timed the same way, against its floor: forward + backward
+of the LoRA backbone alone on the same packed batches (each prompt followed by every label answer, the
+block-diagonal mask), i.e. label-pg without the answer-position LM head, the loss and the optimiser step.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ FLOOR = "floor: LoRA backbone fwd+bwd, grouped batches"
 # variant -> (answer_only_head, group_by_length) of gencls's sft; None: a plain TRL script
 VARIANTS = {"plain TRL": None, "gencls, options off": (False, False), "gencls, answer-only head": (True, False),
             "gencls, answer-only head + grouping": (True, True), FLOOR: (True, True)}
+LABEL_PG, LABEL_PG_FLOOR = "label-pg", "floor: label-pg packed batches, LoRA backbone fwd+bwd"
 TASKS = {"rotten-tomatoes": "Classify the sentiment of the movie review.",
          "bbc-news": "Classify the topic of the news article."}
 OUT = Path("runs/benchmarks/train_speed")
@@ -54,12 +60,15 @@ def _csv(dataset: str, steps: int) -> Path:
     return path
 
 
-def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False) -> dict:
-    sft = {"name": "sft", "max_steps": steps, "batch_size": 8, "learning_rate": 2e-4, "lora": LORA,
-           "logging_steps": 1, "save_steps": 100000, "report_to": ["none"], "answer_only_head": head,
-           "group_by_length": grouped}
+def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False, trainer: str = "sft") -> dict:
+    stage = {"name": "sft", "max_steps": steps, "batch_size": 8, "learning_rate": 2e-4, "lora": LORA,
+             "logging_steps": 1, "save_steps": 100000, "report_to": ["none"], "answer_only_head": head,
+             "group_by_length": grouped}
+    if trainer == "label-pg":
+        stage = {"name": "label-pg", "max_steps": steps, "batch_size": 8, "learning_rate": 5e-5, "beta": 0.0,
+                 "lora": LORA, "logging_steps": 1, "save_steps": 100000, "report_to": ["none"]}
     return {"dataset": {"name": "local", "path": str(_csv(dataset, steps)), "task": TASKS[dataset]},
-            "splits": {"test_size": 8}, "progress": False, "output_dir": str(OUT / "runs"), "trainers": [sft]}
+            "splits": {"test_size": 8}, "progress": False, "output_dir": str(OUT / "runs"), "trainers": [stage]}
 
 
 def step_timer():
@@ -134,6 +143,67 @@ def _floor(trainer, steps: int) -> float:
     return statistics.median(times[2:])
 
 
+def _label_pg_batches(dataset: str, steps: int) -> tuple:
+    """The LoRA policy, the answers and the first ``steps`` packed label-pg batches of 8 (dataset order)."""
+    from peft import get_peft_model
+
+    from gencls_core import Engine
+    from gencls_core.chat import render_prompt
+    from gencls_plugins.decoders.answers import answer_token_ids
+    from gencls_plugins.trainers.conversations import prompts_with_labels
+    from gencls_plugins.trainers.label_pg.packed import collate
+    from gencls_plugins.trainers.options import LoraOptions
+
+    ctx = Engine(_config(dataset, steps, trainer="label-pg")).loaded_context("cpu", progress=False, training=True)
+    tok = ctx.lm.tokenizer
+    answers = answer_token_ids(tok, ctx.train_labels, end_of_answer=True)
+    prompts = [tok(render_prompt(tok, m), add_special_tokens=False)["input_ids"]
+               for m in prompts_with_labels(ctx, "train", "label-pg")["prompt"]]
+    batches = [collate(prompts[start:start + 8], answers, tok.pad_token_id) for start in range(0, 8 * steps, 8)]
+    return get_peft_model(ctx.lm.model, LoraOptions(**LORA).peft_config()), answers, batches
+
+
+def _label_pg_floor(dataset: str, steps: int) -> tuple[float, float, int]:
+    """Median seconds of forward + backward of the LoRA backbone alone on label-pg's packed batches; the
+    padded/real ratio and the real tokens of those batches."""
+    from gencls_plugins.trainers.label_pg.packed import attention_mask
+
+    model, answers, batches = _label_pg_batches(dataset, steps)
+    model.train()
+    causal = model.get_base_model()
+    times, padded, real = [], 0, 0
+    for batch in batches:
+        padded += batch["input_ids"].numel()
+        real += int(batch["prompt_mask"].sum()) + len(batch["input_ids"]) * sum(map(len, answers))
+        mask = attention_mask(batch["prompt_mask"], answers, causal.dtype, causal.config._attn_implementation)
+        start = time.perf_counter()
+        hidden = causal.model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask,
+                              use_cache=False).last_hidden_state
+        hidden.float().pow(2).mean().backward()
+        model.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[2:]), padded / real, real
+
+
+def _label_pg_run(dataset: str, steps: int) -> tuple[float, list[float]]:
+    """Median step seconds of a real gencls label-pg stage (steps 3..N), and its losses."""
+    from gencls_core import Engine, hookimpl
+    from gencls_core.plugins import load_plugins
+    from gencls_core.registry import PluginInfo
+
+    timer = step_timer()
+
+    class Timing:
+        @hookimpl
+        def gencls_trainer_callbacks(self, ctx):
+            return [timer]
+
+    plugins = load_plugins(modules=[(PluginInfo("timer", "benchmarks", "benchmarks", "0"), Timing())])
+    run_dir = Engine(_config(dataset, steps, trainer="label-pg"), plugins=plugins).run().run_dir
+    history = json.loads((run_dir / "stages/1-label-pg/log_history.json").read_text())
+    return statistics.median(timer.times[2:]), [h["loss"] for h in history if "loss" in h]
+
+
 def measure(dataset: str, steps: int, variant: str) -> dict:
     from transformers import set_seed
 
@@ -141,6 +211,14 @@ def measure(dataset: str, steps: int, variant: str) -> dict:
     from gencls_core.plugins import load_plugins
     from gencls_core.registry import PluginInfo
 
+    if variant in (LABEL_PG, LABEL_PG_FLOOR):
+        seconds, ratio, real = _label_pg_floor(dataset, steps)
+        losses = []
+        if variant == LABEL_PG:
+            seconds, losses = _label_pg_run(dataset, steps)
+        return {"dataset": dataset, "variant": variant, "steps": steps, "seconds_per_step": seconds,
+                "steps_per_second": 1 / seconds, "real_tokens_per_second": real / steps / seconds,
+                "padded_over_real": ratio, "losses": losses}
     options = VARIANTS[variant]
     grouped = bool(options and options[1])
     timer = step_timer()
@@ -176,7 +254,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--datasets", nargs="*", default=["rotten-tomatoes", "bbc-news"])
-    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--variants", nargs="*", default=list(VARIANTS),
+                    choices=[*VARIANTS, LABEL_PG, LABEL_PG_FLOOR])
     ap.add_argument("--out", type=Path, default=OUT / "results.jsonl")
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -201,8 +280,9 @@ def report(results: list[dict], steps: int) -> None:
         if r["steps"] != steps:
             continue
         same = {x["variant"]: x for x in results if x["dataset"] == r["dataset"] and x["steps"] == steps}
-        trl = same.get("plain TRL")
-        floor = next((x for v, x in same.items() if v.startswith("floor")), None)
+        trl = same.get("plain TRL") if r["variant"] not in (LABEL_PG, LABEL_PG_FLOOR) else None
+        floor = (same.get(LABEL_PG_FLOOR) if r["variant"] in (LABEL_PG, LABEL_PG_FLOOR)
+                 else next((x for v, x in same.items() if v == FLOOR), None))
         vs_trl = f"{trl['seconds_per_step'] / r['seconds_per_step']:.2f}x" if trl else ""
         vs_floor = f"{r['seconds_per_step'] / floor['seconds_per_step']:.2f}x" if floor else ""
         print(f"| {r['dataset']} | {r['variant']} | {r['seconds_per_step']:.2f} | {r['steps_per_second']:.3f} | "
