@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gencls_core import Engine
-from gencls_plugins.trainers.answer_head import answer_only_head, supports_answer_only_head
+from gencls_plugins.trainers.sft.answer_head import answer_only_head, supports_answer_only_head
 
 
 def _batch(pad_side, answer_tokens):

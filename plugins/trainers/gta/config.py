@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from gencls_plugins.trainers.grpo import GroupOptions
+from gencls_plugins.trainers.grpo.config import GroupOptions
 
 
 class GTAConfig(GroupOptions):

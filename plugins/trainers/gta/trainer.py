@@ -10,7 +10,7 @@ from gencls_core.errors import ConfigError
 from gencls_core.interfaces import Trainer
 from gencls_core.rewards import CheckedReward
 from gencls_plugins.trainers.conversations import prompts_with_labels
-from gencls_plugins.trainers.grpo import grpo_args
+from gencls_plugins.trainers.grpo.trainer import grpo_args
 from gencls_plugins.trainers.gta.config import GTAConfig
 from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
 

@@ -1,20 +1,15 @@
-"""Group-relative policy optimisation with rule-based rewards (GenCLS++'s RL stage), with TRL's GRPOTrainer."""
+"""Options of the stages on TRL's GRPOTrainer (``grpo``, and ``gta`` on top of them)."""
 
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from gencls_core.interfaces import Options, Trainer
-from gencls_plugins.trainers.conversations import prompts_with_labels
-from gencls_plugins.trainers.difficulty import DifficultyBand, keep_band
-from gencls_plugins.trainers.options import StageOptions, training_args
-from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
-
-if TYPE_CHECKING:
-    from gencls_core.interfaces import RunContext
+from gencls_core.interfaces import Options
+from gencls_plugins.trainers.difficulty import DifficultyBand
+from gencls_plugins.trainers.options import StageOptions
 
 
 class VllmOptions(Options):
@@ -71,50 +66,9 @@ class GroupOptions(StageOptions):
         return self
 
 
-def grpo_args(cfg: GroupOptions, ctx: RunContext, reward_weights: list[float]) -> Any:
-    """TRL's GRPOConfig for ``cfg``, the rewards weighted by ``reward_weights``."""
-    from trl import GRPOConfig
-
-    vllm = cfg.vllm
-    sampler = {} if vllm is None else {
-        "use_vllm": True, "vllm_mode": vllm.mode, "vllm_gpu_memory_utilization": vllm.gpu_memory_utilization,
-        "vllm_server_host": vllm.server_host, "vllm_server_port": vllm.server_port}
-    return training_args(
-        GRPOConfig, cfg, ctx, num_generations=cfg.num_generations,
-        max_completion_length=cfg.max_completion_length, temperature=cfg.temperature, beta=cfg.beta,
-        epsilon=cfg.epsilon, num_iterations=cfg.num_iterations, loss_type=cfg.loss_type,
-        scale_rewards=cfg.scale_rewards, reward_weights=reward_weights, **sampler)
-
-
-class GRPO(Trainer):
-    """GRPO with the run's rewards; continues an earlier stage's adapter when there is one.
-
-    Samples a group of answers per prompt, scores each with the weighted sum of the reward plugins, and
-    pushes up the answers that beat their group's mean.
-    """
-
-    name = "grpo"
-    multi_process = True
-    stage_metrics = ("steps", "loss", "reward")
-
-    class Config(GroupOptions):
-        difficulty_band: DifficultyBand | None = Field(
-            None, description="{low, high}: before the stage, score the training split with the starting policy "
-                              "(perplexity decoding) and keep only the examples whose gold-answer probability lies "
-                              "in [low, high], the ones it is unsure or wrong about (high defaults to 0.9); the "
-                              "summary records band_kept of band_of. null: every example")
-
-    def train(self, ctx: RunContext) -> dict[str, Any]:
-        from trl import GRPOTrainer
-
-        cfg = self.config
-        require_rewards(ctx, self.name)
-        train, band = keep_band(ctx, prompts_with_labels(ctx, "train", self.name), cfg.difficulty_band, self.name)
-        args = grpo_args(cfg, ctx, [r.weight for r in ctx.rewards])
-        model, peft_config = policy_model(ctx, cfg)
-        trainer = GRPOTrainer(model=model, reward_funcs=list(ctx.rewards), args=args, train_dataset=train,
-                              processing_class=ctx.lm.tokenizer, peft_config=peft_config,
-                              callbacks=stage_callbacks(ctx))
-        summary = run_stage(trainer, ctx)
-        summary.update(train_examples=len(train), **band)
-        return summary
+class GRPOOptions(GroupOptions):
+    difficulty_band: DifficultyBand | None = Field(
+        None, description="{low, high}: before the stage, score the training split with the starting policy "
+                          "(perplexity decoding) and keep only the examples whose gold-answer probability lies "
+                          "in [low, high], the ones it is unsure or wrong about (high defaults to 0.9); the "
+                          "summary records band_kept of band_of. null: every example")

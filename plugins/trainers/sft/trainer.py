@@ -4,17 +4,15 @@ format warm-up before GTA), with TRL's SFTTrainer."""
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, ClassVar
-
-from pydantic import Field
+from typing import TYPE_CHECKING, Any
 
 from gencls_core.interfaces import LoadedModel, Trainer
 from gencls_core.truncation import truncation_config
 from gencls_core.weights import save_merged
-from gencls_plugins.trainers.answer_head import use_answer_only_head
 from gencls_plugins.trainers.conversations import prompt_completion
-from gencls_plugins.trainers.options import StageOptions, training_args
-from gencls_plugins.trainers.rationales import RationaleOptions
+from gencls_plugins.trainers.options import training_args
+from gencls_plugins.trainers.sft.answer_head import use_answer_only_head
+from gencls_plugins.trainers.sft.config import SFTOptions
 from gencls_plugins.trainers.stage import policy_model, run_stage, stage_callbacks
 
 if TYPE_CHECKING:
@@ -27,30 +25,7 @@ class SFT(Trainer):
     name = "sft"
     multi_process = True
 
-    class Config(StageOptions):
-        args_class: ClassVar[str] = "trl.SFTConfig"
-        own_args: ClassVar[dict[str, str]] = {
-            "max_length": "max_length", "packing": "sft (off)", "dataset_num_proc": "sft",
-            "eval_strategy": "eval_steps", "eval_steps": "eval_steps", "per_device_eval_batch_size": "batch_size",
-            "train_sampling_strategy": "group_by_length"}
-        max_length: int | None = Field(1024, description="longest prompt + answer in tokens; prompts are fitted to "
-                                                         "leave room for the answer (truncation.reserve_tokens); "
-                                                         "null: no limit")
-        eval_steps: int | None = Field(None, description="evaluate on the validation split every this many "
-                                                         "steps (null: at each checkpoint)")
-        rationales: RationaleOptions = Field(default_factory=RationaleOptions,
-                                             description="the reasoning of gold answers when the prompt asks "
-                                                         "to think first (reasoning think or gta)")
-        merge: bool = Field(False, description="also save the base model with the adapter merged in "
-                                               "(<stage>/merged)")
-        answer_only_head: bool = Field(
-            True, description="project only the answer positions through the LM head: the same loss, metrics and "
-                              "gradients as TRL's fused head, which scores every position off Triton devices (CPU). "
-                              "Models that scale or cap their logits keep TRL's head (with a warning)")
-        group_by_length: bool = Field(
-            True, description="batch examples of similar length together (transformers' LengthGroupedSampler: "
-                              "shuffled groups of 50 batches, each sorted by length): less padding, a different "
-                              "batch order than false")
+    Config = SFTOptions
 
     def train(self, ctx: RunContext) -> dict[str, Any]:
         from trl import SFTConfig, SFTTrainer
