@@ -123,7 +123,7 @@ def prefix_rows(args: argparse.Namespace) -> None:
     print("| dataset | prompts | prompt tokens (mean) | shared prefix tokens | floor ex/s | whole prompts ex/s "
           "| shared prefix ex/s | prefix speed-up vs floor | vs whole prompts | same labels |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for dataset in ("movie-reviews", "bbc-news"):
+    for dataset in args.datasets:
         for name, prompt in PROMPTS.items():
             if prompt and dataset == "bbc-news":
                 prompt = {**prompt, "max_demo_chars": 400}
@@ -136,7 +136,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100, help="test examples for fast, generate and floor")
     ap.add_argument("--naive-n", type=int, default=20, help="test examples for the slow naive reference")
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--datasets", nargs="+", default=["movie-reviews", "bbc-news"], help="decoders: these datasets")
+    ap.add_argument("--datasets", nargs="+", default=["movie-reviews", "bbc-news"])
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--model", help="a model folder instead of the embedded SmolLM2 (e.g. one of its architecture)")
     args = ap.parse_args()

@@ -91,20 +91,22 @@ def test_cached_perplexity_matches_the_naive_reference(lm, ctx, padding_side, di
         lm.tokenizer.padding_side = "right"
 
 
+@pytest.mark.parametrize("multi_token", [False, True])
 @pytest.mark.parametrize(("shared_prefix", "passes"), [(False, 1), (True, 2)])
-def test_single_token_answers_take_one_forward_pass_per_batch(lm, ctx, monkeypatch, shared_prefix, passes):
-    """No continuation pass: one pass per batch (plus one for the shared prefix, kept for later calls)."""
+def test_every_batch_takes_one_forward_pass(lm, ctx, monkeypatch, shared_prefix, passes, multi_token):
+    """Single-token answers need the prompt pass only; multi-token ones are packed after the prompt in the
+    same pass: one pass per batch (plus one for the shared prefix, kept for later calls)."""
     from gencls_plugins.decoders import scoring
 
     scoring._KEPT.clear()
     labels = _labels({"positive": "good", "negative": "bad"})
     answers = [lm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in ("good", "bad")]
-    assert all(len(a) == 1 for a in answers)  # precondition of this test
+    assert all(len(a) == 1 for a in answers)  # precondition: the end-of-answer token makes them two tokens
     calls = []
     forward = lm.model.forward
     monkeypatch.setattr(lm.model, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
     prompts = _prompts(lm, TEXTS, labels)
-    config = Perplexity.Config(batch_size=4, end_of_answer=False, shared_prefix=shared_prefix)
+    config = Perplexity.Config(batch_size=4, end_of_answer=multi_token, shared_prefix=shared_prefix)
     Perplexity(config).decode(lm, prompts, labels, ctx)
     assert len(calls) == passes
 

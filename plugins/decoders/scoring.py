@@ -1,14 +1,13 @@
 """Log-likelihood of label answers after prompts, two ways that must agree.
 
-``cached_answer_logprobs`` encodes each prompt once (left-padded batch, only the last position's logits),
-then scores every label's remaining tokens in one more pass over the prompt's key/value cache, all labels
-packed into one row with a block-diagonal mask.
-When every answer is a single token, the prompt pass alone gives all scores. With a ``SharedPrefix`` (the
-tokens every prompt of a run starts with: chat template, instructions, fixed demonstrations), that prefix is
-encoded once and its cache is expanded over each batch, so the prompt pass runs each prompt's own tokens only.
+``cached_answer_logprobs`` runs one forward pass per batch: each prompt (left-padded) followed by every
+label's tokens but the last, all labels packed into the row with a block-diagonal mask, logits only at the
+prompt's last position and the packed ones. When every answer is a single token, the prompt alone is enough.
+With a ``SharedPrefix`` (the tokens every prompt of a run starts with: chat template, instructions, fixed
+demonstrations), that prefix is encoded once and its cache is expanded over each batch, so the pass runs each
+prompt's own tokens only.
 ``naive_answer_logprobs`` runs one full forward pass per (prompt, answer) pair: the reference.
-Both return, per prompt, per answer, the list of the answer tokens' log-probabilities.
-"""
+Both return, per prompt, per answer, the list of the answer tokens' log-probabilities."""
 
 from __future__ import annotations
 
@@ -112,31 +111,32 @@ def cached_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: lis
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
     single = all(len(a) == 1 for a in answers)
     with torch.inference_mode():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                    use_cache=not single or cache is not None, logits_to_keep=1)
-        first = out.logits[:, -1].float().log_softmax(-1)  # predicts each answer's first token
-        firsts = first[:, [a[0] for a in answers]]  # [batch, labels]
         if single:
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                        use_cache=cache is not None, logits_to_keep=1)
+            firsts = out.logits[:, -1].float().log_softmax(-1)[:, [a[0] for a in answers]]
             return [[[v] for v in row] for row in firsts.tolist()]
-        rest = _continuations(model, out.past_key_values, mask, positions, answers)
-    starts = [sum(len(a) - 1 for a in answers[:k]) for k in range(len(answers))]
+        logp = _packed_pass(model, ids, mask, positions, cache, answers)
+    firsts = logp[:, 0, [a[0] for a in answers]]  # the prompt's last position predicts each first token
+    starts = [1 + sum(len(a) - 1 for a in answers[:k]) for k in range(len(answers))]
     scores: TokenLogprobs = []
     for b in range(len(prompt_ids)):
         row = []
         for k, a in enumerate(answers):
-            tail = [rest[b, starts[k] + t, a[t + 1]].item() for t in range(len(a) - 1)]
+            tail = [logp[b, starts[k] + t, a[t + 1]].item() for t in range(len(a) - 1)]
             row.append([firsts[b, k].item(), *tail])
         scores.append(row)
     return scores
 
 
-def _continuations(model: Any, cache: Any, mask: Any, positions: Any, answers: list[list[int]]) -> Any:
-    """Log-probs after each answer token but the last, all answers packed into one row per prompt.
+def _packed_pass(model: Any, ids: Any, mask: Any, positions: Any, cache: Any, answers: list[list[int]]) -> Any:
+    """One forward pass over each prompt's own tokens followed by every answer's tokens but the last, packed.
 
-    The row holds every answer's tokens (minus the last) one after another; a block-diagonal causal mask
-    lets each answer see the whole prompt and its own earlier tokens only, and each answer's positions
-    restart right after the prompt. ``mask`` covers the cached columns (shared prefix and padded prompts),
-    ``positions`` the prompt columns. Returns ``[batch, packed_len, vocab]`` log-probs.
+    A block-diagonal causal mask lets each answer see the whole prompt (the cached shared prefix too) and its
+    own earlier tokens only, and each answer's positions restart right after the prompt, so every answer is
+    scored as if it followed the prompt alone. ``mask`` covers the cached prefix and the left-padded prompt
+    columns, ``positions`` the prompt columns. Returns ``[batch, 1 + packed_len, vocab]`` log-probs: after the
+    prompt's last token, then after each packed token.
     """
     import torch
 
@@ -144,18 +144,28 @@ def _continuations(model: Any, cache: Any, mask: Any, positions: Any, answers: l
     tokens = [t for a in answers for t in a[:-1]]
     owner = torch.tensor([k for k, a in enumerate(answers) for _ in a[:-1]], device=device)
     offset = torch.tensor([t for a in answers for t in range(len(a) - 1)], device=device)
-    batch, n = mask.shape[0], len(tokens)
+    (batch, width), n, cached = ids.shape, len(tokens), mask.shape[1] - ids.shape[1]
+    keys = mask.bool()  # [batch, cached + width]: the prefix and the real prompt tokens
+    causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
+    prompt_rows = keys[:, None, :].expand(batch, width, -1).clone()
+    prompt_rows[:, :, cached:] &= causal  # a prompt token sees the prefix and the real tokens up to itself
+    pads = ~keys[:, cached:]
+    columns = torch.arange(width, device=device)
+    prompt_rows[:, columns, cached + columns] |= pads  # padding sees itself (no query without keys)
     own = (owner[:, None] == owner[None, :]) & (offset[:, None] >= offset[None, :])  # [n, n]
-    allowed = torch.cat([mask.bool()[:, None, :].expand(batch, n, -1), own.expand(batch, n, n)], dim=-1)
+    allowed = torch.cat([
+        torch.cat([prompt_rows, torch.zeros(batch, width, n, dtype=torch.bool, device=device)], -1),
+        torch.cat([keys[:, None, :].expand(batch, n, -1), own.expand(batch, n, n)], -1)], 1)
     if model.config._attn_implementation == "eager":  # eager attention adds a float mask
         allowed = torch.zeros(allowed.shape, dtype=model.dtype, device=device).masked_fill(
             ~allowed, torch.finfo(model.dtype).min)
     elif model.config._attn_implementation != "sdpa":
         raise NotImplementedError(f"packed scoring supports sdpa and eager attention, not "
                                   f"{model.config._attn_implementation!r}; use decoder.method=naive")
-    logits = model(input_ids=torch.tensor([tokens], device=device).expand(batch, n), past_key_values=cache,
-                   attention_mask=allowed[:, None], position_ids=positions[:, -1:] + 1 + offset[None, :],
-                   use_cache=True).logits
+    packed = torch.tensor([tokens], device=device).expand(batch, n)
+    logits = model(input_ids=torch.cat([ids, packed], 1), past_key_values=cache, attention_mask=allowed[:, None],
+                   position_ids=torch.cat([positions, positions[:, -1:] + 1 + offset[None, :]], 1),
+                   use_cache=cache is not None, logits_to_keep=n + 1).logits
     return logits.float().log_softmax(-1)
 
 
