@@ -68,11 +68,10 @@ class Perplexity(Decoder):
             True, description="score the answer followed by the chat template's end-of-turn marker, so a label "
                               "that is a prefix of a longer answer is not favoured")
         method: Literal["cached", "naive"] = Field(
-            "cached", description="cached: each prompt is encoded once (only the last position's logits are "
-                                  "computed), then every class's remaining answer tokens run in one packed row per "
-                                  "prompt over that key/value cache (a block-diagonal mask keeps the answers apart); "
-                                  "single-token answers need the prompt pass alone. naive: one full forward pass per "
-                                  "(input, class), the reference the tests compare against")
+            "cached", description="cached: one forward pass per batch: each prompt once, every class's answer "
+                                  "tokens but the last packed behind it (a block-diagonal mask keeps the answers "
+                                  "apart), logits only where an answer token is predicted. naive: one full "
+                                  "forward pass per (input, class), the reference the tests compare against")
         shared_prefix: bool = Field(
             True, description="cached method: the tokens every prompt of the run starts with (chat template, "
                               "instructions, answer list, fixed demonstrations) are encoded once; each batch expands "
