@@ -166,7 +166,7 @@ def _label_pg_batches(dataset: str, steps: int) -> tuple:
 def _label_pg_floor(dataset: str, steps: int) -> tuple[float, float, int]:
     """Median seconds of forward + backward of the LoRA backbone alone on label-pg's packed batches; the
     padded/real ratio and the real tokens of those batches."""
-    from gencls_plugins.trainers.label_pg.packed import attention_mask
+    from gencls_plugins.decoders.scoring import packed_attention_mask
 
     model, answers, batches = _label_pg_batches(dataset, steps)
     model.train()
@@ -175,7 +175,8 @@ def _label_pg_floor(dataset: str, steps: int) -> tuple[float, float, int]:
     for batch in batches:
         padded += batch["input_ids"].numel()
         real += int(batch["prompt_mask"].sum()) + len(batch["input_ids"]) * sum(map(len, answers))
-        mask = attention_mask(batch["prompt_mask"], answers, causal.dtype, causal.config._attn_implementation)
+        mask = packed_attention_mask(batch["prompt_mask"], answers, causal.dtype,
+                                     causal.config._attn_implementation)
         start = time.perf_counter()
         hidden = causal.model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask,
                               use_cache=False).last_hidden_state

@@ -141,32 +141,48 @@ def _packed_pass(model: Any, ids: Any, mask: Any, positions: Any, cache: Any, an
     import torch
 
     device = mask.device
-    tokens = [t for a in answers for t in a[:-1]]
-    owner = torch.tensor([k for k, a in enumerate(answers) for _ in a[:-1]], device=device)
-    offset = torch.tensor([t for a in answers for t in range(len(a) - 1)], device=device)
-    (batch, width), n, cached = ids.shape, len(tokens), mask.shape[1] - ids.shape[1]
-    keys = mask.bool()  # [batch, cached + width]: the prefix and the real prompt tokens
-    causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
-    prompt_rows = keys[:, None, :].expand(batch, width, -1).clone()
-    prompt_rows[:, :, cached:] &= causal  # a prompt token sees the prefix and the real tokens up to itself
-    pads = ~keys[:, cached:]
-    columns = torch.arange(width, device=device)
-    prompt_rows[:, columns, cached + columns] |= pads  # padding sees itself (no query without keys)
-    own = (owner[:, None] == owner[None, :]) & (offset[:, None] >= offset[None, :])  # [n, n]
-    allowed = torch.cat([
-        torch.cat([prompt_rows, torch.zeros(batch, width, n, dtype=torch.bool, device=device)], -1),
-        torch.cat([keys[:, None, :].expand(batch, n, -1), own.expand(batch, n, n)], -1)], 1)
-    if model.config._attn_implementation == "eager":  # eager attention adds a float mask
-        allowed = torch.zeros(allowed.shape, dtype=model.dtype, device=device).masked_fill(
-            ~allowed, torch.finfo(model.dtype).min)
-    elif model.config._attn_implementation != "sdpa":
-        raise NotImplementedError(f"packed scoring supports sdpa and eager attention, not "
-                                  f"{model.config._attn_implementation!r}; use decoder.method=naive")
+    segments = [a[:-1] for a in answers]
+    tokens = [t for a in segments for t in a]
+    offset = torch.tensor([t for a in segments for t in range(len(a))], device=device)
+    n, cached = len(tokens), mask.shape[1] - ids.shape[1]
+    implementation = model.config._attn_implementation
+    if implementation not in ("sdpa", "eager"):
+        raise NotImplementedError(f"packed scoring supports sdpa and eager attention, not {implementation!r}; "
+                                  f"use decoder.method=naive")
+    allowed = packed_attention_mask(mask[:, cached:].bool(), segments, model.dtype, implementation, cached)
+    batch = ids.shape[0]
     packed = torch.tensor([tokens], device=device).expand(batch, n)
-    logits = model(input_ids=torch.cat([ids, packed], 1), past_key_values=cache, attention_mask=allowed[:, None],
+    logits = model(input_ids=torch.cat([ids, packed], 1), past_key_values=cache, attention_mask=allowed,
                    position_ids=torch.cat([positions, positions[:, -1:] + 1 + offset[None, :]], 1),
                    use_cache=cache is not None, logits_to_keep=n + 1).logits
     return logits.float().log_softmax(-1)
+
+
+def packed_attention_mask(prompt_mask: Any, segments: list[list[int]], dtype: Any, implementation: str,
+                          cached: int = 0) -> Any:
+    """``[batch, 1, width + n, cached + width + n]`` for left-padded prompts (``prompt_mask``: their real
+    tokens) followed by the ``segments`` packed one after another (n tokens): a prompt token sees the
+    ``cached`` columns before it (a shared prefix's cache) and the real prompt tokens up to itself; a segment
+    token sees those, the whole prompt and its own segment's earlier tokens; padding sees only the cached
+    columns and itself (so no row is fully masked). Boolean for sdpa, additive float for eager."""
+    import torch
+
+    device = prompt_mask.device
+    (batch, width), owner = prompt_mask.shape, [k for k, a in enumerate(segments) for _ in a]
+    n, total = len(owner), width + len(owner)
+    own = torch.tensor(owner, device=device)
+    allowed = torch.ones(total, total, dtype=torch.bool, device=device).tril()[None].repeat(batch, 1, 1)
+    allowed &= torch.cat([prompt_mask, torch.ones(batch, n, dtype=torch.bool, device=device)], 1)[:, None, :]
+    allowed[:, width:, width:] &= own[:, None] == own[None, :]
+    pads = ~prompt_mask
+    allowed[:, :width, :width] &= ~pads[:, :, None]  # padding queries see nothing of the prompt ...
+    diagonal = torch.arange(width, device=device)
+    allowed[:, diagonal, diagonal] |= pads  # ... but themselves
+    allowed = torch.cat([torch.ones(batch, total, cached, dtype=torch.bool, device=device), allowed], -1)
+    if implementation == "eager":
+        return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill(
+            ~allowed, torch.finfo(dtype).min)[:, None]
+    return allowed[:, None]
 
 
 def naive_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: list[list[int]]) -> TokenLogprobs:

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from gencls_plugins.decoders.scoring import packed_attention_mask
+
 
 def collate(prompts: list[list[int]], answers: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     """Input ids, position ids and the 2-D key mask of a batch (the 4-D mask is built on the model's device)."""
@@ -31,32 +33,6 @@ def collate(prompts: list[list[int]], answers: list[list[int]], pad_id: int) -> 
     return {"input_ids": ids, "position_ids": positions, "prompt_mask": real}
 
 
-def attention_mask(prompt_mask: torch.Tensor, answers: list[list[int]], dtype: torch.dtype,
-                   implementation: str) -> torch.Tensor:
-    """``[batch, 1, T, T]``: causal within the prompt, each answer block sees the prompt and itself (causally),
-    padding sees only itself (so no row is fully masked). Boolean for sdpa, additive float for eager."""
-    batch, width = prompt_mask.shape
-    owner = torch.tensor([k for k, a in enumerate(answers) for _ in a], device=prompt_mask.device)
-    n = len(owner)
-    total = width + n
-    causal = torch.ones(total, total, dtype=torch.bool, device=prompt_mask.device).tril()
-    keys = torch.cat([prompt_mask, torch.ones(batch, n, dtype=torch.bool, device=prompt_mask.device)], 1)
-    allowed = causal[None] & keys[:, None, :]
-    same = owner[:, None] == owner[None, :]
-    allowed[:, width:, width:] &= same
-    pads = ~prompt_mask
-    allowed[:, :width, :width] &= ~pads[:, :, None]  # padding queries see nothing of the prompt ...
-    diagonal = torch.arange(width, device=prompt_mask.device)
-    allowed[:, diagonal, diagonal] |= pads  # ... but themselves
-    if implementation == "eager":
-        return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
-            ~allowed, torch.finfo(dtype).min)[:, None]
-    if implementation != "sdpa":
-        raise NotImplementedError(f"label-pg's packed scoring supports sdpa and eager attention, "
-                                  f"not {implementation!r}")
-    return allowed[:, None]
-
-
 def answer_logprobs(model: Any, batch: dict[str, torch.Tensor], answers: list[list[int]]) -> torch.Tensor:
     """``[batch, K]``: log pi(answer_k | prompt), differentiable."""
     width = batch["prompt_mask"].shape[1]
@@ -68,7 +44,10 @@ def answer_logprobs(model: Any, batch: dict[str, torch.Tensor], answers: list[li
     where = {c: i for i, c in enumerate(unique)}
     inner = getattr(model, "module", model)  # under DDP: the wrapped model (called through the wrapper)
     implementation = getattr(getattr(inner, "config", None), "_attn_implementation", "sdpa")
-    mask = attention_mask(batch["prompt_mask"], answers, inner.dtype, implementation)
+    if implementation not in ("sdpa", "eager"):
+        raise NotImplementedError(f"label-pg's packed scoring supports sdpa and eager attention, "
+                                  f"not {implementation!r}")
+    mask = packed_attention_mask(batch["prompt_mask"], answers, inner.dtype, implementation)
     logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask,
                    logits_to_keep=torch.tensor(unique, device=batch["input_ids"].device), use_cache=False).logits
     logp = logits.float().log_softmax(-1)
