@@ -26,6 +26,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 LORA = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 FLOOR = "floor: LoRA backbone fwd+bwd, grouped batches"
@@ -163,18 +164,21 @@ def _label_pg_batches(dataset: str, steps: int) -> tuple:
     return get_peft_model(ctx.lm.model, LoraOptions(**LORA).peft_config()), answers, batches
 
 
-def _label_pg_floor(dataset: str, steps: int) -> tuple[float, float, int]:
-    """Median seconds of forward + backward of the LoRA backbone alone on label-pg's packed batches; the
-    padded/real ratio and the real tokens of those batches."""
+def _packed_tokens(batches: list, answers: list[list[int]]) -> tuple[float, int]:
+    """padded/real tokens of label-pg's packed batches, and the real tokens."""
+    padded = sum(b["input_ids"].numel() for b in batches)
+    real = sum(int(b["prompt_mask"].sum()) + len(b["input_ids"]) * sum(map(len, answers)) for b in batches)
+    return padded / real, real
+
+
+def _label_pg_floor(model: Any, answers: list[list[int]], batches: list) -> float:
+    """Median seconds of forward + backward of the LoRA backbone alone on label-pg's packed batches."""
     from gencls_plugins.decoders.scoring import packed_attention_mask
 
-    model, answers, batches = _label_pg_batches(dataset, steps)
     model.train()
     causal = model.get_base_model()
-    times, padded, real = [], 0, 0
+    times = []
     for batch in batches:
-        padded += batch["input_ids"].numel()
-        real += int(batch["prompt_mask"].sum()) + len(batch["input_ids"]) * sum(map(len, answers))
         mask = packed_attention_mask(batch["prompt_mask"], answers, causal.dtype,
                                      causal.config._attn_implementation)
         start = time.perf_counter()
@@ -183,7 +187,7 @@ def _label_pg_floor(dataset: str, steps: int) -> tuple[float, float, int]:
         hidden.float().pow(2).mean().backward()
         model.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - start)
-    return statistics.median(times[2:]), padded / real, real
+    return statistics.median(times[2:])
 
 
 def _label_pg_run(dataset: str, steps: int) -> tuple[float, list[float]]:
@@ -213,10 +217,14 @@ def measure(dataset: str, steps: int, variant: str) -> dict:
     from gencls_core.registry import PluginInfo
 
     if variant in (LABEL_PG, LABEL_PG_FLOOR):
-        seconds, ratio, real = _label_pg_floor(dataset, steps)
-        losses = []
+        model, answers, batches = _label_pg_batches(dataset, steps)
+        ratio, real = _packed_tokens(batches, answers)
+        losses: list[float] = []
         if variant == LABEL_PG:
+            del model
             seconds, losses = _label_pg_run(dataset, steps)
+        else:
+            seconds = _label_pg_floor(model, answers, batches)
         return {"dataset": dataset, "variant": variant, "steps": steps, "seconds_per_step": seconds,
                 "steps_per_second": 1 / seconds, "real_tokens_per_second": real / steps / seconds,
                 "padded_over_real": ratio, "losses": losses}
