@@ -31,23 +31,31 @@ class LoraOptions(Options):
                           target_modules=list(self.target_modules), task_type="CAUSAL_LM")
 
 
+def option(name: str) -> str:
+    """How a refused ``trainer_args`` name points at the stage option that sets it."""
+    return f"the stage option {name}"
+
+
 # the TrainingArguments gencls sets for every stage, and what sets each
 MANAGED_ARGS = {
     "output_dir": "the run directory", "seed": "the run's seed", "data_seed": "the run's seed",
-    "num_train_epochs": "epochs", "max_steps": "max_steps", "per_device_train_batch_size": "batch_size",
-    "gradient_accumulation_steps": "gradient_accumulation", "learning_rate": "learning_rate",
-    "lr_scheduler_type": "lr_scheduler", "warmup_steps": "warmup", "weight_decay": "weight_decay",
-    "logging_steps": "logging_steps", "save_strategy": "save_steps", "save_steps": "save_steps",
-    "save_total_limit": "save_total_limit", "report_to": "report_to",
-    "activation_checkpointing": "gradient_checkpointing", "gradient_checkpointing": "gradient_checkpointing",
-    "bf16": "the device", "fp16": "the device", "use_cpu": "the device", "disable_tqdm": "progress",
+    **{arg: option(name) for arg, name in (
+        ("num_train_epochs", "epochs"), ("max_steps", "max_steps"), ("per_device_train_batch_size", "batch_size"),
+        ("gradient_accumulation_steps", "gradient_accumulation"), ("learning_rate", "learning_rate"),
+        ("lr_scheduler_type", "lr_scheduler"), ("warmup_steps", "warmup"), ("weight_decay", "weight_decay"),
+        ("logging_steps", "logging_steps"), ("save_strategy", "save_steps"), ("save_steps", "save_steps"),
+        ("save_total_limit", "save_total_limit"), ("report_to", "report_to"),
+        ("activation_checkpointing", "gradient_checkpointing"), ("gradient_checkpointing", "gradient_checkpointing"))},
+    "disable_tqdm": "the run's progress setting",
+    "bf16": "the device", "fp16": "the device", "use_cpu": "the device",
     "logging_nan_inf_filter": "gencls (off, so that a NaN loss stops the stage)",
 }
 
 
 def check_trainer_args(given: dict[str, Any], args_class: str, managed: dict[str, str]) -> None:
     """Each name of ``given`` must be an argument of ``args_class`` ("module.Class") that gencls does not set
-    itself (``managed``: name -> the option that sets it); ``deepspeed`` needs the deepspeed package."""
+    itself (``managed``: name -> what sets it, e.g. ``option("learning_rate")``); ``deepspeed`` needs the
+    deepspeed package."""
     if not given:
         return
     import dataclasses
@@ -56,9 +64,7 @@ def check_trainer_args(given: dict[str, Any], args_class: str, managed: dict[str
     names = {f.name for f in dataclasses.fields(getattr(importlib.import_module(module), name)) if f.init}
     for key in given:
         if key in managed:
-            source = managed[key]
-            source = f"the stage option {source}" if source.replace("_", "").replace(".", "").isalnum() else source
-            raise ValueError(f"trainer_args.{key} is set by gencls from {source}; set that instead")
+            raise ValueError(f"trainer_args.{key} is set by gencls from {managed[key]}; set that instead")
         if key not in names:
             raise ValueError(f"trainer_args.{key} is not an argument of {name}{did_you_mean(key, names)}")
     if given.get("deepspeed") and importlib.util.find_spec("deepspeed") is None:

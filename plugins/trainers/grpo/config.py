@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from gencls_core.interfaces import Options
 from gencls_plugins.trainers.difficulty import DifficultyBand
-from gencls_plugins.trainers.options import StageOptions
+from gencls_plugins.trainers.options import StageOptions, option
 
 
 class VllmOptions(Options):
@@ -34,11 +34,11 @@ class GroupOptions(StageOptions):
 
     args_class: ClassVar[str] = "trl.GRPOConfig"
     own_args: ClassVar[dict[str, str]] = {
-        **{name: name for name in ("num_generations", "max_completion_length", "temperature", "beta", "epsilon",
-                                   "num_iterations", "loss_type", "scale_rewards")},
-        "reward_weights": "the rewards' weight", "use_vllm": "vllm", "vllm_mode": "vllm.mode",
-        "vllm_gpu_memory_utilization": "vllm.gpu_memory_utilization", "vllm_server_host": "vllm.server_host",
-        "vllm_server_port": "vllm.server_port"}
+        **{name: option(name) for name in ("num_generations", "max_completion_length", "temperature", "beta",
+                                           "epsilon", "num_iterations", "loss_type", "scale_rewards")},
+        "reward_weights": "the rewards' weight", "use_vllm": option("vllm"), "vllm_mode": option("vllm.mode"),
+        **{f"vllm_{name}": option(f"vllm.{name}") for name in ("gpu_memory_utilization", "server_host",
+                                                                 "server_port")}}
 
     learning_rate: float = Field(1e-5, gt=0, description="peak learning rate (AdamW)")
     batch_size: int = Field(16, ge=1, description="completions per batch, all processes together (each of n "

@@ -7,11 +7,11 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 
 from gencls_plugins.trainers.difficulty import DifficultyBand
-from gencls_plugins.trainers.options import LoraOptions, StageOptions
+from gencls_plugins.trainers.options import LoraOptions, StageOptions, option
 
 
 class PPOConfig(StageOptions):
-    own_args: ClassVar[dict[str, str]] = {"max_grad_norm": "max_grad_norm",
+    own_args: ClassVar[dict[str, str]] = {"max_grad_norm": option("max_grad_norm"),
                                           "remove_unused_columns": "ppo (off: it reads its own columns)"}
 
     lora: LoraOptions = Field(default_factory=LoraOptions, description="LoRA adapter of the policy (an earlier "

@@ -6,16 +6,16 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from gencls_plugins.trainers.options import StageOptions
+from gencls_plugins.trainers.options import StageOptions, option
 from gencls_plugins.trainers.rationales import RationaleOptions
 
 
 class SFTOptions(StageOptions):
     args_class: ClassVar[str] = "trl.SFTConfig"
     own_args: ClassVar[dict[str, str]] = {
-        "max_length": "max_length", "packing": "sft (off)", "dataset_num_proc": "sft",
-        "eval_strategy": "eval_steps", "eval_steps": "eval_steps", "per_device_eval_batch_size": "batch_size",
-        "train_sampling_strategy": "group_by_length"}
+        "max_length": option("max_length"), "packing": "sft (off)", "dataset_num_proc": "sft (one process)",
+        "eval_strategy": option("eval_steps"), "eval_steps": option("eval_steps"),
+        "per_device_eval_batch_size": option("batch_size"), "train_sampling_strategy": option("group_by_length")}
     max_length: int | None = Field(1024, description="longest prompt + answer in tokens; prompts are fitted to "
                                                      "leave room for the answer (truncation.reserve_tokens); "
                                                      "null: no limit")
