@@ -43,6 +43,25 @@ def stage_callbacks(ctx: RunContext) -> list[Any]:
     return [finite_guard(ctx), LogAtSave(), *ctx.trainer_callbacks()]
 
 
+class StepStats:
+    """A Trainer mixin: numbers recorded during the steps (``record``), averaged into the next log entry that
+    carries a loss, so they land in ``log_history``, the curves and ``report_to`` beside it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._step_stats: dict[str, list[float]] = {}
+
+    def record(self, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            self._step_stats.setdefault(key, []).append(value)
+
+    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        if "loss" in logs:
+            logs.update({k: sum(v) / len(v) for k, v in self._step_stats.items() if v})
+            self._step_stats = {}
+        super().log(logs, *args, **kwargs)  # type: ignore[misc]
+
+
 def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
     """Train (from the last checkpoint when resuming), put the trained model into ``ctx.lm``, and summarise:
     steps, resumed-from step, mean loss over the whole stage, last logged reward; the log history and a curve

@@ -13,7 +13,7 @@ from gencls_plugins.decoders.answers import answer_token_ids
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.label_pg.config import LabelPGConfig
 from gencls_plugins.trainers.options import training_args
-from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
+from gencls_plugins.trainers.stage import StepStats, policy_model, require_rewards, run_stage, stage_callbacks
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
@@ -126,14 +126,13 @@ def _trainer_class() -> type:
     """``LabelPGTrainer``, built on first use so that registering the plugin imports no torch."""
     from transformers import Trainer as HFTrainer
 
-    class LabelPGTrainer(HFTrainer):
+    class LabelPGTrainer(StepStats, HFTrainer):
         """transformers' Trainer with the label-space objective as its loss; logs the mean expected reward, KL,
         entropy and how often the best-rewarded answer is the most likely one."""
 
         def __init__(self, *args: Any, answers: list[list[int]], options: LabelPGConfig, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.answers, self.options = answers, options
-            self._stats: dict[str, list[float]] = {}
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             from gencls_plugins.trainers.label_pg import objective
@@ -144,14 +143,7 @@ def _trainer_class() -> type:
             loss, stats = objective.loss(logp, rewards, inputs["invalid"].to(logp.device), inputs.get("ref_logp"),
                                          self.options.distribution, self.options.beta, self.options.entropy_coef)
             stats["best_answer_top1"] = (logp.argmax(-1) == rewards.argmax(-1)).float().mean().item()
-            for key, value in stats.items():
-                self._stats.setdefault(key, []).append(value)
+            self.record(stats)
             return (loss, {"logp": logp}) if return_outputs else loss
-
-        def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
-            if "loss" in logs:
-                logs.update({k: sum(v) / len(v) for k, v in self._stats.items() if v})
-                self._stats = {}
-            super().log(logs, *args, **kwargs)
 
     return LabelPGTrainer

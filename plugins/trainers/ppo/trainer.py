@@ -15,7 +15,7 @@ from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.difficulty import keep_band
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.ppo.config import PPOConfig
-from gencls_plugins.trainers.stage import lora_policy, require_rewards, run_stage, stage_callbacks
+from gencls_plugins.trainers.stage import StepStats, lora_policy, require_rewards, run_stage, stage_callbacks
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
@@ -107,7 +107,7 @@ def _trainer_class() -> type:
     import torch
     from transformers import Trainer as HFTrainer
 
-    class PPOTrainer(HFTrainer):
+    class PPOTrainer(StepStats, HFTrainer):
         """Each training step is one rollout batch: sample, score, GAE, then ``ppo_epochs`` passes of
         mini-batch updates; the last update is the Trainer's own optimizer step (gradient clipping, scheduler,
         callbacks), the ones before it are taken inside the step."""
@@ -119,7 +119,6 @@ def _trainer_class() -> type:
             super().__init__(*args, **kwargs)
             self.ctx, self.options, self.tree, self.prompts, self.data = ctx, options, tree, prompts, data
             self.kl = KLController(options.kl_coef, options.kl_target, options.kl_horizon)
-            self._stats: dict[str, list[float]] = {}
 
         def training_step(self, model, inputs, num_items_in_batch=None):
             from trl.models.utils import unwrap_model_for_generation
@@ -191,17 +190,10 @@ def _trainer_class() -> type:
                     values[:, start:-1])
 
         def _record(self, values: dict[str, float | None]) -> None:
-            """Average over the processes what this process measured, kept for the next log."""
+            """``record`` the averages over the processes of what this process measured."""
             keys = [k for k, v in values.items() if v is not None]
             local = torch.tensor([float(values[k]) for k in keys], device=self.args.device)
-            for key, value in zip(keys, self.accelerator.gather(local[None]).nanmean(0).tolist()):
-                self._stats.setdefault(key, []).append(value)
-
-        def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
-            if "loss" in logs:
-                logs.update({k: sum(v) / len(v) for k, v in self._stats.items() if v})
-                self._stats = {}
-            super().log(logs, *args, **kwargs)
+            self.record(dict(zip(keys, self.accelerator.gather(local[None]).nanmean(0).tolist())))
 
         def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
             """The adapter, the value head (safetensors) and the KL coefficient, not the frozen base model."""
