@@ -20,7 +20,8 @@ class weights), ``grpo-band`` and ``ppo-band`` (sampled RL on the examples whose
 SFT lies in [0.05, 0.95]; PPO's rollouts constrained to the label answers). ``table`` adds TF-IDF +
 logistic regression on the same splits, and the paired bootstrap 95% interval of each method's accuracy minus
 SFT's, pooled over the seeds (the same resampled test examples for every seed, the difference averaged over
-seeds).
+seeds), and the seed-0 stage's training seconds over all its attempts (n/a: a stage resumed before stages
+logged their time; times taken beside another job are not comparable).
 """
 
 from __future__ import annotations
@@ -196,9 +197,16 @@ def _tested(dataset: str, seed: int, method: str) -> tuple[dict[str, Any], list[
 
 
 def _train_seconds(dataset: str, seed: int, method: str) -> float | None:
+    """The training seconds of the method's stage over all its attempts; None for a stage resumed before
+    stages logged ``train_seconds`` (its record holds the last attempt's time only)."""
     name, stage = _source(method)
-    path = ROOT / dataset / f"seed{seed}-{name}" / "run.json"
-    return json.loads(path.read_text())["timings"].get(f"train:trainers.{stage - 1}") if path.is_file() else None
+    stage_dir = next((ROOT / dataset / f"seed{seed}-{name}" / "stages").glob(f"{stage}-*"), None)
+    if stage_dir is None or not (stage_dir / "stage.json").is_file():
+        return None
+    train = json.loads((stage_dir / "stage.json").read_text())["train"]
+    logged = [h["train_seconds"] for h in json.loads((stage_dir / "log_history.json").read_text())
+              if "train_seconds" in h]
+    return logged[-1] if logged else None if train.get("resumed_from_step") else train.get("runtime_seconds")
 
 
 def _baseline(dataset: str, seed: int) -> tuple[float, float]:
@@ -247,7 +255,7 @@ def table(resamples: int) -> None:
                 interval = f"{100 * diff:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
             seconds = _train_seconds(dataset, 0, method)
             print(f"| {method} | {','.join(map(str, done))} | {_mean_spread(acc)} | {_mean_spread(f1)} | {interval} "
-                  f"| {'' if seconds is None else f'{seconds:.0f}'} |")
+                  f"| {'n/a' if seconds is None else f'{seconds:.0f}'} |")
         fair = [s for s in SEEDS if all(results[m][s] for m in CONVERGED)]
         if fair:
             diff, low, high = paired_bootstrap([results["sft+2"][s][1] for s in fair],

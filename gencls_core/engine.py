@@ -124,7 +124,9 @@ class Engine:
             trained_model_of(cfg.start_from)
         if not self.resuming and processes.is_main:
             check_writable(cfg.output_dir)
-        timings: dict[str, float] = {}
+        # seconds per phase, summed over the run's attempts (a killed attempt's as of its last finished stage)
+        timings: dict[str, float] = dict(self.recorded.get("timings", {})) if self.resuming else {}
+        before = timings.pop("total", 0.0)
         ctx = self._context(device, cfg.progress and processes.is_main, run_dir=None)
         ctx.processes, ctx.is_main = processes.count, processes.is_main
         with timed(timings, "load_data"):  # before the run directory: bad data or splits leave nothing behind
@@ -134,6 +136,7 @@ class Engine:
         run_dir = ctx.run_dir = self.run_dir
         record = base_record(self.resolution, self.plugins, device)
         record["processes"] = {"count": processes.count, "devices": processes.gather(str(processes.state.device))}
+        record["timings"] = timings  # the same dict: every rewrite of run.json carries the phases so far
         if self.resuming:
             record["started"] = self.recorded.get("started", record["started"])
             record["resumed"] = [*self.recorded.get("resumed", []), now()]
@@ -144,14 +147,14 @@ class Engine:
         try:
             result = self._run(ctx, record, timings)
         except BaseException as err:
-            timings["total"] = round(time.time() - started, 3)
+            timings["total"] = round(before + time.time() - started, 3)
             record.update(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed",
                           error=f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
-                          traceback=traceback.format_exc(), timings=timings)
+                          traceback=traceback.format_exc())
             self._write(run_dir / "run.json", record)
             raise
-        timings["total"] = round(time.time() - started, 3)
-        record.update(status="done", timings=timings, metrics=scalar_metrics(result.metrics), stages=result.stages)
+        timings["total"] = round(before + time.time() - started, 3)
+        record.update(status="done", metrics=scalar_metrics(result.metrics), stages=result.stages)
         self._write(run_dir / "run.json", record)
         if processes.is_main:
             self.plugins.hook.gencls_run_finished(result=result)

@@ -217,10 +217,11 @@ def test_automatic_run_names_take_the_next_free_suffix(tiny_run_config, monkeypa
 
 # -- predicting from runs that did not finish -------------------------------------------------------------------
 class _Interrupt:
-    """Plugin whose trainer callback raises KeyboardInterrupt at ``step`` of stage ``stage``."""
+    """Plugin whose trainer callback raises KeyboardInterrupt at ``step`` of stage ``stage``, after sleeping
+    ``pause`` seconds in each step before."""
 
-    def __init__(self, stage, step):
-        self.stage, self.step = stage, step
+    def __init__(self, stage, step, pause=0.0):
+        self.stage, self.step, self.pause = stage, step, pause
 
     @hookimpl
     def gencls_trainer_callbacks(self, ctx):
@@ -232,6 +233,7 @@ class _Interrupt:
             def on_step_end(self, args, state, control, **kwargs):
                 if ctx.stage_dir.name == outer.stage and state.global_step == outer.step:
                     raise KeyboardInterrupt
+                time.sleep(outer.pause)
 
         return [Stop()]
 
@@ -353,12 +355,13 @@ def test_an_unexpected_exception_is_one_line_with_the_debug_hint_and_recorded(tm
 
 
 # -- checkpoints and resume -------------------------------------------------------------------------------------
-def test_resume_falls_back_past_a_half_written_checkpoint_and_keeps_the_whole_stage_loss(tiny_run_config):
+def test_resume_falls_back_past_a_half_written_checkpoint_and_keeps_the_whole_stage_loss_and_time(tiny_run_config):
     tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 6, "save_steps": 2, "logging_steps": 1}]
     tiny_run_config["output_dir"] = str(Path(tiny_run_config["output_dir"]) / "whole")
     whole = Engine(tiny_run_config).run().stages[0]
     tiny_run_config["output_dir"] = str(Path(tiny_run_config["output_dir"]).parent / "cut")
-    plugins = load_plugins(modules=[(PluginInfo("stop", "tests", "stop-dist", "1"), _Interrupt("1-sft", 5))])
+    slow = _Interrupt("1-sft", 5, pause=0.5)  # steps 1-4, kept by checkpoint-4, take over 2 s
+    plugins = load_plugins(modules=[(PluginInfo("stop", "tests", "stop-dist", "1"), slow)])
     with pytest.raises(KeyboardInterrupt):
         Engine(tiny_run_config, plugins=plugins).run()
     (run_dir,) = _run_dirs(tiny_run_config)
@@ -371,8 +374,13 @@ def test_resume_falls_back_past_a_half_written_checkpoint_and_keeps_the_whole_st
     stage = result.stages[0]
     assert stage["train_resumed_from_step"] == 4 and stage["train_steps"] == 6
     assert stage["train_loss"] == pytest.approx(whole["train_loss"], rel=1e-3)  # not just the resumed steps'
+    history = _read(run_dir / "stages/1-sft/log_history.json")
+    seconds = [h["train_seconds"] for h in history]
+    assert seconds == sorted(seconds) and stage["train_runtime_seconds"] == seconds[-1]
+    assert stage["train_runtime_seconds"] > 2.0 > history[-1]["train_runtime"]  # the kept steps' time, resumed too
     record = _read(run_dir / "run.json")
     assert record["started"] == started and len(record["resumed"]) == 1 and record["resumed"][0] != started
+    assert record["timings"]["train:trainers.0"] > 2.0 and record["timings"]["total"] > 2.0  # both attempts
 
 
 def test_sigterm_interrupts_like_ctrl_c_with_status_and_resume_hint(tmp_path, tiny_run_config):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import ConfigError
@@ -32,7 +33,8 @@ def policy_model(ctx: RunContext, opts: StageOptions) -> tuple[Any, Any]:
 
 def stage_callbacks(ctx: RunContext) -> list[Any]:
     """The callbacks of a TRL stage: the non-finite guard, logging at every checkpoint (so the loss of the
-    steps before a checkpoint is in its log history), then the plugins' ``gencls_trainer_callbacks``."""
+    steps before a checkpoint is in its log history), the stage's training seconds in every log entry, then the
+    plugins' ``gencls_trainer_callbacks``."""
     from transformers import TrainerCallback
 
     class LogAtSave(TrainerCallback):
@@ -40,7 +42,23 @@ def stage_callbacks(ctx: RunContext) -> list[Any]:
             if state.global_step % args.save_steps == 0:
                 control.should_log = True
 
-    return [finite_guard(ctx), LogAtSave(), *ctx.trainer_callbacks()]
+    class TrainSeconds(TrainerCallback):
+        """``train_seconds`` in each log entry: the stage's training wall time so far, over all its attempts
+        (a resumed attempt starts from the value logged at its checkpoint, so redone steps count once)."""
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.before = last_logged(state.log_history, "train_seconds") or 0.0
+            self.started = time.time()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            state.log_history[-1]["train_seconds"] = round(self.before + time.time() - self.started, 3)
+
+    return [finite_guard(ctx), LogAtSave(), TrainSeconds(), *ctx.trainer_callbacks()]
+
+
+def last_logged(history: list[dict[str, Any]], key: str) -> Any:
+    """The last value of ``key`` in a log history, or None."""
+    return next((entry[key] for entry in reversed(history) if key in entry), None)
 
 
 class StepStats:
@@ -64,8 +82,8 @@ class StepStats:
 
 def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
     """Train (from the last checkpoint when resuming), put the trained model into ``ctx.lm``, and summarise:
-    steps, resumed-from step, mean loss over the whole stage, last logged reward; the log history and a curve
-    plot are written into the stage folder."""
+    steps, resumed-from step, mean loss and training seconds over the whole stage, last logged reward; the log
+    history and a curve plot are written into the stage folder."""
     checkpoint = last_checkpoint(ctx)
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     ctx.report = lambda metrics: trainer.log({f"eval_{k}": v for k, v in metrics.items()})  # to its report_to
@@ -75,7 +93,7 @@ def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
         "steps": steps,
         "resumed_from_step": resumed,
         "loss": round(stage_loss(trainer.state.log_history, resumed, output.training_loss, steps), 6),
-        "runtime_seconds": round(output.metrics["train_runtime"], 3),
+        "runtime_seconds": last_logged(trainer.state.log_history, "train_seconds"),
     }
     return finish_stage(ctx, trainer.state.log_history, summary)
 
