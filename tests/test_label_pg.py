@@ -34,6 +34,25 @@ def test_expected_reward_kl_and_entropy_match_hand_computed_values():
     assert loss.item() == pytest.approx(-(0.5 - 0.1 * stats["kl"]))
 
 
+@pytest.mark.parametrize("distribution", ["renormalized", "raw"])
+def test_with_plus_minus_one_rewards_the_gradient_is_label_cross_entropy_weighted_by_twice_the_gold_probability(
+        distribution):
+    """The identity behind docs/benchmarks.md's diagnosis: J = 2 q_gold - 1, so grad J = 2 q_gold grad log q_gold,
+    SFT's gradient on the label scaled by the probability the model already gives the gold label."""
+    logits = torch.tensor([[2.0, 0.5, -1.0], [-3.0, 1.0, 0.0], [0.2, 0.1, 0.3]], requires_grad=True)
+    gold = torch.tensor([0, 0, 2])
+    logp = logits.log_softmax(-1) - (0.1 if distribution == "raw" else 0.0)  # raw: 1 - e^-0.1 names no label
+    rewards = torch.where(torch.arange(3) == gold[:, None], 1.0, -1.0)
+    loss, _ = objective.loss(logp, rewards, torch.full((3,), -1.0), None, distribution, beta=0.0, entropy_coef=0.0)
+    (pg,) = torch.autograd.grad(loss, logits, retain_graph=True)
+    gold_logp = objective._outcomes(logp, distribution).gather(1, gold[:, None])[:, 0]
+    weighted_ce = -(2 * gold_logp.exp().detach() * gold_logp).mean()
+    (ce,) = torch.autograd.grad(weighted_ce, logits, retain_graph=True)
+    assert torch.allclose(pg, ce, atol=1e-6)
+    (plain_ce,) = torch.autograd.grad(-gold_logp.mean(), logits)
+    assert pg[1].norm() < 0.05 * plain_ce[1].norm()  # the misclassified example (q_gold 0.013): 1/40 of SFT's
+
+
 @pytest.fixture
 def tiny_lm(tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
