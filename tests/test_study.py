@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from gencls_core.errors import ConfigError, UsageError
 from gencls_core.stats import macro_f1, seed_bootstrap
 from gencls_core.study import open_study
+from gencls_core.study.plan import estimate_seconds
 from gencls_core.study.runner import Folder, run_all
 from gencls_core.study.summary import summarize
 from gencls_plugins.trainers.sft import SFT
@@ -71,6 +72,8 @@ def test_plan_shares_training_between_inference_variants_and_stage_prefixes(tmp_
                       "sft2.ppl": ("sft.ppl", 1), "sft2.gen": ("sft2.ppl", 0)}
     config = planned[-1].run_config(tmp_path / "out")
     assert config["start_from"] == str(tmp_path / "out" / "sft2.ppl") and config["trainers"] == []
+    cost = {p.cell.name: estimate_seconds(p) for p in planned}
+    assert cost["zero.gen"] > cost["zero.ppl"] and cost["sft.ppl"] > cost["sft.gen"]  # tokens; training
 
 
 @pytest.mark.parametrize(("changes", "message"), [

@@ -19,8 +19,9 @@ from gencls_core.study.spec import Cell, Study
 INFERENCE_ONLY = ("inference_prompt", "inference_labels", "decoder", "evaluators", "evaluate_untrained",
                   "run_name", "output_dir", "progress", "device")
 # rough costs on 2 CPU cores with SmolLM2-135M, from docs/benchmarks.md: seconds per training example (one
-# epoch of LoRA SFT; RL stages cost more) and per evaluated example (perplexity decoding)
-TRAIN_SECONDS, EVAL_SECONDS = 1.2, 0.25
+# epoch of LoRA SFT; RL stages cost more), per evaluated example (perplexity decoding) and per generated token
+# of an evaluated example (the generate decoder: "think, then answer" took ~1.2 s more per review for 96 tokens)
+TRAIN_SECONDS, EVAL_SECONDS, TOKEN_SECONDS = 1.2, 0.25, 0.012
 
 
 @dataclass
@@ -66,7 +67,8 @@ def _training_key(resolved: dict[str, Any]) -> str:
 
 
 def estimate_seconds(planned: Planned) -> float:
-    """A rough wall time: training examples x epochs of each own stage, plus one evaluation per stage (or one)."""
+    """A rough wall time: training examples x epochs of each own stage, plus one evaluation per stage (or one),
+    each longer by the tokens a generating decoder may produce."""
     resolved = planned.cell.resolved
     splits = resolved.get("splits", {})
     train = _count(splits.get("train_size"), 1000)
@@ -74,7 +76,10 @@ def estimate_seconds(planned: Planned) -> float:
                        else splits.get("test_size"), 200)
     trainers = planned.trainers
     epochs = sum(float(t.get("epochs", 1)) for t in trainers)
-    return train * epochs * TRAIN_SECONDS + evaluated * max(1, len(trainers)) * EVAL_SECONDS
+    decoder = resolved.get("decoder") or {}
+    per_example = EVAL_SECONDS + TOKEN_SECONDS * (decoder.get("max_new_tokens", 0) if decoder.get("name") == "generate"
+                                                  else 0)
+    return train * epochs * TRAIN_SECONDS + evaluated * max(1, len(trainers)) * per_example
 
 
 def _count(size: Any, fallback: int) -> int:
