@@ -62,6 +62,7 @@ class Inference:
         self.processes = processes or Processes(ctx.device)
         self.labels = label_scheme(resolution, "inference_labels", ctx)
         self.prompt = prompt_strategy(resolution, "inference_prompt", ctx, self.labels)
+        self._decoder: Decoder | None = None
 
     def renderer(self) -> tuple[Callable[..., str], PromptFitter]:
         """``render(text, where)``: the inference prompt for ``text`` as the model sees it, fitted to the
@@ -78,10 +79,12 @@ class Inference:
         return render, fitter
 
     def decoder(self) -> Decoder:
-        """The run's decoder, with this context."""
-        decoder = self.resolution.slots["decoder"].build()
-        decoder.ctx = self.ctx
-        return decoder
+        """The run's decoder, with this context: one instance for every call (a decoder may keep what it fitted
+        across calls while ``ctx.frozen``)."""
+        if self._decoder is None:
+            self._decoder = self.resolution.slots["decoder"].build()
+            self._decoder.ctx = self.ctx
+        return self._decoder
 
     def decode(self, texts: list[str]) -> tuple[list[Prediction], int]:
         """Predictions for ``texts``, and how many of their texts were truncated to fit the model."""

@@ -178,7 +178,8 @@ class PromptStrategy(Component):
 
 class Decoder(Component):
     """Turns rendered prompts into predictions. ``ctx`` (the RunContext, model loaded) is set before
-    ``shardable`` and ``decode`` are called."""
+    ``shardable`` and ``decode`` are called. One instance serves every decode call of a run or predictor: what
+    it keeps across calls must not outlive a change of the model (safe while ``ctx.frozen``)."""
 
     ctx: RunContext | None = None
 

@@ -156,3 +156,25 @@ def test_auto_is_batch_before_training_none_after_and_none_with_a_warning_for_fe
     assert few == decode("none", False, prompts)[0]
     with pytest.warns(GenclsWarning, match="set decoder.fit_on=train"):
         decode("batch", False, prompts)
+
+
+@pytest.mark.parametrize("options", [{"calibrate": "prior", "fit_size": 12}, {"calibrate": "contextual"}])
+def test_a_frozen_model_fits_its_calibration_once_and_decodes_as_a_fresh_decoder_would(lm, setup, monkeypatch,
+                                                                                      options):
+    labels, ctx, prompts = setup
+    fresh = [Perplexity(Perplexity.Config(**options)).decode(lm, [p], labels, ctx)[0].scores for p in prompts[:2]]
+    fits, score = [], Perplexity._scores
+
+    def counted(self, lm, prompts, answers, chars, ctx, desc):
+        fits.append(desc)
+        return score(self, lm, prompts, answers, chars, ctx, desc)
+
+    monkeypatch.setattr(Perplexity, "_scores", counted)
+    ctx.frozen = True
+    decoder = Perplexity(Perplexity.Config(**options))
+    kept = [decoder.decode(lm, [p], labels, ctx)[0].scores for p in prompts[:2]]  # two calls, as serve makes them
+    assert fits == ["perplexity", "calibrate", "perplexity"] and kept == fresh
+    ctx.frozen, fits[:] = False, []  # a model that may still train: every call fits again
+    decoder.decode(lm, prompts[:1], labels, ctx)
+    decoder.decode(lm, prompts[:1], labels, ctx)
+    assert fits.count("calibrate") == 2

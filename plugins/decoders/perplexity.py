@@ -112,6 +112,10 @@ class Perplexity(Decoder):
         return self.predictions(rows, classes, lambda texts: self._scores(
             lm, [ctx.render(t) for t in texts], answers, chars, ctx, "calibrate"), ctx)
 
+    def __init__(self, config=None) -> None:
+        super().__init__(config)
+        self._fitted: dict[tuple[str, tuple[str, ...]], list[float]] = {}  # bias per (method, classes), frozen model
+
     def predictions(self, rows, classes, score_texts, ctx) -> list[Prediction]:
         """Predictions from the label scores of each input, calibrated as configured (``score_texts`` scores
         other texts with the same prompt): the best label, the scores and their softmax."""
@@ -121,13 +125,23 @@ class Perplexity(Decoder):
                           f"their own classes become the bias removed; set decoder.fit_on=train", GenclsWarning,
                           stacklevel=2)
         if method != "none":
-            rows = remove(rows, self.calibration_bias(rows, score_texts, classes, ctx, method))
+            rows = remove(rows, self._bias(rows, score_texts, classes, ctx, method))
         out: list[Prediction] = []
         for row in rows:
             scores = dict(zip(classes, row))
             probs = dict(zip(classes, (math.exp(v) for v in log_softmax(row))))
             out.append(Prediction(label=max(scores, key=scores.get), scores=scores, probs=probs))
         return out
+
+    def _bias(self, rows, score_texts, classes, ctx, method: str) -> list[float]:
+        """``calibration_bias``; one fitted without the inputs is kept for later calls while the model is frozen
+        (predict, serve), so a request does not score the fitting texts again."""
+        if (method == "batch" and self.config.fit_on == "inputs") or not ctx.frozen:
+            return self.calibration_bias(rows, score_texts, classes, ctx, method)
+        key = (method, tuple(classes))
+        if key not in self._fitted:
+            self._fitted[key] = self.calibration_bias(rows, score_texts, classes, ctx, method)
+        return self._fitted[key]
 
     def calibration_bias(self, rows, score_texts, classes, ctx, method: str) -> list[float]:
         """The per-label bias calibration ``method`` removes; ``score_texts`` scores other texts with the same
