@@ -10,7 +10,8 @@ from gencls_core.errors import ConfigError, DataError
 
 
 def _gold_probabilities(config):
-    """Computed independently: the naive perplexity decoder (one forward pass per example and label)."""
+    """Computed independently: the policy's own label distribution from the naive perplexity decoder (one forward
+    pass per example and label), uncalibrated (the untrained tiny model would otherwise get batch calibration)."""
     from gencls_core.chat import render_prompt
     from gencls_plugins.decoders.perplexity import Perplexity
     from gencls_plugins.trainers.conversations import prompts_with_labels
@@ -19,7 +20,7 @@ def _gold_probabilities(config):
     ctx = engine.loaded_context("cpu", progress=False, training=True)
     data = prompts_with_labels(ctx, "train", "grpo")
     prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
-    predictions = Perplexity(Perplexity.Config(method="naive")).decode(ctx.lm, prompts, ctx.train_labels, ctx)
+    predictions = Perplexity(Perplexity.Config(method="naive", calibrate="none")).decode(ctx.lm, prompts, ctx.train_labels, ctx)
     return [p.probs[gold] for p, gold in zip(predictions, data["label"])]
 
 

@@ -31,14 +31,14 @@ class DifficultyBand(Options):
 
 def gold_probabilities(ctx: RunContext, data: Any) -> list[float]:
     """Per row of ``data`` (``prompt`` messages, ``label``): the starting policy's probability of the gold answer
-    among the label answers (perplexity decoding, as at inference)."""
+    among the label answers (perplexity decoding, uncalibrated: the distribution the policy samples from)."""
     from gencls_plugins.decoders.perplexity import Perplexity
 
     prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
     training = ctx.lm.model.training
     ctx.lm.model.eval()
     try:
-        predictions = Perplexity(Perplexity.Config()).decode(ctx.lm, prompts, ctx.train_labels, ctx)
+        predictions = Perplexity(Perplexity.Config(calibrate="none")).decode(ctx.lm, prompts, ctx.train_labels, ctx)
     finally:
         ctx.lm.model.train(training)
     return [p.probs[gold] for p, gold in zip(predictions, data["label"])]
