@@ -20,7 +20,8 @@ def _gold_probabilities(config):
     ctx = engine.loaded_context("cpu", progress=False, training=True)
     data = prompts_with_labels(ctx, "train", "grpo")
     prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
-    predictions = Perplexity(Perplexity.Config(method="naive", calibrate="none")).decode(ctx.lm, prompts, ctx.train_labels, ctx)
+    decoder = Perplexity(Perplexity.Config(method="naive", calibrate="none"))
+    predictions = decoder.decode(ctx.lm, prompts, ctx.train_labels, ctx)
     return [p.probs[gold] for p, gold in zip(predictions, data["label"])]
 
 

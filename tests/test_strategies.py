@@ -208,12 +208,12 @@ def test_uncertain_relabels_the_least_confident_training_examples(tiny_run_confi
     ctx.lm = HubModel(HubModel.Config(path=tiny_run_config["model"]["path"])).load(ctx)
     train = ctx.data.splits["train"]
     gold = list(train["label"])
-    # the gold label's zero-shot probability, computed independently
+    # the gold label's zero-shot probability, batch-calibrated over the training split, computed independently
     names = NameLabels()
     names.setup(ctx.data.labels)
     prompt = _prompt(ZeroShot, ctx.data, names)
-    preds = Perplexity().decode(ctx.lm, [render_prompt(ctx.lm.tokenizer, prompt.messages(t))
-                                         for t in train["text"]], names, ctx)
+    prompts = [render_prompt(ctx.lm.tokenizer, prompt.messages(t)) for t in train["text"]]
+    preds = Perplexity(Perplexity.Config(calibrate="batch")).decode(ctx.lm, prompts, names, ctx)
     confidence = [p.probs[g] for p, g in zip(preds, gold)]
     scheme = UncertainLabels(UncertainLabels.Config(fraction=0.2))
     scheme.ctx = ctx

@@ -59,12 +59,13 @@ class UncertainLabels(LabelScheme):
 
     def prepare_training(self, ctx: RunContext) -> None:
         """Relabel the ``fraction`` of training examples whose gold class gets the lowest zero-shot probability
-        (perplexity decoding, averaged over the scorer models)."""
+        (perplexity decoding batch-calibrated over the training split, so a scorer's preference for one label
+        does not decide who is least confident; averaged over the scorer models)."""
         train = ctx.data.splits["train"]
         scheme = self._base(self.classes)
         prompt = ctx.build("prompt_strategy", "zero-shot", "labels (confidence prompt)")
         prompt.setup(ctx.data, scheme)
-        decoder = ctx.build("decoder", "perplexity", "labels (confidence decoder)")
+        decoder = ctx.build("decoder", {"name": "perplexity", "calibrate": "batch"}, "labels (confidence decoder)")
         gold = list(train["label"])
         confidence = [0.0] * len(gold)
         models = [self._scorer(i, spec, ctx) for i, spec in enumerate(self.config.scorers)] or [ctx.lm]
