@@ -82,6 +82,10 @@ class Perplexity(Decoder):
         def _boolean(cls, value: Any) -> Any:
             return {True: "contextual", False: "none"}.get(value, value) if isinstance(value, bool) else value
 
+    def __init__(self, config=None) -> None:
+        super().__init__(config)
+        self._fitted: dict[tuple[str, tuple[str, ...]], list[float]] = {}  # bias per (method, classes), frozen model
+
     def uses_train_split(self) -> bool:
         c = self.config
         return c.calibrate in ("domain", "prior") or (c.calibrate in ("batch", "auto") and c.fit_on == "train")
@@ -111,10 +115,6 @@ class Perplexity(Decoder):
         rows = self._scores(lm, prompts, answers, chars, ctx, "perplexity")
         return self.predictions(rows, classes, lambda texts: self._scores(
             lm, [ctx.render(t) for t in texts], answers, chars, ctx, "calibrate"), ctx)
-
-    def __init__(self, config=None) -> None:
-        super().__init__(config)
-        self._fitted: dict[tuple[str, tuple[str, ...]], list[float]] = {}  # bias per (method, classes), frozen model
 
     def predictions(self, rows, classes, score_texts, ctx) -> list[Prediction]:
         """Predictions from the label scores of each input, calibrated as configured (``score_texts`` scores
