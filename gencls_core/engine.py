@@ -170,11 +170,8 @@ class Engine:
         inference = Inference(self.resolution, ctx, self.processes)
         if self.resolution.trainers:
             with timed(timings, "prepare_training"):
-                ctx.train_labels = label_scheme(self.resolution, "labels", ctx)
-                ctx.train_labels.prepare_training(ctx)
-                record["data"]["train_label_counts"] = dict(Counter(ctx.data.splits["train"]["label"]))
-                ctx.train_prompt = prompt_strategy(self.resolution, "prompt", ctx, ctx.train_labels)
-                ctx.rewards = self._rewards(ctx)
+                self._prepare_training(ctx)
+            record["data"]["train_label_counts"] = dict(Counter(ctx.data.splits["train"]["label"]))
             evaluation, stages = run_stages(self.resolution, ctx, inference, record, timings, self.resuming)
         else:
             evaluation, stages = inference.evaluate_split(timings), []
@@ -221,13 +218,12 @@ class Engine:
 
     def loaded_context(self, device: str, progress: bool, training: bool = False) -> RunContext:
         """A context outside any run: the dataset loaded and split, the model loaded onto ``device``; with
-        ``training``, also the training label scheme and prompt (as a training stage sees them)."""
+        ``training``, also what a training stage sees besides (``_prepare_training``)."""
         ctx = self._context(device, progress, run_dir=None)
         ctx.data = load_data(self.resolution, ctx)
         self._load_start(ctx, adapter=True)
         if training:
-            ctx.train_labels = label_scheme(self.resolution, "labels", ctx)
-            ctx.train_prompt = prompt_strategy(self.resolution, "prompt", ctx, ctx.train_labels)
+            self._prepare_training(ctx)
         return ctx
 
     def dataset(self) -> LabeledData:
@@ -264,6 +260,14 @@ class Engine:
             start = trained_model_of(self.config.start_from)
             if adapter or not (start / "adapter_config.json").is_file():
                 ctx.lm, ctx.trained = load_trained(ctx.lm, start), True
+
+    def _prepare_training(self, ctx: RunContext) -> None:
+        """The training label scheme (its ``prepare_training`` applied to the training split, e.g. relabelling),
+        the training prompt and the rewards, onto ``ctx``."""
+        ctx.train_labels = label_scheme(self.resolution, "labels", ctx)
+        ctx.train_labels.prepare_training(ctx)
+        ctx.train_prompt = prompt_strategy(self.resolution, "prompt", ctx, ctx.train_labels)
+        ctx.rewards = self._rewards(ctx)
 
     def _rewards(self, ctx: RunContext) -> list[CheckedReward]:
         rewards = []
