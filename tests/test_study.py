@@ -11,10 +11,11 @@ from click.testing import CliRunner
 
 from gencls_core.errors import ConfigError, UsageError
 from gencls_core.stats import macro_f1, seed_bootstrap
-from gencls_core.study import open_study
+from gencls_core.study import baselines, open_study
 from gencls_core.study.plan import estimate_seconds
 from gencls_core.study.runner import Folder, run_all
 from gencls_core.study.summary import summarize
+from gencls_core.testing.tiny import NEGATIVE, POSITIVE
 from gencls_plugins.trainers.sft import SFT
 
 SFT_STAGE = {"name": "sft", "max_steps": 2, "save_steps": 2, "learning_rate": 1e-2}
@@ -207,3 +208,21 @@ def test_the_example_study_expands_and_shares_its_sft_stages():
     assert rl.source == "bbc-news.naive.naive.0"
     defs = next(c for c in study.cells if c.name == "bbc-news.definitions.naive.0")
     assert defs.config["prompt"]["definitions"] == "examples/definitions/bbc-news.yaml"
+
+
+@pytest.mark.parametrize(("learning_rate", "learns"), [(1e-2, True), (0.0, False)])
+def test_the_classification_head_baseline_learns_a_keyword_task_on_the_lms_own_body(tmp_path, tiny_run_config,
+                                                                                     monkeypatch, learning_rate,
+                                                                                     learns):
+    words = [(w, "positive") for w in POSITIVE] + [(w, "negative") for w in NEGATIVE]
+    data = tmp_path / "keywords.csv"
+    data.write_text("text,label\n" + "".join(f"{w},{label}\n" for w, label in words * 6))  # one-word texts
+    monkeypatch.setitem(baselines.SEQCLS, "learning_rate", learning_rate)
+    monkeypatch.setitem(baselines.SEQCLS, "epochs", 25 if learns else 1)  # 1.0 on seeds 0-4 (10 epochs: 0.8)
+    config = {**tiny_run_config, "dataset": {**tiny_run_config["dataset"], "path": str(data)},
+              "splits": {"test_size": 20}}
+    out = tmp_path / "seqcls.jsonl"
+    rows = baselines.baseline_predictions("seqcls", config, out)
+    accuracy = sum(r["correct"] for r in rows) / len(rows)
+    assert len(rows) == 20 and (accuracy >= 0.9) == learns
+    assert baselines.baseline_predictions("seqcls", config, out) == rows  # cached

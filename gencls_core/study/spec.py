@@ -55,8 +55,10 @@ class StudySpec(BaseModel):
                                                   "axis named dataset, if any)")
     heatmap: tuple[str, str] | None = Field(None, description="two row axes plotted as a heatmap per column "
                                                               "(e.g. train-time x inference-time strategy)")
-    baselines: list[Literal["tfidf"]] = Field(["tfidf"], description="discriminative baselines in the table: "
-                                                                      "tfidf = TF-IDF + logistic regression")
+    baselines: list[Literal["tfidf", "seqcls"]] = Field(
+        ["tfidf"], description="discriminative baselines in the table: tfidf = TF-IDF + logistic regression; "
+                               "seqcls = a LoRA sequence-classification head on the cell's LM (trains once per "
+                               "column and seed)")
 
     @field_validator("name")
     @classmethod

@@ -15,10 +15,9 @@ import numpy as np
 
 from gencls_core.results import read_jsonl, write_text_atomic
 from gencls_core.stats import macro_f1, seed_bootstrap
-from gencls_core.study.baselines import tfidf_predictions
+from gencls_core.study.baselines import ROWS as BASELINE_ROWS
+from gencls_core.study.baselines import baseline_predictions
 from gencls_core.study.spec import Study
-
-BASELINE_ROWS = {"tfidf": "TF-IDF + logistic regression"}
 
 
 @dataclass
@@ -78,7 +77,8 @@ def summarize(study: Study, folder: Path, *, resamples: int = 2000) -> Summary:
     for name in study.spec.baselines:
         rows.append(BASELINE_ROWS[name])
         for (column, seed), (cell, labels) in anchors.items():
-            predictions = tfidf_predictions(cell.config, folder / "baselines" / f"{name}.{column}.{seed}.jsonl")
+            predictions = baseline_predictions(name, cell.config,
+                                               folder / "baselines" / f"{name}.{column}.{seed}.jsonl")
             scored.setdefault((BASELINE_ROWS[name], column), {})[seed] = Scored.from_rows(predictions, labels)
     summary = Summary(rows, columns, {}, study.baseline_row, missing)
     for (row, column), by_seed in scored.items():
