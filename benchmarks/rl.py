@@ -206,7 +206,9 @@ def _train_seconds(dataset: str, seed: int, method: str) -> float | None:
     train = json.loads((stage_dir / "stage.json").read_text())["train"]
     logged = [h["train_seconds"] for h in json.loads((stage_dir / "log_history.json").read_text())
               if "train_seconds" in h]
-    return logged[-1] if logged else None if train.get("resumed_from_step") else train.get("runtime_seconds")
+    if logged:
+        return logged[-1]
+    return None if train.get("resumed_from_step") else train.get("runtime_seconds")
 
 
 def _baseline(dataset: str, seed: int) -> tuple[float, float]:
