@@ -203,11 +203,12 @@ def _train_seconds(dataset: str, seed: int, method: str) -> float | None:
     stage_dir = next((ROOT / dataset / f"seed{seed}-{name}" / "stages").glob(f"{stage}-*"), None)
     if stage_dir is None or not (stage_dir / "stage.json").is_file():
         return None
+    from gencls_plugins.trainers.stage import last_logged
+
     train = json.loads((stage_dir / "stage.json").read_text())["train"]
-    logged = [h["train_seconds"] for h in json.loads((stage_dir / "log_history.json").read_text())
-              if "train_seconds" in h]
-    if logged:
-        return logged[-1]
+    logged = last_logged(json.loads((stage_dir / "log_history.json").read_text()), "train_seconds")
+    if logged is not None:
+        return logged
     return None if train.get("resumed_from_step") else train.get("runtime_seconds")
 
 

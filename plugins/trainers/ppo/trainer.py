@@ -15,7 +15,14 @@ from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.difficulty import keep_band
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.ppo.config import PPOConfig
-from gencls_plugins.trainers.stage import StepStats, lora_policy, require_rewards, run_stage, stage_callbacks
+from gencls_plugins.trainers.stage import (
+    StepStats,
+    last_logged,
+    lora_policy,
+    require_rewards,
+    run_stage,
+    stage_callbacks,
+)
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
@@ -64,8 +71,8 @@ class PPO(Trainer):
             prompts=[render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]], data=data)
         summary = run_stage(trainer, ctx)
         ctx.lm = LoadedModel(policy, ctx.lm.tokenizer, ctx.lm.ref)  # the stage's model is the policy
-        kls = [h["kl"] for h in trainer.state.log_history if "kl" in h]
-        summary.update(train_examples=len(data), **band, **({"kl": kls[-1]} if kls else {}))
+        kl = last_logged(trainer.state.log_history, "kl")
+        summary.update(train_examples=len(data), **band, **({"kl": kl} if kl is not None else {}))
         return summary
 
 
