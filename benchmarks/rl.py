@@ -23,8 +23,8 @@ merged SFT model: ``label-pg`` (lr 5e-5 and 2e-4, beta 0.05; on imbalanced data 
 class weights), ``grpo-band`` and ``ppo-band`` (sampled RL on the examples whose gold-answer probability under
 SFT lies in [0.05, 0.95]; PPO's rollouts constrained to the label answers). ``table`` adds TF-IDF +
 logistic regression on the same splits, and the paired bootstrap 95% interval of each method's accuracy minus
-SFT's, pooled over the seeds (the same resampled test examples for every seed, the difference averaged over
-seeds), and the seed-0 stage's training seconds over all its attempts (n/a: a stage resumed before stages
+SFT's and minus the control's, pooled over the seeds (the same resampled test examples for every seed, the
+difference averaged over seeds), and the seed-0 stage's training seconds over all its attempts (n/a: a stage resumed before stages
 logged their time; times taken beside another job are not comparable).
 """
 
@@ -297,32 +297,41 @@ def table(resamples: int) -> None:
         if not any(results["sft"].values()):
             continue
         base = {s: r for s, r in results["sft"].items() if r}
+        control = {s: r for s, r in results["sft+1"].items() if r}
+
+        def versus(reference: dict[int, Any], done: dict[int, Any]) -> str:
+            seeds = [s for s in done if s in reference]
+            if not seeds:
+                return ""
+            diff, low, high = paired_bootstrap([reference[s][1] for s in seeds], [done[s][1] for s in seeds],
+                                               resamples=resamples)
+            shown = "" if seeds == list(done) else f" (seeds {','.join(map(str, seeds))})"
+            return f"{100 * diff:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{shown}"
+
         print(f"\n### {dataset} (test split; mean ± standard deviation over seeds)\n")
-        print("| method | seeds | accuracy | macro-F1 | vs SFT, paired 95% interval (points) | train s (seed 0) |")
-        print("|---|---|---|---|---|---|")
+        print("| method | seeds | accuracy | macro-F1 | vs SFT, paired 95% interval (points) | vs SFT+1 (the control) "
+              "| train s (seed 0) |")
+        print("|---|---|---|---|---|---|---|")
         for method in methods:
             done = {s: r for s, r in results[method].items() if r and s in base}
             if not done:
                 continue
             acc = [r[0]["accuracy"] for r in done.values()]
             f1 = [r[0]["f1_macro"] for r in done.values()]
-            interval = ""
-            if method != "sft":
-                diff, low, high = paired_bootstrap([base[s][1] for s in done], [r[1] for r in done.values()],
-                                                   resamples=resamples)
-                interval = f"{100 * diff:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
             seconds = _train_seconds(dataset, 0, method)
-            print(f"| {method} | {','.join(map(str, done))} | {_mean_spread(acc)} | {_mean_spread(f1)} | {interval} "
+            print(f"| {method} | {','.join(map(str, done))} | {_mean_spread(acc)} | {_mean_spread(f1)} "
+                  f"| {versus(base, done) if method != 'sft' else ''} "
+                  f"| {versus(control, done) if method not in ('sft', 'sft+1') else ''} "
                   f"| {'n/a' if seconds is None else f'{seconds:.0f}'} |")
         fair = [s for s in SEEDS if all(results[m][s] for m in CONVERGED)]
         if fair:
             diff, low, high = paired_bootstrap([results["sft+2"][s][1] for s in fair],
                                                [results["label-pg@2"][s][1] for s in fair], resamples=resamples)
             print(f"| label-pg@2 minus sft+2 (seeds {','.join(map(str, fair))}) | | | | "
-                  f"{100 * diff:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] | |")
+                  f"{100 * diff:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] | | |")
         tfidf = [_baseline(dataset, s) for s in base]
         print(f"| TF-IDF + logistic regression | {','.join(map(str, base))} | "
-              f"{statistics.mean(a for a, _ in tfidf):.3f} | {statistics.mean(f for _, f in tfidf):.3f} | | |")
+              f"{statistics.mean(a for a, _ in tfidf):.3f} | {statistics.mean(f for _, f in tfidf):.3f} | | | |")
         _curves(dataset)
 
 
