@@ -5,14 +5,14 @@
     python benchmarks/rl.py table                                          # tables, intervals, curve PNGs
 
 Every training run evaluates on the **validation** split; the RL method given three seeds is the one with the
-best validation accuracy in the screen (seed 0), chosen by the script. The **test** split is read once per
-trained model, by a separate evaluation-only run of the merged model. Every run and evaluation is a cell under
-``runs/rl-bench/<dataset>/``: a finished cell is skipped, an interrupted one resumes from its checkpoint, so
-the benchmark spans as many sittings as it needs. One heavy job at a time: timings beside another job are void.
-A finished cell's records (run, metrics, stage records, test predictions without their texts) are copied to
-``benchmarks/results/rl-bench/<dataset>/``, which is tracked: the table reads only those, a recorded cell is not
-run again on another machine, and a cell whose model a later cell needs is retrained (seeded) where only its
-records survive.
+best validation accuracy in the screen (seed 0), chosen by the script (or named with ``--method``). The **test**
+split is read once per trained model, by a separate evaluation-only run of the merged model. Every run and
+evaluation is a cell under ``runs/rl-bench/<dataset>/``: a finished cell is skipped, an interrupted one resumes
+from its checkpoint, so the benchmark spans as many sittings as it needs. One heavy job at a time: timings
+beside another job are void. A finished cell's records (run, metrics, stage records, test predictions without
+their texts) are copied to ``benchmarks/results/rl-bench/<dataset>/``, which is tracked: the table reads only
+those, a recorded cell is not run again on another machine, and a cell whose model a later cell needs is
+retrained (seeded) where only its records survive.
 
 The ``converged`` phase is the fair test of RL after SFT: from the 2-epoch SFT model (merged, a fresh LoRA
 adapter), one more epoch of SFT (``sft+2``) against one epoch of the screened label-pg (``label-pg@2``).
@@ -24,8 +24,8 @@ class weights), ``grpo-band`` and ``ppo-band`` (sampled RL on the examples whose
 SFT lies in [0.05, 0.95]; PPO's rollouts constrained to the label answers). ``table`` adds TF-IDF +
 logistic regression on the same splits, and the paired bootstrap 95% interval of each method's accuracy minus
 SFT's and minus the control's, pooled over the seeds (the same resampled test examples for every seed, the
-difference averaged over seeds), and the seed-0 stage's training seconds over all its attempts (n/a: a stage resumed before stages
-logged their time; times taken beside another job are not comparable).
+difference averaged over seeds), and the seed-0 stage's training seconds over all its attempts (n/a: a stage
+resumed before stages logged their time; times taken beside another job are not comparable).
 """
 
 from __future__ import annotations
