@@ -112,17 +112,15 @@ def _keep(run_dir: Path, kept: Path) -> None:
 
 
 def _cell(config: dict[str, Any]) -> dict[str, Any]:
-    """Run (or resume, or read) one gencls run; its run record with the wall time of this call added."""
+    """Run (or resume) one gencls run that is not done (callers check ``_done`` first) and keep its records; its
+    run record with the wall time of this call added."""
     from gencls_core import Engine
 
     run_dir = Path(config["output_dir"]) / config["run_name"]
     record_path = run_dir / "run.json"
-    record = _record(run_dir)
-    if record and record.get("status") == "done":
-        return record
     print(f"== {run_dir}", flush=True)
     started = time.time()
-    if record:
+    if _record(run_dir):
         Engine.resume(run_dir).run()
     else:
         shutil.rmtree(run_dir, ignore_errors=True)  # claimed but never started
@@ -245,7 +243,8 @@ def run(dataset: str, phase: str, seeds: tuple[int, ...], methods: list[str] | N
 # -- the table -------------------------------------------------------------------------------------------------
 def _tested(dataset: str, seed: int, method: str) -> tuple[dict[str, Any], list[bool]] | None:
     run_dir = KEPT / dataset / f"seed{seed}-test-{method}"
-    if not (run_dir / "run.json").is_file() or json.loads((run_dir / "run.json").read_text())["status"] != "done":
+    record = _record(run_dir)
+    if not record or record.get("status") != "done":
         return None
     rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
     return json.loads((run_dir / "metrics.json").read_text()), [r["correct"] for r in rows]
@@ -268,22 +267,17 @@ def _train_seconds(dataset: str, seed: int, method: str) -> float | None:
 
 
 def _baseline(dataset: str, seed: int) -> tuple[float, float]:
-    """TF-IDF (word 1-2 grams) + logistic regression on the seed's train split, scored on its test split."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.pipeline import make_pipeline
+    """The study's TF-IDF (word 1-2 grams) + logistic regression baseline on the seed's train split, scored on
+    its test split (predictions cached in the run folder)."""
+    from sklearn.metrics import f1_score
 
-    from gencls_core import Engine
+    from gencls_core.study.baselines import baseline_predictions
 
-    engine = Engine(_config(dataset, seed, "tfidf"))
-    splits = engine.dataset().splits
-    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
-                          LogisticRegression(max_iter=2000, C=10.0))
-    model.fit(splits["train"]["text"], splits["train"]["label"])
-    predicted = model.predict(splits["test"]["text"])
-    return accuracy_score(splits["test"]["label"], predicted), f1_score(splits["test"]["label"], predicted,
-                                                                         average="macro")
+    config = _config(dataset, seed, "tfidf")
+    config["splits"]["evaluate"] = "test"
+    rows = baseline_predictions("tfidf", config, ROOT / dataset / f"seed{seed}-tfidf.jsonl")
+    gold, predicted = [r["gold"] for r in rows], [r["predicted"] for r in rows]
+    return sum(r["correct"] for r in rows) / len(rows), f1_score(gold, predicted, average="macro")
 
 
 def table(resamples: int) -> None:
