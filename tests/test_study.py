@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from gencls_core.errors import ConfigError, UsageError
 from gencls_core.stats import macro_f1, seed_bootstrap
 from gencls_core.study import baselines, open_study
-from gencls_core.study.plan import estimate_seconds
+from gencls_core.study.plan import TRAIN_SECONDS, baseline_seconds, estimate_seconds
 from gencls_core.study.runner import Folder, run_all
 from gencls_core.study.summary import summarize
 from gencls_core.testing.tiny import NEGATIVE, POSITIVE
@@ -208,6 +208,11 @@ def test_the_example_study_expands_and_shares_its_sft_stages():
     assert rl.source == "bbc-news.naive.naive.0"
     defs = next(c for c in study.cells if c.name == "bbc-news.definitions.naive.0")
     assert defs.config["prompt"]["definitions"] == "examples/definitions/bbc-news.yaml"
+    # the plan counts one seqcls fit per dataset and seed, and none once it is cached
+    asked = []
+    one_fit = baseline_seconds(study, lambda *key: asked.append(key) or key[1] == "bbc-news")
+    assert asked == [("seqcls", "movie-reviews", "0"), ("seqcls", "bbc-news", "0")]
+    assert one_fit > 200 * TRAIN_SECONDS and baseline_seconds(study, lambda *key: True) == 0
 
 
 @pytest.mark.parametrize(("learning_rate", "learns"), [(1e-2, True), (0.0, False)])

@@ -9,6 +9,7 @@ a cell with the same trainers as an earlier one only evaluates that cell's model
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,15 +72,35 @@ def estimate_seconds(planned: Planned) -> float:
     each longer by the tokens a generating decoder may produce."""
     resolved = planned.cell.resolved
     splits = resolved.get("splits", {})
-    train = _count(splits.get("train_size"), 1000)
-    evaluated = _count(splits.get("validation_size") if splits.get("evaluate") == "validation"
-                       else splits.get("test_size"), 200)
+    train, evaluated = _sizes(splits)
     trainers = planned.trainers
     epochs = sum(float(t.get("epochs", 1)) for t in trainers)
     decoder = resolved.get("decoder") or {}
     per_example = EVAL_SECONDS + TOKEN_SECONDS * (decoder.get("max_new_tokens", 0) if decoder.get("name") == "generate"
                                                   else 0)
     return train * epochs * TRAIN_SECONDS + evaluated * max(1, len(trainers)) * per_example
+
+
+def baseline_seconds(study: Study, cached: Callable[[str, str, str], bool]) -> float:
+    """A rough wall time of the baseline fits not yet ``cached(name, column, seed)``: ``seqcls`` trains one LoRA
+    epoch and evaluates once per column and seed (``tfidf`` takes seconds)."""
+    if "seqcls" not in study.spec.baselines:
+        return 0.0
+    first: dict[tuple[str, str], Cell] = {}
+    for cell in study.cells:
+        first.setdefault((study.column(cell), str(cell.values.get("seed", "-"))), cell)
+    total = 0.0
+    for (column, seed), cell in first.items():
+        if not cached("seqcls", column, seed):
+            train, evaluated = _sizes(cell.resolved.get("splits", {}))
+            total += train * TRAIN_SECONDS + evaluated * EVAL_SECONDS
+    return total
+
+
+def _sizes(splits: dict[str, Any]) -> tuple[int, int]:
+    """The training and the evaluated example counts of a resolved ``splits``."""
+    evaluated = splits.get("validation_size") if splits.get("evaluate") == "validation" else splits.get("test_size")
+    return _count(splits.get("train_size"), 1000), _count(evaluated, 200)
 
 
 def _count(size: Any, fallback: int) -> int:
