@@ -16,6 +16,7 @@ from gencls_core.distributed import Processes
 from gencls_core.errors import GenclsWarning
 from gencls_core.interfaces import Decoder, LabeledData, LabelScheme, Prediction, PromptStrategy, RunContext
 from gencls_core.resolve import Resolution
+from gencls_core.results import describe_rare, rarely_predicted
 from gencls_core.truncation import PromptFitter, fitter_for
 
 # (metrics, what each evaluator returned, prediction rows)
@@ -138,6 +139,10 @@ def evaluate(resolution: Resolution, gold: list[str], predictions: list[Predicti
         values = check_metrics(slot.who(), slot.build().evaluate(gold, predictions, labels))
         metrics.update(values)
         all_values.append(values)
+    rare = rarely_predicted(gold, [p.label for p in predictions], labels)
+    if rare:
+        metrics["rarely_predicted"] = rare
+        warnings.warn(describe_rare(rare), GenclsWarning, stacklevel=2)
     return metrics, all_values
 
 

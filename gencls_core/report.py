@@ -10,7 +10,7 @@ from typing import Any
 
 from gencls_core.plugins import Plugins
 from gencls_core.resolve import Resolution
-from gencls_core.results import metrics_table, stage_table
+from gencls_core.results import describe_rare, metrics_table, stage_table
 
 
 def now() -> str:
@@ -53,6 +53,8 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
     if stages:
         lines += ["## Stages", "", stage_table(stages, stage_columns(resolution)), "", "## Final metrics", ""]
     lines += metrics_table(metrics)
+    if metrics.get("rarely_predicted"):
+        lines += ["", f"**Warning:** {describe_rare(metrics['rarely_predicted'])}."]
     sections = [slot.build().report(v, run_dir) for slot, v in zip(resolution.evaluators, values)]
     for section in filter(None, sections):
         lines += ["", section]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,3 +100,19 @@ def stage_table(stages: list[dict[str, Any]], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(s.get(c)) for c in columns) + " |" for s in stages]
     return "\n".join(lines)
+
+
+def rarely_predicted(gold: list[str], predicted: list[str | None], labels: list[str], *, share: float = 0.1,
+                     least: int = 5) -> dict[str, dict[str, int]]:
+    """Classes with at least ``least`` gold examples that were predicted fewer than ``share`` times as often:
+    the signature of a model collapsed onto the other classes (under-trained, or miscalibrated)."""
+    gold_counts, predicted_counts = Counter(gold), Counter(predicted)
+    return {label: {"gold": gold_counts[label], "predicted": predicted_counts[label]} for label in labels
+            if gold_counts[label] >= least and predicted_counts[label] < share * gold_counts[label]}
+
+
+def describe_rare(rare: dict[str, dict[str, int]]) -> str:
+    """The warning for :func:`rarely_predicted`'s classes."""
+    which = ", ".join(f"{label} ({c['predicted']} predicted, {c['gold']} gold)" for label, c in rare.items())
+    return (f"the model almost never predicts {which}: it has collapsed onto other answers (an under-trained "
+            f"or miscalibrated model, or unparseable outputs; see the confusion matrix)")

@@ -90,6 +90,15 @@ class _ShortDecoder(Decoder):
         return [Prediction(label=labels.labels[0])]
 
 
+class _FirstLabel(Decoder):
+    """A collapsed classifier: the first label for every prompt."""
+
+    name = "first-label"
+
+    def decode(self, lm, prompts, labels, ctx):
+        return [Prediction(label=labels.labels[0]) for _ in prompts]
+
+
 class _CudaOnly(_ShortDecoder):
     """Declares that it needs a GPU."""
 
@@ -105,11 +114,26 @@ class _ToyPlugin:
     @hookimpl
     def gencls_register_decoders(self, register):
         register(_ShortDecoder)
+        register(_FirstLabel)
         register(_CudaOnly)
 
 
 def _with_toy_plugin():
     return load_plugins(modules=[(PluginInfo("toy", "tests.test_engine", "toy-dist", "0.1"), _ToyPlugin())])
+
+
+def test_a_collapsed_classifier_is_warned_about_in_the_metrics_and_the_report(tiny_run_config):
+    from gencls_core.errors import GenclsWarning
+
+    with pytest.warns(GenclsWarning, match=r"almost never predicts positive \(0 predicted, 5 gold\)"):
+        result = Engine({**tiny_run_config, "decoder": "first-label"}, plugins=_with_toy_plugin()).run()
+    assert result.metrics["rarely_predicted"] == {"positive": {"gold": 5, "predicted": 0}}
+    assert "**Warning:** the model almost never predicts positive" in (result.run_dir / "report.md").read_text()
+    from gencls_core.results import rarely_predicted
+
+    gold, labels = ["a"] * 10 + ["b"] * 10 + ["c"] * 4, ["a", "b", "c"]
+    assert rarely_predicted(gold, ["a"] * 23 + ["b"], labels) == {}  # b: 1 of 10 is a tenth; c: under 5 gold
+    assert rarely_predicted(gold, ["a"] * 23 + [None], labels) == {"b": {"gold": 10, "predicted": 0}}
 
 
 def test_trainer_stages_run_in_order_and_are_recorded(tiny_run_config):

@@ -160,6 +160,10 @@ def test_the_command_runs_the_study_writes_tables_and_plots_and_skips_done_cells
     assert "| sft.gen |" in table and "TF-IDF + logistic regression" in table and "minus the baseline" in table
     assert len((out / "summary.csv").read_text().splitlines()) == 1 + 4 + 1
     assert (out / "img/accuracy-all.png").stat().st_size > 0 and (out / "img/heatmap-all.png").stat().st_size > 0
+    metrics = {c.name: json.loads((c / "metrics.json").read_text()) for c in out.iterdir()
+               if (c / "metrics.json").is_file()}
+    flagged = [name for name, m in metrics.items() if "rarely_predicted" in m]  # the untrained model answers one class
+    assert flagged and all(f"- {name}: the model almost never predicts" in table for name in flagged)
     result = runner.invoke(cli, ["study", "run", str(spec), "--out", str(out), "--resamples", "200"])
     assert result.exit_code == 0 and train_calls == ["sft.ppl"]
     result = runner.invoke(cli, ["study", "commands", str(spec), "--out", str(out)])

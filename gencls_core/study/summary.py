@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gencls_core.results import read_jsonl, write_text_atomic
+from gencls_core.results import describe_rare, rarely_predicted, read_jsonl, write_text_atomic
 from gencls_core.stats import macro_f1, seed_bootstrap
 from gencls_core.study.baselines import ROWS as BASELINE_ROWS
 from gencls_core.study.baselines import baseline_predictions
@@ -61,7 +61,7 @@ class Summary:
 def summarize(study: Study, folder: Path, *, resamples: int = 2000) -> Summary:
     """Read every finished cell's predictions (and fit the discriminative baselines) and build the table."""
     scored: dict[tuple[str, str], dict[str, Scored]] = {}
-    rows, columns, missing, anchors = [], [], [], {}
+    rows, columns, missing, notes, anchors = [], [], [], [], {}
     for cell in study.cells:
         row, column, seed = study.row(cell), study.column(cell), cell.values.get("seed", "-")
         rows += [row] if row not in rows else []
@@ -71,8 +71,10 @@ def summarize(study: Study, folder: Path, *, resamples: int = 2000) -> Summary:
         if record.get("status") != "done":
             missing.append(cell.name)
             continue
-        labels = record["data"]["labels"]
-        scored.setdefault((row, column), {})[seed] = Scored.from_rows(read_jsonl(run / "predictions.jsonl"), labels)
+        labels, predictions = record["data"]["labels"], read_jsonl(run / "predictions.jsonl")
+        rare = rarely_predicted([r["gold"] for r in predictions], [r["predicted"] for r in predictions], labels)
+        notes += [f"{cell.name}: {describe_rare(rare)}"] if rare else []
+        scored.setdefault((row, column), {})[seed] = Scored.from_rows(predictions, labels)
         anchors.setdefault((column, seed), (cell, labels))
     for name in study.spec.baselines:
         rows.append(BASELINE_ROWS[name])
@@ -80,7 +82,7 @@ def summarize(study: Study, folder: Path, *, resamples: int = 2000) -> Summary:
             predictions = baseline_predictions(name, cell.config,
                                                folder / "baselines" / f"{name}.{column}.{seed}.jsonl")
             scored.setdefault((BASELINE_ROWS[name], column), {})[seed] = Scored.from_rows(predictions, labels)
-    summary = Summary(rows, columns, {}, study.baseline_row, missing)
+    summary = Summary(rows, columns, {}, study.baseline_row, missing, notes)
     for (row, column), by_seed in scored.items():
         summary.entries[row, column] = _entry(by_seed, resamples)
     if summary.baseline:
