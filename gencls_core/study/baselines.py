@@ -16,6 +16,11 @@ SEQCLS = {"r": 16, "alpha": 32, "dropout": 0.05, "learning_rate": 2e-4, "batch_s
 MAX_TOKENS = 384
 
 
+def baseline_path(folder: Path, name: str, column: str, seed: Any) -> Path:
+    """Where a study folder caches baseline ``name``'s predictions for one column and seed."""
+    return folder / "baselines" / f"{name}.{column}.{seed}.jsonl"
+
+
 def baseline_predictions(name: str, config: dict[str, Any], out: Path) -> list[dict[str, Any]]:
     """Baseline ``name`` fitted on the train split of ``config``'s data, its predictions for the evaluated split
     (rows as in a run's ``predictions.jsonl``), cached in ``out``."""

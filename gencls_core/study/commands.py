@@ -43,14 +43,14 @@ def study() -> None:
 @_options
 def plan(spec, overrides, out):
     """Print the cells, which share training, and a rough cost; runs nothing."""
+    from gencls_core.study.baselines import baseline_path
     from gencls_core.study.plan import baseline_seconds, describe, estimate_seconds
 
     study_, planned, folder = _open(spec, overrides, out)
     click.echo(f"study {study_.spec.name}: {len(planned)} cells into {folder.path}")
     for line, p in zip(describe(planned), planned):
         click.echo(f"  [{folder.status(p.cell.name)}] {line}")
-    fitted = baseline_seconds(study_, lambda name, column, seed: (
-        folder.path / "baselines" / f"{name}.{column}.{seed}.jsonl").is_file())
+    fitted = baseline_seconds(study_, lambda *key: baseline_path(folder.path, *key).is_file())
     if fitted:
         click.echo(f"  baselines ({', '.join(study_.spec.baselines)}): ~{fitted / 60:.0f} min")
     total = fitted + sum(estimate_seconds(p) for p in planned if folder.status(p.cell.name) != "done")

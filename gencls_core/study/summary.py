@@ -16,7 +16,7 @@ import numpy as np
 from gencls_core.results import describe_rare, rarely_predicted, read_jsonl, write_text_atomic
 from gencls_core.stats import macro_f1, seed_bootstrap
 from gencls_core.study.baselines import ROWS as BASELINE_ROWS
-from gencls_core.study.baselines import baseline_predictions
+from gencls_core.study.baselines import baseline_path, baseline_predictions
 from gencls_core.study.spec import Study
 
 
@@ -79,8 +79,7 @@ def summarize(study: Study, folder: Path, *, resamples: int = 2000) -> Summary:
     for name in study.spec.baselines:
         rows.append(BASELINE_ROWS[name])
         for (column, seed), (cell, labels) in anchors.items():
-            predictions = baseline_predictions(name, cell.config,
-                                               folder / "baselines" / f"{name}.{column}.{seed}.jsonl")
+            predictions = baseline_predictions(name, cell.config, baseline_path(folder, name, column, seed))
             scored.setdefault((BASELINE_ROWS[name], column), {})[seed] = Scored.from_rows(predictions, labels)
     summary = Summary(rows, columns, {}, study.baseline_row, missing, notes)
     for (row, column), by_seed in scored.items():
