@@ -170,6 +170,20 @@ def test_the_command_runs_the_study_writes_tables_and_plots_and_skips_done_cells
     assert result.output.splitlines()[0] == "# wave 1" and "--only sft.gen" in result.output.split("# wave 2")[1]
 
 
+def test_one_job_evaluates_each_trained_model_before_training_the_next(tmp_path, tiny_run_config, monkeypatch):
+    from gencls_core.study import runner
+
+    order, run_cell = [], runner.run_cell
+    monkeypatch.setattr(runner, "run_cell", lambda folder, name: (order.append(name), run_cell(folder, name)))
+    axes = {"train": {"a": {"trainers": [SFT_STAGE]}, "b": {"trainers": [{**SFT_STAGE, "learning_rate": 5e-3}]}},
+            "decoder": {"ppl": "perplexity", "gen": {"name": "generate", "max_new_tokens": 2}}}
+    _, planned = open_study(_spec(tmp_path, tiny_run_config, axes=axes, baseline={"train": "a", "decoder": "ppl"}))
+    folder = Folder(tmp_path / "s", "toy", planned)
+    folder.claim()
+    assert set(run_all(folder, progress=False).values()) == {"done"}
+    assert order == ["a.ppl", "a.gen", "b.ppl", "b.gen"]
+
+
 def test_a_failed_cell_is_recorded_and_blocks_only_the_cells_starting_from_it(tmp_path, tiny_run_config,
                                                                                monkeypatch):
     def broken(self, ctx):

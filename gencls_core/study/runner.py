@@ -78,7 +78,9 @@ def run_cell(folder: Folder, name: str) -> None:
 def run_all(folder: Folder, *, jobs: int = 1, fail_fast: bool = False, progress: bool = True,
             command: list[str] | None = None) -> dict[str, str]:
     """Every cell, sources before the cells starting from them; ``jobs`` > 1 runs ready cells as ``command``
-    + [cell name] subprocesses (one GPU each when there are GPUs). Returns each cell's final state."""
+    + [cell name] subprocesses (one GPU each when there are GPUs). With one job the cells run depth-first in
+    plan order (a trained model's evaluations before the next training), so an interrupted study has whole
+    rows. Returns each cell's final state."""
     from tqdm.auto import tqdm
 
     order = list(folder.planned)
@@ -98,7 +100,7 @@ def run_all(folder: Folder, *, jobs: int = 1, fail_fast: bool = False, progress:
                 if jobs == 1:
                     states[name] = _in_process(folder, name, fail_fast)
                     bar.update(1)
-                    continue
+                    break  # its evaluations may be ready now
                 states[name] = "running"
                 running[name] = (_spawn(command, name, slots[0]), slots.pop(0))
             for name, (proc, slot) in list(running.items()):
