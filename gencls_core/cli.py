@@ -5,9 +5,7 @@ Listing plugins and ``--help`` never import torch: plugin modules import heavy l
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import sys
 import traceback
 import warnings
@@ -17,6 +15,7 @@ import click
 import yaml
 
 from gencls_core.errors import GenclsError
+from gencls_core.interrupts import sigterm_as_interrupt
 from gencls_core.study.commands import study
 from gencls_core.verbosity import DEBUG_ENV, quiet_libraries
 from gencls_core.verbosity import debug as _debug
@@ -71,7 +70,7 @@ def run(config_file, plugins, overrides, resume_dir):
     engine = Engine.resume(resume_dir) if resume_dir else _engine(config_file, plugins, overrides)
     quiet_libraries()
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             result = engine.run()
     except KeyboardInterrupt as err:
         hint = f"; continue with: gencls run --resume {engine.run_dir}" if engine.run_dir else ""
@@ -191,19 +190,6 @@ def export(run_dir, out, force, repo):
     click.echo(f"exported {run_dir} to {folder}")
     if repo:
         click.echo(f"pushed to {push_to_hub(folder, repo)}")
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM (from ``timeout``, schedulers, container stops) interrupts a run as Ctrl-C does."""
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _read_texts(source: str) -> list[str]:

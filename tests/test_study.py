@@ -2,6 +2,10 @@
 the TF-IDF baseline and the plots, on the tiny model."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +186,24 @@ def test_one_job_evaluates_each_trained_model_before_training_the_next(tmp_path,
     folder.claim()
     assert set(run_all(folder, progress=False).values()) == {"done"}
     assert order == ["a.ppl", "a.gen", "b.ppl", "b.gen"]
+
+
+def test_sigterm_leaves_the_running_cell_interrupted_and_says_how_to_go_on(tmp_path, tiny_run_config):
+    long = {**SFT_STAGE, "max_steps": 5000, "save_steps": 2}
+    axes = {"train": {"sft": {"trainers": [long]}}, "decoder": {"ppl": "perplexity"}}
+    spec = _spec(tmp_path, tiny_run_config, axes=axes, baseline={"train": "sft", "decoder": "ppl"}, baselines=[])
+    out = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "gencls_core", "study", "run", str(spec), "--out", str(out)],
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 600  # generous: a loaded machine starts torch slowly
+    while time.time() < deadline and not list(out.glob("sft.ppl/stages/1-sft/checkpoints/checkpoint-*")):
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[1]  # still training when the signal comes
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "study interrupted by SIGTERM; run the same command again" in err
+    assert json.loads((out / "sft.ppl/run.json").read_text())["status"] == "interrupted"
 
 
 def test_a_failed_cell_is_recorded_and_blocks_only_the_cells_starting_from_it(tmp_path, tiny_run_config,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 from pathlib import Path
 
 import click
 
+from gencls_core.interrupts import sigterm_as_interrupt
 from gencls_core.verbosity import quiet_libraries
 
 SPEC = click.argument("spec", type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -83,11 +85,13 @@ def run(spec, overrides, out, jobs, fail_fast, only, resamples):
             source = folder.planned[name].source
             if source and folder.status(source) != "done":
                 raise UsageError(f"cell {name} starts from cell {source}, which has not finished; run it first")
-            run_cell(folder, name)
+            with _interruptible():
+                run_cell(folder, name)
         return
     command = [sys.executable, "-m", "gencls_core", "study", "run", str(spec), "--out", str(folder.path),
                *[a for o in overrides for a in ("--set", o)], "--only"]
-    states = run_all(folder, jobs=jobs, fail_fast=fail_fast, command=command)
+    with _interruptible():
+        states = run_all(folder, jobs=jobs, fail_fast=fail_fast, command=command)
     bad = {n: s for n, s in states.items() if s != "done"}
     _write_summary(study_, folder.path, resamples)
     if bad:
@@ -123,6 +127,18 @@ def summary(spec, overrides, out, resamples):
     """Write summary.csv, summary.md and the plots from the finished cells (unfinished ones are listed)."""
     study_, _, folder = _open(spec, overrides, out)
     _write_summary(study_, folder.path, resamples)
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """Ctrl-C or SIGTERM: the cell records itself interrupted; say how to go on and exit 130 / 143."""
+    try:
+        with sigterm_as_interrupt():
+            yield
+    except KeyboardInterrupt as err:
+        click.echo(f"study interrupted{f' by {err}' if str(err) else ''}; run the same command again to go on "
+                   "(finished cells are skipped, the interrupted one resumes from its checkpoint)", err=True)
+        sys.exit(143 if str(err) == "SIGTERM" else 130)
 
 
 def _write_summary(study_, path: Path, resamples: int) -> None:
