@@ -15,7 +15,7 @@ import click
 import yaml
 
 from gencls_core.errors import GenclsError
-from gencls_core.interrupts import sigterm_as_interrupt
+from gencls_core.interrupts import exit_on_interrupt
 from gencls_core.study.commands import study
 from gencls_core.verbosity import DEBUG_ENV, quiet_libraries
 from gencls_core.verbosity import debug as _debug
@@ -69,13 +69,9 @@ def run(config_file, plugins, overrides, resume_dir):
         raise click.UsageError("--resume uses the run's recorded config; drop --config, --plugins and --set")
     engine = Engine.resume(resume_dir) if resume_dir else _engine(config_file, plugins, overrides)
     quiet_libraries()
-    try:
-        with sigterm_as_interrupt():
-            result = engine.run()
-    except KeyboardInterrupt as err:
-        hint = f"; continue with: gencls run --resume {engine.run_dir}" if engine.run_dir else ""
-        click.echo(f"interrupted{f' by {err}' if str(err) else ''}{hint}", err=True)
-        sys.exit(143 if str(err) == "SIGTERM" else 130)
+    with exit_on_interrupt("", lambda: f"; continue with: gencls run --resume {engine.run_dir}"
+                           if engine.run_dir else ""):
+        result = engine.run()
     if not engine.processes.is_main:  # one of several processes: the main one reports
         return
     if result.stages:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+
+import click
 
 
 @contextlib.contextmanager
@@ -19,3 +22,14 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def exit_on_interrupt(what: str, hint: Callable[[], str]) -> Iterator[None]:
+    """A command's block: on Ctrl-C or SIGTERM print ``<what>interrupted[ by SIGTERM]<hint()>`` and exit 130 / 143."""
+    try:
+        with sigterm_as_interrupt():
+            yield
+    except KeyboardInterrupt as err:
+        click.echo(f"{what}interrupted{f' by {err}' if str(err) else ''}{hint()}", err=True)
+        sys.exit(143 if str(err) == "SIGTERM" else 130)

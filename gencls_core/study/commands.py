@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 import sys
 from pathlib import Path
 
 import click
 
-from gencls_core.interrupts import sigterm_as_interrupt
+from gencls_core.interrupts import exit_on_interrupt
 from gencls_core.verbosity import quiet_libraries
 
 SPEC = click.argument("spec", type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -129,16 +128,10 @@ def summary(spec, overrides, out, resamples):
     _write_summary(study_, folder.path, resamples)
 
 
-@contextlib.contextmanager
 def _interruptible():
     """Ctrl-C or SIGTERM: the cell records itself interrupted; say how to go on and exit 130 / 143."""
-    try:
-        with sigterm_as_interrupt():
-            yield
-    except KeyboardInterrupt as err:
-        click.echo(f"study interrupted{f' by {err}' if str(err) else ''}; run the same command again to go on "
-                   "(finished cells are skipped, the interrupted one resumes from its checkpoint)", err=True)
-        sys.exit(143 if str(err) == "SIGTERM" else 130)
+    return exit_on_interrupt("study ", lambda: "; run the same command again to go on (finished cells are "
+                             "skipped, the interrupted one resumes from its checkpoint)")
 
 
 def _write_summary(study_, path: Path, resamples: int) -> None:
