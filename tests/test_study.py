@@ -172,6 +172,12 @@ def test_the_command_runs_the_study_writes_tables_and_plots_and_skips_done_cells
     assert result.exit_code == 0 and train_calls == ["sft.ppl"]
     result = runner.invoke(cli, ["study", "commands", str(spec), "--out", str(out)])
     assert result.output.splitlines()[0] == "# wave 1" and "--only sft.gen" in result.output.split("# wave 2")[1]
+    # a changed spec: plan marks the cells run otherwise, summary refuses to table them as the new spec's
+    changed = ["--out", str(out), "--set", "base.splits.train_size=12"]
+    result = runner.invoke(cli, ["study", "plan", str(spec), *changed])
+    assert result.exit_code == 0 and "[changed] sft.ppl" in result.output and "4 cell(s) marked" in result.output
+    result = runner.invoke(cli, ["study", "summary", str(spec), *changed])
+    assert result.exit_code != 0 and "was run with another config" in str(result.exception)
 
 
 def test_one_job_evaluates_each_trained_model_before_training_the_next(tmp_path, tiny_run_config, monkeypatch):
@@ -241,9 +247,9 @@ def test_seed_bootstrap_averages_seeds_and_matches_sklearn_macro_f1():
 
 def test_the_example_study_expands_and_shares_its_sft_stages():
     study, planned = open_study(Path(__file__).parents[1] / "examples/study.yaml")
-    assert len(study.cells) == 62 and study.column_axis == "dataset"
+    assert len(study.cells) == 93 and study.column_axis == "dataset"
     trained = [p for p in planned if p.trainers]
-    assert sorted(t["name"] for p in trained for t in p.trainers) == ["label-pg"] * 2 + ["sft"] * 14
+    assert sorted(t["name"] for p in trained for t in p.trainers) == ["label-pg"] * 3 + ["sft"] * 21
     rl = next(p for p in planned if p.cell.name == "bbc-news.naive+rl.naive.0")
     assert rl.source == "bbc-news.naive.naive.0"
     defs = next(c for c in study.cells if c.name == "bbc-news.definitions.naive.0")
@@ -251,23 +257,33 @@ def test_the_example_study_expands_and_shares_its_sft_stages():
     # the plan counts one seqcls fit per dataset and seed, and none once it is cached
     asked = []
     one_fit = baseline_seconds(study, lambda *key: asked.append(key) or key[1] == "bbc-news")
-    assert asked == [("seqcls", "movie-reviews", "0"), ("seqcls", "bbc-news", "0")]
+    assert asked == [("seqcls", c, "0") for c in ("movie-reviews", "bbc-news", "drug-reviews")]
     assert one_fit > 200 * TRAIN_SECONDS and baseline_seconds(study, lambda *key: True) == 0
+    # the classification head trains with the baseline row's SFT recipe, the sft defaults without one
+    naive = next(c for c in study.cells if c.name == "bbc-news.naive.naive.0")
+    zero_shot = next(c for c in study.cells if c.name == "bbc-news.none.naive.0")
+    assert baselines.baseline_recipe("seqcls", naive.resolved)["learning_rate"] == 1e-3
+    assert baselines.baseline_recipe("seqcls", zero_shot.resolved) == baselines.SEQCLS
 
 
 @pytest.mark.parametrize(("learning_rate", "learns"), [(1e-2, True), (0.0, False)])
 def test_the_classification_head_baseline_learns_a_keyword_task_on_the_lms_own_body(tmp_path, tiny_run_config,
-                                                                                     monkeypatch, learning_rate,
-                                                                                     learns):
+                                                                                     learning_rate, learns):
     words = [(w, "positive") for w in POSITIVE] + [(w, "negative") for w in NEGATIVE]
     data = tmp_path / "keywords.csv"
     data.write_text("text,label\n" + "".join(f"{w},{label}\n" for w, label in words * 6))  # one-word texts
-    monkeypatch.setitem(baselines.SEQCLS, "learning_rate", learning_rate)
-    monkeypatch.setitem(baselines.SEQCLS, "epochs", 25 if learns else 1)  # 1.0 on seeds 0-4 (10 epochs: 0.8)
+    # the recipe of an SFT stage at this learning rate, 25 epochs (1.0 on seeds 0-4; 10 epochs: 0.8)
+    stage = {"name": "sft", "learning_rate": learning_rate, "epochs": 25 if learns else 1}
+    recipe = baselines.baseline_recipe("seqcls", {"trainers": [stage]})
+    assert recipe == {**baselines.SEQCLS, "learning_rate": learning_rate, "epochs": stage["epochs"]}
     config = {**tiny_run_config, "dataset": {**tiny_run_config["dataset"], "path": str(data)},
               "splits": {"test_size": 20}}
     out = tmp_path / "seqcls.jsonl"
-    rows = baselines.baseline_predictions("seqcls", config, out)
+    rows = baselines.baseline_predictions("seqcls", config, out, recipe)
     accuracy = sum(r["correct"] for r in rows) / len(rows)
     assert len(rows) == 20 and (accuracy >= 0.9) == learns
-    assert baselines.baseline_predictions("seqcls", config, out) == rows  # cached
+    assert baselines.baseline_predictions("seqcls", config, out, recipe) == rows  # cached
+    with pytest.raises(ConfigError, match=r"seqcls\.jsonl was fitted otherwise \(recipe differ.*delete it"):
+        baselines.baseline_predictions("seqcls", config, out, {**recipe, "epochs": 3})
+    with pytest.raises(ConfigError, match=r"fitted otherwise \(splits differ"):
+        baselines.baseline_predictions("seqcls", {**config, "splits": {"test_size": 10}}, out, recipe)

@@ -4,16 +4,20 @@ own LM (the discriminative counterpart GenCLS++ compares with)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from gencls_core.results import read_jsonl, write_jsonl
+from gencls_core.errors import ConfigError
+from gencls_core.results import read_jsonl, write_jsonl, write_text_atomic
 
 ROWS = {"tfidf": "TF-IDF + logistic regression", "seqcls": "LoRA classification head on the LM"}
-# the sequence-classification recipe: the example study's SFT recipe (LoRA r16 on attention, lr 2e-4, batch 8,
-# one epoch), with the texts cut at MAX_TOKENS
-SEQCLS = {"r": 16, "alpha": 32, "dropout": 0.05, "learning_rate": 2e-4, "batch_size": 8, "epochs": 1}
+TFIDF = {"ngram_range": [1, 2], "sublinear_tf": True, "C": 10.0}
+# the sequence-classification recipe where the study has no SFT stage to copy (LoRA r16 on attention, lr 2e-4,
+# batch 8, one epoch: the sft trainer's defaults); texts are cut at MAX_TOKENS
+SEQCLS = {"r": 16, "alpha": 32, "dropout": 0.05, "learning_rate": 2e-4, "batch_size": 8, "epochs": 1.0}
 MAX_TOKENS = 384
+DATA_KEYS = ("model", "dataset", "splits", "seed")  # the run config keys a baseline's fit depends on, with its recipe
 
 
 def baseline_path(folder: Path, name: str, column: str, seed: Any) -> Path:
@@ -21,15 +25,36 @@ def baseline_path(folder: Path, name: str, column: str, seed: Any) -> Path:
     return folder / "baselines" / f"{name}.{column}.{seed}.jsonl"
 
 
-def baseline_predictions(name: str, config: dict[str, Any], out: Path) -> list[dict[str, Any]]:
-    """Baseline ``name`` fitted on the train split of ``config``'s data, its predictions for the evaluated split
-    (rows as in a run's ``predictions.jsonl``), cached in ``out``."""
+def baseline_recipe(name: str, resolved: dict[str, Any]) -> dict[str, Any]:
+    """What baseline ``name`` is fitted with. ``tfidf``'s is fixed; ``seqcls`` copies the LoRA shape, learning
+    rate, epochs and batch size of the first ``sft`` stage of ``resolved`` (a resolved run config: the study's
+    baseline row, so the head trains like the SFT it is compared with), SEQCLS where it has none."""
+    if name == "tfidf":
+        return dict(TFIDF)
+    sft = next((t for t in resolved.get("trainers", []) if isinstance(t, dict) and t.get("name") == "sft"), {})
+    lora = sft.get("lora") or {}
+    return {**SEQCLS, **{k: lora[k] for k in ("r", "alpha", "dropout") if k in lora},
+            **{k: sft[k] for k in ("learning_rate", "batch_size", "epochs") if k in sft}}
+
+
+def baseline_predictions(name: str, config: dict[str, Any], out: Path, recipe: dict[str, Any]) -> list[dict[str, Any]]:
+    """Baseline ``name`` fitted with ``recipe`` (see ``baseline_recipe``) on the train split of ``config``'s
+    data, its predictions for the evaluated split (rows as in a run's ``predictions.jsonl``), cached in ``out``
+    beside what it was fitted with (``<out>.fit.json``); a cache fitted with another recipe or data is an error."""
+    fit = json.loads(json.dumps({"recipe": recipe, **{k: config.get(k) for k in DATA_KEYS}}, sort_keys=True))
+    stamp = out.with_suffix(".fit.json")
     if out.is_file():
+        fitted = json.loads(stamp.read_text()) if stamp.is_file() else {}
+        if fitted != fit:
+            differ = sorted(k for k in fit if fitted.get(k) != fit[k])
+            raise ConfigError(f"{out} was fitted otherwise ({', '.join(differ)} differ from what the study now "
+                              f"gives it): delete it to fit the baseline again")
         return read_jsonl(out)
     from gencls_core.engine import Engine
 
     engine = Engine({**config, "progress": False})
-    rows = (_tfidf if name == "tfidf" else _seqcls)(engine)
+    rows = _tfidf(engine) if name == "tfidf" else _seqcls(engine, recipe)
+    write_text_atomic(stamp, json.dumps(fit, sort_keys=True) + "\n")
     write_jsonl(out, rows)
     return rows
 
@@ -46,13 +71,13 @@ def _tfidf(engine: Any) -> list[dict[str, Any]]:
 
     splits = engine.dataset().splits
     evaluated = splits[engine.config.splits.evaluate]
-    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                          LogisticRegression(max_iter=2000, C=10.0))
+    model = make_pipeline(TfidfVectorizer(ngram_range=tuple(TFIDF["ngram_range"]), sublinear_tf=TFIDF["sublinear_tf"]),
+                          LogisticRegression(max_iter=2000, C=TFIDF["C"]))
     model.fit(splits["train"]["text"], splits["train"]["label"])
     return _rows(evaluated, list(model.predict(evaluated["text"])))
 
 
-def _seqcls(engine: Any) -> list[dict[str, Any]]:
+def _seqcls(engine: Any, recipe: dict[str, Any]) -> list[dict[str, Any]]:
     """The cell's causal LM's body under a new linear head over the classes (the last token's state), LoRA on
     attention plus the head trained with transformers' Trainer; predictions are the head's argmax."""
     import tempfile
@@ -68,6 +93,8 @@ def _seqcls(engine: Any) -> list[dict[str, Any]]:
     data, tokenizer, causal = ctx.data, ctx.lm.tokenizer, ctx.lm.model
     classes = list(data.labels)
     config = causal.config.__class__.from_dict({**causal.config.to_dict(), "num_labels": len(classes),
+                                                "id2label": dict(enumerate(classes)),
+                                                "label2id": {c: i for i, c in enumerate(classes)},
                                                 "pad_token_id": tokenizer.pad_token_id})
     model = AutoModelForSequenceClassification.from_config(config).to(causal.device, causal.dtype)
     body = {k: v for k, v in causal.state_dict().items() if not k.startswith("lm_head.")}
@@ -75,8 +102,8 @@ def _seqcls(engine: Any) -> list[dict[str, Any]]:
     if unexpected or any(not k.startswith("score.") for k in missing):
         raise ValueError(f"the sequence-classification baseline cannot reuse {type(causal).__name__}'s weights: "
                          f"missing {missing[:3]}, unexpected {unexpected[:3]}")
-    model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=SEQCLS["r"], lora_alpha=SEQCLS["alpha"],
-                                             lora_dropout=SEQCLS["dropout"],
+    model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=recipe["r"], lora_alpha=recipe["alpha"],
+                                             lora_dropout=recipe["dropout"],
                                              target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
 
     def encode(split: Any) -> list[dict[str, Any]]:
@@ -88,9 +115,9 @@ def _seqcls(engine: Any) -> list[dict[str, Any]]:
         return {**batch, "labels": torch.tensor([r["labels"] for r in rows])}
 
     with tempfile.TemporaryDirectory() as scratch:
-        args = TrainingArguments(output_dir=scratch, learning_rate=SEQCLS["learning_rate"],
-                                 per_device_train_batch_size=SEQCLS["batch_size"],
-                                 num_train_epochs=SEQCLS["epochs"], seed=engine.config.seed, save_strategy="no",
+        args = TrainingArguments(output_dir=scratch, learning_rate=recipe["learning_rate"],
+                                 per_device_train_batch_size=recipe["batch_size"],
+                                 num_train_epochs=recipe["epochs"], seed=engine.config.seed, save_strategy="no",
                                  report_to=[], logging_strategy="no", disable_tqdm=True,
                                  remove_unused_columns=False, use_cpu=ctx.device == "cpu")
         Trainer(model=model, args=args, train_dataset=encode(data.splits["train"]), data_collator=collate).train()

@@ -49,13 +49,18 @@ def plan(spec, overrides, out):
 
     study_, planned, folder = _open(spec, overrides, out)
     click.echo(f"study {study_.spec.name}: {len(planned)} cells into {folder.path}")
+    changed = set(folder.changed())
+    status = {p.cell.name: "changed" if p.cell.name in changed else folder.status(p.cell.name) for p in planned}
     for line, p in zip(describe(planned), planned):
-        click.echo(f"  [{folder.status(p.cell.name)}] {line}")
+        click.echo(f"  [{status[p.cell.name]}] {line}")
     fitted = baseline_seconds(study_, lambda *key: baseline_path(folder.path, *key).is_file())
     if fitted:
         click.echo(f"  baselines ({', '.join(study_.spec.baselines)}): ~{fitted / 60:.0f} min")
-    total = fitted + sum(estimate_seconds(p) for p in planned if folder.status(p.cell.name) != "done")
+    total = fitted + sum(estimate_seconds(p) for p in planned if status[p.cell.name] != "done")
     click.echo(f"left to run: ~{total / 3600:.1f} h (rough: SmolLM2-135M on 2 CPU cores; a GPU is far faster)")
+    if changed:
+        click.echo(f"{len(changed)} cell(s) marked [changed] were run with another config; `run` and `summary` "
+                   f"refuse this folder until they are removed: choose another folder (--out)", err=True)
 
 
 @study.command()
@@ -125,6 +130,7 @@ def commands(spec, overrides, out):
 def summary(spec, overrides, out, resamples):
     """Write summary.csv, summary.md and the plots from the finished cells (unfinished ones are listed)."""
     study_, _, folder = _open(spec, overrides, out)
+    folder.check()
     _write_summary(study_, folder.path, resamples)
 
 

@@ -29,21 +29,30 @@ class Folder:
         self.planned = {p.cell.name: p for p in planned}
         self.configs = {p.cell.name: p.run_config(path) for p in planned}
 
-    def claim(self) -> None:
-        """Create or reopen the folder; refuse one holding another study, or a cell with another config."""
+    def check(self) -> dict[str, Any]:
+        """The folder's state; refuse a folder holding another study, or a cell run with another config."""
         state = self._read() or {}
         if state and state.get("name") != self.name:
             raise UsageError(f"{self.path} holds study {state.get('name')!r}, not {self.name!r}; choose another "
                              f"folder (--out)")
-        cells = state.get("cells", {})
-        for name, entry in cells.items():
-            if name in self.configs and entry["config"] != self.configs[name] and (self.path / name).exists():
-                raise UsageError(f"{self.path}: cell {name} was run with another config (the spec changed); remove "
-                                 f"{self.path / name} to run it again, or choose another folder (--out)")
+        for name in self.changed():
+            raise UsageError(f"{self.path}: cell {name} was run with another config (the spec changed); remove "
+                             f"{self.path / name} to run it again, or choose another folder (--out)")
+        return state
+
+    def claim(self) -> None:
+        """Create or reopen the folder (see ``check``) and record every cell's config."""
+        cells = self.check().get("cells", {})
         self.path.mkdir(parents=True, exist_ok=True)
         for name, config in self.configs.items():
             cells[name] = {**cells.get(name, {}), "config": config}
         write_json(self.path / STATE, {"name": self.name, "cells": cells})
+
+    def changed(self) -> list[str]:
+        """Cells whose run directory was made with another config than the spec now gives them."""
+        cells = (self._read() or {}).get("cells", {})
+        return [name for name, entry in cells.items() if name in self.configs
+                and entry.get("config") != self.configs[name] and (self.path / name).exists()]
 
     def status(self, name: str) -> str:
         """done, interrupted / failed / running (a run directory that did not finish), or pending."""

@@ -58,7 +58,8 @@ class StudySpec(BaseModel):
     baselines: list[Literal["tfidf", "seqcls"]] = Field(
         ["tfidf"], description="discriminative baselines in the table: tfidf = TF-IDF + logistic regression; "
                                "seqcls = a LoRA sequence-classification head on the cell's LM (trains once per "
-                               "column and seed)")
+                               "column and seed, with the baseline row's SFT learning rate, epochs, batch size "
+                               "and LoRA shape)")
 
     @field_validator("name")
     @classmethod

@@ -16,7 +16,7 @@ import numpy as np
 from gencls_core.results import describe_rare, rarely_predicted, read_jsonl, write_text_atomic
 from gencls_core.stats import macro_f1, seed_bootstrap
 from gencls_core.study.baselines import ROWS as BASELINE_ROWS
-from gencls_core.study.baselines import baseline_path, baseline_predictions
+from gencls_core.study.baselines import baseline_path, baseline_predictions, baseline_recipe
 from gencls_core.study.spec import Study
 
 
@@ -76,10 +76,14 @@ def summarize(study: Study, folder: Path, *, resamples: int = 2000) -> Summary:
         notes += [f"{cell.name}: {describe_rare(rare)}"] if rare else []
         scored.setdefault((row, column), {})[seed] = Scored.from_rows(predictions, labels)
         anchors.setdefault((column, seed), (cell, labels))
+    # the baselines train like the baseline row's cell (its SFT recipe), on any cell's data
+    recipe_from = {(study.column(c), c.values.get("seed", "-")): c.resolved for c in study.cells
+                   if study.row(c) == study.baseline_row}
     for name in study.spec.baselines:
         rows.append(BASELINE_ROWS[name])
         for (column, seed), (cell, labels) in anchors.items():
-            predictions = baseline_predictions(name, cell.config, baseline_path(folder, name, column, seed))
+            recipe = baseline_recipe(name, recipe_from.get((column, seed), cell.resolved))
+            predictions = baseline_predictions(name, cell.config, baseline_path(folder, name, column, seed), recipe)
             scored.setdefault((BASELINE_ROWS[name], column), {})[seed] = Scored.from_rows(predictions, labels)
     summary = Summary(rows, columns, {}, study.baseline_row, missing, notes)
     for (row, column), by_seed in scored.items():
