@@ -1,5 +1,5 @@
-"""The bad-input and fault matrix of issue 12, through the CLI on the tiny model: one markdown row per case
-(exit code, what the user sees on stderr, what is left in the output folder).
+"""The bad-input and fault matrix of issues 12 and 32, through the CLI on the tiny model: one markdown row per
+case (exit code, what the user sees on stderr, what is left in the output folder).
 
     python benchmarks/fault_matrix.py [CASE ...]
 
@@ -9,6 +9,7 @@ Each case runs in a fresh folder under a temporary directory; nothing here is ti
 import csv
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -391,6 +392,236 @@ def case_nan_reward():
     row("GRPO with a reward returning NaN", gencls("run", "--config", cfgfile(f, c), env=env), f)
 
 
+# -- issue 32: deleting folders, labels as written, run directories as data, the server, messages -----------------
+_TRAINED: dict[str, Path] = {}
+
+
+def trained(tag):
+    """A finished one-step SFT run of its own (its folder under ROOT/tag)."""
+    if tag not in _TRAINED:
+        f = ROOT / tag
+        gencls("run", "--config", cfgfile(f, base(f, trainers=[{"name": "sft", "max_steps": 1}])))
+        _TRAINED[tag] = next((f / "runs").iterdir())
+    return _TRAINED[tag]
+
+
+def listing(folder):
+    return sorted(p.name for p in Path(folder).iterdir()) if Path(folder).is_dir() else "gone"
+
+
+def case_export_force():
+    run = trained("xforce")
+    runs = run.parent
+    d = gencls("export", str(run), str(runs), "--force")
+    row("`export RUN runs --force` (OUT = the output folder)", d, ROOT / "xforce", f"; runs/: {listing(runs)}")
+    d = gencls("export", str(run), str(run), "--force")
+    row("`export RUN RUN --force` (OUT = the run)", d, ROOT / "xforce", f"; run holds run.json: "
+        f"{(run / 'run.json').is_file()}")
+    mine = ROOT / "xforce" / "mine"
+    mine.mkdir(exist_ok=True)
+    (mine / "notes.txt").write_text("mine")
+    d = gencls("export", str(run), str(mine), "--force")
+    print(f"| `export RUN my-folder --force` (user files) | {d.returncode} | {msg(d)} | my-folder: {listing(mine)} |")
+
+
+def case_labels():
+    for name, pair in [("true/false", ("true", "false")), ("01/02", ("01", "02")), ("1/1.0", ("1", "1.0")),
+                       ("NA/None", ("NA", "None"))]:
+        f = ROOT / f"labels-{pair[0]}"
+        c = base(f)
+        rows = list(csv.reader(open(c["dataset"]["path"])))[1:]
+        with open(c["dataset"]["path"], "w", newline="") as h:
+            w = csv.writer(h)
+            w.writerow(["text", "label"])
+            w.writerows([(t, pair[0] if label == "positive" else pair[1]) for t, label in rows])
+        d = gencls("run", "--config", cfgfile(f, c))
+        got = [json.loads(p.read_text())["data"]["labels"] for p in (f / "runs").glob("*/run.json")]
+        row(f"CSV labels {name}", d, f, f"; classes {got[0] if got else None}")
+
+
+def case_remote_code():
+    run = trained("remote")
+    model = ROOT / "remote" / "remote-model"
+    shutil.copytree(MODEL, model, dirs_exist_ok=True)
+    marker = ROOT / "remote" / "PWNED"
+    (model / "evil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n"
+                                   "from transformers import LlamaForCausalLM\nclass Evil(LlamaForCausalLM):\n"
+                                   "    pass\n")
+    config = json.loads((model / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "evil.Evil"}
+    (model / "config.json").write_text(json.dumps(config))
+    rec = json.loads((run / "run.json").read_text())
+    rec["config"]["model"] = {"name": "hf", "path": str(model), "trust_remote_code": True}
+    rec.pop("trained_model", None)
+    (run / "run.json").write_text(json.dumps(rec))
+    d = gencls("predict", str(run), "-", stdin="good\n")
+    row("run.json says `trust_remote_code: true` (model folder ships code): `predict`", d, ROOT / "remote",
+        f"; the folder's code ran: {marker.exists()}")
+
+
+def case_recorded_paths():
+    run = trained("paths")
+    rec = json.loads((run / "run.json").read_text())
+    for value in ("../../elsewhere", "/tmp"):
+        (run / "run.json").write_text(json.dumps({**rec, "trained_model": value}))
+        row(f"run.json `trained_model: {value}`: `predict`", gencls("predict", str(run), "-", stdin="good\n"),
+            ROOT / "paths")
+    other = make_tiny_model(ROOT / "paths" / "another-model", seed=1)
+    (run / "run.json").write_text(json.dumps({**rec, "config": {**rec["config"], "model": {"name": "hf", "path":
+                                                                                          str(other)}}}))
+    row("run.json names another base model than the adapter's: `predict`",
+        gencls("predict", str(run), "-", stdin="good\n"), ROOT / "paths")
+    (run / "run.json").write_text(json.dumps({k: v for k, v in rec.items() if k != "config"}))
+    row("run.json without `config`: `predict`", gencls("predict", str(run), "-", stdin="good\n"), ROOT / "paths")
+
+
+def case_run_name():
+    f = ROOT / "runname"
+    c = base(f, run_name="../../escaped")
+    d = gencls("run", "--config", cfgfile(f, c))
+    row("`run_name: ../../escaped`", d, f, f"; escaped folder written: {(f / 'runs' / '../../escaped').exists()}")
+
+
+def case_yaml_bomb():
+    f = ROOT / "bomb"
+    f.mkdir(exist_ok=True)
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    (f / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    t = time.time()
+    p = subprocess.Popen([PY, "-m", "gencls_core", "config", "show", "--config", str(f / "bomb.yaml")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate()
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    row(f"YAML alias bomb ({len((f / 'bomb.yaml').read_bytes())} bytes): `config show`",
+        subprocess.CompletedProcess([], p.returncode, out, err), f,
+        f"{time.time() - t:.1f} s, children's peak RSS so far {peak} MB")
+
+
+def case_serve():
+    from fastapi.testclient import TestClient
+
+    from gencls_core import Engine
+    from gencls_core.serve import create_app
+
+    run = trained("serve")
+    engine = Engine.from_run_dir(run, overrides=["truncation.max_prompt_tokens=60"])
+    with TestClient(create_app(engine), raise_server_exceptions=False) as client:
+        for what, body, kind in [("a lone surrogate", {"texts": ["\ud800"]}, "application/json"),
+                                 ("a whitespace-only text", {"texts": ["   "]}, "application/json"),
+                                 ("JSON sent as text/plain", {"texts": ["good"]}, "text/plain"),
+                                 ("an over-long text", {"texts": [" ".join(["good film"] * 400)]},
+                                  "application/json")]:
+            r = client.post("/classify", content=json.dumps(body), headers={"content-type": kind})
+            answer = r.text if r.status_code != 200 else json.dumps(
+                {k: v for k, v in r.json()["predictions"][0].items() if k in ("label", "truncated")})
+            print(f"| `serve`: {what} | HTTP {r.status_code} | {answer[:200]} | |", flush=True)
+
+
+def case_leakage():
+    f = ROOT / "leak"
+    c = base(f)
+    rows = list(csv.reader(open(c["dataset"]["path"])))[1:]
+    (f / "train.csv").write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows)
+                                 + f"{rows[0][0]},negative\n")
+    (f / "test.csv").write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows[:5]))
+    c["dataset"] = {"name": "local", "train": str(f / "train.csv"), "test": str(f / "test.csv")}
+    d = gencls("run", "--config", cfgfile(f, c))
+    m = [json.loads(p.read_text()).get("data_checks") for p in (f / "runs").glob("*/metrics.json")]
+    row("test texts also in train, one text with two labels", d, f, f"; data_checks {m[0] if m else None}")
+
+
+def case_damaged():
+    run = trained("damaged")
+    weights = next((run / "stages/1-sft/model").glob("*.safetensors"))
+    weights.write_bytes(b"garbage")
+    row("a damaged adapter safetensors: `predict`", gencls("predict", str(run), "-", stdin="good\n"), ROOT / "damaged")
+    (run / "stages/1-sft/model/adapter_config.json").write_text("{not json")
+    row("a non-JSON adapter_config.json: `predict`", gencls("predict", str(run), "-", stdin="good\n"),
+        ROOT / "damaged")
+    f = ROOT / "badjsonl"
+    c = base(f)
+    lines = [json.dumps({"text": f"t{i}", "label": "ab"[i % 2]}) for i in range(30)]
+    lines[17] = '{"text": "broken, "label": "a"}'
+    (f / "d.jsonl").write_text("\n".join(lines) + "\n")
+    c["dataset"] = {"name": "local", "path": str(f / "d.jsonl")}
+    c["splits"] = {"test_size": 4}
+    row("a JSONL with a bad line 18", gencls("run", "--config", cfgfile(f, c)), f)
+
+
+def case_predict_inputs():
+    run = trained("inputs")
+    f = ROOT / "inputs"
+    (f / "texts.txt").write_text("good\n\nbad\n")
+    d = gencls("predict", str(run), str(f / "texts.txt"))
+    print(f"| `predict` on 3 lines, one blank | {d.returncode} | {msg(d)} | {len(d.stdout.splitlines())} "
+          f"predictions |")
+    (f / "in.csv").write_text("text,label\ngreat fun,positive\n")
+    d = gencls("predict", str(run), str(f / "in.csv"))
+    texts = [json.loads(line)["text"] for line in d.stdout.splitlines()]
+    print(f"| `predict` on a text,label CSV | {d.returncode} | {msg(d)} | texts classified: {texts} |")
+    (f / "blob.bin").write_bytes(bytes(range(256)) * 4)
+    row("`predict` on a binary file", gencls("predict", str(run), str(f / "blob.bin")), f)
+    d = gencls("predict", str(run), str(f / "texts.txt"), "-o", str(f / "texts.txt"))
+    row("`predict IN -o IN`", d, f, f"; input now starts {(f / 'texts.txt').read_text()[:12]!r}")
+
+
+def case_disk_full():
+    small = ROOT / "small"
+    small.mkdir(exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)]).returncode:
+        print("| full disk | skipped | cannot mount a tmpfs here (needs root) | |")
+        return
+    try:
+        f = ROOT / "full"
+        c = base(f, output_dir=str(small / "runs"),
+                 trainers=[{"name": "sft", "max_steps": 50, "save_steps": 1, "lora": None}])
+        d = gencls("run", "--config", cfgfile(f, c))
+        st = [json.loads(p.read_text()).get("status") for p in (small / "runs").glob("*/run.json")]
+        row("disk full (1 MB tmpfs) during training", d, f, f"; run.json status {st}")
+        subprocess.run(["umount", str(small)], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
+        (small / "runs").mkdir()
+        (small / "fill").write_bytes(b"\0" * (1000 << 10))
+        d = gencls("run", "--config", cfgfile(f, c))
+        print(f"| disk full before the run | {d.returncode} | {msg(d)} | runs/: {listing(small / 'runs')} |")
+    finally:
+        subprocess.run(["umount", str(small)])
+
+
+def case_model_modes():
+    run = trained("modes")
+    modes = sorted({oct(p.stat().st_mode & 0o777) for p in (run / "stages").rglob("*") if p.is_file()})
+    print(f"| file modes under stages/ (umask {oct(os.umask(0o022))}) | | | {modes} |")
+
+
+def case_messages():
+    f = ROOT / "msg"
+    c = base(f)
+    row("`--set splits.test_size=abc`", gencls("run", "--config", cfgfile(f, c), "--set", "splits.test_size=abc"), f)
+    row("`--set seed=true`", gencls("run", "--config", cfgfile(f, c), "--set", "seed=true"), f)
+    row("`--set dataset.path=/dev/zero`", gencls("run", "--config", cfgfile(f, c), "--set", "dataset.path=/dev/zero"),
+        f)
+    for name, pair, extra in [("Spam/spam", ("Spam", "spam"), []),
+                              ("spam/not spam, free generation", ("spam", "not spam"), ["--set", "decoder=generate"])]:
+        g = ROOT / f"msg-{pair[1]}"
+        c = base(g)
+        rows = list(csv.reader(open(c["dataset"]["path"])))[1:]
+        with open(c["dataset"]["path"], "w", newline="") as h:
+            w = csv.writer(h)
+            w.writerow(["text", "label"])
+            w.writerows([(t, pair[0] if label == "positive" else pair[1]) for t, label in rows])
+        row(f"labels {name}", gencls("run", "--config", cfgfile(g, c), *extra), g)
+    run = trained("unfinished")
+    rec = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**rec, "status": "interrupted"}))
+    row("`export` of an interrupted run", gencls("export", str(run), str(ROOT / "unfinished" / "x")),
+        ROOT / "unfinished")
+    d = gencls("plugins", "list", env={"GENCLS_PLUGINS": "#$%"})
+    print(f"| `GENCLS_PLUGINS='#$%' gencls plugins list` | {d.returncode} | {msg(d)} | "
+          f"{len(d.stdout.splitlines())} components listed |")
+
+
 CASES = {
     "seed": case_seed,
     "single": case_single_class,
@@ -411,6 +642,19 @@ CASES = {
     "umask": case_umask,
     "clash": case_clash,
     "nanreward": case_nan_reward,
+    "exportforce": case_export_force,
+    "labels": case_labels,
+    "remotecode": case_remote_code,
+    "paths": case_recorded_paths,
+    "runname": case_run_name,
+    "yamlbomb": case_yaml_bomb,
+    "serve": case_serve,
+    "leakage": case_leakage,
+    "damaged": case_damaged,
+    "inputs": case_predict_inputs,
+    "diskfull": case_disk_full,
+    "modes": case_model_modes,
+    "messages": case_messages,
 }
 print("| case | exit | message | left behind |\n|---|---|---|---|")
 for name in sys.argv[1:] or CASES:

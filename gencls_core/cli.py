@@ -91,25 +91,35 @@ def run(config_file, plugins, overrides, resume_dir):
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("input", required=False, default="-", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="write the predictions here (atomically) instead of standard output: .csv (text, label, status, "
-                   "one p_<class> column per class) or JSON lines (any other name)")
+              help="write the predictions here (atomically) instead of standard output: .csv (line, text, label, "
+                   "status, truncated, one p_<class> column per class) or JSON lines (any other name)")
+@click.option("--text-column", default="text", show_default=True,
+              help="the column (.csv) or field (.jsonl) holding the text")
 @click.option("--batch-size", type=click.IntRange(min=1), help="inputs per decoder call (default: the run's)")
 @click.option("--allow-unfinished", is_flag=True,
               help="use a run that did not finish (its last finished stage's model)")
-def predict(run_dir, input, output, batch_size, allow_unfinished):
+@click.option("--trust-remote-code", is_flag=True,
+              help="run Python code that the model folder ships (never taken from run.json or gencls.json)")
+def predict(run_dir, input, output, text_column, batch_size, allow_unfinished, trust_remote_code):
     """Classify texts with a finished run's (or an export's) model, prompt and decoder.
 
-    INPUT is a text file (one text per line), a .jsonl file with a "text" field, or - for standard input.
-    Prints one JSON object per text: text, label (null when no valid label), status, probs, scores, output.
+    INPUT is a .csv file (with a header; the text in --text-column), a .jsonl file (one object per line, the
+    text in --text-column), any other file as plain UTF-8 text (one text per line), or - for standard input
+    (plain text). Empty lines or texts are skipped with a warning. Prints one JSON object per text: line (the
+    input's line or row number), text, label (null when no valid label), status, truncated, probs, scores,
+    output.
     """
+    from gencls_core.predict_input import read_inputs
     from gencls_core.results import write_jsonl, write_text_atomic
 
-    engine = _trained_engine(run_dir, allow_unfinished, [f"decoder.batch_size={batch_size}"] if batch_size else None)
-    texts = _read_texts(input)
+    engine = _trained_engine(run_dir, allow_unfinished, [f"decoder.batch_size={batch_size}"] if batch_size else None,
+                             trust_remote_code)
+    inputs = read_inputs(input, text_column, output)  # before the model loads: a bad input costs little
     quiet_libraries()
-    preds = engine.predict(texts)
-    rows = [{"text": t, "label": p.label, "status": p.status, "probs": p.probs, "scores": p.scores,
-             "output": p.output} for t, p in zip(texts, preds)]
+    preds = engine.predict(inputs.texts)
+    rows = [{"line": n, "text": t, "label": p.label, "status": p.status, "truncated": p.truncated,
+             "probs": p.probs, "scores": p.scores, "output": p.output}
+            for n, t, p in zip(inputs.lines, inputs.texts, preds)]
     if output and output.suffix.lower() == ".csv":
         write_text_atomic(output, _csv(rows, engine.recorded["data"]["labels"]))
     elif output:
@@ -119,13 +129,14 @@ def predict(run_dir, input, output, batch_size, allow_unfinished):
             click.echo(json.dumps(r))
 
 
-def _trained_engine(run_dir: Path, allow_unfinished: bool, overrides: list[str] | None):
+def _trained_engine(run_dir: Path, allow_unfinished: bool, overrides: list[str] | None, trust_remote_code: bool):
     """The engine of a run directory, or of a `gencls export` folder."""
     from gencls_core.engine import Engine
 
     if (run_dir / "gencls.json").is_file():
-        return Engine.from_pretrained(run_dir, overrides=overrides)
-    return Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished, overrides=overrides)
+        return Engine.from_pretrained(run_dir, overrides=overrides, trust_remote_code=trust_remote_code)
+    return Engine.from_run_dir(run_dir, allow_unfinished=allow_unfinished, overrides=overrides,
+                               trust_remote_code=trust_remote_code)
 
 
 @cli.command()
@@ -139,7 +150,9 @@ def _trained_engine(run_dir: Path, allow_unfinished: bool, overrides: list[str] 
 @click.option("--max-texts", default=256, show_default=True, type=click.IntRange(min=1),
               help="most texts in one request (more: HTTP 413)")
 @click.option("--allow-unfinished", is_flag=True, help="serve a run that did not finish (its last stage's model)")
-def serve(run_dir, host, port, max_batch, max_wait_ms, max_texts, allow_unfinished):
+@click.option("--trust-remote-code", is_flag=True,
+              help="run Python code that the model folder ships (never taken from run.json or gencls.json)")
+def serve(run_dir, host, port, max_batch, max_wait_ms, max_texts, allow_unfinished, trust_remote_code):
     """Serve a finished run's (or an export's) model over HTTP: POST /classify {"texts": [...]}, GET /health,
     GET /info; interactive docs at /docs. Needs the serve extra: pip install "gencls[serve]"."""
     try:
@@ -148,32 +161,35 @@ def serve(run_dir, host, port, max_batch, max_wait_ms, max_texts, allow_unfinish
         from gencls_core.serve import create_app
     except ImportError as err:
         raise click.UsageError(f"gencls serve needs FastAPI and uvicorn ({err}); pip install 'gencls[serve]'") from None
-    engine = _trained_engine(run_dir, allow_unfinished, None)
+    engine = _trained_engine(run_dir, allow_unfinished, None, trust_remote_code)
     quiet_libraries()
     app = create_app(engine, max_batch=max_batch, max_wait_ms=max_wait_ms, max_texts=max_texts)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def _csv(rows: list[dict], labels: list[str]) -> str:
-    """Predictions as CSV: text, label, status and each class's probability."""
+    """Predictions as CSV: input line, text, label, status, truncated and each class's probability."""
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["text", "label", "status", *[f"p_{c}" for c in labels]])
+    writer.writerow(["line", "text", "label", "status", "truncated", *[f"p_{c}" for c in labels]])
     for r in rows:
         probs = r["probs"] or {}
-        writer.writerow([r["text"], r["label"] or "", r["status"], *[probs.get(c, "") for c in labels]])
+        writer.writerow([r["line"], r["text"], r["label"] or "", r["status"], r["truncated"],
+                         *[probs.get(c, "") for c in labels]])
     return out.getvalue()
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="replace OUT if it exists")
+@click.option("--force", is_flag=True, help="replace OUT if it is an earlier gencls export")
 @click.option("--push-to-hub", "repo", metavar="REPO", help="also upload the folder to this Hugging Face Hub repo")
-def export(run_dir, out, force, repo):
+@click.option("--trust-remote-code", is_flag=True,
+              help="run Python code that the model folder ships (never taken from run.json or gencls.json)")
+def export(run_dir, out, force, repo, trust_remote_code):
     """Export a finished run to OUT: the model with its adapter merged (safetensors), the tokenizer, gencls.json
     (labels, prompt, decoder) and a model card.
 
@@ -182,36 +198,10 @@ def export(run_dir, out, force, repo):
     from gencls_core.export import export_run, push_to_hub
 
     quiet_libraries()
-    folder = export_run(run_dir, out, force=force)
+    folder = export_run(run_dir, out, force=force, trust_remote_code=trust_remote_code)
     click.echo(f"exported {run_dir} to {folder}")
     if repo:
         click.echo(f"pushed to {push_to_hub(folder, repo)}")
-
-
-def _read_texts(source: str) -> list[str]:
-    from gencls_core.errors import DataError
-
-    if source == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise DataError(f"input file {path} does not exist")
-        lines = path.read_text().splitlines()
-        if path.suffix == ".jsonl":
-            texts = []
-            for n, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    texts.append(json.loads(line)["text"])
-                except (json.JSONDecodeError, KeyError, TypeError) as err:
-                    raise DataError(f"{path} line {n}: expected a JSON object with a \"text\" field ({err})") from None
-            return texts
-    texts = [line for line in lines if line.strip()]
-    if not texts:
-        raise DataError(f"no texts to classify in {'standard input' if source == '-' else source}")
-    return texts
 
 
 @cli.group()

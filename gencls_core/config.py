@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from gencls_core.errors import ConfigError, did_you_mean
+from gencls_core.errors import ConfigError, did_you_mean, not_a_file
 from gencls_core.interfaces import ComponentSpec
+from gencls_core.safeyaml import YamlTooLarge, load_yaml
 
 
 class RewardSpec(ComponentSpec):
@@ -73,9 +74,11 @@ class RunConfig(BaseModel):
     """Everything one run needs. Unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed for splits, sampling and training (0 to 2**32-1)")
+    seed: int = Field(0, ge=0, le=2**32 - 1, strict=True,  # strict: `seed: true` is not seed 1
+                      description="seed for splits, sampling and training (0 to 2**32-1)")
     output_dir: Path = Field(Path("runs"), description="parent folder of run directories")
-    run_name: str | None = Field(None, description="run directory name (default: time-dataset-model)")
+    run_name: str | None = Field(None, description="run directory name under output_dir (default: "
+                                                   "time-dataset-model); a name, not a path")
     plugins: list[str] = Field(default_factory=list, description="third-party plugins to load, in order")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when available")
     progress: bool = Field(True, description="show progress bars")
@@ -97,16 +100,32 @@ class RunConfig(BaseModel):
                           "starts from: evaluate it with another prompt, label scheme or decoder, or train further "
                           "stages on it")
 
+    # where the values came from, for error messages: the config file's name, and the --set overrides
+    _source: str = PrivateAttr("config")
+    _overrides: tuple[str, ...] = PrivateAttr(())
+
+    def blame(self, path: str) -> str:
+        """Where the value at key ``path`` was given: ``--set ...`` or the config file."""
+        return blame(path, self._source, self._overrides)
+
+    @field_validator("run_name")
+    @classmethod
+    def _a_name(cls, value: str | None) -> str | None:
+        if value is not None and (value in ("", ".", "..") or Path(value).name != value or "\\" in value):
+            raise ValueError(f"{value!r} is not a folder name: a run name may not hold a path (/, \\, .., or an "
+                             f"absolute path); put the parent folder in output_dir")
+        return value
+
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Parse a YAML or JSON config file into a dict."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        raise ConfigError(f"config file {path} {not_a_file(path)}")
     text = path.read_text()
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        data = json.loads(text) if path.suffix == ".json" else load_yaml(text)
+    except (json.JSONDecodeError, yaml.YAMLError, YamlTooLarge, RecursionError) as err:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {err}") from err
     if data is None:
         return {}
@@ -123,7 +142,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. decoder.name=generate")
         try:
-            set_path(data, key.split("."), yaml.safe_load(raw) if raw else "")
+            set_path(data, key.split("."), load_yaml(raw) if raw else "")
         except (ConfigError, IndexError, ValueError, yaml.YAMLError) as err:
             raise ConfigError(f"--set {item!r}: {err}") from None
     return data
@@ -162,15 +181,28 @@ def build_config(config: RunConfig | dict[str, Any] | str | Path | None = None,
         data = read_config_file(config)
     else:
         data = dict(config or {})
-    data = apply_overrides(data, list(overrides or []))
+    overrides = tuple(overrides or [])
+    data = apply_overrides(data, list(overrides))
     try:
-        return RunConfig.model_validate(data)
+        config = RunConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, RunConfig, source)) from None
+        raise ConfigError(format_validation_error(err, RunConfig, source, overrides=overrides)) from None
+    config._source, config._overrides = source, overrides
+    return config
 
 
-def format_validation_error(err: ValidationError, model: type[BaseModel], source: str, prefix: str = "") -> str:
-    """One line per problem: where it is, the key path, what is wrong, and a close match for typos."""
+def blame(path: str, source: str, overrides: tuple[str, ...] | list[str]) -> str:
+    """``--set KEY=VALUE`` when an override set the key ``path`` (or a key above or below it), else ``source``."""
+    for item in reversed(overrides):
+        key = item.partition("=")[0]
+        if path == key or path.startswith(f"{key}.") or key.startswith(f"{path}."):
+            return f"--set {item}"
+    return source
+
+
+def format_validation_error(err: ValidationError, model: type[BaseModel], source: str, prefix: str = "",
+                            overrides: tuple[str, ...] | list[str] = ()) -> str:
+    """One line per problem: where it was given, the key path, what is wrong, and a close match for typos."""
     lines = []
     for e in err.errors():
         loc = [str(p) for p in e["loc"]]
@@ -179,7 +211,7 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], source
         if e["type"] == "extra_forbidden":
             fields = _fields_at(model, loc[:-1])
             msg = f"unknown key{did_you_mean(loc[-1], fields)}; allowed: {', '.join(fields)}"
-        lines.append(f"{source}: {path}: {msg}")
+        lines.append(f"{blame(path, source, overrides)}: {path}: {msg}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 

@@ -14,6 +14,17 @@ if TYPE_CHECKING:
     import datasets
 
 
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be classified (empty, or not encodable Unicode), or None."""
+    if not text.strip():
+        return "is empty or only whitespace"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"holds a lone UTF-16 surrogate ({text[err.start]!r} at character {err.start}), which is not text"
+    return None
+
+
 def check_labeled_data(data: LabeledData, where: str) -> None:
     """Every split has a non-empty ``text`` and a ``label`` from ``data.labels``; report the first bad row."""
     if len(set(data.labels)) < 2:
@@ -94,3 +105,30 @@ def _take(ds: datasets.Dataset, size: int | float, labels: list[str], seed: int,
         stratify = None
     parts = tagged.train_test_split(test_size=n, seed=seed, stratify_by_column=stratify)
     return parts["test"].remove_columns("_class"), parts["train"].remove_columns("_class")
+
+
+def overlap_checks(splits: dict[str, datasets.Dataset]) -> dict[str, int]:
+    """Leakage and label conflicts across the final splits, texts compared with whitespace collapsed:
+    ``<split>_in_train`` counts the evaluation examples whose text is also a training text; ``conflicting_texts``
+    the distinct texts given two or more different labels anywhere. Each non-zero count is warned about."""
+    seen: dict[str, set[str]] = {}
+    for ds in splits.values():
+        for text, label in zip(ds["text"], ds["label"]):
+            seen.setdefault(" ".join(text.split()), set()).add(label)
+    train = {" ".join(t.split()) for t in splits["train"]["text"]} if "train" in splits else set()
+    checks = {f"{name}_in_train": sum(" ".join(t.split()) in train for t in splits[name]["text"])
+              for name in ("validation", "test") if name in splits}
+    checks["conflicting_texts"] = sum(len(labels) > 1 for labels in seen.values())
+    for key, count in checks.items():
+        if not count:
+            continue
+        if key == "conflicting_texts":
+            message = (f"{count} distinct text(s) appear with different labels; the data contradicts itself there "
+                       f"(see data_checks in metrics.json)")
+        else:
+            split = key.removesuffix("_in_train")
+            message = (f"{count} of {len(splits[split])} {split} examples also appear in the training split "
+                       f"(leakage: their score overstates accuracy on unseen text); deduplicate the data")
+        warnings.warn(message, GenclsWarning, stacklevel=3)
+    return checks
+

@@ -6,6 +6,8 @@ resume), ``report.py`` (``run.json``'s record and ``report.md``), ``rundir.py`` 
 
 from __future__ import annotations
 
+import errno
+import json
 import time
 import traceback
 import warnings
@@ -16,7 +18,7 @@ from typing import Any
 from gencls_core.config import RunConfig, build_config, read_config_file
 from gencls_core.devices import resolve_device
 from gencls_core.distributed import Processes
-from gencls_core.errors import GenclsWarning, UsageError
+from gencls_core.errors import ConfigError, GenclsWarning, UsageError
 from gencls_core.inference import Inference, Predictor, label_scheme, load_data, load_model, prompt_strategy
 from gencls_core.interfaces import LabeledData, LoadedModel, Prediction, RunContext
 from gencls_core.plugins import Plugins, load_plugins
@@ -24,11 +26,42 @@ from gencls_core.report import base_record, now, stage_columns, write_report
 from gencls_core.resolve import Resolution, resolve
 from gencls_core.results import RunResult, scalar_metrics, write_json, write_jsonl, write_text_atomic
 from gencls_core.rewards import CheckedReward
-from gencls_core.rundir import check_writable, new_run_dir, trained_model_of
+from gencls_core.rundir import check_writable, new_run_dir, recorded_path, release_run_dir, trained_model_of
 from gencls_core.services import RunServices
 from gencls_core.stages import run_stages
 from gencls_core.timing import timed
 from gencls_core.weights import load_trained, merged
+
+# what predict needs of a run's config (the dataset and splits only for prompts that draw training examples)
+INFERENCE_SLOTS = ("seed", "dataset", "splits", "truncation", "labels", "prompt", "inference_labels",
+                   "inference_prompt", "decoder")
+
+
+def untrusted(config: dict[str, Any], source: Path, trust_remote_code: bool) -> dict[str, Any]:
+    """A recorded config as data: a component's ``trust_remote_code: true`` is turned off (with a warning) unless
+    the caller passed ``trust_remote_code`` itself."""
+    config = dict(config)
+    for key, spec in config.items():
+        if isinstance(spec, dict) and spec.get("trust_remote_code") is True:
+            if trust_remote_code:
+                warnings.warn(f"{source} asks {key} to run code from its model folder; running it, as "
+                              f"--trust-remote-code allows", GenclsWarning, stacklevel=3)
+            else:
+                config[key] = {**spec, "trust_remote_code": False}
+                warnings.warn(f"{source} asks {key} to run code from its model folder; not honoured (a run "
+                              f"directory is data); pass --trust-remote-code if you trust where it came from",
+                              GenclsWarning, stacklevel=3)
+    return config
+
+
+def disk_full(err: BaseException) -> bool:
+    """Whether ``err`` (or an error it was raised from) is a full disk; libraries such as safetensors only say it
+    in their message."""
+    while err is not None:
+        if getattr(err, "errno", None) == errno.ENOSPC or "No space left on device" in str(err):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 class Engine:
@@ -51,23 +84,26 @@ class Engine:
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, *, plugins: Plugins | None = None, allow_unfinished: bool = False,
-                     overrides: list[str] | None = None) -> Engine:
+                     overrides: list[str] | None = None, trust_remote_code: bool = False,
+                     unfinished_hint: str = "pass --allow-unfinished to use the model of its last finished stage",
+                     ) -> Engine:
         """An engine with the resolved config a run recorded in its ``run.json`` (and its trained model);
-        ``overrides`` (``key=value``) change it for inference, e.g. ``decoder.batch_size=32``.
+        ``overrides`` (``key=value``) change it for inference, e.g. ``decoder.batch_size=32``. The record is data:
+        its paths stay inside ``run_dir`` and its ``trust_remote_code`` is only honoured with ``trust_remote_code``.
 
-        A run that did not finish is refused unless ``allow_unfinished``: then its last finished stage's model
-        is used (the untrained model, with a warning, when no stage finished).
+        A run that did not finish is refused (the error ends with ``unfinished_hint``) unless
+        ``allow_unfinished``: then its last finished stage's model is used (the untrained model, with a warning,
+        when no stage finished).
         """
-        engine = cls._recorded(run_dir, plugins, overrides)
+        engine = cls._recorded(run_dir, plugins, overrides, trust_remote_code)
         record = engine.recorded
         status = record.get("status")
         if status != "done" and not allow_unfinished:
             why = f" ({record['error']})" if record.get("error") else ""
             raise UsageError(f"{run_dir} has not finished (status {status}{why}), so its model may be untrained or "
-                             f"half-trained. Finish it with `gencls run --resume {run_dir}`, or pass "
-                             f"--allow-unfinished to use the model of its last finished stage")
+                             f"half-trained. Finish it with `gencls run --resume {run_dir}`, or {unfinished_hint}")
         if record.get("trained_model"):
-            engine.trained_model = engine.run_dir / record["trained_model"]
+            engine.trained_model = recorded_path(engine.run_dir, record["trained_model"], "trained_model")
             if not engine.trained_model.is_dir():
                 raise UsageError(f"{run_dir}: the trained model folder {engine.trained_model} recorded in run.json "
                                  f"is missing; the run directory is incomplete")
@@ -78,13 +114,23 @@ class Engine:
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, *, plugins: Plugins | None = None,
-                        overrides: list[str] | None = None) -> Engine:
-        """An engine for ``predict`` from a ``gencls export`` folder: its model, labels, prompt and decoder."""
+                        overrides: list[str] | None = None, trust_remote_code: bool = False) -> Engine:
+        """An engine for ``predict`` from a ``gencls export`` folder: its model, labels, prompt and decoder. The
+        folder is data: only the inference settings of its ``gencls.json`` are read, and code in the model folder
+        runs only with ``trust_remote_code``."""
         folder = Path(folder)
         if not (folder / "gencls.json").is_file():
             raise UsageError(f"{folder} is not a gencls export (no gencls.json); make one with `gencls export`")
         manifest = read_config_file(folder / "gencls.json")
-        config = {**manifest["config"], "model": {"name": "hf", "path": str(folder.resolve())}}
+        missing = [k for k in ("config", "labels", "task") if k not in manifest]
+        if missing or not isinstance(manifest["config"], dict):
+            raise UsageError(f"{folder / 'gencls.json'} lacks {', '.join(missing) or 'a config mapping'}; it is "
+                             f"not a complete gencls export: export the run again")
+        config = {k: v for k, v in manifest["config"].items() if k in INFERENCE_SLOTS}  # data, never a model or code
+        config["model"] = {"name": "hf", "path": str(folder.resolve()), "trust_remote_code": trust_remote_code}
+        if trust_remote_code:
+            warnings.warn(f"running code from the model folder {folder}, as --trust-remote-code allows",
+                          GenclsWarning, stacklevel=2)
         engine = cls(config, plugins=plugins, overrides=overrides)
         stages = manifest.get("stages", [])  # exports made before "trained" was recorded: a stage with a trainer
         engine.recorded = {"data": {"labels": manifest["labels"], "task": manifest["task"]},
@@ -103,12 +149,17 @@ class Engine:
         return engine
 
     @classmethod
-    def _recorded(cls, run_dir: str | Path, plugins: Plugins | None, overrides: list[str] | None) -> Engine:
+    def _recorded(cls, run_dir: str | Path, plugins: Plugins | None, overrides: list[str] | None,
+                  trust_remote_code: bool = False) -> Engine:
         run_dir = Path(run_dir)
         if not (run_dir / "run.json").is_file():
             raise UsageError(f"{run_dir} is not a gencls run directory (no run.json)")
         record = read_config_file(run_dir / "run.json")
-        engine = cls(record["config"], plugins=plugins, overrides=overrides)
+        if not isinstance(record.get("config"), dict):
+            raise UsageError(f"{run_dir / 'run.json'} has no config mapping: it was not written by gencls run, or "
+                             f"was edited; a run directory needs its run.json as the run left it")
+        config = untrusted(record["config"], run_dir / "run.json", trust_remote_code)
+        engine = cls(config, plugins=plugins, overrides=overrides)
         engine.recorded, engine.run_dir = record, run_dir
         return engine
 
@@ -131,6 +182,7 @@ class Engine:
         ctx.processes, ctx.is_main = processes.count, processes.is_main
         with timed(timings, "load_data"):  # before the run directory: bad data or splits leave nothing behind
             ctx.data = load_data(self.resolution, ctx)
+        self._check_label_schemes(ctx)
         if not self.resuming:  # one directory for all processes, claimed by the main one
             self.run_dir = processes.agree(lambda: new_run_dir(self.resolution))
         run_dir = ctx.run_dir = self.run_dir
@@ -142,8 +194,14 @@ class Engine:
             record["resumed"] = [*self.recorded.get("resumed", []), now()]
         data = ctx.data
         record["data"] = {"labels": data.labels, "task": data.task, "source": data.source,
-                          "sizes": {k: len(v) for k, v in data.splits.items()}}
-        self._write(run_dir / "run.json", {**record, "status": "running"})
+                          "sizes": {k: len(v) for k, v in data.splits.items()}, "checks": data.checks}
+        try:
+            self._write(run_dir / "run.json", {**record, "status": "running"})
+        except OSError as err:
+            if not self.resuming:
+                release_run_dir(run_dir, created=not cfg.run_name)
+            raise UsageError(f"cannot write {run_dir / 'run.json'} ({err.strerror or err}); free space or choose "
+                             f"another output_dir") from err
         try:
             result = self._run(ctx, record, timings)
         except BaseException as err:
@@ -151,7 +209,11 @@ class Engine:
             record.update(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed",
                           error=f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
                           traceback=traceback.format_exc())
-            self._write(run_dir / "run.json", record)
+            written = self._write_final(run_dir / "run.json", record)
+            if disk_full(err):
+                raise UsageError(f"the disk holding {run_dir} is full ({err}); run.json "
+                                 f"{'says failed' if written else 'could not be updated'}. Free space, then "
+                                 f"continue with `gencls run --resume {run_dir}`") from err
             raise
         timings["total"] = round(before + time.time() - started, 3)
         record.update(status="done", metrics=scalar_metrics(result.metrics), stages=result.stages)
@@ -176,6 +238,7 @@ class Engine:
         else:
             evaluation, stages = inference.evaluate_split(timings), []
         metrics, values, rows = evaluation
+        metrics = {**metrics, "data_checks": ctx.data.checks}
         if stages:
             metrics = {**metrics, "stages": stages}
         if self.processes.is_main:
@@ -259,7 +322,7 @@ class Engine:
         if self.config.start_from is not None:
             start = trained_model_of(self.config.start_from)
             if adapter or not (start / "adapter_config.json").is_file():
-                ctx.lm, ctx.trained = load_trained(ctx.lm, start), True
+                ctx.lm, ctx.trained = load_trained(ctx.lm, start, same_base=False), True
 
     def _prepare_training(self, ctx: RunContext) -> None:
         """The training label scheme (its ``prepare_training`` applied to the training split, e.g. relabelling),
@@ -280,6 +343,35 @@ class Engine:
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         if self.processes.is_main:
             write_json(path, data)
+
+    def _write_final(self, path: Path, record: dict[str, Any]) -> bool:
+        """Write a failed run's record; on a full disk, write it in place without the traceback (the old file's
+        space is reused). False when even that failed (a warning says so)."""
+        try:
+            self._write(path, record)
+            return True
+        except OSError:
+            pass
+        try:
+            if self.processes.is_main:
+                path.write_text(json.dumps({k: v for k, v in record.items() if k != "traceback"}, default=str))
+            return True
+        except OSError as err:
+            warnings.warn(f"could not record the failure in {path} ({err.strerror or err})", GenclsWarning,
+                          stacklevel=3)
+            return False
+
+    def _check_label_schemes(self, ctx: RunContext) -> None:
+        """Set the label schemes up on the dataset's classes before the run directory exists, so that classes
+        they cannot tell apart leave nothing behind. Only their ConfigErrors count here: a scheme that needs the
+        model (not loaded yet) is set up again, with it, when the run starts."""
+        for slot in ("labels", "inference_labels"):
+            try:
+                label_scheme(self.resolution, slot, ctx)
+            except ConfigError:
+                raise
+            except Exception:  # checked again with the model loaded
+                continue
 
     def _check_processes(self) -> None:
         """With several processes, every training stage must support them (the others would train one copy per

@@ -68,3 +68,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+def not_a_file(path: object) -> str:
+    """Why ``path`` is not a readable regular file: it does not exist, is a folder, or is a device or pipe."""
+    from pathlib import Path
+
+    path = Path(str(path))
+    if not path.exists():
+        return "does not exist"
+    return "is a folder, not a file" if path.is_dir() else "is not a regular file (a device, pipe or socket)"
+

@@ -6,40 +6,71 @@ causal LM."""
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from gencls_core.engine import Engine
+from gencls_core.engine import INFERENCE_SLOTS, Engine
 from gencls_core.errors import UsageError
-from gencls_core.results import metrics_table, write_json, write_text_atomic
+from gencls_core.results import follow_umask, metrics_table, write_json, write_text_atomic
 from gencls_core.weights import save_merged
 
 MANIFEST = "gencls.json"
-# what predict needs of the run's config (the dataset and splits only for prompts that draw training examples)
-INFERENCE_SLOTS = ("seed", "dataset", "splits", "truncation", "labels", "prompt", "inference_labels",
-                   "inference_prompt", "decoder")
 
 
-def export_run(run_dir: Path, out: Path, *, force: bool = False) -> Path:
-    """Write the export of ``run_dir`` to ``out`` (refused when ``out`` exists, unless ``force``)."""
-    if out.exists() and not force:
-        raise UsageError(f"{out} exists; choose another folder or pass --force to replace it")
-    engine = Engine.from_run_dir(run_dir)
+def export_run(run_dir: Path, out: Path, *, force: bool = False, trust_remote_code: bool = False) -> Path:
+    """Write the export of ``run_dir`` to ``out``. An existing ``out`` is refused, unless ``force`` and it is
+    itself a gencls export (and neither holds nor is the run, its output folder or the working directory)."""
+    check_export_target(Path(run_dir), Path(out), force)
+    engine = Engine.from_run_dir(run_dir, unfinished_hint="export a finished run",
+                                 trust_remote_code=trust_remote_code)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        _write_export(engine, Path(run_dir), tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
+def _write_export(engine: Engine, run_dir: Path, folder: Path) -> None:
+    """The merged model, tokenizer, manifest and model card into ``folder``."""
     record = engine.recorded
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_merged(engine.trained_lm("cpu"), tmp)
+    save_merged(engine.trained_lm("cpu"), folder)
     config = {k: v for k, v in record["config"].items() if k in INFERENCE_SLOTS}
-    write_json(tmp / MANIFEST, {
-        "format": 1, "gencls_version": record["gencls_version"], "source_run": str(Path(run_dir).resolve()),
+    write_json(folder / MANIFEST, {
+        "format": 1, "gencls_version": record["gencls_version"], "source_run": str(run_dir.resolve()),
         "labels": record["data"]["labels"], "task": record["data"]["task"], "config": config,
         "trained": engine.trained_model is not None or engine.config.start_from is not None,
         "metrics": record.get("metrics", {}), "stages": record.get("stages", []),
     })
-    write_text_atomic(tmp / "README.md", _model_card(record))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return out
+    write_text_atomic(folder / "README.md", _model_card(record))
+    follow_umask(folder)  # mkdtemp makes a 0700 folder, safetensors 0600 files
+
+
+def check_export_target(run_dir: Path, out: Path, force: bool) -> None:
+    """Refuse an ``out`` whose replacement would delete what this export did not create."""
+    if not out.exists() and not out.is_symlink():
+        return
+    if not force:
+        raise UsageError(f"{out} exists; choose another folder or pass --force to replace an earlier export")
+    target, run = out.resolve(), run_dir.resolve()
+    if run in target.parents:
+        raise UsageError(f"--force would delete {out}, which is part of the run being exported ({run}); export to a "
+                         f"new folder outside it")
+    protected = {"the run being exported": run, "the run's output folder": run.parent,
+                 "the working directory": Path.cwd().resolve()}
+    for what, path in protected.items():
+        if target == path or target in path.parents:
+            raise UsageError(f"--force would delete {out}, which is or holds {what} ({path}); export to a new "
+                             f"folder")
+    if out.is_symlink() or not out.is_dir() or not (out / MANIFEST).is_file():
+        raise UsageError(f"--force only replaces an earlier gencls export, and {out} is not one (no {MANIFEST}); "
+                         f"it is left as it is: choose another folder")
 
 
 def _model_card(record: dict[str, Any]) -> str:

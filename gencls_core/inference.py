@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from gencls_core.chat import render_prompt
 from gencls_core.contracts import check_messages, check_metrics, check_predictions
-from gencls_core.data import check_labeled_data, make_splits
+from gencls_core.data import check_labeled_data, make_splits, overlap_checks, text_problem
 from gencls_core.distributed import Processes
-from gencls_core.errors import GenclsWarning
+from gencls_core.errors import DataError, GenclsWarning
 from gencls_core.interfaces import Decoder, LabeledData, LabelScheme, Prediction, PromptStrategy, RunContext
 from gencls_core.resolve import Resolution
 from gencls_core.results import describe_rare, rarely_predicted
@@ -30,6 +31,7 @@ def load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
     data = slot.build().load(ctx)
     check_labeled_data(data, f"dataset {slot.entry.name!r}")
     data.splits = make_splits(data, config.splits, config.seed)
+    data.checks = overlap_checks(data.splits)
     return data
 
 
@@ -93,7 +95,14 @@ class Inference:
         decoder = self.decoder()
         render, fitter = self.renderer()
         ctx.render = render
-        prompts = [render(t, f"input {i}") for i, t in enumerate(texts)]
+        prompts, cut = [], []
+        for i, t in enumerate(texts):
+            problem = text_problem(t) if isinstance(t, str) else f"is a {type(t).__name__}, not text"
+            if problem:
+                raise DataError(f"input {i}: the text {problem}")
+            before = fitter.truncated
+            prompts.append(render(t, f"input {i}"))
+            cut.append(fitter.truncated > before)
         truncated = fitter.truncated
         if truncated:
             warnings.warn(f"{truncated} of {len(texts)} texts were truncated to fit a {fitter.limit}-token prompt "
@@ -105,8 +114,9 @@ class Inference:
         else:
             predictions = decoder.decode(ctx.lm, prompts, self.labels, ctx)
         predictions = check_predictions(slots["decoder"].who(), predictions, len(prompts), self.labels.labels)
-        final = [self.labels.finalize(p) for p in predictions]
-        return check_predictions(slots["inference_labels"].who(), final, len(prompts), ctx.data.labels), truncated
+        final = check_predictions(slots["inference_labels"].who(), [self.labels.finalize(p) for p in predictions],
+                                  len(prompts), ctx.data.labels)
+        return [replace(p, truncated=True) if c else p for p, c in zip(final, cut)], truncated
 
     def evaluate_split(self, timings: dict[str, float]) -> Evaluation:
         """Decode the evaluation split (``splits.evaluate``: test, or validation while choosing settings) and

@@ -78,6 +78,7 @@ class LabeledData:
     labels: list[str]
     task: str = "Classify the text."
     source: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, int] = field(default_factory=dict)  # leakage and conflicts found by the engine
 
 
 @dataclass
@@ -86,7 +87,8 @@ class Prediction:
 
     ``label`` is None when the output named no single valid label; ``status`` then says why
     (``no_label`` or ``multiple_labels``). ``scores`` are the decoder's raw per-label scores, ``probs``
-    a probability distribution over the labels (for calibration metrics), ``output`` the generated text.
+    a probability distribution over the labels (for calibration metrics), ``output`` the generated text;
+    ``truncated`` is set by the engine when the text was cut to fit the prompt limit.
     """
 
     label: str | None
@@ -94,6 +96,7 @@ class Prediction:
     probs: dict[str, float] | None = None
     output: str | None = None
     status: Literal["ok", "no_label", "multiple_labels", "abstained"] = "ok"
+    truncated: bool = False
 
 
 class ModelSource(Component):
@@ -141,6 +144,12 @@ class LabelScheme(Component):
     def answers(self) -> dict[str, str]:
         """Class name -> answer text, for every class."""
         return {label: self.verbalize(label) for label in self.labels}
+
+    def ambiguous_answers(self) -> dict[str, list[str]]:
+        """Classes whose answer, said in a sentence, is read as naming other classes too (``spam`` inside
+        ``not spam``): class -> every class ``find`` reads there. Free generation cannot answer those in prose."""
+        found = {label: self.find(f"It is {answer}.") for label, answer in self.answers().items()}
+        return {label: names for label, names in found.items() if len(names) > 1}
 
     def prepare_training(self, ctx: RunContext) -> None:
         """Called once before the first training stage, with the model loaded; may relabel

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ import pluggy
 from stevedore import ExtensionManager, NamedExtensionManager
 
 from gencls_core import hookspecs
-from gencls_core.errors import GenclsError, PluginLoadError, PluginNotFound, did_you_mean
+from gencls_core.errors import GenclsError, GenclsWarning, PluginLoadError, PluginNotFound, did_you_mean
 from gencls_core.interfaces import KINDS
 from gencls_core.registry import PluginInfo, Registry
 
@@ -103,6 +104,12 @@ def _one_line(text: str) -> str:
     return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
 
 
+def _from_env(name: str) -> str:
+    """' (from GENCLS_PLUGINS)' when the environment variable named the plugin."""
+    env = [n.strip().removeprefix("no:").strip() for n in os.environ.get("GENCLS_PLUGINS", "").split(",")]
+    return f" (from GENCLS_PLUGINS={os.environ['GENCLS_PLUGINS']!r})" if name in env else ""
+
+
 def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
                  modules: Sequence[tuple[PluginInfo, object]] = ()) -> Plugins:
     """Import and register plugins.
@@ -115,9 +122,15 @@ def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
     requested = requested_plugins(names)
     left_out = [n[3:].strip() for n in requested if n.startswith("no:")]
     names = [n for n in requested if not n.startswith("no:") and n not in left_out]
+    if all_installed:  # listing imports every plugin anyway: a bad name is a warning, not the end of the listing
+        for n in [*left_out, *names]:
+            if n not in available:
+                warnings.warn(f"plugin {n!r}{_from_env(n)} is not installed{did_you_mean(n, available)}; listing "
+                              f"the installed plugins", GenclsWarning, stacklevel=2)
+        left_out, names = [n for n in left_out if n in available], [n for n in names if n in available]
     for n in left_out:
         if n not in available:
-            raise PluginNotFound(f"cannot leave out plugin {n!r} (no:{n}): it is not installed"
+            raise PluginNotFound(f"cannot leave out plugin {n!r} (no:{n}{_from_env(n)}): it is not installed"
                                  f"{did_you_mean(n, available)}; installed: {', '.join(sorted(available))}")
     for n in names:
         if n in clashes:
@@ -128,7 +141,7 @@ def load_plugins(names: Sequence[str] = (), *, all_installed: bool = False,
         if n not in available:
             installed = sorted(p for p, i in available.items() if not i.builtin)
             raise PluginNotFound(
-                f"plugin {n!r} is not installed{did_you_mean(n, available)}. "
+                f"plugin {n!r}{_from_env(n)} is not installed{did_you_mean(n, available)}. "
                 f"Installed third-party plugins: {', '.join(installed) or 'none'}. "
                 f"Try: pip install gencls-plugin-{n}")
     wanted = list(available) if all_installed else [n for n, i in available.items() if i.builtin] + names

@@ -84,6 +84,7 @@ class Resolution:
 
 def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
     defaults = _defaults(plugins)
+    given = {"source": config._source, "overrides": config._overrides}  # for error messages
     slots: dict[str, Slot] = {}
     for field, kind in SLOT_KINDS.items():
         if field in LIST_SLOTS:
@@ -91,19 +92,21 @@ def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
         spec = getattr(config, field)
         if spec is None:
             spec = getattr(config, INFERENCE_TWINS[field])
-        slots[field] = fill_slot(field, kind, spec, plugins, defaults.get(INFERENCE_TWINS.get(field, field)))
-    trainers = [fill_slot(f"trainers.{i}", "trainer", s, plugins, None) for i, s in enumerate(config.trainers)]
+        slots[field] = fill_slot(field, kind, spec, plugins, defaults.get(INFERENCE_TWINS.get(field, field)),
+                                 **given)
+    trainers = [fill_slot(f"trainers.{i}", "trainer", s, plugins, None, **given)
+                for i, s in enumerate(config.trainers)]
     reward_specs = config.rewards
     if reward_specs is None:
         reward_specs = [RewardSpec(name=n) for n in defaults.get("rewards", [])]
     rewards = []
     for i, spec in enumerate(reward_specs):
-        rewards.append(fill_slot(f"rewards.{i}", "reward_func", spec, plugins, None))
+        rewards.append(fill_slot(f"rewards.{i}", "reward_func", spec, plugins, None, **given))
         rewards[-1].weight = spec.weight
     specs = config.evaluators
     if specs is None:
         specs = [ComponentSpec(name=n) for n in defaults.get("evaluators", [])]
-    evaluators = [fill_slot(f"evaluators.{i}", "evaluator", s, plugins, None) for i, s in enumerate(specs)]
+    evaluators = [fill_slot(f"evaluators.{i}", "evaluator", s, plugins, None, **given) for i, s in enumerate(specs)]
     return Resolution(config, slots, trainers, rewards, evaluators)
 
 
@@ -118,9 +121,10 @@ def _defaults(plugins: Plugins) -> dict[str, Any]:
     return defaults
 
 
-def fill_slot(path: str, kind: str, spec: ComponentSpec, plugins: Plugins, default: str | None) -> Slot:
+def fill_slot(path: str, kind: str, spec: ComponentSpec, plugins: Plugins, default: str | None,
+              source: str = "config", overrides: tuple[str, ...] = ()) -> Slot:
     """The component ``spec`` names (or the slot rule's choice) with its options validated; ``path`` names
-    the slot in errors."""
+    the slot in errors, ``source`` and ``overrides`` where its options were given."""
     name = spec.name or _candidate(path, kind, plugins) or default
     if name is None:
         known = ", ".join(plugins.registry.names(kind)) or "none (was the plugin providing them left out?)"
@@ -131,7 +135,7 @@ def fill_slot(path: str, kind: str, spec: ComponentSpec, plugins: Plugins, defau
     except ValidationError as err:
         raise ConfigError(
             f"options of {kind} {name!r} ({entry.plugin.describe()}):\n"
-            + format_validation_error(err, entry.component.Config, "config", prefix=path)) from None
+            + format_validation_error(err, entry.component.Config, source, prefix=path, overrides=overrides)) from None
     return Slot(path, entry, options)
 
 

@@ -35,6 +35,15 @@ def current_umask() -> int:
     return mask
 
 
+def follow_umask(folder: Path) -> None:
+    """Give every file and folder under ``folder`` the mode an ordinary write would (libraries such as
+    safetensors write model files 0600)."""
+    mask = current_umask()
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 def write_json(path: Path, data: Any) -> None:
     write_text_atomic(path, _dumps(data, path, indent=2) + "\n")
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gencls_core.data import text_problem
 from gencls_core.errors import DataError, UsageError
 from gencls_core.interfaces import Prediction
 
@@ -94,13 +95,26 @@ def _settle(done: asyncio.Future, result: Any = None, error: BaseException | Non
         done.set_result(result)
 
 
+def _bad_text(texts: list[str]) -> str | None:
+    """Why the request's texts cannot be classified (a run refuses the same texts), or None."""
+    for i, text in enumerate(texts):
+        problem = text_problem(text)
+        if problem:
+            return f"{'the text' if len(texts) == 1 else f'texts[{i}]'} {problem}; send text to classify"
+    return None
+
+
 def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, max_texts: int = 256) -> Any:
     """The FastAPI app: ``POST /classify`` ``{"texts": [...]}``, ``GET /health``, ``GET /info``; docs at
     ``/docs``."""
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI, HTTPException
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field
+    from starlette.requests import Request as StarletteRequest
 
     labels = engine.recorded.get("data", {}).get("labels")
     state: dict[str, Any] = {}
@@ -114,6 +128,7 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
         probs: dict[str, float] | None = None
         scores: dict[str, float] | None = None
         output: str | None = None
+        truncated: bool = Field(False, description="the text was cut to fit the model's prompt limit")
 
     class Response(BaseModel):
         predictions: list[Answer]
@@ -130,6 +145,16 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
     app = FastAPI(title="gencls", summary="Generative text classification with a trained gencls run",
                   lifespan=lifespan)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: StarletteRequest, err: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422, with a word on the content type when the body was not sent as JSON."""
+        detail: Any = jsonable_encoder(err.errors())
+        kind = request.headers.get("content-type", "")
+        if not kind.split(";")[0].strip().lower().endswith("json"):
+            detail = (f"the body must be JSON sent with the header content-type: application/json (got "
+                      f"{kind or 'no content-type'}), e.g. {{\"texts\": [\"a text\"]}}")
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.post("/classify", response_model=Response)
     async def classify(request: Request) -> Response:
         """Classify the texts: one prediction per text, in order."""
@@ -139,12 +164,15 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
         if len(texts) > max_texts:
             raise HTTPException(413, f"{len(texts)} texts in one request; at most {max_texts} "
                                      f"(the server's --max-texts)")
+        problem = _bad_text(texts)
+        if problem:
+            raise HTTPException(422, problem)
         try:
             predictions = await state["batcher"].submit(texts)
         except (UsageError, DataError) as err:  # e.g. a text over the limit under truncation policy: error
             raise HTTPException(422, str(err)) from None
         return Response(predictions=[Answer(label=p.label, status=p.status, probs=p.probs, scores=p.scores,
-                                            output=p.output) for p in predictions])
+                                            output=p.output, truncated=p.truncated) for p in predictions])
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -54,7 +54,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         config = dict(self.config if self.config is not None else DEFAULT)
         if "dataset" in config:
             raise UsageError("GenerativeClassifier's config must not set dataset: fit's texts are the data")
-        config.update(dataset={"name": "local", "train": str(data), "test": str(data)}, seed=self.random_state,
+        config.update(dataset={"name": "local", "train": str(data), "test": str(data)}, seed=int(self.random_state),
                       output_dir=str(folder), progress=self.progress,
                       splits={**config.get("splits", {}), "test_size": min(CHECK_SIZE, len(texts))})
         self.run_dir_ = Engine(config).run().run_dir

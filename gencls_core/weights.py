@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from gencls_core.interfaces import LoadedModel
+from gencls_core.results import follow_umask
 
 
 def save_trained(lm: LoadedModel, path: Path) -> None:
@@ -14,26 +15,62 @@ def save_trained(lm: LoadedModel, path: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     lm.model.save_pretrained(tmp)
     lm.tokenizer.save_pretrained(tmp)
+    follow_umask(tmp)
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)
 
 
-def load_trained(base: LoadedModel, path: Path) -> LoadedModel:
-    """``base`` with the stage result at ``path`` applied: its adapter (trainable) or its full weights."""
-    if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
-        from gencls_core.errors import ModelError
+def load_trained(base: LoadedModel, path: Path, *, same_base: bool = True) -> LoadedModel:
+    """``base`` with the stage result at ``path`` applied: its adapter (trainable) or its full weights. A file that
+    cannot be read is a ModelError naming it, and so is an adapter trained on another base model (a warning
+    unless ``same_base``: an adapter brought from elsewhere may name its base differently)."""
+    from gencls_core.errors import ModelError
 
+    if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
         raise ModelError(f"trained model folder {path} is missing or incomplete (no config.json or "
                          f"adapter_config.json)")
-    if (path / "adapter_config.json").is_file():
-        from peft import PeftModel
+    try:
+        if (path / "adapter_config.json").is_file():
+            from peft import PeftModel
 
-        model = PeftModel.from_pretrained(base.model, str(path), is_trainable=True)
-    else:
-        from transformers import AutoModelForCausalLM
+            _check_adapter_base(base, path / "adapter_config.json", same_base)
+            model = PeftModel.from_pretrained(base.model, str(path), is_trainable=True)
+        else:
+            from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=base.model.dtype)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=base.model.dtype)
+    except ModelError:
+        raise
+    except Exception as err:  # safetensors, peft and transformers raise many types for a damaged file
+        why = " ".join(str(err).split())[:300]
+        raise ModelError(f"could not load the trained model in {path} ({type(err).__name__}: {why}); its files "
+                         f"are damaged or were not written by gencls: train the stage again "
+                         f"(gencls run --resume retrains an unfinished one)") from err
     return LoadedModel(model.to(base.model.device), base.tokenizer, ref=f"{base.ref} + {path}")
+
+
+def _check_adapter_base(base: LoadedModel, adapter_config: Path, strict: bool) -> None:
+    """The adapter was trained on ``base`` (the same model folder name), else a ModelError (a warning unless
+    ``strict``)."""
+    import json
+    import warnings
+
+    from gencls_core.errors import GenclsWarning, ModelError
+
+    try:
+        trained_on = json.loads(adapter_config.read_text()).get("base_model_name_or_path")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
+        raise ModelError(f"{adapter_config} is not a JSON object ({err}); the adapter folder is damaged") from None
+    loaded = getattr(base.model, "name_or_path", "") or ""
+    if not trained_on or not loaded or Path(str(trained_on)).name == Path(loaded).name:
+        return
+    if not strict:
+        warnings.warn(f"the adapter in {adapter_config.parent} names {trained_on!r} as its base model; applying it "
+                      f"to {loaded!r}", GenclsWarning, stacklevel=3)
+        return
+    raise ModelError(f"the adapter in {adapter_config.parent} was trained on {trained_on!r}, but the run's model is "
+                     f"{loaded!r}; a run directory's adapter is only applied to its own base model. If the base "
+                     f"model only moved, set base_model_name_or_path in {adapter_config} to {loaded!r}")
 
 
 def merge_adapter(model_dir: Path, out: Path) -> Path:

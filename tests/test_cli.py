@@ -48,8 +48,8 @@ def test_predict_writes_jsonl_output_file(tmp_path, tiny_run_config):
     pred = gencls("predict", run_dir, str(texts), "-o", str(table), "--batch-size", "1")
     assert pred.returncode == 0, pred.stderr
     header, *lines = table.read_text().splitlines()
-    assert header == "text,label,status,p_negative,p_positive" and len(lines) == 2
-    assert lines[0].startswith("good film,") and abs(sum(float(x) for x in lines[0].split(",")[-2:]) - 1) < 1e-6
+    assert header == "line,text,label,status,truncated,p_negative,p_positive" and len(lines) == 2
+    assert lines[0].startswith("1,good film,") and abs(sum(float(x) for x in lines[0].split(",")[-2:]) - 1) < 1e-6
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"txt": "x"}\n')
     pred = gencls("predict", run_dir, str(bad))

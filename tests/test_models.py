@@ -52,7 +52,7 @@ def test_hf_source_missing_folder_is_named(tmp_path, ctx):
 
 def test_hf_source_unloadable_folder_says_what_to_do(tmp_path, ctx):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelError, match="could not load model .*pass a local model folder as model.path"):
+    with pytest.raises(ModelError, match="could not load the model in .*empty .*incomplete: copy or export"):
         HubModel(HubModel.Config(path=str(tmp_path / "empty"))).load(ctx)
 
 

@@ -3,12 +3,14 @@ splits, or your own train / validation / test files."""
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from gencls_core.errors import DataError
+from gencls_core.errors import DataError, not_a_file
 from gencls_core.interfaces import DatasetSource, LabeledData
 from gencls_plugins.datasets.columns import ColumnOptions, build_split, label_set, require_columns
 
@@ -82,25 +84,75 @@ class LocalFile(DatasetSource):
         """One file as a checked split, and the labels it holds."""
         c = self.config
         if not path.is_file():
-            raise DataError(f"data file {path} does not exist (dataset.{option})")
+            raise DataError(f"data file {path} {not_a_file(path)} (dataset.{option})")
         fmt = FORMATS.get(path.suffix.lower()) if c.format == "auto" else c.format
         if fmt is None:
             raise DataError(f"{path}: cannot tell the format from the suffix; "
                             f"set dataset.format to csv, json or parquet")
-        import datasets
-
-        extra = {}
         if fmt != "parquet":
             check_encoding(path, c.encoding)
-            extra = {"encoding": c.encoding}
-        try:
-            ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **extra)
-        except Exception as err:  # datasets raises many types for malformed files
-            raise DataError(f"{path}: could not read as {fmt}: {err}") from err
-        require_columns(ds.column_names, c, str(path))
+        if fmt == "json":
+            columns, rows = read_json_rows(path, c.encoding)
+        else:
+            columns, rows = self._read_table(path, fmt)
+        require_columns(columns, c, str(path))
         header = 2 if fmt == "csv" else 1
 
         def row_name(i: int) -> str:
-            return f"row {i + 1} (line {i + header})" if fmt != "parquet" else f"row {i + 1}"
+            return f"row {i + 1} (line {i + header})" if fmt == "csv" else f"row {i + 1}"
 
-        return build_split(ds[c.text_column], ds[c.label_column], c, str(path), row_name)
+        return build_split([r.get(c.text_column) for r in rows], [r.get(c.label_column) for r in rows], c,
+                           str(path), row_name)
+
+    def _read_table(self, path: Path, fmt: str) -> tuple[list[str], list[dict[str, Any]]]:
+        """A CSV (every cell the string written in the file: no type guessing, no NA values) or Parquet file."""
+        import datasets
+
+        extra: dict[str, Any] = {}
+        if fmt == "csv":
+            with open(path, newline="", encoding=self.config.encoding) as f:
+                header = next(csv.reader(f), [])
+            if len(set(header)) != len(header):
+                raise DataError(f"{path}: the header names a column twice ({', '.join(header)}); rename one")
+            extra = {"encoding": self.config.encoding, "keep_default_na": False, "na_filter": False,
+                     "features": datasets.Features({name: datasets.Value("string") for name in header})}
+        try:
+            ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **extra)
+        except Exception as err:  # datasets raises many types for malformed files
+            raise DataError(f"{path}: could not read as {fmt}: {' '.join(str(err).split())[:300]}") from err
+        return ds.column_names, ds.to_list()
+
+
+def read_json_rows(path: Path, encoding: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """JSON Lines (or one JSON array) of objects, numbers and booleans kept as written (``1.0`` is ``"1.0"``, not
+    ``1``; ``true`` is ``"true"``). A line that is not JSON is a DataError naming it."""
+    text = path.read_text(encoding=encoding)
+    scalars = {"parse_int": str, "parse_float": str, "parse_constant": str}
+    if text.lstrip().startswith("["):
+        try:
+            rows = json.loads(text, **scalars)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
+        numbered = list(enumerate(rows, 1)) if isinstance(rows, list) else [(1, rows)]
+    else:
+        numbered = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((n, json.loads(line, **scalars)))
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}: line {n} is not valid JSON ({err.msg}); fix or remove that line") from None
+    columns: dict[str, None] = {}
+    for n, row in numbered:
+        if not isinstance(row, dict):
+            raise DataError(f"{path}: item {n} is not a JSON object with text and label fields")
+        columns.update(dict.fromkeys(row))
+    return list(columns), [{k: _as_written(v) for k, v in row.items()} for _, row in numbered]
+
+
+def _as_written(value: Any) -> Any:
+    """A JSON scalar as the text it was written as (numbers arrive as strings already)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

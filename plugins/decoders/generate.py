@@ -7,8 +7,11 @@ the token sequences of the label answers (a prefix tree), so every output is a l
 
 from __future__ import annotations
 
+import warnings
+
 from pydantic import Field
 
+from gencls_core.errors import GenclsWarning
 from gencls_core.interfaces import Decoder, Options, Prediction
 from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
 from gencls_plugins.decoders.batches import batches
@@ -19,6 +22,7 @@ class Generate(Decoder):
     """Batched greedy generation; the label scheme parses each answer (or decoding is constrained to labels)."""
 
     name = "generate"
+    _warned = False  # the ambiguous-answers warning is given once per decoder
 
     class Config(Options):
         batch_size: int = Field(8, ge=1, description="prompts per generate() call")
@@ -32,6 +36,7 @@ class Generate(Decoder):
 
         tok, model = lm.tokenizer, lm.model
         kwargs = {}
+        self._warn_ambiguous(labels)
         if self.config.constrained:
             tree = PrefixTree(answer_token_ids(tok, labels, end_of_answer=True), [tok.eos_token_id])
         all_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
@@ -53,4 +58,16 @@ class Generate(Decoder):
                 out[i] = Prediction(label=found[0] if len(found) == 1 else None, output=text.strip(),
                                     status=status)
         return out
+
+    def _warn_ambiguous(self, labels) -> None:
+        """Once per decoder: free answers that name one class inside another's answer count as several labels."""
+        ambiguous = labels.ambiguous_answers()
+        if self.config.constrained or not ambiguous or self._warned:
+            return
+        self._warned = True
+        which = "; ".join(f"{labels.verbalize(k)!r} reads as {v}" for k, v in ambiguous.items())
+        warnings.warn(f"free-text answers are ambiguous between these classes ({which}): an answer that is not "
+                      f"exactly one class's text counts as multiple_labels. Give them distinct answer texts "
+                      f"(labels.display) or decode with decoder.constrained=true or decoder=perplexity",
+                      GenclsWarning, stacklevel=2)
 

@@ -43,8 +43,16 @@ class NameLabels(LabelScheme):
         if unknown:
             raise ConfigError(f"labels.display names unknown class(es) {unknown}; classes: {labels}")
         texts = [normalize(self.verbalize(x)) for x in labels]
-        if len(set(texts)) != len(texts) or not all(texts):
-            raise ConfigError(f"labels.display: answer texts must be distinct and non-empty, got {texts}")
+        clashes: dict[str, list[str]] = {}
+        for label, text in zip(labels, texts):
+            clashes.setdefault(text, []).append(label)
+        bad = [group for text, group in clashes.items() if len(group) > 1 or not text]
+        if bad:
+            which = "; ".join(" and ".join(repr(self.verbalize(x)) for x in g) for g in bad)
+            fix = ("change labels.display" if self.config.display else
+                   "rename one in the data, or give them distinct answer texts with labels.display")
+            raise ConfigError(f"answers cannot tell classes apart: {which} read the same (or nothing) once case, "
+                              f"spaces and punctuation are ignored; {fix}")
         self._by_text = dict(zip(texts, labels))
 
     def verbalize(self, label: str) -> str:

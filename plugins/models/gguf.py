@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from gencls_core.assets import CacheWarning, cache_dir, changed_files, describe_changes, write_manifest
-from gencls_core.errors import ModelError
+from gencls_core.errors import ModelError, not_a_file
 from gencls_core.interfaces import LoadedModel, ModelSource
 from gencls_plugins.models.hub import DType, DTypeOptions, load_pretrained, with_pad_token
 
@@ -23,7 +23,7 @@ def load_gguf(path: Path, *, device: str, dtype: DType, cache_key: str | None = 
     second for a small model); a copy that changed is converted again, with a warning."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"GGUF file {path} does not exist")
+        raise ModelError(f"GGUF file {path} {not_a_file(path)}")
     if cache_key is None:
         st = path.stat()
         identity = f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()

@@ -35,8 +35,11 @@ def load_pretrained(ref: str, *, device: str, dtype: DType = "auto", **kwargs: A
     try:
         tokenizer = AutoTokenizer.from_pretrained(ref, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(ref, dtype=torch_dtype(dtype, device), **kwargs)
-    except (OSError, ValueError) as err:
-        why = " ".join(str(err).split())
+    except Exception as err:  # transformers, tokenizers and safetensors raise many types for a bad folder
+        why = " ".join(str(err).split())[:500]
+        if Path(ref).expanduser().is_dir():
+            raise ModelError(f"could not load the model in {ref} ({type(err).__name__}: {why}); its files are "
+                             f"damaged or incomplete: copy or export the model again") from err
         raise ModelError(f"could not load model {ref!r} from a local folder or the Hugging Face hub: {why} "
                          f"Without hub access, pass a local model folder as model.path") from err
     return LoadedModel(model.eval(), with_pad_token(tokenizer), ref)

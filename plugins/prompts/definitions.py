@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from gencls_core.errors import ConfigError
+from gencls_core.errors import ConfigError, not_a_file
+from gencls_core.safeyaml import YamlTooLarge, load_yaml
 
 
 def load_definitions(value: dict[str, str] | str, classes: list[str], who: str) -> dict[str, str]:
@@ -17,10 +18,11 @@ def load_definitions(value: dict[str, str] | str, classes: list[str], who: str) 
         path = Path(value)
         source = f"definitions file {path}"
         if not path.is_file():
-            raise ConfigError(f"{who}: {source} does not exist (write one with `gencls define`)")
+            raise ConfigError(f"{who}: {source} {not_a_file(path)} (write one with `gencls define`)")
         try:
-            value = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
-        except (json.JSONDecodeError, yaml.YAMLError) as err:
+            text = path.read_text()
+            value = json.loads(text) if path.suffix == ".json" else load_yaml(text, strings=True)
+        except (json.JSONDecodeError, yaml.YAMLError, YamlTooLarge) as err:
             raise ConfigError(f"{who}: {source} is not valid YAML/JSON: {err}") from None
     if not isinstance(value, dict) or not all(isinstance(v, str) and v.strip() for v in value.values()):
         raise ConfigError(f"{who}: {source} must map each class name to a non-empty definition")

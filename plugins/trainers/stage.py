@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel
-from gencls_core.results import write_json
+from gencls_core.results import follow_umask, write_json
 from gencls_plugins.trainers.checkpoints import last_checkpoint
 from gencls_plugins.trainers.curves import plot_curves
 from gencls_plugins.trainers.guards import finite_guard
@@ -53,7 +54,15 @@ def stage_callbacks(ctx: RunContext) -> list[Any]:
         def on_log(self, args, state, control, logs=None, **kwargs):
             state.log_history[-1]["train_seconds"] = round(self.before + time.time() - self.started, 3)
 
-    return [finite_guard(ctx), LogAtSave(), TrainSeconds(), *ctx.trainer_callbacks()]
+    class UmaskModes(TrainerCallback):
+        """Checkpoint files get the umask's modes (safetensors writes 0600)."""
+
+        def on_save(self, args, state, control, **kwargs):
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                follow_umask(folder)
+
+    return [finite_guard(ctx), LogAtSave(), TrainSeconds(), UmaskModes(), *ctx.trainer_callbacks()]
 
 
 def last_logged(history: list[dict[str, Any]], key: str) -> Any:
