@@ -15,22 +15,42 @@ from gencls_core.contracts import check_messages, check_metrics, check_predictio
 from gencls_core.data import check_labeled_data, make_splits, overlap_checks, text_problem
 from gencls_core.distributed import Processes
 from gencls_core.errors import DataError, GenclsWarning
-from gencls_core.interfaces import Decoder, LabeledData, LabelScheme, Prediction, PromptStrategy, RunContext
+from gencls_core.interfaces import (
+    Decoder,
+    LabeledData,
+    LabelScheme,
+    LoadedModel,
+    Prediction,
+    PromptStrategy,
+    RunContext,
+)
 from gencls_core.resolve import Resolution
 from gencls_core.results import describe_rare, rarely_predicted
 from gencls_core.truncation import PromptFitter, fitter_for
+
+AUTO_VALIDATION = 0.1  # the share of training examples carved for a stage that chooses on validation
 
 # (metrics, what each evaluator returned, prediction rows)
 Evaluation = tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
 
 
 def load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
-    """The dataset, checked and split by the config's seeded split rules."""
+    """The dataset, checked and split by the config's seeded split rules (with a validation split carved, and
+    said so, when a training stage chooses on one and the config asks for none)."""
     config = resolution.config
     slot = resolution.slots["dataset"]
     data = slot.build().load(ctx)
     check_labeled_data(data, f"dataset {slot.entry.name!r}")
-    data.splits = make_splits(data, config.splits, config.seed)
+    splits = config.splits
+    choosing = [t.path for t in resolution.trainers if t.build().needs_validation()]
+    if choosing and not splits.validation_size:
+        size = len(data.splits["validation"]) if "validation" in data.splits else AUTO_VALIDATION
+        splits = splits.model_copy(update={"validation_size": size})
+        warnings.warn(f"{', '.join(choosing)} choose(s) on a validation split and splits.validation_size is 0: "
+                      + ("using the dataset's validation split" if "validation" in data.splits else
+                         f"carving {AUTO_VALIDATION:.0%} of the training examples (seeded, stratified)")
+                      + "; set splits.validation_size to choose its size", GenclsWarning, stacklevel=2)
+    data.splits = make_splits(data, splits, config.seed)
     data.checks = overlap_checks(data.splits)
     return data
 
@@ -118,11 +138,26 @@ class Inference:
                                   len(prompts), ctx.data.labels)
         return [replace(p, truncated=True) if c else p for p, c in zip(final, cut)], truncated
 
-    def evaluate_split(self, timings: dict[str, float]) -> Evaluation:
-        """Decode the evaluation split (``splits.evaluate``: test, or validation while choosing settings) and
-        evaluate; the decoding time is added to ``timings["decode"]``."""
+    def validate(self, model: Any) -> dict[str, Any]:
+        """The scalar metrics (and ``rarely_predicted``, when a class is almost never predicted) of ``model`` (a
+        stage's model while it trains) on the validation split, decoded as a trained model is (no zero-shot
+        calibration); ``ctx.lm`` and ``ctx.trained`` are restored after."""
         ctx = self.ctx
-        split = ctx.data.splits[self.resolution.config.splits.evaluate]
+        lm, trained = ctx.lm, ctx.trained
+        ctx.lm, ctx.trained = LoadedModel(model, lm.tokenizer, lm.ref), True
+        try:
+            with warnings.catch_warnings():  # the final evaluation warns about collapse; mid-training it is noise
+                warnings.simplefilter("ignore", GenclsWarning)
+                metrics = self.evaluate_split({}, "validation")[0]
+        finally:
+            ctx.lm, ctx.trained = lm, trained
+        return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) or k == "rarely_predicted"}
+
+    def evaluate_split(self, timings: dict[str, float], split_name: str | None = None) -> Evaluation:
+        """Decode the evaluation split (``splits.evaluate``: test, or validation while choosing settings; or
+        ``split_name``) and evaluate; the decoding time is added to ``timings["decode"]``."""
+        ctx = self.ctx
+        split = ctx.data.splits[split_name or self.resolution.config.splits.evaluate]
         started = time.time()
         predictions, truncated = self.decode(list(split["text"]))
         seconds = time.time() - started

@@ -235,6 +235,11 @@ class Trainer(Component):
     def train(self, ctx: RunContext) -> dict[str, Any]:
         """Train and return a summary (losses, steps, ...) for ``run.json``."""
 
+    def needs_validation(self) -> bool:
+        """Whether the stage chooses on the validation split (``ctx.validate``), by default when its options set a
+        ``best_metric``; the engine then carves one from the training split when the run has none."""
+        return getattr(self.config, "best_metric", None) is not None
+
 
 class RewardFunc(Component):
     """A reward in TRL's contract: ``__call__(prompts, completions, **kwargs) -> list[float | None]``,
@@ -320,6 +325,9 @@ class RunContext:
     # set by a training stage whose trainer reports to integrations (report_to: TensorBoard, W&B, ...): the engine
     # sends it the stage's evaluation metrics, which then sit beside the training curves
     report: Callable[[dict[str, float]], None] | None = None
+    # set by the engine for each stage when the run has a validation split: decode it with the run's inference
+    # prompt, labels and decoder using the given model (the one being trained) and return the scalar metrics
+    validate: Callable[[Any], dict[str, Any]] | None = None
     processes: int = 1  # processes running this run (torchrun / accelerate launch); trainers with
     is_main: bool = True  # multi_process split the batches between them and write files on the main one only
 

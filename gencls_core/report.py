@@ -51,7 +51,13 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
              f"prompt `{slots['inference_prompt']}`, labels `{slots['inference_labels']}`, "
              f"decoder `{slots['decoder']}`, seed {record['seed']}", ""]
     if stages:
-        lines += ["## Stages", "", stage_table(stages, stage_columns(resolution)), "", "## Final metrics", ""]
+        lines += ["## Stages", "", stage_table(stages, stage_columns(resolution)), ""]
+        lines += [f"- stage {s['stage']} chose on validation: it ended with step {s['train_best_step']}'s weights "
+                  f"({s['train_best_metric']} {s['train_best_value']:.4f} on the validation split), stopped by "
+                  f"{s['train_stopped'].replace('_', ' ')} after {s['train_steps']} steps; curve in "
+                  f"`{s.get('train_figure', 'its training.png')}`"
+                  for s in stages if s.get("train_best_step") is not None]
+        lines += ["", "## Final metrics", ""] if lines[-1] else ["## Final metrics", ""]
     lines += metrics_table(metrics)
     if metrics.get("rarely_predicted"):
         lines += ["", f"**Warning:** {describe_rare(metrics['rarely_predicted'])}."]

@@ -28,6 +28,18 @@ class CheckedReward:
         return check_rewards(self.who, values, len(completions))
 
 
+class ClassWeighted(CheckedReward):
+    """``reward`` with each value multiplied by the weight of the example's gold class (``label=``)."""
+
+    def __init__(self, reward: CheckedReward, weights: dict[str, float]) -> None:
+        super().__init__(reward.func, reward.who, reward.__name__, reward.weight)
+        self.weights = weights
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+        values = super().__call__(prompts, completions, **kwargs)
+        return [None if v is None else v * self.weights.get(gold, 1.0) for v, gold in zip(values, kwargs["label"])]
+
+
 def weighted_rewards(rewards: list[CheckedReward], prompts: list[Any], texts: list[str],
                      **columns: Any) -> tuple[list[float | None], dict[str, float | None]]:
     """Each answer text's weighted sum of ``rewards`` (given as a conversational completion), formed as TRL's

@@ -38,6 +38,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
             train: dict[str, Any] = {}
             if slot:
                 ctx.stage_dir, ctx.resume = stage_dir, resuming
+                ctx.validate = inference.validate if "validation" in ctx.data.splits else None
                 with timed(timings, f"train:{slot.path}"):
                     train = slot.build().train(ctx) or {}
                 ctx.trained = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -31,6 +31,10 @@ class LoraOptions(Options):
                           target_modules=list(self.target_modules), task_type="CAUSAL_LM")
 
 
+# metric names where lower is better (calibration error, answers that named no label, losses)
+LOWER_IS_BETTER = ("ece", "loss", "unparseable", "no_label", "multiple_labels", "abstained")
+
+
 def option(name: str) -> str:
     """How a refused ``trainer_args`` name points at the stage option that sets it."""
     return f"the stage option {name}"
@@ -45,7 +49,9 @@ MANAGED_ARGS = {
         ("lr_scheduler_type", "lr_scheduler"), ("warmup_steps", "warmup"), ("weight_decay", "weight_decay"),
         ("logging_steps", "logging_steps"), ("save_strategy", "save_steps"), ("save_steps", "save_steps"),
         ("save_total_limit", "save_total_limit"), ("report_to", "report_to"),
-        ("activation_checkpointing", "gradient_checkpointing"), ("gradient_checkpointing", "gradient_checkpointing"))},
+        ("activation_checkpointing", "gradient_checkpointing"), ("gradient_checkpointing", "gradient_checkpointing"),
+        ("eval_strategy", "eval_steps"), ("eval_steps", "eval_steps"), ("metric_for_best_model", "best_metric"),
+        ("load_best_model_at_end", "best_metric"), ("greater_is_better", "best_metric"))},
     "disable_tqdm": "the run's progress setting",
     "bf16": "the device", "fp16": "the device", "use_cpu": "the device",
     "logging_nan_inf_filter": "gencls (off, so that a NaN loss stops the stage)",
@@ -97,6 +103,18 @@ class StageOptions(Options):
     gradient_checkpointing: bool = Field(
         False, description="activation checkpointing: less memory, slower steps (for SmolLM2-135M off is 1.9x "
                            "faster on an H100 at batch 8, 18% on CPU); turn it on for a model that does not fit")
+    best_metric: str | None = Field(
+        None, description="choose on the validation split: every eval_steps decode it with the run's decoder, keep "
+                          "the checkpoint with the best value of this metric (accuracy, f1_macro, ...) and end the "
+                          "stage with its weights (null: the last weights). A run without a validation split gets "
+                          "one carved from the training split")
+    patience: int | None = Field(None, ge=1, description="stop after this many validation evaluations without a "
+                                                         "better best_metric (null: train every step)")
+    eval_steps: int | None = Field(None, ge=1, description="evaluate on the validation split every this many steps "
+                                                           "(null: at each checkpoint, save_steps)")
+    class_weights: Literal["balanced"] | dict[str, float] | None = Field(
+        None, description="weigh each example by its gold class: balanced (n / (classes * n_class), as "
+                          "scikit-learn) or {class: weight} (others 1). sft: the answer loss; RL stages: the rewards")
     trainer_args: dict[str, Any] = Field(
         default_factory=dict, description="further arguments of the stage's transformers/TRL config class "
                                           "(TrainingArguments, SFTConfig, GRPOConfig), checked by name when the "
@@ -106,7 +124,21 @@ class StageOptions(Options):
     @model_validator(mode="after")
     def _trainer_args(self) -> StageOptions:
         check_trainer_args(self.trainer_args, self.args_class, {**MANAGED_ARGS, **self.own_args})
+        if isinstance(self.class_weights, dict) and any(not w > 0 for w in self.class_weights.values()):
+            raise ValueError(f"class_weights must be positive, got {self.class_weights}")
+        if self.patience is not None and self.best_metric is None:
+            raise ValueError("patience needs best_metric: the metric whose lack of improvement stops the stage")
         return self
+
+    def selection_args(self) -> dict[str, Any]:
+        """The TrainingArguments of choosing on validation: evaluate and checkpoint every ``eval_steps``, keep the
+        best checkpoint by ``best_metric`` and load it at the end (none without ``best_metric``)."""
+        if self.best_metric is None:
+            return {}
+        every = self.eval_steps or self.save_steps
+        return {"eval_strategy": "steps", "eval_steps": every, "save_steps": every,
+                "metric_for_best_model": self.best_metric, "load_best_model_at_end": True,
+                "greater_is_better": not any(w in self.best_metric for w in LOWER_IS_BETTER)}
 
 
 def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: Any) -> Any:
@@ -127,6 +159,7 @@ def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: 
     clash = sorted(set(opts.trainer_args) & set(extra))
     if clash:
         raise ConfigError(f"trainer_args.{clash[0]} is set by the stage itself; set the stage's own option instead")
+    extra = {"save_steps": opts.save_steps, **extra, **opts.selection_args()}
     return args_cls(
         output_dir=str(ctx.stage_dir / "checkpoints"), seed=ctx.seed, data_seed=ctx.seed,
         num_train_epochs=opts.epochs, max_steps=opts.max_steps,
@@ -134,7 +167,7 @@ def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: 
         gradient_accumulation_steps=opts.gradient_accumulation,
         learning_rate=opts.learning_rate, lr_scheduler_type=opts.lr_scheduler, warmup_steps=opts.warmup,
         weight_decay=opts.weight_decay, logging_steps=opts.logging_steps, save_strategy="steps",
-        save_steps=opts.save_steps, save_total_limit=opts.save_total_limit, report_to=report_to,
+        save_total_limit=opts.save_total_limit, report_to=report_to,
         activation_checkpointing=opts.gradient_checkpointing, bf16=cuda and torch.cuda.is_bf16_supported(), fp16=False,
         use_cpu=not cuda, disable_tqdm=not ctx.progress, logging_nan_inf_filter=False, **extra,
         **opts.trainer_args)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gencls_core.errors import ConfigError
-from gencls_core.interfaces import LoadedModel
-from gencls_core.results import follow_umask, write_json
+from gencls_core.errors import ConfigError, GenclsWarning
+from gencls_core.interfaces import LoadedModel, Trainer
+from gencls_core.results import describe_rare, follow_umask, write_json
 from gencls_plugins.trainers.checkpoints import last_checkpoint
 from gencls_plugins.trainers.curves import plot_curves
 from gencls_plugins.trainers.guards import finite_guard
@@ -32,11 +36,11 @@ def policy_model(ctx: RunContext, opts: StageOptions) -> tuple[Any, Any]:
     return model, opts.lora.peft_config() if opts.lora is not None else None
 
 
-def stage_callbacks(ctx: RunContext) -> list[Any]:
+def stage_callbacks(ctx: RunContext, opts: StageOptions | None = None) -> list[Any]:
     """The callbacks of a TRL stage: the non-finite guard, logging at every checkpoint (so the loss of the
-    steps before a checkpoint is in its log history), the stage's training seconds in every log entry, then the
-    plugins' ``gencls_trainer_callbacks``."""
-    from transformers import TrainerCallback
+    steps before a checkpoint is in its log history), the stage's training seconds in every log entry, file
+    modes, early stopping when ``opts.patience`` is set, then the plugins' ``gencls_trainer_callbacks``."""
+    from transformers import EarlyStoppingCallback, TrainerCallback
 
     class LogAtSave(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
@@ -62,7 +66,59 @@ def stage_callbacks(ctx: RunContext) -> list[Any]:
             if folder.is_dir():
                 follow_umask(folder)
 
-    return [finite_guard(ctx), LogAtSave(), TrainSeconds(), UmaskModes(), *ctx.trainer_callbacks()]
+    stopping = [EarlyStoppingCallback(opts.patience)] if opts is not None and opts.patience else []
+    return [finite_guard(ctx), LogAtSave(), TrainSeconds(), UmaskModes(), *stopping, *ctx.trainer_callbacks()]
+
+
+class DecodedValidation:
+    """A Trainer mixin: once ``choose_on_validation`` has set ``gencls_validate`` (the engine's
+    ``ctx.validate``), an evaluation decodes the validation split with the run's inference prompt, labels and
+    decoder and reports those metrics (``eval_accuracy``, ``eval_f1_macro``, ...), on which transformers'
+    ``load_best_model_at_end`` and ``EarlyStoppingCallback`` then choose. Without it, the trainer's own
+    evaluation runs."""
+
+    gencls_validate: Any = None
+    gencls_warned = False  # the collapse warning is given once per stage
+
+    def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> Any:
+        if self.gencls_validate is None:
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)  # type: ignore[misc]
+        model = self.accelerator.unwrap_model(self.model)  # type: ignore[attr-defined]
+        found = self.gencls_validate(model)
+        rare = found.pop("rarely_predicted", None)
+        if rare and not self.gencls_warned:
+            self.gencls_warned = True
+            warnings.warn(f"at step {self.state.global_step} (validation split): "  # type: ignore[attr-defined]
+                          f"{describe_rare(rare)}; class_weights: balanced weighs the rare classes up",
+                          GenclsWarning, stacklevel=2)
+        metrics = {f"{metric_key_prefix}_{k}": v for k, v in found.items()}
+        self.log(metrics)  # type: ignore[attr-defined]
+        self.control = self.callback_handler.on_evaluate(  # type: ignore[attr-defined]
+            self.args, self.state, self.control, metrics)  # type: ignore[attr-defined]
+        return metrics
+
+
+def with_decoded_validation(trainer_cls: type) -> type:
+    """``trainer_cls`` with :class:`DecodedValidation` in front of it."""
+    return type(trainer_cls.__name__, (DecodedValidation, trainer_cls), {})
+
+
+def validation_split(ctx: RunContext, opts: StageOptions) -> Any:
+    """The validation split as the stage's ``eval_dataset`` when it chooses on validation (transformers wants
+    one when it evaluates; evaluation decodes it through ``ctx.validate``), else None."""
+    if opts.best_metric is None:
+        return None
+    if ctx.validate is None or "validation" not in ctx.data.splits:
+        raise ConfigError(f"best_metric {opts.best_metric!r} needs a validation split; set splits.validation_size")
+    return ctx.data.splits["validation"]
+
+
+def choose_on_validation(trainer: Any, ctx: RunContext, opts: StageOptions) -> Any:
+    """Let ``trainer`` (a :class:`DecodedValidation`) evaluate through ``ctx.validate`` when the stage chooses on
+    validation; ``trainer`` back."""
+    if opts.best_metric is not None:
+        trainer.gencls_validate = ctx.validate
+    return trainer
 
 
 def last_logged(history: list[dict[str, Any]], key: str) -> Any:
@@ -103,8 +159,20 @@ def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
         "resumed_from_step": resumed,
         "loss": round(stage_loss(trainer.state.log_history, resumed, output.training_loss, steps), 6),
         "runtime_seconds": last_logged(trainer.state.log_history, "train_seconds"),
+        **selection_summary(trainer.args, trainer.state),
     }
     return finish_stage(ctx, trainer.state.log_history, summary)
+
+
+def selection_summary(args: Any, state: Any) -> dict[str, Any]:
+    """For a stage that chose on validation: the metric, the step whose weights it ended with and their value,
+    and why it stopped (``early_stopping`` before ``max_steps``, else ``max_steps``)."""
+    if not getattr(args, "load_best_model_at_end", False):
+        return {}
+    best = state.best_model_checkpoint
+    return {"best_metric": args.metric_for_best_model.removeprefix("eval_"), "best_value": state.best_metric,
+            "best_step": int(best.rsplit("-", 1)[-1]) if best else None,
+            "stopped": "early_stopping" if state.global_step < state.max_steps else "max_steps"}
 
 
 def stage_loss(history: list[dict[str, Any]], resumed: int, resumed_loss: float, steps: int) -> float:
@@ -130,7 +198,8 @@ def finish_stage(ctx: RunContext, history: list[dict[str, Any]], summary: dict[s
     if not ctx.is_main:  # one process writes the stage's files
         return summary
     write_json(ctx.stage_dir / "log_history.json", history)
-    figure = plot_curves(history, ctx.stage_dir / "training.png")
+    chosen = (f"eval_{summary['best_metric']}", summary["best_step"]) if summary.get("best_step") else None
+    figure = plot_curves(history, ctx.stage_dir / "training.png", chosen)
     if figure:
         summary["figure"] = str(figure.relative_to(ctx.run_dir))
     return summary
@@ -147,3 +216,53 @@ def lora_policy(ctx: RunContext, lora: LoraOptions) -> Any:
 def require_rewards(ctx: RunContext, trainer: str) -> None:
     if not ctx.rewards:
         raise ConfigError(f"trainer {trainer!r} needs at least one reward; set rewards, e.g. rewards: [label-match]")
+
+
+def class_weight_of(ctx: RunContext, opts: StageOptions, trainer: str) -> dict[str, float] | None:
+    """Class -> weight of ``opts.class_weights`` on the training split: ``balanced`` is scikit-learn's
+    n_examples / (n_classes * n_examples_of_class); a mapping's classes default to 1. None without weights."""
+    if opts.class_weights is None:
+        return None
+    counts = Counter(ctx.data.splits["train"]["label"])
+    if opts.class_weights == "balanced":
+        total = sum(counts.values())
+        return {label: total / (len(counts) * n) for label, n in counts.items()}
+    unknown = sorted(set(opts.class_weights) - set(counts))
+    if unknown:
+        raise ConfigError(f"trainer {trainer!r}: class_weights name {unknown}, which the training split does not "
+                          f"hold; its classes: {sorted(counts)}")
+    return {label: float(opts.class_weights.get(label, 1.0)) for label in counts}
+
+
+@contextlib.contextmanager
+def class_weighted_rewards(ctx: RunContext, opts: StageOptions, trainer: str) -> Iterator[None]:
+    """While the stage trains, each of ``ctx.rewards`` is multiplied by the weight of the example's gold class
+    (``opts.class_weights``); the run's rewards are restored after."""
+    weights = class_weight_of(ctx, opts, trainer)
+    if weights is None:
+        yield
+        return
+    from gencls_core.rewards import ClassWeighted
+
+    rewards = ctx.rewards
+    ctx.rewards = [ClassWeighted(r, weights) for r in rewards]
+    try:
+        yield
+    finally:
+        ctx.rewards = rewards
+
+
+class RewardStage(Trainer):
+    """An RL stage: ``train_with_rewards`` runs with the run's rewards weighted by ``class_weights``."""
+
+    def train(self, ctx: RunContext) -> dict[str, Any]:
+        with class_weighted_rewards(ctx, self.config, self.name):
+            summary = self.train_with_rewards(ctx)
+        weights = class_weight_of(ctx, self.config, self.name)
+        if weights is not None:
+            summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
+        return summary
+
+    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
+        """Train with ``ctx.rewards`` (already class-weighted) and return the summary."""
+        raise NotImplementedError

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
-from gencls_core.interfaces import Trainer
+from gencls_core.errors import GenclsWarning
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.difficulty import keep_band
 from gencls_plugins.trainers.grpo.config import GroupOptions, GRPOOptions
 from gencls_plugins.trainers.options import training_args
-from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
+from gencls_plugins.trainers.stage import (
+    RewardStage,
+    choose_on_validation,
+    policy_model,
+    require_rewards,
+    run_stage,
+    stage_callbacks,
+    validation_split,
+    with_decoded_validation,
+)
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
@@ -19,6 +29,10 @@ def grpo_args(cfg: GroupOptions, ctx: RunContext, reward_weights: list[float]) -
     """TRL's GRPOConfig for ``cfg``, the rewards weighted by ``reward_weights``."""
     from trl import GRPOConfig
 
+    if cfg.class_weights is not None and cfg.scale_rewards == "group":
+        warnings.warn("class_weights scale every completion of a prompt alike, and scale_rewards: group divides "
+                      "each group's advantages by their spread, so the weights cancel; set scale_rewards: batch "
+                      "or none for them to count", GenclsWarning, stacklevel=2)
     vllm = cfg.vllm
     sampler = {} if vllm is None else {
         "use_vllm": True, "vllm_mode": vllm.mode, "vllm_gpu_memory_utilization": vllm.gpu_memory_utilization,
@@ -30,7 +44,7 @@ def grpo_args(cfg: GroupOptions, ctx: RunContext, reward_weights: list[float]) -
         scale_rewards=cfg.scale_rewards, reward_weights=reward_weights, **sampler)
 
 
-class GRPO(Trainer):
+class GRPO(RewardStage):
     """GRPO with the run's rewards; continues an earlier stage's adapter when there is one.
 
     Samples a group of answers per prompt, scores each with the weighted sum of the reward plugins, and
@@ -43,7 +57,7 @@ class GRPO(Trainer):
 
     Config = GRPOOptions
 
-    def train(self, ctx: RunContext) -> dict[str, Any]:
+    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
         from trl import GRPOTrainer
 
         cfg = self.config
@@ -51,9 +65,10 @@ class GRPO(Trainer):
         train, band = keep_band(ctx, prompts_with_labels(ctx, "train", self.name), cfg.difficulty_band, self.name)
         args = grpo_args(cfg, ctx, [r.weight for r in ctx.rewards])
         model, peft_config = policy_model(ctx, cfg)
-        trainer = GRPOTrainer(model=model, reward_funcs=list(ctx.rewards), args=args, train_dataset=train,
-                              processing_class=ctx.lm.tokenizer, peft_config=peft_config,
-                              callbacks=stage_callbacks(ctx))
-        summary = run_stage(trainer, ctx)
+        trainer = with_decoded_validation(GRPOTrainer)(
+            model=model, reward_funcs=list(ctx.rewards), args=args, train_dataset=train,
+            eval_dataset=validation_split(ctx, cfg), processing_class=ctx.lm.tokenizer, peft_config=peft_config,
+            callbacks=stage_callbacks(ctx, cfg))
+        summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
         summary.update(train_examples=len(train), **band)
         return summary

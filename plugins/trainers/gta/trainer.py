@@ -7,18 +7,26 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import ConfigError
-from gencls_core.interfaces import Trainer
 from gencls_core.rewards import CheckedReward
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.grpo.trainer import grpo_args
 from gencls_plugins.trainers.gta.config import GTAConfig
-from gencls_plugins.trainers.stage import policy_model, require_rewards, run_stage, stage_callbacks
+from gencls_plugins.trainers.stage import (
+    DecodedValidation,
+    RewardStage,
+    choose_on_validation,
+    policy_model,
+    require_rewards,
+    run_stage,
+    stage_callbacks,
+    validation_split,
+)
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
 
 
-class GTA(Trainer):
+class GTA(RewardStage):
     """Guess-Think-Answer: CE on the guess span, GRPO on think + answer, format reward, conflict rule."""
 
     name = "gta"
@@ -26,7 +34,7 @@ class GTA(Trainer):
     stage_metrics = ("steps", "loss", "reward")
     Config = GTAConfig
 
-    def train(self, ctx: RunContext) -> dict[str, Any]:
+    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
         from gencls_plugins.rewards.answer_format import AnswerFormat
         from gencls_plugins.trainers.gta.spans import guess_targets
 
@@ -44,9 +52,10 @@ class GTA(Trainer):
         model, peft_config = policy_model(ctx, cfg)
         args = grpo_args(cfg, ctx, [r.weight for r in rewards])
         trainer = _trainer_class()(model=model, reward_funcs=rewards, args=args, train_dataset=train,
-                                   processing_class=ctx.lm.tokenizer, peft_config=peft_config,
-                                   callbacks=stage_callbacks(ctx), options=cfg, guesses=guesses)
-        summary = run_stage(trainer, ctx)
+                                   eval_dataset=validation_split(ctx, cfg), processing_class=ctx.lm.tokenizer,
+                                   peft_config=peft_config, callbacks=stage_callbacks(ctx, cfg), options=cfg,
+                                   guesses=guesses)
+        summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
         conflicts = [h["conflict"] for h in trainer.state.log_history if "conflict" in h]
         summary.update(train_examples=len(train),
                        conflict_rate=round(sum(conflicts) / len(conflicts), 4) if conflicts else None)
@@ -62,7 +71,7 @@ def _trainer_class() -> type:
     from gencls_plugins.trainers.gta.conflict import combine_gradients
     from gencls_plugins.trainers.gta.spans import guess_batch, guess_loss, guess_spans
 
-    class GTATrainer(GRPOTrainer):
+    class GTATrainer(DecodedValidation, GRPOTrainer):
         """GRPOTrainer whose policy loss skips the sampled guess span and whose loss adds the gold guess's
         cross-entropy, combined by the conflict rule; logs ``sft_loss``, ``rl_loss``, ``cosine``, ``conflict``."""
 

@@ -8,18 +8,27 @@ from typing import TYPE_CHECKING, Any
 
 from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError
-from gencls_core.interfaces import Trainer
 from gencls_plugins.decoders.answers import answer_token_ids
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.label_pg.config import LabelPGConfig
 from gencls_plugins.trainers.options import training_args
-from gencls_plugins.trainers.stage import StepStats, policy_model, require_rewards, run_stage, stage_callbacks
+from gencls_plugins.trainers.stage import (
+    DecodedValidation,
+    RewardStage,
+    StepStats,
+    choose_on_validation,
+    policy_model,
+    require_rewards,
+    run_stage,
+    stage_callbacks,
+    validation_split,
+)
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
 
 
-class LabelPG(Trainer):
+class LabelPG(RewardStage):
     """Policy gradient over the label answers, without sampling: every answer is scored in one packed pass, so
     each example gives a gradient (no zero-variance groups) at about the cost of an SFT step."""
 
@@ -28,7 +37,7 @@ class LabelPG(Trainer):
     stage_metrics = ("steps", "loss", "reward")
     Config = LabelPGConfig
 
-    def train(self, ctx: RunContext) -> dict[str, Any]:
+    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
         from peft import get_peft_model
         from transformers import TrainingArguments
 
@@ -49,9 +58,10 @@ class LabelPG(Trainer):
         if cfg.beta:
             rows = rows.add_column("ref_logp", _reference(model, rows, answers, tok.pad_token_id, cfg.batch_size))
         args = training_args(TrainingArguments, cfg, ctx, remove_unused_columns=False)
-        trainer = _trainer_class()(model=model, args=args, train_dataset=rows, data_collator=Collator(answers, tok),
-                                 callbacks=stage_callbacks(ctx), answers=answers, options=cfg)
-        summary = run_stage(trainer, ctx)
+        trainer = _trainer_class()(model=model, args=args, train_dataset=rows, eval_dataset=validation_split(ctx, cfg),
+                                   data_collator=Collator(answers, tok), callbacks=stage_callbacks(ctx, cfg),
+                                   answers=answers, options=cfg)
+        summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
         summary["train_examples"] = len(rows)
         return summary
 
@@ -126,7 +136,7 @@ def _trainer_class() -> type:
     """``LabelPGTrainer``, built on first use so that registering the plugin imports no torch."""
     from transformers import Trainer as HFTrainer
 
-    class LabelPGTrainer(StepStats, HFTrainer):
+    class LabelPGTrainer(DecodedValidation, StepStats, HFTrainer):
         """transformers' Trainer with the label-space objective as its loss; logs the mean expected reward, KL,
         entropy and how often the best-rewarded answer is the most likely one."""
 

@@ -55,6 +55,10 @@ class PPOConfig(StageOptions):
 
     @model_validator(mode="after")
     def _mini_batches(self) -> PPOConfig:
+        if self.best_metric is not None:
+            raise ValueError("ppo cannot choose on validation yet (best_metric, patience): its checkpoints hold the "
+                             "value head beside the policy, which transformers' best-model loading does not restore; "
+                             "choose with an sft, label-pg, grpo or gta stage")
         if self.batch_size % self.mini_batch_size:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of mini_batch_size "
                              f"({self.mini_batch_size})")

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError
-from gencls_core.interfaces import LoadedModel, Trainer
+from gencls_core.interfaces import LoadedModel
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.difficulty import keep_band
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.ppo.config import PPOConfig
 from gencls_plugins.trainers.stage import (
+    RewardStage,
     StepStats,
     last_logged,
     lora_policy,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
 
 
-class PPO(Trainer):
+class PPO(RewardStage):
     """PPO: LoRA policy with a value head, KL penalty to the adapter-free base model, GAE, clipped losses."""
 
     name = "ppo"
@@ -36,7 +37,7 @@ class PPO(Trainer):
     stage_metrics = ("steps", "loss", "reward")
     Config = PPOConfig
 
-    def train(self, ctx: RunContext) -> dict[str, Any]:
+    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
         import datasets
         import torch
         from transformers import TrainingArguments

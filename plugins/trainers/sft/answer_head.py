@@ -30,14 +30,18 @@ def supports_answer_only_head(model: Any) -> bool:
 
 def answer_only_head(model: Any) -> None:
     """Make ``model(..., labels=labels, fused_lm_head=True)`` (already patched by TRL) project only the
-    positions whose next-token label is not -100. Other calls go to the forward it had."""
+    positions whose next-token label is not -100, each example's log-probabilities scaled by its
+    ``example_weight`` when given (class weights). Other calls go to the forward it had."""
     from trl.trainer.utils import FusedCausalLMOutput
 
     fused_forward = model.forward
 
     @functools.wraps(type(model).forward)
-    def forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None, num_items_in_batch=None, **kwargs):
+    def forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None, num_items_in_batch=None,
+                example_weight=None, **kwargs):
         if not fused_lm_head or shift_labels is not None or kwargs.get("output_router_logits"):
+            if example_weight is not None:
+                raise ValueError("class_weights need the answer-only head's path (fused_lm_head, no shift_labels)")
             return fused_forward(*args, fused_lm_head=fused_lm_head, labels=labels, shift_labels=shift_labels,
                                  num_items_in_batch=num_items_in_batch, **kwargs)
         kwargs["use_cache"] = False
@@ -48,12 +52,14 @@ def answer_only_head(model: Any) -> None:
         log_probs = logits.log_softmax(-1)
         picked = log_probs.gather(1, targets[mask][:, None]).squeeze(1)
         with_grad = picked.new_zeros(mask.shape).masked_scatter(mask, picked)  # connected even when all masked
+        if example_weight is not None:  # class weights: each example's answer tokens count w times
+            with_grad = with_grad * example_weight.to(with_grad)[:, None]
         detached = log_probs.detach()
         entropy = -(detached.exp() * detached).sum(-1)
         top1 = (detached.argmax(-1) == targets[mask]).to(picked.dtype)
         count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
         return FusedCausalLMOutput(
-            loss=-picked.sum() / count, log_probs=with_grad,
+            loss=-with_grad.sum() / count, log_probs=with_grad,
             entropy=entropy.new_zeros(mask.shape).masked_scatter(mask, entropy),
             is_top1=top1.new_zeros(mask.shape).masked_scatter(mask, top1), label_mask=mask)
 

@@ -14,13 +14,10 @@ class SFTOptions(StageOptions):
     args_class: ClassVar[str] = "trl.SFTConfig"
     own_args: ClassVar[dict[str, str]] = {
         "max_length": option("max_length"), "packing": "sft (off)", "dataset_num_proc": "sft (one process)",
-        "eval_strategy": option("eval_steps"), "eval_steps": option("eval_steps"),
         "per_device_eval_batch_size": option("batch_size"), "train_sampling_strategy": option("group_by_length")}
     max_length: int | None = Field(1024, description="longest prompt + answer in tokens; prompts are fitted to "
                                                      "leave room for the answer (truncation.reserve_tokens); "
                                                      "null: no limit")
-    eval_steps: int | None = Field(None, description="evaluate on the validation split every this many "
-                                                     "steps (null: at each checkpoint)")
     rationales: RationaleOptions = Field(default_factory=RationaleOptions,
                                          description="the reasoning of gold answers when the prompt asks "
                                                      "to think first (reasoning think or gta)")

@@ -4,8 +4,10 @@ format warm-up before GTA), with TRL's SFTTrainer."""
 from __future__ import annotations
 
 import copy
+import functools
 from typing import TYPE_CHECKING, Any
 
+from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel, Trainer
 from gencls_core.truncation import truncation_config
 from gencls_core.weights import save_merged
@@ -13,7 +15,15 @@ from gencls_plugins.trainers.conversations import prompt_completion
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.sft.answer_head import use_answer_only_head
 from gencls_plugins.trainers.sft.config import SFTOptions
-from gencls_plugins.trainers.stage import policy_model, run_stage, stage_callbacks
+from gencls_plugins.trainers.stage import (
+    DecodedValidation,
+    choose_on_validation,
+    class_weight_of,
+    policy_model,
+    run_stage,
+    stage_callbacks,
+    validation_split,
+)
 
 if TYPE_CHECKING:
     from gencls_core.interfaces import RunContext
@@ -28,7 +38,7 @@ class SFT(Trainer):
     Config = SFTOptions
 
     def train(self, ctx: RunContext) -> dict[str, Any]:
-        from trl import SFTConfig, SFTTrainer
+        from trl import SFTConfig
 
         cfg = self.config
         # prompts leave room for the answer inside max_length, so TRL does not cut answers off
@@ -37,21 +47,56 @@ class SFT(Trainer):
         train = prompt_completion(ctx, "train", self.name, cfg.rationales, room)
         validation = prompt_completion(ctx, "validation", self.name, cfg.rationales, room)
         evaluation: dict[str, Any] = {"eval_strategy": "no"}
-        if validation is not None:
+        if validation is not None:  # the validation loss (or, with best_metric, the decoded metrics)
             evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps or cfg.save_steps,
                           "per_device_eval_batch_size": cfg.batch_size}
+        validation_split(ctx, cfg)  # a stage choosing on validation has one
         args = training_args(SFTConfig, cfg, ctx, max_length=cfg.max_length, packing=False,
                              dataset_num_proc=None, **evaluation,
                              train_sampling_strategy="group_by_length" if cfg.group_by_length else "random")
+        weights = class_weight_of(ctx, cfg, self.name)
+        if weights is not None:
+            train = train.add_column("example_weight", [weights[c] for c in ctx.data.splits["train"]["label"]])
+            if validation is not None:
+                validation = validation.add_column("example_weight", [weights.get(c, 1.0) for c in
+                                                                      ctx.data.splits["validation"]["label"]])
         model, peft_config = policy_model(ctx, cfg)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=validation,
-                             processing_class=ctx.lm.tokenizer, peft_config=peft_config,
-                             callbacks=stage_callbacks(ctx))
-        if cfg.answer_only_head:
-            use_answer_only_head(trainer.model)
+        trainer = _trainer_class()(
+            model=model, args=args, train_dataset=train, eval_dataset=validation, processing_class=ctx.lm.tokenizer,
+            peft_config=peft_config, callbacks=stage_callbacks(ctx, cfg))
+        choose_on_validation(trainer, ctx, cfg)
+        installed = cfg.answer_only_head and use_answer_only_head(trainer.model)
+        if weights is not None and not installed:
+            raise ConfigError("trainer 'sft': class_weights weigh the loss in the answer-only head; set "
+                              "answer_only_head: true (a model that scales or caps its logits cannot use it)")
         summary = run_stage(trainer, ctx)
         summary["train_examples"] = len(train)
+        if weights is not None:
+            summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
         if cfg.merge and ctx.is_main:  # a copy: the run goes on with the adapter
             save_merged(LoadedModel(copy.deepcopy(ctx.lm.model), ctx.lm.tokenizer, ctx.lm.ref),
                         ctx.stage_dir / "merged")
         return summary
+
+
+@functools.cache
+def _trainer_class() -> type:
+    """TRL's SFTTrainer that evaluates through the run's decoder when choosing on validation and carries each
+    example's ``example_weight`` (class weights) from the dataset to the answer-only head."""
+    import torch
+    from trl import SFTTrainer
+
+    class SFTStage(DecodedValidation, SFTTrainer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if "example_weight" in self.train_dataset.column_names:
+                collate = self.data_collator
+                self.data_collator = lambda rows: {
+                    **collate([{k: v for k, v in r.items() if k != "example_weight"} for r in rows]),
+                    "example_weight": torch.tensor([r["example_weight"] for r in rows], dtype=torch.float32)}
+
+        def _set_signature_columns_if_needed(self) -> None:
+            super()._set_signature_columns_if_needed()
+            self._signature_columns = [*self._signature_columns, "example_weight"]
+
+    return SFTStage
