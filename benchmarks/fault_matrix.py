@@ -424,16 +424,21 @@ def case_export_force():
     print(f"| `export RUN my-folder --force` (user files) | {d.returncode} | {msg(d)} | my-folder: {listing(mine)} |")
 
 
+def relabel(path, positive, negative):
+    """The tiny CSV with its two classes renamed."""
+    rows = list(csv.reader(open(path)))[1:]
+    with open(path, "w", newline="") as h:
+        w = csv.writer(h)
+        w.writerow(["text", "label"])
+        w.writerows([(t, positive if label == "positive" else negative) for t, label in rows])
+
+
 def case_labels():
     for name, pair in [("true/false", ("true", "false")), ("01/02", ("01", "02")), ("1/1.0", ("1", "1.0")),
                        ("NA/None", ("NA", "None"))]:
         f = ROOT / f"labels-{pair[0]}"
         c = base(f)
-        rows = list(csv.reader(open(c["dataset"]["path"])))[1:]
-        with open(c["dataset"]["path"], "w", newline="") as h:
-            w = csv.writer(h)
-            w.writerow(["text", "label"])
-            w.writerows([(t, pair[0] if label == "positive" else pair[1]) for t, label in rows])
+        relabel(c["dataset"]["path"], *pair)
         d = gencls("run", "--config", cfgfile(f, c))
         got = [json.loads(p.read_text())["data"]["labels"] for p in (f / "runs").glob("*/run.json")]
         row(f"CSV labels {name}", d, f, f"; classes {got[0] if got else None}")
@@ -606,11 +611,7 @@ def case_messages():
                               ("spam/not spam, free generation", ("spam", "not spam"), ["--set", "decoder=generate"])]:
         g = ROOT / f"msg-{pair[1]}"
         c = base(g)
-        rows = list(csv.reader(open(c["dataset"]["path"])))[1:]
-        with open(c["dataset"]["path"], "w", newline="") as h:
-            w = csv.writer(h)
-            w.writerow(["text", "label"])
-            w.writerows([(t, pair[0] if label == "positive" else pair[1]) for t, label in rows])
+        relabel(c["dataset"]["path"], *pair)
         row(f"labels {name}", gencls("run", "--config", cfgfile(g, c), *extra), g)
     run = trained("unfinished")
     rec = json.loads((run / "run.json").read_text())

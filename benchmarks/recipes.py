@@ -8,7 +8,9 @@ Methods, on the same seeded splits of each corpus (train / validation / test):
 - ``sft``: today's naive SFT stage (``{name: sft}``: LoRA r16, one epoch, lr 2e-4), the last weights;
 - ``sft-chosen``: SFT for up to three epochs at lr 1e-3 with balanced class weights, evaluated on the
   validation split every ``eval_steps`` with the run's decoder, ending with the best checkpoint by macro-F1
-  and stopping after three evaluations without improvement (``best_metric``, ``patience``, ``class_weights``).
+  and stopping after three evaluations without improvement (``best_metric``, ``patience``, ``class_weights``);
+- ``auto``: the built-in recipe (``recipe: auto``): SFT chosen on validation as above (class weights only on
+  imbalanced data), then label-pg kept only when its validation macro-F1 gain is above zero beyond noise.
 
 Every cell is one normal run (its directory under ``runs/recipes/``) that reads the test split once, for the
 final evaluation; nothing is chosen on it. A finished cell appends one compact record (metrics, the
@@ -42,7 +44,7 @@ TRAINERS: dict[str, list[dict[str, Any]]] = {
     "sft-chosen": [{"name": "sft", "epochs": 3, "learning_rate": 1e-3, "class_weights": "balanced",
                     "best_metric": "f1_macro", "patience": 3, "eval_steps": 16}],
 }
-METHODS = ("tfidf-lr", *TRAINERS)
+METHODS = ("tfidf-lr", *TRAINERS, "auto")
 
 
 def _records() -> list[dict[str, Any]]:
@@ -50,8 +52,9 @@ def _records() -> list[dict[str, Any]]:
 
 
 def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
+    stages = {"recipe": "auto"} if method == "auto" else {"trainers": TRAINERS.get(method, [])}
     return {**CORPORA[corpus], "seed": seed, "progress": False, "output_dir": str(ROOT / corpus),
-            "run_name": f"{method}-s{seed}", "trainers": TRAINERS.get(method, [])}
+            "run_name": f"{method}-s{seed}", **stages}
 
 
 def _tfidf(corpus: str, seed: int) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -85,7 +88,10 @@ def run_cell(corpus: str, seed: int, method: str) -> dict[str, Any]:
         gold = [r["gold"] for r in result.predictions]
         predicted = [r["predicted"] for r in result.predictions]
         labels = json.loads((result.run_dir / "run.json").read_text())["data"]["labels"]
-        summary = {k: v for k, v in result.stages[-1].items() if k.startswith("train_")} if result.stages else {}
+        summary = {k: v for k, v in result.stages[0].items() if k.startswith("train_")} if result.stages else {}
+        recorded = json.loads((result.run_dir / "run.json").read_text()).get("recipe")
+        if recorded:
+            summary["kept"] = [c["trainer"] for c in recorded["choices"] if c["kept"]]
     index = {label: i for i, label in enumerate(labels)}
     return {"corpus": corpus, "seed": seed, "method": method, "labels": labels,
             "gold": [index[g] for g in gold], "predicted": [index.get(p, -1) for p in predicted],
@@ -164,6 +170,7 @@ def table() -> None:
             spread = ", ".join(f"{label} {c} ({g})" for label, c, g in zip(mine[0]["labels"], counts, gold))
             chosen = "; ".join(f"{r['stage'].get('train_best_step')}/{r['stage'].get('train_steps')} "
                                f"({r['stage'].get('train_stopped')})"
+                               + (f", kept {'+'.join(r['stage']['kept']) or 'none'}" if "kept" in r["stage"] else "")
                                for r in mine if r["stage"].get("train_best_step"))
             sd = lambda v: f" ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else ""  # noqa: E731
             print(f"| {method} | {','.join(map(str, seeds))} | {np.mean(acc):.3f}{sd(acc)} | {np.mean(f1):.3f}{sd(f1)} "

@@ -56,7 +56,10 @@ def _engine(config_file, plugins, overrides):
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="continue an interrupted run in its directory: finished stages are loaded, the interrupted "
                    "one continues from its last checkpoint (the run's recorded config is used)")
-def run(config_file, plugins, overrides, resume_dir):
+@click.option("--recipe", metavar="NAME", help="train with a recipe instead of trainers: its stages for the data "
+                                               "and what to keep, chosen on the validation split (e.g. auto; "
+                                               "`gencls plugins list` shows them)")
+def run(config_file, plugins, overrides, resume_dir, recipe):
     """Run a job: load data and model, train stages, decode the test split, evaluate.
 
     Writes run.json, metrics.json, predictions.jsonl and report.md (with plots) into a new folder
@@ -65,8 +68,10 @@ def run(config_file, plugins, overrides, resume_dir):
     from gencls_core.engine import Engine
     from gencls_core.results import format_table, scalar_metrics, stage_table
 
-    if resume_dir and (config_file or plugins or overrides):
-        raise click.UsageError("--resume uses the run's recorded config; drop --config, --plugins and --set")
+    if resume_dir and (config_file or plugins or overrides or recipe):
+        raise click.UsageError("--resume uses the run's recorded config; drop --config, --plugins, --set and --recipe")
+    if recipe:
+        overrides = (*overrides, f"recipe={recipe}")
     engine = Engine.resume(resume_dir) if resume_dir else _engine(config_file, plugins, overrides)
     quiet_libraries()
     with exit_on_interrupt("", lambda: f"; continue with: gencls run --resume {engine.run_dir}"
@@ -241,7 +246,7 @@ def plugins_show(kind, name, names):
     """Describe one component: its plugin and its options as a markdown table (from its Config).
 
     KIND is one of model_source, dataset, label_scheme, prompt_strategy, decoder, reward_func, trainer,
-    evaluator; e.g. gencls plugins show trainer sft
+    evaluator, recipe; e.g. gencls plugins show trainer sft
     """
     from gencls_core.interfaces import KINDS
     from gencls_core.optiondocs import option_table

@@ -92,6 +92,8 @@ class RunConfig(BaseModel):
     inference_prompt: ComponentSpec | None = Field(None, description="prompt strategy at inference (default: prompt)")
     decoder: ComponentSpec = Field(default_factory=ComponentSpec, description="how answers become labels")
     trainers: list[ComponentSpec] = Field(default_factory=list, description="training stages, in order")
+    recipe: ComponentSpec | None = Field(None, description="a recipe instead of trainers: the stages for the data "
+                                                           "and which of them to keep, chosen on the validation split")
     rewards: list[RewardSpec] | None = Field(None, description="rewards for RL trainers (default: label-match)")
     evaluate_untrained: bool = Field(False, description="evaluate before the first training stage, as stage 0")
     evaluators: list[ComponentSpec] | None = Field(None, description="metrics (default: all built-in)")
@@ -107,6 +109,12 @@ class RunConfig(BaseModel):
     def blame(self, path: str) -> str:
         """Where the value at key ``path`` was given: ``--set ...`` or the config file."""
         return blame(path, self._source, self._overrides)
+
+    @model_validator(mode="after")
+    def _recipe_or_trainers(self) -> RunConfig:
+        if self.recipe is not None and self.trainers:
+            raise ValueError("give a recipe or trainers, not both: a recipe chooses the training stages itself")
+        return self
 
     @field_validator("run_name")
     @classmethod

@@ -183,6 +183,10 @@ class Engine:
         with timed(timings, "load_data"):  # before the run directory: bad data or splits leave nothing behind
             ctx.data = load_data(self.resolution, ctx)
         self._check_label_schemes(ctx)
+        if self.resolution.recipe is not None:  # its stages follow from the (split) data
+            stages = self.resolution.recipe.build().stages(ctx.data)
+            self.resolution = self.resolution.with_stages(stages, self.plugins)
+            self._check_processes()
         if not self.resuming:  # one directory for all processes, claimed by the main one
             self.run_dir = processes.agree(lambda: new_run_dir(self.resolution))
         run_dir = ctx.run_dir = self.run_dir
@@ -192,6 +196,9 @@ class Engine:
         if self.resuming:
             record["started"] = self.recorded.get("started", record["started"])
             record["resumed"] = [*self.recorded.get("resumed", []), now()]
+        if self.resolution.recipe is not None:
+            record["recipe"] = {"name": self.resolution.recipe.entry.name, "choices": [],
+                                "stages": [t.spec() for t in self.resolution.trainers]}
         data = ctx.data
         record["data"] = {"labels": data.labels, "task": data.task, "source": data.source,
                           "sizes": {k: len(v) for k, v in data.splits.items()}, "checks": data.checks}
@@ -234,7 +241,8 @@ class Engine:
             with timed(timings, "prepare_training"):
                 self._prepare_training(ctx)
             record["data"]["train_label_counts"] = dict(Counter(ctx.data.splits["train"]["label"]))
-            evaluation, stages = run_stages(self.resolution, ctx, inference, record, timings, self.resuming)
+            evaluation, stages = run_stages(self.resolution, ctx, inference, record, timings, self.resuming,
+                                            reload=lambda model_dir: self._reload(ctx, model_dir))
         else:
             evaluation, stages = inference.evaluate_split(timings), []
         metrics, values, rows = evaluation
@@ -313,6 +321,14 @@ class Engine:
         if self.trained_model is not None:
             ctx.lm, ctx.trained = load_trained(ctx.lm, self.trained_model), True
         ctx.trained = ctx.trained or bool(self.recorded.get("trained"))
+
+    def _reload(self, ctx: RunContext, model_dir: Path | None) -> None:
+        """Put the run's starting model back into ``ctx.lm``, with a stage's model folder applied (a recipe
+        dropping a stage); ``ctx.trained`` says whether it is trained."""
+        self._load_start(ctx, adapter=model_dir is None)
+        ctx.trained = model_dir is not None or self.config.start_from is not None
+        if model_dir is not None:
+            ctx.lm = load_trained(ctx.lm, model_dir)
 
     def _load_start(self, ctx: RunContext, adapter: bool) -> None:
         """The model source's model, with ``start_from``'s trained model applied. A start that is a LoRA adapter

@@ -61,6 +61,11 @@ def gencls_register_evaluators(register: Register) -> None:
 
 
 @hookspec
+def gencls_register_recipes(register: Register) -> None:
+    """Register Recipe classes: which training stages a run gets for its data, and which of them it keeps."""
+
+
+@hookspec
 def gencls_default_components() -> dict[str, str | list[str]]:
     """Config slot -> the component name that fills it when the config names none (``rewards`` and
     ``evaluators``: a list of names). Two plugins may not default the same slot."""

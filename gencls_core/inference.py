@@ -43,6 +43,7 @@ def load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
     check_labeled_data(data, f"dataset {slot.entry.name!r}")
     splits = config.splits
     choosing = [t.path for t in resolution.trainers if t.build().needs_validation()]
+    choosing += [f"recipe {resolution.recipe.entry.name!r}"] if resolution.recipe else []
     if choosing and not splits.validation_size:
         size = len(data.splits["validation"]) if "validation" in data.splits else AUTO_VALIDATION
         splits = splits.model_copy(update={"validation_size": size})

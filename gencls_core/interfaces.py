@@ -256,6 +256,32 @@ class RewardFunc(Component):
         """One reward (or None, 'not applicable') per completion."""
 
 
+@dataclass
+class Validation:
+    """A model's predictions on the validation split: gold and predicted class names (None: no valid label)."""
+
+    gold: list[str]
+    predicted: list[str | None]
+    labels: list[str]
+
+
+class Recipe(Component):
+    """A way from a dataset to a classifier without expert tuning: the training stages a run gets for its data
+    and, after each, whether to keep that stage's model or the one before it, judged on the validation split
+    (the test split is never shown to a recipe). A run with a recipe always has a validation split."""
+
+    @abstractmethod
+    def stages(self, data: LabeledData) -> list[dict[str, Any]]:
+        """The training stages for ``data`` (already split: its train and validation splits), in order, as trainer
+        specs ``{"name": ..., <options>}``."""
+
+    def keep(self, stage: int, trainer: str, before: Validation, after: Validation) -> tuple[bool, str]:
+        """Whether the model stage ``stage`` (trainer ``trainer``) trained is kept over the model before it (the
+        starting model for stage 1), from both on the validation split; and why, in a sentence for the report.
+        Default: every stage is kept."""
+        return True, "the recipe keeps every stage"
+
+
 # kind -> (register hook, base class)
 KINDS: dict[str, tuple[str, type[Component]]] = {
     "model_source": ("gencls_register_model_sources", ModelSource),
@@ -266,6 +292,7 @@ KINDS: dict[str, tuple[str, type[Component]]] = {
     "reward_func": ("gencls_register_reward_funcs", RewardFunc),
     "trainer": ("gencls_register_trainers", Trainer),
     "evaluator": ("gencls_register_evaluators", Evaluator),
+    "recipe": ("gencls_register_recipes", Recipe),
 }
 
 

@@ -35,7 +35,7 @@ def base_record(resolution: Resolution, plugins: Plugins, device: str) -> dict[s
 def stage_columns(resolution: Resolution) -> list[str]:
     """The stage table's columns: stage and trainer, what the run's trainers and evaluators show per stage
     (their ``stage_metrics``), and the unparseable count."""
-    columns = ["stage", "trainer"]
+    columns = ["stage", "trainer", *(["kept"] if resolution.recipe else [])]
     columns += [f"train_{m}" for slot in resolution.trainers for m in slot.entry.component.stage_metrics]
     columns += [m for slot in resolution.evaluators for m in slot.entry.component.stage_metrics]
     return list(dict.fromkeys([*columns, "unparseable"]))
@@ -57,6 +57,12 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
                   f"{s['train_stopped'].replace('_', ' ')} after {s['train_steps']} steps; curve in "
                   f"`{s.get('train_figure', 'its training.png')}`"
                   for s in stages if s.get("train_best_step") is not None]
+        if record.get("recipe"):
+            lines += ["", f"Recipe `{record['recipe']['name']}`: every stage above is scored on the **validation** "
+                          f"split, which decided what was kept; the final metrics below are the kept model's, on the "
+                          f"test split (read once).", ""]
+            lines += [f"- stage {c['stage']} ({c['trainer']}): {'kept' if c['kept'] else 'dropped'}: {c['why']}"
+                      for c in record["recipe"]["choices"]]
         lines += ["", "## Final metrics", ""] if lines[-1] else ["## Final metrics", ""]
     lines += metrics_table(metrics)
     if metrics.get("rarely_predicted"):

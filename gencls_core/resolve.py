@@ -6,7 +6,7 @@ A slot is filled by the name given in the config; otherwise by the single candid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -69,17 +69,31 @@ class Resolution:
     trainers: list[Slot]
     rewards: list[Slot]
     evaluators: list[Slot]
+    recipe: Slot | None = None  # with a recipe, ``trainers`` are its stages once ``with_stages`` has set them
 
     def all_slots(self) -> list[Slot]:
-        return [*self.slots.values(), *self.trainers, *self.rewards, *self.evaluators]
+        return [*self.slots.values(), *self.trainers, *self.rewards, *self.evaluators,
+                *([self.recipe] if self.recipe else [])]
 
     def resolved_config(self) -> dict[str, Any]:
-        """The config with every slot named and every option's value spelled out."""
+        """The config with every slot named and every option's value spelled out (a recipe's stages are not
+        config: they follow from the recipe and the data, and are recorded beside it)."""
         data = self.config.model_dump(mode="json")
         data.update({k: s.spec() for k, s in self.slots.items()})
         for field in LIST_SLOTS:
-            data[field] = [s.spec() for s in getattr(self, field)]
+            data[field] = [s.spec() for s in getattr(self, field)] if field != "trainers" or not self.recipe else []
+        data["recipe"] = self.recipe.spec() if self.recipe else None
         return data
+
+    def with_stages(self, specs: list[dict[str, Any]], plugins: Plugins) -> Resolution:
+        """This resolution with the recipe's training stages filled in as the trainers."""
+        who = self.recipe.who() if self.recipe else "a recipe"
+        try:
+            trainers = [fill_slot(f"trainers.{i}", "trainer", ComponentSpec.model_validate(spec), plugins, None)
+                        for i, spec in enumerate(specs)]
+        except (ConfigError, ValidationError) as err:
+            raise ConfigError(f"{who} gave a training stage that is not valid: {err}") from err
+        return replace(self, trainers=trainers)
 
 
 def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
@@ -107,7 +121,8 @@ def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
     if specs is None:
         specs = [ComponentSpec(name=n) for n in defaults.get("evaluators", [])]
     evaluators = [fill_slot(f"evaluators.{i}", "evaluator", s, plugins, None, **given) for i, s in enumerate(specs)]
-    return Resolution(config, slots, trainers, rewards, evaluators)
+    recipe = fill_slot("recipe", "recipe", config.recipe, plugins, None, **given) if config.recipe else None
+    return Resolution(config, slots, trainers, rewards, evaluators, recipe)
 
 
 def _defaults(plugins: Plugins) -> dict[str, Any]:

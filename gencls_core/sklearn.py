@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from gencls_core.errors import UsageError
+from gencls_core.errors import GenclsWarning, UsageError
 
 DEFAULT = {"trainers": [{"name": "sft"}]}
 CHECK_SIZE = 16  # training texts each fit evaluates the trained model on (a sanity check in run.json)
@@ -57,7 +58,10 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         config.update(dataset={"name": "local", "train": str(data), "test": str(data)}, seed=int(self.random_state),
                       output_dir=str(folder), progress=self.progress,
                       splits={**config.get("splits", {}), "test_size": min(CHECK_SIZE, len(texts))})
-        self.run_dir_ = Engine(config).run().run_dir
+        with warnings.catch_warnings():  # its check split is training texts on purpose
+            warnings.filterwarnings("ignore", message=r".* test examples also appear in the training split",
+                                    category=GenclsWarning)
+            self.run_dir_ = Engine(config).run().run_dir
         self.predictor_ = Engine.from_run_dir(self.run_dir_).predictor()
         return self
 

@@ -3,11 +3,13 @@ instead of run again when a run resumes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gencls_core.config import read_config_file
 from gencls_core.inference import Evaluation, Inference
-from gencls_core.interfaces import RunContext
+from gencls_core.interfaces import RunContext, Validation
 from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import read_jsonl, scalar_metrics, write_json, write_jsonl
 from gencls_core.timing import timed
@@ -15,17 +17,27 @@ from gencls_core.weights import load_trained, save_trained
 
 
 def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, record: dict[str, Any],
-               timings: dict[str, float], resuming: bool) -> tuple[Evaluation, list[dict[str, Any]]]:
+               timings: dict[str, float], resuming: bool,
+               reload: Callable[[Path | None], None] | None = None) -> tuple[Evaluation, list[dict[str, Any]]]:
     """Stage 0 (untrained) when asked for, then each trainer followed by an evaluation; the last evaluation and
     one summary row per stage.
 
     Each stage writes ``stages/<i>-<trainer>/`` (``model/``, ``predictions.jsonl``, ``stage.json``; the main
     process only, when there are several); when resuming, stages with a ``stage.json`` are loaded instead of run
     again. ``run.json`` is rewritten after each.
+
+    With a recipe, every stage is evaluated on the validation split, and the recipe decides from it whether the
+    stage's model is kept or the model before it is put back (``reload``: the run's starting model with a kept
+    stage's model folder applied, or none); the test split is read once, by the final evaluation of the kept
+    model. The choices go to each stage's ``stage.json`` and to ``run.json``'s ``recipe``.
     """
+    recipe = resolution.recipe.build() if resolution.recipe else None
+    split = "validation" if recipe else None
     plan: list[tuple[int, Slot | None]] = [(0, None)] if resolution.config.evaluate_untrained else []
     plan += list(enumerate(resolution.trainers, 1))
     stages, evaluation, main = [], None, inference.processes.is_main
+    kept_dir: Path | None = None  # with a recipe: the model folder of the last stage it kept (None: the start)
+    kept: Evaluation | None = None  # ... and that model's validation evaluation, once known
     for i, slot in plan:
         stage_dir = ctx.run_dir / "stages" / f"{i}-{slot.entry.name if slot else 'untrained'}"
         done = stage_dir / "stage.json"
@@ -37,6 +49,8 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
         else:
             train: dict[str, Any] = {}
             if slot:
+                if recipe and kept is None:  # the model this stage starts from, on validation, to compare with
+                    kept = inference.evaluate_split(timings, "validation")
                 ctx.stage_dir, ctx.resume = stage_dir, resuming
                 ctx.validate = inference.validate if "validation" in ctx.data.splits else None
                 with timed(timings, f"train:{slot.path}"):
@@ -44,23 +58,46 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
                 ctx.trained = True
                 if main:
                     save_trained(ctx.lm, stage_dir / "model")
-            evaluation = inference.evaluate_split(timings)
+            evaluation = inference.evaluate_split(timings, split)
             if slot and ctx.report is not None:
                 ctx.report(scalar_metrics(evaluation[0]))
             ctx.report = None
             row = {"stage": i, "trainer": slot.entry.name if slot else None, "train": train,
                    "metrics": evaluation[0], "evaluator_values": evaluation[1]}
+            if recipe and slot:
+                keep, why = recipe.keep(i, slot.entry.name, _validation(kept, ctx), _validation(evaluation, ctx))
+                row["recipe"] = {"kept": keep, "why": why}
             if main:
                 write_jsonl(stage_dir / "predictions.jsonl", evaluation[2])
                 write_json(done, row)
             inference.processes.wait()  # the stage's files exist for every process
-        if slot:
-            record["trained_model"] = str((stage_dir / "model").relative_to(ctx.run_dir))
-        stages.append({"stage": i, "trainer": row["trainer"], **_train_scalars(row["train"]),
-                       **scalar_metrics(row["metrics"])})
+        choice = row.get("recipe")
+        if choice and not choice["kept"]:
+            reload(kept_dir)
+        elif slot:
+            kept_dir, kept = stage_dir / "model", evaluation
+        elif recipe:
+            kept = evaluation  # stage 0: the starting model on the validation split
+        if kept_dir is not None:
+            record["trained_model"] = str(kept_dir.relative_to(ctx.run_dir))
+        else:
+            record.pop("trained_model", None)
+        if choice:
+            record["recipe"]["choices"] = [*record["recipe"]["choices"], {"stage": i, "trainer": row["trainer"],
+                                                                         **choice}]
+        stages.append({"stage": i, "trainer": row["trainer"], **({"kept": choice["kept"]} if choice else {}),
+                       **_train_scalars(row["train"]), **scalar_metrics(row["metrics"])})
         if main:
             write_json(ctx.run_dir / "run.json", {**record, "status": "running", "stages": stages})
+    if recipe:  # the kept model, on the test split: the one read of it
+        evaluation = inference.evaluate_split(timings)
     return evaluation, stages
+
+
+def _validation(evaluation: Evaluation, ctx: RunContext) -> Validation:
+    """What a recipe sees of a validation evaluation: gold and predicted class names."""
+    rows = evaluation[2]
+    return Validation([r["gold"] for r in rows], [r["predicted"] for r in rows], ctx.data.labels)
 
 
 def _train_scalars(summary: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ DOCS = (ROOT / "docs" / "plugins.md").read_text()
 
 
 def test_there_are_hooks():
-    assert len(HOOKS) == 12
+    assert len(HOOKS) == 13
 
 
 @pytest.mark.parametrize("hook", HOOKS)

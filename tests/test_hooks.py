@@ -69,6 +69,10 @@ def test_hook_register_evaluators():
     _registers("evaluator")
 
 
+def test_hook_register_recipes():
+    _registers("recipe")
+
+
 def test_hook_default_components():
     plugins = _load("defaults", "gencls_default_components", lambda self: {"decoder": "generate"}, "no:decoders")
     assert plugins.defaults()["decoder"] == "generate" and "decoders" not in [p.name for p in plugins.loaded]

@@ -13,23 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gencls_core import Engine
-from gencls_core.cli import main
 from gencls_core.config import build_config
 from gencls_core.errors import ConfigError, DataError, GenclsWarning, ModelError, UsageError
 from gencls_core.export import export_run
 from gencls_core.serve import create_app
 from gencls_core.testing.tiny import make_tiny_model
-
-
-def _cli(capsys, *args):
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.test_faults import _cli
 
 
 def _write_csv(path, rows, header=("text", "label")):

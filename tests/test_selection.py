@@ -118,8 +118,8 @@ def test_uniform_class_weights_scale_the_first_sft_loss_exactly(tiny_run_config)
 
 
 def test_balanced_weights_follow_scikit_learn(tiny_run_config, tmp_path):
-    from gencls_plugins.trainers.stage import class_weight_of
     from gencls_plugins.trainers.sft.config import SFTOptions
+    from gencls_plugins.trainers.stage import class_weight_of
 
     engine = Engine(tiny_run_config)
     ctx = engine.loaded_context("cpu", progress=False)
