@@ -1,7 +1,7 @@
 """Which training recipe gives the best classifier without expert tuning? (issue 33)
 
     python benchmarks/recipes.py run [--corpus drug-reviews] [--seeds 0] [--methods sft,sft-chosen]
-    python benchmarks/recipes.py table
+    python benchmarks/recipes.py table [--plot docs/img/recipes.png]
 
 Methods, on the same seeded splits of each corpus (train / validation / test):
 - ``tfidf-lr``: TF-IDF (word 1-2 grams) + logistic regression, C chosen on the validation split;
@@ -179,6 +179,51 @@ def table() -> None:
                   f"| {', '.join(str(r['seconds']) for r in mine)} |")
 
 
+def _f1_stat(record: dict[str, Any]) -> Any:
+    """A record's macro-F1 on resampled test indices (for ``seed_bootstrap``)."""
+    import numpy as np
+
+    from gencls_core.stats import macro_f1
+
+    gold, predicted, k = np.array(record["gold"]), np.array(record["predicted"]), len(record["labels"])
+    return lambda ix: macro_f1(gold[ix], predicted[ix], k)
+
+
+def plot(path: Path) -> None:
+    """Macro-F1 of every method on every corpus, with its bootstrap 95% interval over test examples and seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from gencls_core.stats import seed_bootstrap
+
+    records = _records()
+    corpora = list(dict.fromkeys(r["corpus"] for r in records))
+    fig, axes = plt.subplots(1, len(corpora), figsize=(4 * len(corpora), 3.2), squeeze=False)
+    for ax, corpus in zip(axes[0], corpora):
+        names, values, errors = [], [], []
+        for method in METHODS:
+            mine = [r for r in records if r["corpus"] == corpus and r["method"] == method]
+            if not mine:
+                continue
+            stats = [_f1_stat(r) for r in mine]
+            value, low, high = seed_bootstrap(stats, [len(r["gold"]) for r in mine])
+            names.append(f"{method}\n({len(mine)} seed{'s' if len(mine) > 1 else ''})")
+            values.append(value)
+            errors.append((value - low, high - value))
+        ax.bar(range(len(names)), values, yerr=np.array(errors).T, capsize=4, color="#4c72b0")
+        ax.set_xticks(range(len(names)), names, fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_title(corpus)
+        ax.set_ylabel("test macro-F1 (95% CI)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,7 +231,8 @@ def main() -> None:
     go.add_argument("--corpus", default="drug-reviews", choices=list(CORPORA))
     go.add_argument("--seeds", default="0")
     go.add_argument("--methods", default=",".join(METHODS))
-    sub.add_parser("table")
+    shown = sub.add_parser("table")
+    shown.add_argument("--plot", type=Path, help="also draw macro-F1 per method and corpus into this PNG")
     args = parser.parse_args()
     if args.command == "run":
         methods = args.methods.split(",")
@@ -196,6 +242,8 @@ def main() -> None:
         run(args.corpus, [int(s) for s in args.seeds.split(",")], methods)
     else:
         table()
+        if args.plot:
+            plot(args.plot)
 
 
 if __name__ == "__main__":
