@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine:
-#   make run    create .venv, install gencls, run the first run (zero-shot, then a short SFT) on the embedded default
-#   make test   create .venv, install gencls with test extras and the example plugin, check the import layers,
-#               run both test suites
+#   make run    create .venv, install gencls, run the first run (zero-shot, then the auto recipe) on the embedded default
+#   make test   create .venv, install gencls with test extras and the example plugin, lint (ruff), check the
+#               import layers, run both test suites
 PYTHON ?= python3
 VENV   ?= .venv
 # The CPU build of torch; override (e.g. TORCH=torch) where another build is wanted.
@@ -24,6 +24,7 @@ run: $(STAMP)
 	$(BIN)/gencls run --config examples/first-run.yaml
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 

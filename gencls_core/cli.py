@@ -88,6 +88,10 @@ def run(config_file, plugins, overrides, resume_dir, recipe):
     title = (f"{slots['model']} | {slots['dataset']} | prompt {slots['inference_prompt']} | "
              f"decoder {slots['decoder']}")
     click.echo(format_table(rows, title))
+    if result.metrics.get("baseline"):
+        from gencls_core.baseline import describe
+
+        click.echo(describe(result.metrics["baseline"]))
     click.echo(f"report: {result.run_dir / 'report.md'}")
     click.echo(f"run directory: {result.run_dir}")
 
@@ -97,7 +101,7 @@ def run(config_file, plugins, overrides, resume_dir, recipe):
 @click.argument("input", required=False, default="-", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="write the predictions here (atomically) instead of standard output: .csv (line, text, label, "
-                   "status, truncated, one p_<class> column per class) or JSON lines (any other name)")
+                   "status, truncated, windows, one p_<class> column per class) or JSON lines (any other name)")
 @click.option("--text-column", default="text", show_default=True,
               help="the column (.csv) or field (.jsonl) holding the text")
 @click.option("--batch-size", type=click.IntRange(min=1), help="inputs per decoder call (default: the run's)")
@@ -111,8 +115,8 @@ def predict(run_dir, input, output, text_column, batch_size, allow_unfinished, t
     INPUT is a .csv file (with a header; the text in --text-column), a .jsonl file (one object per line, the
     text in --text-column), any other file as plain UTF-8 text (one text per line), or - for standard input
     (plain text). Empty lines or texts are skipped with a warning. Prints one JSON object per text: line (the
-    input's line or row number), text, label (null when no valid label), status, truncated, probs, scores,
-    output.
+    input's line or row number), text, label (null when no valid label), status, truncated, windows (how many
+    the text was read in: long_text.policy chunks), probs, scores, output.
     """
     from gencls_core.predict_input import read_inputs
     from gencls_core.results import write_jsonl, write_text_atomic
@@ -123,7 +127,7 @@ def predict(run_dir, input, output, text_column, batch_size, allow_unfinished, t
     quiet_libraries()
     preds = engine.predict(inputs.texts)
     rows = [{"line": n, "text": t, "label": p.label, "status": p.status, "truncated": p.truncated,
-             "probs": p.probs, "scores": p.scores, "output": p.output}
+             "windows": p.windows, "probs": p.probs, "scores": p.scores, "output": p.output}
             for n, t, p in zip(inputs.lines, inputs.texts, preds)]
     if output and output.suffix.lower() == ".csv":
         write_text_atomic(output, _csv(rows, engine.recorded["data"]["labels"]))
@@ -173,16 +177,16 @@ def serve(run_dir, host, port, max_batch, max_wait_ms, max_texts, allow_unfinish
 
 
 def _csv(rows: list[dict], labels: list[str]) -> str:
-    """Predictions as CSV: input line, text, label, status, truncated and each class's probability."""
+    """Predictions as CSV: input line, text, label, status, truncated, windows and each class's probability."""
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["line", "text", "label", "status", "truncated", *[f"p_{c}" for c in labels]])
+    writer.writerow(["line", "text", "label", "status", "truncated", "windows", *[f"p_{c}" for c in labels]])
     for r in rows:
         probs = r["probs"] or {}
-        writer.writerow([r["line"], r["text"], r["label"] or "", r["status"], r["truncated"],
+        writer.writerow([r["line"], r["text"], r["label"] or "", r["status"], r["truncated"], r["windows"],
                          *[probs.get(c, "") for c in labels]])
     return out.getvalue()
 

@@ -70,6 +70,33 @@ class TruncationConfig(BaseModel):
                                                       "model's context")
 
 
+class LongTextConfig(BaseModel):
+    """Texts whose prompt is over the limit: cut them (``truncate``, the ``truncation`` policy), or read them
+    whole in overlapping windows that each fit the prompt (``chunks``), every window decoded and the per-label
+    probabilities aggregated (decoding, ``predict``, ``serve``, the estimator); training takes each window as an
+    example with its text's label."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: Literal["truncate", "chunks"] = Field("truncate", description="truncate: cut the text; chunks: "
+                                                                           "decode it in windows and aggregate")
+    window_tokens: int | None = Field(None, ge=8, description="text tokens per window (null: as many as fit the "
+                                                              "prompt limit)")
+    overlap_tokens: int = Field(32, ge=0, description="tokens each window shares with the one before it")
+    aggregate: Literal["mean", "max", "vote"] = Field(
+        "mean", description="mean: of the windows' log-probabilities per label; max: the highest probability per "
+                            "label; vote: the windows' labels, ties to the higher mean probability (or the class "
+                            "listed first)")
+    max_windows: int = Field(16, ge=1, description="most windows per text; a longer text gets this many, spread "
+                                                   "evenly over it (counted in metrics.json as windows_capped)")
+
+    @model_validator(mode="after")
+    def _overlap_below_window(self) -> LongTextConfig:
+        if self.window_tokens is not None and self.overlap_tokens >= self.window_tokens:
+            raise ValueError(f"long_text.overlap_tokens ({self.overlap_tokens}) must be below window_tokens "
+                             f"({self.window_tokens})")
+        return self
+
+
 class RunConfig(BaseModel):
     """Everything one run needs. Unknown keys are errors."""
 
@@ -86,6 +113,7 @@ class RunConfig(BaseModel):
     dataset: ComponentSpec = Field(default_factory=ComponentSpec, description="dataset source")
     splits: SplitConfig = Field(default_factory=SplitConfig)
     truncation: TruncationConfig = Field(default_factory=TruncationConfig)
+    long_text: LongTextConfig = Field(default_factory=LongTextConfig)
     labels: ComponentSpec = Field(default_factory=ComponentSpec, description="label scheme for training")
     prompt: ComponentSpec = Field(default_factory=ComponentSpec, description="prompt strategy for training")
     inference_labels: ComponentSpec | None = Field(None, description="label scheme at inference (default: labels)")

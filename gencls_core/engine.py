@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from gencls_core.baseline import compare as compare_with_baseline
 from gencls_core.config import RunConfig, build_config, read_config_file
 from gencls_core.devices import resolve_device
 from gencls_core.distributed import Processes
@@ -33,7 +34,7 @@ from gencls_core.timing import timed
 from gencls_core.weights import load_trained, merged
 
 # what predict needs of a run's config (the dataset and splits only for prompts that draw training examples)
-INFERENCE_SLOTS = ("seed", "dataset", "splits", "truncation", "labels", "prompt", "inference_labels",
+INFERENCE_SLOTS = ("seed", "dataset", "splits", "truncation", "long_text", "labels", "prompt", "inference_labels",
                    "inference_prompt", "decoder")
 
 
@@ -249,6 +250,9 @@ class Engine:
         metrics = {**metrics, "data_checks": ctx.data.checks}
         if stages:
             metrics = {**metrics, "stages": stages}
+        if self.resolution.recipe is not None and self.processes.is_main:  # is it better than the simple baseline?
+            with timed(timings, "baseline"):
+                metrics["baseline"] = compare_with_baseline(ctx.data, rows)
         if self.processes.is_main:
             write_jsonl(ctx.run_dir / "predictions.jsonl", rows)
             write_json(ctx.run_dir / "metrics.json", metrics)
@@ -312,7 +316,7 @@ class Engine:
     # -- pieces ------------------------------------------------------------------------------
     def _context(self, device: str, progress: bool, run_dir: Path | None) -> RunContext:
         return RunContext(seed=self.config.seed, device=device, run_dir=run_dir, services=RunServices(self.plugins),
-                          progress=progress, truncation=self.config.truncation)
+                          progress=progress, truncation=self.config.truncation, long_text=self.config.long_text)
 
     def _load_trained(self, ctx: RunContext) -> None:
         """The run's model into ``ctx.lm``, with the recorded run's last trained stage applied (an export's model

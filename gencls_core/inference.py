@@ -4,6 +4,7 @@ and fit prompts, decode, check and finalize, evaluate."""
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from gencls_core.interfaces import (
     PromptStrategy,
     RunContext,
 )
+from gencls_core.long_text import aggregate, split_windows, window_size
 from gencls_core.resolve import Resolution
 from gencls_core.results import describe_rare, rarely_predicted
 from gencls_core.truncation import PromptFitter, fitter_for
@@ -87,20 +89,30 @@ class Inference:
         self.labels = label_scheme(resolution, "inference_labels", ctx)
         self.prompt = prompt_strategy(resolution, "inference_prompt", ctx, self.labels)
         self._decoder: Decoder | None = None
+        self.windows_capped = 0  # texts of the last decode that had more windows than long_text.max_windows
 
     def renderer(self) -> tuple[Callable[..., str], PromptFitter]:
         """``render(text, where)``: the inference prompt for ``text`` as the model sees it, fitted to the
         truncation policy (``where`` names the row in errors); and the fitter, which counts the texts it cut."""
-        who = self.resolution.slots["inference_prompt"].who()
         fitter = fitter_for(self.ctx)
 
-        def build(text: str) -> list[dict[str, str]]:
-            return check_messages(who, self.prompt.messages(text), text)
-
         def render(text: str, where: str = "a content-free input") -> str:
-            return render_prompt(self.ctx.lm.tokenizer, fitter.messages(text, build, where))
+            return render_prompt(self.ctx.lm.tokenizer, fitter.messages(text, self._build, where))
 
         return render, fitter
+
+    def _build(self, text: str) -> list[dict[str, str]]:
+        return check_messages(self.resolution.slots["inference_prompt"].who(), self.prompt.messages(text), text)
+
+    def _pieces(self, texts: list[str], fitter: PromptFitter) -> tuple[list[list[str]], int]:
+        """Each text as the pieces decoded for it: itself, or its windows (``long_text.policy: chunks``, a text
+        over the prompt budget); and how many texts had more windows than ``max_windows``."""
+        cfg = self.resolution.config.long_text
+        size = window_size(cfg, fitter.limit, fitter.overhead(self._build)) if cfg.policy == "chunks" else None
+        if size is None:
+            return [[t] for t in texts], 0
+        split = [split_windows(self.ctx.lm.tokenizer, t, size, cfg.overlap_tokens, cfg.max_windows) for t in texts]
+        return [windows for windows, _ in split], sum(capped for _, capped in split)
 
     def decoder(self) -> Decoder:
         """The run's decoder, with this context: one instance for every call (a decoder may keep what it fitted
@@ -111,23 +123,30 @@ class Inference:
         return self._decoder
 
     def decode(self, texts: list[str]) -> tuple[list[Prediction], int]:
-        """Predictions for ``texts``, and how many of their texts were truncated to fit the model."""
+        """Predictions for ``texts``, and how many of their texts were truncated to fit the model (with
+        ``long_text.policy: chunks``, a text over the budget is decoded in windows, its prediction aggregated)."""
         ctx, slots = self.ctx, self.resolution.slots
         decoder = self.decoder()
         render, fitter = self.renderer()
         ctx.render = render
-        prompts, cut = [], []
         for i, t in enumerate(texts):
             problem = text_problem(t) if isinstance(t, str) else f"is a {type(t).__name__}, not text"
             if problem:
                 raise DataError(f"input {i}: the text {problem}")
+        pieces, capped = self._pieces(texts, fitter)
+        self.windows_capped = capped
+        if capped:
+            warnings.warn(f"{capped} of {len(texts)} texts needed more than long_text.max_windows windows; each was "
+                          f"read in that many, spread evenly over it", GenclsWarning, stacklevel=2)
+        prompts, cut = [], []
+        for i, windows in enumerate(pieces):
             before = fitter.truncated
-            prompts.append(render(t, f"input {i}"))
+            prompts += [render(w, f"input {i}") for w in windows]
             cut.append(fitter.truncated > before)
-        truncated = fitter.truncated
+        truncated = sum(cut)
         if truncated:
             warnings.warn(f"{truncated} of {len(texts)} texts were truncated to fit a {fitter.limit}-token prompt "
-                          f"(see truncation in the config)", GenclsWarning, stacklevel=2)
+                          f"(see truncation and long_text in the config)", GenclsWarning, stacklevel=2)
         ctx.lm.model.eval()  # a training stage leaves it in train mode (dropout on)
         if decoder.shardable():  # each process decodes its share; all get every prediction, in order
             predictions = self.processes.map_shards(prompts, lambda part: decoder.decode(ctx.lm, part, self.labels,
@@ -137,6 +156,10 @@ class Inference:
         predictions = check_predictions(slots["decoder"].who(), predictions, len(prompts), self.labels.labels)
         final = check_predictions(slots["inference_labels"].who(), [self.labels.finalize(p) for p in predictions],
                                   len(prompts), ctx.data.labels)
+        if len(final) > len(texts):  # some texts were read in windows: one prediction each from theirs
+            ends = list(itertools.accumulate(len(w) for w in pieces))
+            final = [aggregate(final[end - len(w):end], ctx.data.labels, self.resolution.config.long_text.aggregate)
+                     for w, end in zip(pieces, ends)]
         return [replace(p, truncated=True) if c else p for p, c in zip(final, cut)], truncated
 
     def validate(self, model: Any) -> dict[str, Any]:
@@ -166,9 +189,12 @@ class Inference:
         gold = list(split["label"])
         metrics, values = evaluate(self.resolution, gold, predictions, ctx.data.labels)
         metrics["truncated"] = truncated
+        if self.resolution.config.long_text.policy == "chunks":
+            metrics["chunked"] = sum(p.windows > 1 for p in predictions)
+            metrics["windows_capped"] = self.windows_capped
         metrics["decode_examples_per_second"] = round(len(gold) / max(seconds, 1e-9), 3)
         rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g, "status": p.status,
-                 "output": p.output, "scores": p.scores, "probs": p.probs}
+                 "output": p.output, "scores": p.scores, "probs": p.probs, "windows": p.windows}
                 for t, g, p in zip(split["text"], gold, predictions)]
         return metrics, values, rows
 

@@ -88,7 +88,8 @@ class Prediction:
     ``label`` is None when the output named no single valid label; ``status`` then says why
     (``no_label`` or ``multiple_labels``). ``scores`` are the decoder's raw per-label scores, ``probs``
     a probability distribution over the labels (for calibration metrics), ``output`` the generated text;
-    ``truncated`` is set by the engine when the text was cut to fit the prompt limit.
+    ``truncated`` is set by the engine when the text was cut to fit the prompt limit, ``windows`` to the number
+    of windows a text was read in (``long_text.policy: chunks``).
     """
 
     label: str | None
@@ -97,6 +98,7 @@ class Prediction:
     output: str | None = None
     status: Literal["ok", "no_label", "multiple_labels", "abstained"] = "ok"
     truncated: bool = False
+    windows: int = 1
 
 
 class ModelSource(Component):
@@ -348,6 +350,7 @@ class RunContext:
     stage_dir: Path | None = None  # the current training stage's folder
     resume: bool = False  # continue the stage from its last checkpoint when there is one
     truncation: BaseModel | None = None  # the run's TruncationConfig: how over-long prompts are cut (None: defaults)
+    long_text: BaseModel | None = None  # the run's LongTextConfig: texts read in windows instead (None: cut them)
     truncated: dict[str, int] = field(default_factory=dict)  # split -> texts cut for the last training stage
     # set by a training stage whose trainer reports to integrations (report_to: TensorBoard, W&B, ...): the engine
     # sends it the stage's evaluation metrics, which then sit beside the training curves

@@ -8,6 +8,7 @@ from importlib.metadata import version as _version
 from pathlib import Path
 from typing import Any
 
+from gencls_core.baseline import describe as describe_baseline
 from gencls_core.plugins import Plugins
 from gencls_core.resolve import Resolution
 from gencls_core.results import describe_rare, metrics_table, stage_table
@@ -65,6 +66,8 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
                       for c in record["recipe"]["choices"]]
         lines += ["", "## Final metrics", ""] if lines[-1] else ["## Final metrics", ""]
     lines += metrics_table(metrics)
+    if metrics.get("baseline"):
+        lines += ["", describe_baseline(metrics["baseline"])]
     if metrics.get("rarely_predicted"):
         lines += ["", f"**Warning:** {describe_rare(metrics['rarely_predicted'])}."]
     sections = [slot.build().report(v, run_dir) for slot, v in zip(resolution.evaluators, values)]

@@ -12,11 +12,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from gencls_core.data import text_problem
 from gencls_core.errors import DataError, UsageError
 from gencls_core.interfaces import Prediction
 
 Predictor = Callable[[list[str]], list[Prediction]]
+
+
+class Request(BaseModel):
+    """The body of ``POST /classify``."""
+
+    texts: list[str] | str = Field(description="a text, or a non-empty list of texts, to classify")
+
+
+class Answer(BaseModel):
+    """One text's prediction."""
+
+    label: str | None = Field(description="the predicted class; null when the answer named no valid label")
+    status: str
+    probs: dict[str, float] | None = None
+    scores: dict[str, float] | None = None
+    output: str | None = None
+    truncated: bool = Field(False, description="the text was cut to fit the model's prompt limit")
+    windows: int = Field(1, description="windows the text was read in (long_text.policy chunks)")
+
+
+class Response(BaseModel):
+    """The answer of ``POST /classify``: one prediction per text, in order."""
+
+    predictions: list[Answer]
 
 
 @dataclass
@@ -113,25 +139,10 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
     from fastapi.encoders import jsonable_encoder
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
-    from pydantic import BaseModel, Field
     from starlette.requests import Request as StarletteRequest
 
     labels = engine.recorded.get("data", {}).get("labels")
     state: dict[str, Any] = {}
-
-    class Request(BaseModel):
-        texts: list[str] | str = Field(description="a text, or a non-empty list of texts, to classify")
-
-    class Answer(BaseModel):
-        label: str | None = Field(description="the predicted class; null when the answer named no valid label")
-        status: str
-        probs: dict[str, float] | None = None
-        scores: dict[str, float] | None = None
-        output: str | None = None
-        truncated: bool = Field(False, description="the text was cut to fit the model's prompt limit")
-
-    class Response(BaseModel):
-        predictions: list[Answer]
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -172,7 +183,8 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
         except (UsageError, DataError) as err:  # e.g. a text over the limit under truncation policy: error
             raise HTTPException(422, str(err)) from None
         return Response(predictions=[Answer(label=p.label, status=p.status, probs=p.probs, scores=p.scores,
-                                            output=p.output, truncated=p.truncated) for p in predictions])
+                                            output=p.output, truncated=p.truncated, windows=p.windows)
+                                     for p in predictions])
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

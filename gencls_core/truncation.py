@@ -31,6 +31,10 @@ class PromptFitter:
         self.tokenizer, self.limit, self.policy = tokenizer, limit, policy
         self.truncated = 0
 
+    def overhead(self, build: Callable[[str], Messages]) -> int:
+        """Tokens of a prompt without its text (built around a one-character text)."""
+        return self._length(build(".")) - 1
+
     def _length(self, messages: Messages) -> int:
         return len(self.tokenizer(render_prompt(self.tokenizer, messages), add_special_tokens=False)["input_ids"])
 

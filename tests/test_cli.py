@@ -48,7 +48,7 @@ def test_predict_writes_jsonl_output_file(tmp_path, tiny_run_config):
     pred = gencls("predict", run_dir, str(texts), "-o", str(table), "--batch-size", "1")
     assert pred.returncode == 0, pred.stderr
     header, *lines = table.read_text().splitlines()
-    assert header == "line,text,label,status,truncated,p_negative,p_positive" and len(lines) == 2
+    assert header == "line,text,label,status,truncated,windows,p_negative,p_positive" and len(lines) == 2
     assert lines[0].startswith("1,good film,") and abs(sum(float(x) for x in lines[0].split(",")[-2:]) - 1) < 1e-6
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"txt": "x"}\n')

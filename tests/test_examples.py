@@ -25,8 +25,7 @@ def test_example_config_runs(config, tiny_run_config):
 
 
 # a few steps instead of the examples' real training lengths
-SHORT = {"sft.yaml": ["trainers.0.max_steps=2"], "first-run.yaml": ["trainers.0.max_steps=2"],
-         "sft-grpo.yaml": ["trainers.0.max_steps=2", "trainers.1.max_steps=1"]}
+SHORT = {"sft.yaml": ["trainers.0.max_steps=2"], "sft-grpo.yaml": ["trainers.0.max_steps=2", "trainers.1.max_steps=1"]}
 
 
 @pytest.mark.parametrize("config", sorted(SHORT))
@@ -39,6 +38,15 @@ def test_example_training_config_runs(config, tiny_run_config):
     assert [s["trainer"] for s in result.stages] == [None, *trainers]
     assert all(s["train_steps"] == int(o.split("=")[1]) for s, o in zip(result.stages[1:], SHORT[config]))
     assert (result.run_dir / "stages").is_dir() and result.metrics["n"] == 10
+
+
+def test_the_first_run_is_the_auto_recipe_beside_the_simple_baseline(tiny_run_config):
+    overrides = [*_tiny_overrides(tiny_run_config), "splits.train_size=16", "splits.validation_size=8",
+                 "recipe.sft_epochs=1"]
+    result = Engine(EXAMPLES / "first-run.yaml", overrides=overrides).run()
+    assert [s["trainer"] for s in result.stages] == [None, "sft", "label-pg"]
+    assert all("kept" in s for s in result.stages[1:]) and "baseline" in result.metrics
+    assert "TF-IDF + logistic regression on the same splits" in (result.run_dir / "report.md").read_text()
 
 
 def test_api_example_runs(tiny_run_config, capsys, monkeypatch):

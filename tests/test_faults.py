@@ -377,7 +377,9 @@ def test_resume_falls_back_past_a_half_written_checkpoint_and_keeps_the_whole_st
     history = _read(run_dir / "stages/1-sft/log_history.json")
     seconds = [h["train_seconds"] for h in history]
     assert seconds == sorted(seconds) and stage["train_runtime_seconds"] == seconds[-1]
-    assert stage["train_runtime_seconds"] > 2.0 > history[-1]["train_runtime"]  # the kept steps' time, resumed too
+    # the kept steps' time (4 steps of over 0.5 s) is in the stage's time beside the resumed attempt's own, on a
+    # quiet or a busy machine alike
+    assert stage["train_runtime_seconds"] - history[-1]["train_runtime"] > 1.5
     record = _read(run_dir / "run.json")
     assert record["started"] == started and len(record["resumed"]) == 1 and record["resumed"][0] != started
     assert record["timings"]["train:trainers.0"] > 2.0 and record["timings"]["total"] > 2.0  # both attempts

@@ -14,7 +14,7 @@ from tests.fakedist import install_fake_plugin
 BUILTIN_COMPONENTS = {
     ("model_source", "hf"), ("model_source", "gguf"), ("model_source", "smollm2-135m-instruct"),
     ("dataset", "local"), ("dataset", "hf-dataset"), ("dataset", "movie-reviews"), ("dataset", "bbc-news"),
-    ("dataset", "drug-reviews"),
+    ("dataset", "drug-reviews"), ("dataset", "trec-questions"),
     ("label_scheme", "names"), ("prompt_strategy", "zero-shot"), ("decoder", "generate"),
     ("decoder", "perplexity"), ("evaluator", "accuracy"), ("evaluator", "f1"),
 }

@@ -67,6 +67,9 @@ def test_a_recipe_drops_a_stage_it_does_not_keep_and_reads_the_test_split_once(t
     assert [s["kept"] for s in result.stages] == [True, False]
     report = (result.run_dir / "report.md").read_text()
     assert "stage 2 (label-pg): dropped: told to (2)" in report and "on the test split (read once)" in report
+    baseline = result.metrics["baseline"]  # the simple baseline on the same splits, beside the kept model
+    assert baseline["name"] == "TF-IDF + logistic regression" and baseline["C"] in (0.1, 1.0, 10.0, 100.0)
+    assert "TF-IDF + logistic regression on the same splits" in report
     # the final metrics are the SFT model's: the same predictions as the run's model gives now
     again = Engine.from_run_dir(result.run_dir, plugins=_plugins()).predict([r["text"] for r in result.predictions])
     assert [p.label for p in again] == [r["predicted"] for r in result.predictions]
@@ -135,3 +138,26 @@ def test_the_auto_recipe_through_the_estimator_and_the_api(tiny_run_config, tiny
     assert set(clf.predict(["good film", "awful"])) <= {"positive", "negative"}
     result = Engine({**tiny_run_config, "recipe": recipe}).run()
     assert [s["trainer"] for s in result.stages] == ["sft", "label-pg"] and "accuracy" in result.metrics
+
+
+def test_the_baseline_is_chosen_on_validation_and_compared_on_the_test_split_by_hand():
+    import datasets
+
+    from gencls_core.baseline import compare, describe
+    from gencls_core.interfaces import LabeledData
+
+    def split(words):
+        return datasets.Dataset.from_dict({"text": [w for w, _ in words], "label": [label for _, label in words]})
+
+    good, bad = [f"good{i} fine" for i in range(6)], [f"bad{i} awful" for i in range(6)]
+    rows = [(t, "positive") for t in good] + [(t, "negative") for t in bad]
+    data = LabeledData({"train": split(rows * 2), "validation": split(rows), "test": split(rows)},
+                       ["negative", "positive"], "sentiment")
+    wrong = [{"gold": label, "predicted": "negative" if label == "positive" else "positive"} for _, label in rows]
+    out = compare(data, wrong)
+    assert out["accuracy"] == 1.0 and out["f1_macro"] == 1.0 and out["validation_f1_macro"] == 1.0
+    assert out["C"] == 0.1  # the first of the grid to reach the best validation score
+    assert out["delta_accuracy"] == {"value": -1.0, "low": -1.0, "high": -1.0}
+    assert "-100.0 points" in describe(out) and "worse than it beyond noise" in describe(out)
+    half = [{"gold": label, "predicted": label if i % 2 else None} for i, (_, label) in enumerate(rows)]
+    assert compare(data, half)["delta_accuracy"]["value"] == -0.5

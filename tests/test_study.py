@@ -287,3 +287,25 @@ def test_the_classification_head_baseline_learns_a_keyword_task_on_the_lms_own_b
         baselines.baseline_predictions("seqcls", config, out, {**recipe, "epochs": 3})
     with pytest.raises(ConfigError, match=r"fitted otherwise \(splits differ"):
         baselines.baseline_predictions("seqcls", {**config, "splits": {"test_size": 10}}, out, recipe)
+
+
+@pytest.mark.parametrize(("learning_rate", "learns"), [(1e-2, True), (0.0, False)])
+def test_the_classification_head_baseline_stops_on_validation_and_keeps_its_best_step(tmp_path, tiny_run_config,
+                                                                                   learning_rate, learns):
+    words = [(w, "positive") for w in POSITIVE] + [(w, "negative") for w in NEGATIVE]
+    data = tmp_path / "keywords.csv"
+    data.write_text("text,label\n" + "".join(f"{w},{label}\n" for w, label in words * 8))
+    config = {**tiny_run_config, "dataset": {**tiny_run_config["dataset"], "path": str(data)},
+              "splits": {"validation_size": 16, "test_size": 16}}
+    recipe = {**baselines.SEQCLS, "learning_rate": learning_rate, "epochs": 25, "patience": 2,
+              "evaluations_per_epoch": 1}
+    out = tmp_path / "seqcls.jsonl"
+    rows = baselines.baseline_predictions("seqcls", config, out, recipe)
+    trained = json.loads(out.with_suffix(".train.json").read_text())
+    steps_per_epoch = -(-(len(words) * 8 - 32) // recipe["batch_size"])
+    # no gain for two evaluations ends the stage long before 25 epochs; without learning the first is the best
+    assert trained["stopped"] == "early_stopping" and trained["steps"] < 25 * steps_per_epoch
+    assert trained["steps"] == trained["best_step"] + 2 * steps_per_epoch
+    assert (trained["best_f1_macro"] == 1.0) == learns
+    assert (trained["best_step"] == steps_per_epoch) == (not learns)
+    assert (sum(r["correct"] for r in rows) / len(rows) >= 0.9) == learns

@@ -40,7 +40,9 @@ def baseline_recipe(name: str, resolved: dict[str, Any]) -> dict[str, Any]:
 def baseline_predictions(name: str, config: dict[str, Any], out: Path, recipe: dict[str, Any]) -> list[dict[str, Any]]:
     """Baseline ``name`` fitted with ``recipe`` (see ``baseline_recipe``) on the train split of ``config``'s
     data, its predictions for the evaluated split (rows as in a run's ``predictions.jsonl``), cached in ``out``
-    beside what it was fitted with (``<out>.fit.json``); a cache fitted with another recipe or data is an error."""
+    beside what it was fitted with (``<out>.fit.json``) and, for ``seqcls``, how its training went
+    (``<out>.train.json``: steps, the chosen step, why it stopped); a cache fitted with another recipe or data is
+    an error."""
     fit = json.loads(json.dumps({"recipe": recipe, **{k: config.get(k) for k in DATA_KEYS}}, sort_keys=True))
     stamp = out.with_suffix(".fit.json")
     if out.is_file():
@@ -53,8 +55,10 @@ def baseline_predictions(name: str, config: dict[str, Any], out: Path, recipe: d
     from gencls_core.engine import Engine
 
     engine = Engine({**config, "progress": False})
-    rows = _tfidf(engine) if name == "tfidf" else _seqcls(engine, recipe)
+    rows, trained = (_tfidf(engine), {}) if name == "tfidf" else _seqcls(engine, recipe)
     write_text_atomic(stamp, json.dumps(fit, sort_keys=True) + "\n")
+    if trained:
+        write_text_atomic(out.with_suffix(".train.json"), json.dumps(trained) + "\n")
     write_jsonl(out, rows)
     return rows
 
@@ -77,14 +81,24 @@ def _tfidf(engine: Any) -> list[dict[str, Any]]:
     return _rows(evaluated, list(model.predict(evaluated["text"])))
 
 
-def _seqcls(engine: Any, recipe: dict[str, Any]) -> list[dict[str, Any]]:
+def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The cell's causal LM's body under a new linear head over the classes (the last token's state), LoRA on
-    attention plus the head trained with transformers' Trainer; predictions are the head's argmax."""
+    attention plus the head trained with transformers' Trainer; predictions are the head's argmax, with a summary
+    of the training. A recipe with
+    ``patience`` evaluates macro-F1 on the validation split ``evaluations_per_epoch`` times an epoch, stops after
+    ``patience`` evaluations without a gain and ends with the best checkpoint (``load_best_model_at_end``)."""
+    import math
     import tempfile
 
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments, set_seed
+    from transformers import (
+        AutoModelForSequenceClassification,
+        EarlyStoppingCallback,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
 
     from gencls_core.devices import resolve_device
 
@@ -114,13 +128,41 @@ def _seqcls(engine: Any, recipe: dict[str, Any]) -> list[dict[str, Any]]:
         batch = tokenizer.pad({"input_ids": [r["input_ids"] for r in rows]}, return_tensors="pt")
         return {**batch, "labels": torch.tensor([r["labels"] for r in rows])}
 
+    train = encode(data.splits["train"])
+    chosen: dict[str, Any] = {"save_strategy": "no"}
+    callbacks, validation, metrics = [], None, None
+    if recipe.get("patience"):
+        if "validation" not in data.splits:
+            raise ConfigError("the sequence-classification baseline with patience needs a validation split "
+                              "(splits.validation_size)")
+        every = max(1, math.ceil(len(train) / recipe["batch_size"] / recipe.get("evaluations_per_epoch", 4)))
+        chosen = {"eval_strategy": "steps", "eval_steps": every, "save_strategy": "steps", "save_steps": every,
+                  "load_best_model_at_end": True, "metric_for_best_model": "f1_macro", "greater_is_better": True,
+                  "save_total_limit": 2, "per_device_eval_batch_size": 16}
+        callbacks = [EarlyStoppingCallback(early_stopping_patience=recipe["patience"])]
+        validation = encode(data.splits["validation"])
+
+        def metrics(prediction: Any) -> dict[str, float]:
+            from sklearn.metrics import f1_score
+
+            logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+            return {"f1_macro": float(f1_score(prediction.label_ids, logits.argmax(-1),
+                                               labels=list(range(len(classes))), average="macro", zero_division=0))}
+
     with tempfile.TemporaryDirectory() as scratch:
         args = TrainingArguments(output_dir=scratch, learning_rate=recipe["learning_rate"],
                                  per_device_train_batch_size=recipe["batch_size"],
-                                 num_train_epochs=recipe["epochs"], seed=engine.config.seed, save_strategy="no",
-                                 report_to=[], logging_strategy="no", disable_tqdm=True,
-                                 remove_unused_columns=False, use_cpu=ctx.device == "cpu")
-        Trainer(model=model, args=args, train_dataset=encode(data.splits["train"]), data_collator=collate).train()
+                                 num_train_epochs=recipe["epochs"], seed=engine.config.seed, report_to=[],
+                                 logging_strategy="no", disable_tqdm=True, remove_unused_columns=False,
+                                 use_cpu=ctx.device == "cpu", **chosen)
+        trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=validation,
+                          data_collator=collate, compute_metrics=metrics, callbacks=callbacks)
+        trainer.train()
+    state = trainer.state
+    trained = {"steps": state.global_step, "stopped": "max_steps" if state.global_step >= state.max_steps
+               else "early_stopping"}
+    if state.best_model_checkpoint:
+        trained.update(best_step=int(state.best_model_checkpoint.rsplit("-", 1)[1]), best_f1_macro=state.best_metric)
     model.eval()
     evaluated = data.splits[engine.config.splits.evaluate]
     rows, predicted = encode(evaluated), []
@@ -128,4 +170,4 @@ def _seqcls(engine: Any, recipe: dict[str, Any]) -> list[dict[str, Any]]:
         for start in range(0, len(rows), 16):
             batch = {k: v.to(model.device) for k, v in collate(rows[start:start + 16]).items() if k != "labels"}
             predicted += [classes[i] for i in model(**batch).logits.argmax(-1).tolist()]
-    return _rows(evaluated, predicted)
+    return _rows(evaluated, predicted), trained

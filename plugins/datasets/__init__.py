@@ -1,4 +1,4 @@
-"""Dataset sources: local files, Hugging Face hub datasets, and three bundled real corpora."""
+"""Dataset sources: local files, Hugging Face hub datasets, and four bundled real corpora."""
 
 from gencls_core.hookspecs import hookimpl
 from gencls_plugins.datasets.bbc_news import BBCNews
@@ -6,6 +6,7 @@ from gencls_plugins.datasets.drug_reviews import DrugReviews
 from gencls_plugins.datasets.hub import HubDataset
 from gencls_plugins.datasets.local import LocalFile
 from gencls_plugins.datasets.movie_reviews import MovieReviews
+from gencls_plugins.datasets.trec_questions import TrecQuestions
 
 
 @hookimpl
@@ -15,6 +16,7 @@ def gencls_register_datasets(register):
     register(MovieReviews)
     register(BBCNews)
     register(DrugReviews)
+    register(TrecQuestions)
 
 
 @hookimpl

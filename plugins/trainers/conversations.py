@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from gencls_core.contracts import check_messages
 from gencls_core.errors import DataError
+from gencls_core.long_text import split_windows, window_size
 from gencls_core.truncation import fitter_for
 from gencls_plugins.prompts.reasoning import gold_answer
 from gencls_plugins.trainers.rationales import rationales
@@ -25,22 +26,33 @@ def _split(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset:
     return data
 
 
-def _prompts(ctx: RunContext, split: str, texts: list[str], limit: int | None = None) -> list[list[dict[str, str]]]:
-    """The training prompt's messages for each text, fitted to the run's truncation policy (and ``limit``);
-    the number of texts cut is recorded in ``ctx.truncated[split]``."""
+def _prompts(ctx: RunContext, split: str, texts: list[str],
+             limit: int | None = None) -> tuple[list[list[dict[str, str]]], list[int]]:
+    """The training prompt's messages for each text, fitted to the run's truncation policy (and ``limit``), with
+    the index of the text each row comes from: one row a text, or, with ``long_text.policy: chunks``, one for each
+    window of a text over the budget (each with the text's label). The number of texts cut is recorded in
+    ``ctx.truncated[split]``."""
     who = f"prompt strategy {ctx.train_prompt.name!r}"
     fitter = fitter_for(ctx, limit)
     build = lambda t: check_messages(who, ctx.train_prompt.messages(t), t)  # noqa: E731
-    out = [fitter.messages(t, build, f"{split} example {i}") for i, t in enumerate(texts)]
+    cfg = ctx.long_text
+    size = window_size(cfg, fitter.limit, fitter.overhead(build)) if cfg and cfg.policy == "chunks" else None
+    out, owners = [], []
+    for i, text in enumerate(texts):
+        pieces = split_windows(ctx.lm.tokenizer, text, size, cfg.overlap_tokens, cfg.max_windows)[0] if size else [text]
+        out += [fitter.messages(piece, build, f"{split} example {i}") for piece in pieces]
+        owners += [i] * len(pieces)
     ctx.truncated[split] = fitter.truncated
-    return out
+    return out, owners
 
 
 def prompt_completion(ctx: RunContext, split: str, trainer: str, reasoning: RationaleOptions,
-                      max_prompt_tokens: int | None = None) -> datasets.Dataset | None:
+                      max_prompt_tokens: int | None = None,
+                      weights: dict[str, float] | None = None) -> datasets.Dataset | None:
     """``prompt`` (chat messages) and ``completion`` (the gold answer in the form the prompt asks for; its
-    reasoning from ``reasoning``) rows; TRL's SFTTrainer then computes the loss on the completion only. None
-    for a missing split. Prompts are fitted to the truncation policy and ``max_prompt_tokens``."""
+    reasoning from ``reasoning``) rows, with ``example_weight`` (the class weight of the row's label) when
+    ``weights`` are given; TRL's SFTTrainer then computes the loss on the completion only. None for a missing
+    split. Prompts are fitted to the truncation policy and ``max_prompt_tokens``."""
     import datasets
 
     data = _split(ctx, split, trainer)
@@ -52,9 +64,11 @@ def prompt_completion(ctx: RunContext, split: str, trainer: str, reasoning: Rati
     if form != "direct":
         explained = rationales(ctx, split, texts, labels, reasoning)
     completions = [gold_answer(form, ctx.train_labels.verbalize(label), why) for label, why in zip(labels, explained)]
-    return datasets.Dataset.from_dict({
-        "prompt": _prompts(ctx, split, texts, max_prompt_tokens),
-        "completion": [[{"role": "assistant", "content": c}] for c in completions]})
+    prompts, owners = _prompts(ctx, split, texts, max_prompt_tokens)
+    rows = {"prompt": prompts, "completion": [[{"role": "assistant", "content": completions[i]}] for i in owners]}
+    if weights is not None:
+        rows["example_weight"] = [weights.get(labels[i], 1.0) for i in owners]
+    return datasets.Dataset.from_dict(rows)
 
 
 def prompts_with_labels(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset:
@@ -62,5 +76,6 @@ def prompts_with_labels(ctx: RunContext, split: str, trainer: str) -> datasets.D
     import datasets
 
     data = _split(ctx, split, trainer)
-    return datasets.Dataset.from_dict({"prompt": _prompts(ctx, split, list(data["text"])),
-                                       "label": list(data["label"])})
+    prompts, owners = _prompts(ctx, split, list(data["text"]))
+    labels = list(data["label"])
+    return datasets.Dataset.from_dict({"prompt": prompts, "label": [labels[i] for i in owners]})

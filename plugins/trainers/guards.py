@@ -38,18 +38,3 @@ def require_finite_weights(ctx: RunContext, model: Any, step: int) -> None:
     for name, param in model.named_parameters():
         if param.requires_grad and not bool(param.detach().isfinite().all()):
             _fail(ctx, f"trainable weight {name}", "not finite", step)
-
-
-def finite_guard(ctx: RunContext) -> Any:
-    """A ``TrainerCallback`` that applies both checks: weights after every optimiser step, logs when written."""
-    from transformers import TrainerCallback
-
-    class FiniteGuard(TrainerCallback):
-        def on_step_end(self, args, state, control, model=None, **kwargs):
-            if model is not None:
-                require_finite_weights(ctx, model, state.global_step)
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            require_finite(ctx, logs or {}, state.global_step)
-
-    return FiniteGuard()

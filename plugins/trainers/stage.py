@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import ConfigError, GenclsWarning
 from gencls_core.interfaces import LoadedModel, Trainer
-from gencls_core.results import describe_rare, follow_umask, write_json
+from gencls_core.results import describe_rare, write_json
 from gencls_plugins.trainers.checkpoints import last_checkpoint
 from gencls_plugins.trainers.curves import plot_curves
-from gencls_plugins.trainers.guards import finite_guard
 from gencls_plugins.trainers.options import LoraOptions, StageOptions
 
 if TYPE_CHECKING:
@@ -40,34 +37,12 @@ def stage_callbacks(ctx: RunContext, opts: StageOptions | None = None) -> list[A
     """The callbacks of a TRL stage: the non-finite guard, logging at every checkpoint (so the loss of the
     steps before a checkpoint is in its log history), the stage's training seconds in every log entry, file
     modes, early stopping when ``opts.patience`` is set, then the plugins' ``gencls_trainer_callbacks``."""
-    from transformers import EarlyStoppingCallback, TrainerCallback
+    from transformers import EarlyStoppingCallback
 
-    class LogAtSave(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step % args.save_steps == 0:
-                control.should_log = True
-
-    class TrainSeconds(TrainerCallback):
-        """``train_seconds`` in each log entry: the stage's training wall time so far, over all its attempts
-        (a resumed attempt starts from the value logged at its checkpoint, so redone steps count once)."""
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.before = last_logged(state.log_history, "train_seconds") or 0.0
-            self.started = time.time()
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            state.log_history[-1]["train_seconds"] = round(self.before + time.time() - self.started, 3)
-
-    class UmaskModes(TrainerCallback):
-        """Checkpoint files get the umask's modes (safetensors writes 0600)."""
-
-        def on_save(self, args, state, control, **kwargs):
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if folder.is_dir():
-                follow_umask(folder)
+    from gencls_plugins.trainers.callbacks import FiniteGuard, LogAtSave, TrainSeconds, UmaskModes
 
     stopping = [EarlyStoppingCallback(opts.patience)] if opts is not None and opts.patience else []
-    return [finite_guard(ctx), LogAtSave(), TrainSeconds(), UmaskModes(), *stopping, *ctx.trainer_callbacks()]
+    return [FiniteGuard(ctx), LogAtSave(), TrainSeconds(), UmaskModes(), *stopping, *ctx.trainer_callbacks()]
 
 
 class DecodedValidation:

@@ -3,7 +3,6 @@ answers, on transformers' ``Trainer`` (checkpoints, resume, callbacks, ``report_
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.chat import render_prompt
@@ -13,9 +12,7 @@ from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.label_pg.config import LabelPGConfig
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.stage import (
-    DecodedValidation,
     RewardStage,
-    StepStats,
     choose_on_validation,
     policy_model,
     require_rewards,
@@ -41,6 +38,8 @@ class LabelPG(RewardStage):
         from peft import get_peft_model
         from transformers import TrainingArguments
 
+        from gencls_plugins.trainers.label_pg.hf_trainer import LabelPGTrainer
+
         cfg = self.config
         require_rewards(ctx, self.name)
         if ctx.train_prompt.answer_form != "direct":
@@ -58,9 +57,9 @@ class LabelPG(RewardStage):
         if cfg.beta:
             rows = rows.add_column("ref_logp", _reference(model, rows, answers, tok.pad_token_id, cfg.batch_size))
         args = training_args(TrainingArguments, cfg, ctx, remove_unused_columns=False)
-        trainer = _trainer_class()(model=model, args=args, train_dataset=rows, eval_dataset=validation_split(ctx, cfg),
-                                   data_collator=Collator(answers, tok), callbacks=stage_callbacks(ctx, cfg),
-                                   answers=answers, options=cfg)
+        trainer = LabelPGTrainer(model=model, args=args, train_dataset=rows, eval_dataset=validation_split(ctx, cfg),
+                                 data_collator=Collator(answers, tok), callbacks=stage_callbacks(ctx, cfg),
+                                 answers=answers, options=cfg)
         summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
         summary["train_examples"] = len(rows)
         return summary
@@ -129,31 +128,3 @@ class Collator:
         if "ref_logp" in features[0]:
             batch["ref_logp"] = torch.tensor([f["ref_logp"] for f in features], dtype=torch.float32)
         return batch
-
-
-@functools.cache
-def _trainer_class() -> type:
-    """``LabelPGTrainer``, built on first use so that registering the plugin imports no torch."""
-    from transformers import Trainer as HFTrainer
-
-    class LabelPGTrainer(DecodedValidation, StepStats, HFTrainer):
-        """transformers' Trainer with the label-space objective as its loss; logs the mean expected reward, KL,
-        entropy and how often the best-rewarded answer is the most likely one."""
-
-        def __init__(self, *args: Any, answers: list[list[int]], options: LabelPGConfig, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.answers, self.options = answers, options
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            from gencls_plugins.trainers.label_pg import objective
-            from gencls_plugins.trainers.label_pg.packed import answer_logprobs
-
-            logp = answer_logprobs(model, inputs, self.answers)
-            rewards = inputs["rewards"].to(logp.device)
-            loss, stats = objective.loss(logp, rewards, inputs["invalid"].to(logp.device), inputs.get("ref_logp"),
-                                         self.options.distribution, self.options.beta, self.options.entropy_coef)
-            stats["best_answer_top1"] = (logp.argmax(-1) == rewards.argmax(-1)).float().mean().item()
-            self.record(stats)
-            return (loss, {"logp": logp}) if return_outputs else loss
-
-    return LabelPGTrainer

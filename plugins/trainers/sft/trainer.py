@@ -4,7 +4,6 @@ format warm-up before GTA), with TRL's SFTTrainer."""
 from __future__ import annotations
 
 import copy
-import functools
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import ConfigError
@@ -16,7 +15,6 @@ from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.sft.answer_head import use_answer_only_head
 from gencls_plugins.trainers.sft.config import SFTOptions
 from gencls_plugins.trainers.stage import (
-    DecodedValidation,
     choose_on_validation,
     class_weight_of,
     policy_model,
@@ -40,12 +38,15 @@ class SFT(Trainer):
     def train(self, ctx: RunContext) -> dict[str, Any]:
         from trl import SFTConfig
 
+        from gencls_plugins.trainers.sft.hf_trainer import SFTStage
+
         cfg = self.config
         # prompts leave room for the answer inside max_length, so TRL does not cut answers off
         reserve = truncation_config(ctx).reserve_tokens
         room = max(cfg.max_length - reserve, cfg.max_length // 2) if cfg.max_length else None
-        train = prompt_completion(ctx, "train", self.name, cfg.rationales, room)
-        validation = prompt_completion(ctx, "validation", self.name, cfg.rationales, room)
+        weights = class_weight_of(ctx, cfg, self.name)
+        train = prompt_completion(ctx, "train", self.name, cfg.rationales, room, weights)
+        validation = prompt_completion(ctx, "validation", self.name, cfg.rationales, room, weights)
         evaluation: dict[str, Any] = {"eval_strategy": "no"}
         if validation is not None:  # the validation loss (or, with best_metric, the decoded metrics)
             evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps or cfg.save_steps,
@@ -54,14 +55,8 @@ class SFT(Trainer):
         args = training_args(SFTConfig, cfg, ctx, max_length=cfg.max_length, packing=False,
                              dataset_num_proc=None, **evaluation,
                              train_sampling_strategy="group_by_length" if cfg.group_by_length else "random")
-        weights = class_weight_of(ctx, cfg, self.name)
-        if weights is not None:
-            train = train.add_column("example_weight", [weights[c] for c in ctx.data.splits["train"]["label"]])
-            if validation is not None:
-                validation = validation.add_column("example_weight", [weights.get(c, 1.0) for c in
-                                                                      ctx.data.splits["validation"]["label"]])
         model, peft_config = policy_model(ctx, cfg)
-        trainer = _trainer_class()(
+        trainer = SFTStage(
             model=model, args=args, train_dataset=train, eval_dataset=validation, processing_class=ctx.lm.tokenizer,
             peft_config=peft_config, callbacks=stage_callbacks(ctx, cfg))
         choose_on_validation(trainer, ctx, cfg)
@@ -77,26 +72,3 @@ class SFT(Trainer):
             save_merged(LoadedModel(copy.deepcopy(ctx.lm.model), ctx.lm.tokenizer, ctx.lm.ref),
                         ctx.stage_dir / "merged")
         return summary
-
-
-@functools.cache
-def _trainer_class() -> type:
-    """TRL's SFTTrainer that evaluates through the run's decoder when choosing on validation and carries each
-    example's ``example_weight`` (class weights) from the dataset to the answer-only head."""
-    import torch
-    from trl import SFTTrainer
-
-    class SFTStage(DecodedValidation, SFTTrainer):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            if "example_weight" in self.train_dataset.column_names:
-                collate = self.data_collator
-                self.data_collator = lambda rows: {
-                    **collate([{k: v for k, v in r.items() if k != "example_weight"} for r in rows]),
-                    "example_weight": torch.tensor([r["example_weight"] for r in rows], dtype=torch.float32)}
-
-        def _set_signature_columns_if_needed(self) -> None:
-            super()._set_signature_columns_if_needed()
-            self._signature_columns = [*self._signature_columns, "example_weight"]
-
-    return SFTStage

@@ -1,0 +1,75 @@
+"""Documents longer than the prompt budget: cut them, or read them whole in windows? (issue 34)
+
+    python benchmarks/long_text.py run [--corpus bbc-news] [--seeds 0] [--methods truncate-192,chunks-192]
+    python benchmarks/long_text.py table [--plot docs/img/long-text.png]
+
+BBC News articles whole (533 prompt tokens on average), the same seeded splits for every method (500 train /
+100 validation / 500 test). Every trained method is the ``auto`` recipe's SFT (up to three epochs at lr 1e-3,
+macro-F1 on validation four times an epoch, patience 3, the best checkpoint kept; ``rl: none``), trained and
+evaluated under one long-text policy:
+- ``tfidf-lr``: TF-IDF + logistic regression on the whole texts, C chosen on validation;
+- ``truncate-192`` / ``truncate-384`` / ``truncate-full``: the text cut to a 192- or 384-token prompt, or to the
+  model's context less 64 tokens;
+- ``chunks-192``: 192-token prompts, every text read in overlapping windows (32 tokens) in training and decoding,
+  the windows' label log-probabilities averaged (``long_text: {policy: chunks}``);
+- ``chunks-192@truncate-192``: the ``truncate-192`` model (seed's), only its decoding reads windows.
+
+Records go to ``benchmarks/results/long_text.jsonl`` (benchmarks/cells.py: resumable, one heavy job at a
+time); each keeps the decode rate (texts/s) and the training seconds per step beside its predictions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from cells import Record, encode, engine_for, main
+
+RECORDS = Path("benchmarks/results/long_text.jsonl")
+ROOT = Path("runs/long-text")
+CORPORA = {"bbc-news": {"dataset": "bbc-news", "splits": {"train_size": 500, "validation_size": 100,
+                                                           "test_size": 500}}}
+CHUNKS = {"policy": "chunks", "overlap_tokens": 32}
+POLICIES: dict[str, dict[str, Any]] = {
+    "truncate-192": {"truncation": {"max_prompt_tokens": 192}},
+    "truncate-384": {"truncation": {"max_prompt_tokens": 384}},
+    "truncate-full": {},
+    "chunks-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": CHUNKS},
+    "chunks-192@truncate-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": CHUNKS},
+}
+METHODS = ("tfidf-lr", *POLICIES)
+
+
+def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
+    config = {**CORPORA[corpus], **POLICIES.get(method, {}), "seed": seed, "progress": False,
+              "output_dir": str(ROOT / corpus), "run_name": f"{method}-s{seed}"}
+    if "@" in method:  # decoding only, with the model another cell trained
+        return {**config, "start_from": str(ROOT / corpus / f"{method.split('@')[1]}-s{seed}")}
+    return {**config, "recipe": {"name": "auto", "rl": "none"}}
+
+
+def run_cell(corpus: str, seed: int, method: str) -> Record:
+    from gencls_core import Engine
+    from gencls_core.baseline import tfidf_predictions
+
+    started = time.time()
+    if method == "tfidf-lr":
+        data = Engine(_config(corpus, seed, method)).dataset()
+        predicted, summary = tfidf_predictions(data)
+        return encode(corpus, seed, method, list(data.labels), list(data.splits["test"]["label"]), predicted,
+                      summary, time.time() - started)
+    result = engine_for(_config(corpus, seed, method)).run()
+    record = json.loads((result.run_dir / "run.json").read_text())
+    summary = {k: v for k, v in result.stages[0].items() if k.startswith("train_")} if result.stages else {}
+    if summary.get("train_steps"):
+        summary["train_seconds_per_step"] = round(summary["train_runtime_seconds"] / summary["train_steps"], 2)
+    summary.update({k: result.metrics[k] for k in ("decode_examples_per_second", "truncated", "chunked")
+                    if k in result.metrics})
+    return encode(corpus, seed, method, record["data"]["labels"], [r["gold"] for r in result.predictions],
+                  [r["predicted"] for r in result.predictions], summary, time.time() - started)
+
+
+if __name__ == "__main__":
+    main(__doc__, RECORDS, list(CORPORA), METHODS, ("tfidf-lr", "truncate-192"), run_cell)

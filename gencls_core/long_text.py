@@ -1,0 +1,77 @@
+"""Texts longer than the prompt budget, read whole (``long_text.policy: chunks``): the text is split into
+overlapping token windows that each fit the prompt, every window is decoded like a text of its own, and the
+windows' per-label probabilities are aggregated into the text's prediction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from gencls_core.errors import ConfigError
+from gencls_core.interfaces import Prediction
+
+if TYPE_CHECKING:
+    from gencls_core.config import LongTextConfig
+
+SAFETY_TOKENS = 8  # a window decoded on its own may tokenize a little longer at its edges
+
+
+def split_windows(tokenizer: Any, text: str, size: int, overlap: int, most: int) -> tuple[list[str], bool]:
+    """``text`` as windows of ``size`` tokens, each sharing ``overlap`` with the one before (one window when it
+    fits); at most ``most`` windows, spread evenly from the first to the last (and then True)."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= size:
+        return [text], False
+    step = size - overlap
+    starts = list(range(0, len(ids) - overlap, step))
+    starts[-1] = min(starts[-1], len(ids) - size)  # the last window ends with the text
+    capped = len(starts) > most
+    if capped:
+        starts = [starts[round(i * (len(starts) - 1) / (most - 1))] for i in range(most)] if most > 1 else starts[:1]
+    return [tokenizer.decode(ids[s:s + size]).strip() or "." for s in starts], capped
+
+
+def window_size(cfg: LongTextConfig, limit: int | None, overhead: int) -> int | None:
+    """Text tokens per window: ``window_tokens``, or what the prompt limit leaves beside the prompt's own
+    ``overhead`` tokens; None without a limit (every text fits)."""
+    if limit is None:
+        return cfg.window_tokens
+    room = limit - overhead - SAFETY_TOKENS
+    if room <= cfg.overlap_tokens:
+        raise ConfigError(f"long_text: the prompt without its text takes {overhead} of the {limit}-token limit, "
+                          f"leaving {room} tokens per window, not more than long_text.overlap_tokens "
+                          f"({cfg.overlap_tokens}); raise truncation.max_prompt_tokens or lower the overlap")
+    return min(cfg.window_tokens, room) if cfg.window_tokens else room
+
+
+def aggregate(parts: list[Prediction], labels: list[str], how: str) -> Prediction:
+    """One prediction for a text from its windows' ``parts`` (finalized to the classes ``labels``)."""
+    if len(parts) == 1:
+        return parts[0]
+    voted = [p for p in parts if p.label is not None]
+    if not voted:  # no window named a class: the text does not either
+        return replace(parts[0], windows=len(parts))
+    probs = None
+    if all(p.probs for p in parts):
+        logp = [[math.log(max(p.probs.get(label, 0.0), 1e-12)) for label in labels] for p in parts]
+        mean = [sum(column) / len(parts) for column in zip(*logp)]
+        probs = dict(zip(labels, _normalized(mean if how != "max" else [max(column) for column in zip(*logp)])))
+    elif how != "vote":
+        raise ConfigError(f"long_text.aggregate {how} needs label probabilities from the decoder, and this one gives "
+                          f"none (free generation): use long_text.aggregate=vote, or the perplexity decoder")
+    if how == "vote":
+        counts = {label: sum(p.label == label for p in voted) for label in labels}
+        top = max(counts.values())
+        tied = [label for label in labels if counts[label] == top]
+        label = max(tied, key=lambda lab: probs[lab]) if probs else tied[0]  # the order of the windows is no tie-break
+    else:
+        label = max(labels, key=lambda lab: probs[lab])
+    outputs = [p.output for p in parts if p.output]
+    return Prediction(label, probs=probs, output="\n".join(outputs) if outputs else None, windows=len(parts))
+
+
+def _normalized(logits: list[float]) -> list[float]:
+    top = max(logits)
+    weights = [math.exp(v - top) for v in logits]
+    return [w / sum(weights) for w in weights]
