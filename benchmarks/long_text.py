@@ -12,7 +12,8 @@ evaluated under one long-text policy:
   model's context less 64 tokens;
 - ``chunks-192``: 192-token prompts, every text read in overlapping windows (32 tokens) in training and decoding,
   the windows' label log-probabilities averaged (``long_text: {policy: chunks}``);
-- ``chunks-192@truncate-192``: the ``truncate-192`` model (seed's), only its decoding reads windows.
+- ``chunks-192@truncate-192``: the ``truncate-192`` model (seed's), only its decoding reads windows;
+- ``select-192``: 192-token prompts holding the sentences whose words are rarest in the training texts.
 
 Records go to ``benchmarks/results/long_text.jsonl`` (benchmarks/cells.py: resumable, one heavy job at a
 time); each keeps the decode rate (texts/s) and the training seconds per step beside its predictions.
@@ -38,6 +39,7 @@ POLICIES: dict[str, dict[str, Any]] = {
     "truncate-full": {},
     "chunks-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": CHUNKS},
     "chunks-192@truncate-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": CHUNKS},
+    "select-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": {"policy": "select"}},
 }
 METHODS = ("tfidf-lr", *POLICIES)
 

@@ -71,14 +71,16 @@ class TruncationConfig(BaseModel):
 
 
 class LongTextConfig(BaseModel):
-    """Texts whose prompt is over the limit: cut them (``truncate``, the ``truncation`` policy), or read them
-    whole in overlapping windows that each fit the prompt (``chunks``), every window decoded and the per-label
-    probabilities aggregated (decoding, ``predict``, ``serve``, the estimator); training takes each window as an
-    example with its text's label."""
+    """Texts whose prompt is over the limit: cut them (``truncate``, the ``truncation`` policy), read them whole in
+    overlapping windows that each fit the prompt (``chunks``), every window decoded and the per-label
+    probabilities aggregated, or keep their most informative sentences (``select``). The same in decoding,
+    ``predict``, ``serve``, the estimator and training (where each window is an example with its text's
+    label)."""
 
     model_config = ConfigDict(extra="forbid")
-    policy: Literal["truncate", "chunks"] = Field("truncate", description="truncate: cut the text; chunks: "
-                                                                           "decode it in windows and aggregate")
+    policy: Literal["truncate", "chunks", "select"] = Field(
+        "truncate", description="truncate: cut the text; chunks: decode it in windows and aggregate; select: keep "
+                                "the sentences with the rarest words (by the training texts) that fit, in order")
     window_tokens: int | None = Field(None, ge=8, description="text tokens per window (null: as many as fit the "
                                                               "prompt limit)")
     overlap_tokens: int = Field(32, ge=0, description="tokens each window shares with the one before it")

@@ -275,7 +275,8 @@ class Engine:
         self._check_requirements(device)
         recorded = self.recorded.get("data")  # labels and task of a recorded run
         needs_train = (self.resolution.slots["inference_prompt"].entry.component.uses_train_split
-                       or self.resolution.slots["decoder"].build().uses_train_split())
+                       or self.resolution.slots["decoder"].build().uses_train_split()
+                       or self.config.long_text.policy == "select")  # words weighed by the training texts
         ctx = self._context(device, self.config.progress, run_dir=None)
         if recorded and not needs_train:
             ctx.data = LabeledData(splits={}, labels=recorded["labels"], task=recorded["task"])

@@ -25,7 +25,7 @@ from gencls_core.interfaces import (
     PromptStrategy,
     RunContext,
 )
-from gencls_core.long_text import aggregate, split_windows, window_size
+from gencls_core.long_text import LongTexts, aggregate, reader
 from gencls_core.resolve import Resolution
 from gencls_core.results import describe_rare, rarely_predicted
 from gencls_core.truncation import PromptFitter, fitter_for
@@ -90,6 +90,8 @@ class Inference:
         self.prompt = prompt_strategy(resolution, "inference_prompt", ctx, self.labels)
         self._decoder: Decoder | None = None
         self.windows_capped = 0  # texts of the last decode that had more windows than long_text.max_windows
+        self._long: LongTexts | None = None
+        self.selected = 0  # texts of the last decode read by their selected sentences
 
     def renderer(self) -> tuple[Callable[..., str], PromptFitter]:
         """``render(text, where)``: the inference prompt for ``text`` as the model sees it, fitted to the
@@ -105,14 +107,14 @@ class Inference:
         return check_messages(self.resolution.slots["inference_prompt"].who(), self.prompt.messages(text), text)
 
     def _pieces(self, texts: list[str], fitter: PromptFitter) -> tuple[list[list[str]], int]:
-        """Each text as the pieces decoded for it: itself, or its windows (``long_text.policy: chunks``, a text
-        over the prompt budget); and how many texts had more windows than ``max_windows``."""
-        cfg = self.resolution.config.long_text
-        size = window_size(cfg, fitter.limit, fitter.overhead(self._build)) if cfg.policy == "chunks" else None
-        if size is None:
-            return [[t] for t in texts], 0
-        split = [split_windows(self.ctx.lm.tokenizer, t, size, cfg.overlap_tokens, cfg.max_windows) for t in texts]
-        return [windows for windows, _ in split], sum(capped for _, capped in split)
+        """Each text as the pieces decoded for it (``long_text``: itself, its windows or its selected sentences);
+        and how many texts had more windows than ``max_windows``."""
+        if self._long is None:  # once: select weighs words by the training texts
+            self._long = reader(self.resolution.config.long_text, self.ctx.lm.tokenizer, fitter.limit,
+                                fitter.overhead(self._build), self.ctx.data.splits.get("train"))
+        split = [self._long.pieces(t) for t in texts]
+        self.selected = sum(pieces != [t] for (pieces, _), t in zip(split, texts)) if self._long.idf else 0
+        return [pieces for pieces, _ in split], sum(capped for _, capped in split)
 
     def decoder(self) -> Decoder:
         """The run's decoder, with this context: one instance for every call (a decoder may keep what it fitted
@@ -189,9 +191,12 @@ class Inference:
         gold = list(split["label"])
         metrics, values = evaluate(self.resolution, gold, predictions, ctx.data.labels)
         metrics["truncated"] = truncated
-        if self.resolution.config.long_text.policy == "chunks":
+        policy = self.resolution.config.long_text.policy
+        if policy == "chunks":
             metrics["chunked"] = sum(p.windows > 1 for p in predictions)
             metrics["windows_capped"] = self.windows_capped
+        elif policy == "select":
+            metrics["selected"] = self.selected
         metrics["decode_examples_per_second"] = round(len(gold) / max(seconds, 1e-9), 3)
         rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g, "status": p.status,
                  "output": p.output, "scores": p.scores, "probs": p.probs, "windows": p.windows}

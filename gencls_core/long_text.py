@@ -1,10 +1,14 @@
-"""Texts longer than the prompt budget, read whole (``long_text.policy: chunks``): the text is split into
-overlapping token windows that each fit the prompt, every window is decoded like a text of its own, and the
-windows' per-label probabilities are aggregated into the text's prediction."""
+"""Texts longer than the prompt budget, read whole or by their most informative sentences.
+
+``long_text.policy: chunks`` splits the text into overlapping token windows that each fit the prompt; every window
+is decoded like a text of its own, and the windows' per-label probabilities are aggregated into the text's
+prediction. ``select`` keeps the sentences with the rarest words (mean inverse document frequency over the
+training texts) that fit the budget, in their original order, and decodes that one piece."""
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +19,53 @@ if TYPE_CHECKING:
     from gencls_core.config import LongTextConfig
 
 SAFETY_TOKENS = 8  # a window decoded on its own may tokenize a little longer at its edges
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+class LongTexts:
+    """How a run reads a text: as it is (the truncation policy cuts it if it must), or, when its tokens are over
+    ``size``, as windows (``chunks``) or as its selected sentences (``select``; ``train_texts`` weigh the words)."""
+
+    def __init__(self, cfg: LongTextConfig, tokenizer: Any, size: int | None, train_texts: list[str] | None = None):
+        self.cfg, self.tokenizer, self.size = cfg, tokenizer, size
+        self.idf: dict[str, float] | None = None
+        if cfg.policy == "select" and size is not None:
+            if not train_texts:
+                raise ConfigError("long_text.policy select weighs words by the training texts, and this run has "
+                                  "none: give the dataset a train split, or use long_text.policy chunks")
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            vectorizer = TfidfVectorizer().fit(train_texts)
+            self.idf = dict(zip(vectorizer.get_feature_names_out(), vectorizer.idf_))
+            self.unseen = float(max(vectorizer.idf_))  # a word no training text has is as rare as the rarest
+            self.words = vectorizer.build_analyzer()
+
+    def pieces(self, text: str) -> tuple[list[str], bool]:
+        """What is decoded for ``text`` (one piece, or its windows), and whether there were more windows than
+        ``max_windows``."""
+        if self.size is None or self.cfg.policy == "truncate":
+            return [text], False
+        if self.cfg.policy == "chunks":
+            return split_windows(self.tokenizer, text, self.size, self.cfg.overlap_tokens, self.cfg.max_windows)
+        return [self._select(text)], False
+
+    def _select(self, text: str) -> str:
+        """The sentences of ``text`` with the highest mean word rarity that fit ``size`` tokens, in order."""
+        if len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) <= self.size:
+            return text
+        sentences = [s for s in SENTENCE_END.split(text) if s.strip()]
+
+        def rarity(sentence: str) -> float:
+            words = self.words(sentence)
+            return sum(self.idf.get(w, self.unseen) for w in words) / len(words) if words else 0.0
+
+        lengths = [len(self.tokenizer(s, add_special_tokens=False)["input_ids"]) + 1 for s in sentences]
+        kept, used = set(), 0
+        for i in sorted(range(len(sentences)), key=lambda i: -rarity(sentences[i])):
+            if used + lengths[i] <= self.size:
+                kept.add(i)
+                used += lengths[i]
+        return " ".join(sentences[i] for i in sorted(kept)) or text  # no sentence fits: the truncation policy cuts
 
 
 def split_windows(tokenizer: Any, text: str, size: int, overlap: int, most: int) -> tuple[list[str], bool]:
@@ -30,6 +81,14 @@ def split_windows(tokenizer: Any, text: str, size: int, overlap: int, most: int)
     if capped:
         starts = [starts[round(i * (len(starts) - 1) / (most - 1))] for i in range(most)] if most > 1 else starts[:1]
     return [tokenizer.decode(ids[s:s + size]).strip() or "." for s in starts], capped
+
+
+def reader(cfg: LongTextConfig | None, tokenizer: Any, limit: int | None, overhead: int,
+           train: Any = None) -> LongTexts:
+    """The run's ``LongTexts`` for prompts of at most ``limit`` tokens, ``overhead`` of them the prompt's own;
+    ``train`` (the train split, or None) weighs words for ``select``."""
+    size = window_size(cfg, limit, overhead) if cfg is not None and cfg.policy != "truncate" else None
+    return LongTexts(cfg, tokenizer, size, list(train["text"]) if train is not None and size is not None else None)
 
 
 def window_size(cfg: LongTextConfig, limit: int | None, overhead: int) -> int | None:

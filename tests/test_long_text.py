@@ -9,7 +9,7 @@ from gencls_core import Engine, hookimpl
 from gencls_core.config import LongTextConfig
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import Decoder, Prediction
-from gencls_core.long_text import aggregate, split_windows, window_size
+from gencls_core.long_text import LongTexts, aggregate, split_windows, window_size
 from gencls_core.plugins import load_plugins
 from gencls_core.registry import PluginInfo
 
@@ -90,6 +90,27 @@ def test_aggregates_by_hand():
     assert aggregate([Prediction("negative", output="x"), Prediction("positive")], labels, "vote").label == "negative"
 
 
+class Words:
+    """A tokenizer of one token per word."""
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": list(range(len(text.split())))}
+
+
+def test_select_keeps_the_sentences_of_rarest_words_that_fit_in_their_order():
+    train = ["the film was long.", "the film was fine.", "a zebra ran.", "they ran."]
+    cfg = LongTextConfig(policy="select")
+    text = "The film was long. A zebra ran fast. The film was fine. Quokka plot."
+    long = LongTexts(cfg, Words(), 7, train)
+    # mean rarity: quokka plot (both unseen) > zebra ran fast (ran in two texts) > the film ...; the two first
+    # sentences take 3 + 5 tokens (words + 1), over 7 together
+    assert long.pieces(text) == (["Quokka plot."], False)
+    assert LongTexts(cfg, Words(), 9, train).pieces(text) == (["A zebra ran fast. Quokka plot."], False)
+    assert long.pieces("Short one.") == (["Short one."], False)  # a text that fits is left alone
+    with pytest.raises(ConfigError, match="weighs words by the training texts.*chunks"):
+        LongTexts(cfg, Words(), 7, None)
+
+
 @pytest.fixture
 def late_keywords(tmp_path, tiny_run_config):
     """Long texts whose class word comes at their very end."""
@@ -118,12 +139,27 @@ def test_chunks_read_what_truncation_cuts_in_runs_and_in_predict(late_keywords):
         assert capped.run().metrics["windows_capped"] == 10
 
 
+def test_select_reads_the_informative_sentence_that_truncation_cuts(late_keywords, tmp_path):
+    rows = [(". ".join(["filler filler filler"] * 50) + f". {word}.", label)
+            for word, label in (("good", "positive"), ("bad", "negative"))] * 10
+    data = tmp_path / "sentences.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    config = {**late_keywords, "dataset": {"name": "local", "path": str(data)}, "long_text": {"policy": "select"}}
+    result = Engine(config, plugins=_plugins()).run()
+    assert result.metrics["accuracy"] == 1.0 and result.metrics["selected"] == 10
+    assert result.metrics["truncated"] == 0
+    texts = [r["text"] for r in result.predictions]  # predict loads the training texts to weigh words
+    again = Engine.from_run_dir(result.run_dir, plugins=_plugins()).predict(texts)
+    assert [p.label for p in again] == [r["gold"] for r in result.predictions]
+
+
 def test_a_text_that_fits_is_decoded_alike_under_every_policy(tiny_run_config):
     short = {**tiny_run_config, "decoder": "keywords", "truncation": {"max_prompt_tokens": 96}}
     as_is = Engine(short, plugins=_plugins()).run().predictions
-    for how in ("mean", "max", "vote"):
-        chunked = Engine({**short, "long_text": {"policy": "chunks", "aggregate": how}}, plugins=_plugins()).run()
-        assert chunked.predictions == as_is and chunked.metrics["chunked"] == 0
+    for long_text in ({"policy": "chunks", "aggregate": "mean"}, {"policy": "chunks", "aggregate": "max"},
+                      {"policy": "chunks", "aggregate": "vote"}, {"policy": "select"}):
+        other = Engine({**short, "long_text": long_text}, plugins=_plugins()).run()
+        assert other.predictions == as_is and not other.metrics.get("chunked") and not other.metrics.get("selected")
 
 
 def test_a_texts_probabilities_are_its_windows_decoded_alone_and_aggregated(tiny_run_config):

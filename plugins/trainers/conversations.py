@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from gencls_core.contracts import check_messages
 from gencls_core.errors import DataError
-from gencls_core.long_text import split_windows, window_size
+from gencls_core.long_text import reader
 from gencls_core.truncation import fitter_for
 from gencls_plugins.prompts.reasoning import gold_answer
 from gencls_plugins.trainers.rationales import rationales
@@ -29,17 +29,16 @@ def _split(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset:
 def _prompts(ctx: RunContext, split: str, texts: list[str],
              limit: int | None = None) -> tuple[list[list[dict[str, str]]], list[int]]:
     """The training prompt's messages for each text, fitted to the run's truncation policy (and ``limit``), with
-    the index of the text each row comes from: one row a text, or, with ``long_text.policy: chunks``, one for each
-    window of a text over the budget (each with the text's label). The number of texts cut is recorded in
-    ``ctx.truncated[split]``."""
+    the index of the text each row comes from: one row a text (its selected sentences with ``long_text.policy:
+    select``), or, with ``chunks``, one for each window of a text over the budget (each with the text's label).
+    The number of texts cut is recorded in ``ctx.truncated[split]``."""
     who = f"prompt strategy {ctx.train_prompt.name!r}"
     fitter = fitter_for(ctx, limit)
     build = lambda t: check_messages(who, ctx.train_prompt.messages(t), t)  # noqa: E731
-    cfg = ctx.long_text
-    size = window_size(cfg, fitter.limit, fitter.overhead(build)) if cfg and cfg.policy == "chunks" else None
+    long = reader(ctx.long_text, ctx.lm.tokenizer, fitter.limit, fitter.overhead(build), ctx.data.splits.get("train"))
     out, owners = [], []
     for i, text in enumerate(texts):
-        pieces = split_windows(ctx.lm.tokenizer, text, size, cfg.overlap_tokens, cfg.max_windows)[0] if size else [text]
+        pieces = long.pieces(text)[0]
         out += [fitter.messages(piece, build, f"{split} example {i}") for piece in pieces]
         owners += [i] * len(pieces)
     ctx.truncated[split] = fitter.truncated
