@@ -111,7 +111,7 @@ class Inference:
         and how many texts had more windows than ``max_windows``."""
         if self._long is None:  # once: select weighs words by the training texts
             self._long = reader(self.resolution.config.long_text, self.ctx.lm.tokenizer, fitter.limit,
-                                fitter.overhead(self._build), self.ctx.data.splits.get("train"))
+                                lambda: fitter.overhead(self._build), self.ctx.data.splits.get("train"))
         split = [self._long.pieces(t) for t in texts]
         self.selected = sum(pieces != [t] for (pieces, _), t in zip(split, texts)) if self._long.idf else 0
         return [pieces for pieces, _ in split], sum(capped for _, capped in split)

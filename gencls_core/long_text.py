@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -83,11 +84,11 @@ def split_windows(tokenizer: Any, text: str, size: int, overlap: int, most: int)
     return [tokenizer.decode(ids[s:s + size]).strip() or "." for s in starts], capped
 
 
-def reader(cfg: LongTextConfig | None, tokenizer: Any, limit: int | None, overhead: int,
+def reader(cfg: LongTextConfig | None, tokenizer: Any, limit: int | None, overhead: Callable[[], int],
            train: Any = None) -> LongTexts:
-    """The run's ``LongTexts`` for prompts of at most ``limit`` tokens, ``overhead`` of them the prompt's own;
-    ``train`` (the train split, or None) weighs words for ``select``."""
-    size = window_size(cfg, limit, overhead) if cfg is not None and cfg.policy != "truncate" else None
+    """The run's ``LongTexts`` for prompts of at most ``limit`` tokens, ``overhead()`` of them the prompt's own
+    (measured only when a policy needs it); ``train`` (the train split, or None) weighs words for ``select``."""
+    size = window_size(cfg, limit, overhead()) if cfg is not None and cfg.policy != "truncate" else None
     return LongTexts(cfg, tokenizer, size, list(train["text"]) if train is not None and size is not None else None)
 
 

@@ -35,7 +35,8 @@ def _prompts(ctx: RunContext, split: str, texts: list[str],
     who = f"prompt strategy {ctx.train_prompt.name!r}"
     fitter = fitter_for(ctx, limit)
     build = lambda t: check_messages(who, ctx.train_prompt.messages(t), t)  # noqa: E731
-    long = reader(ctx.long_text, ctx.lm.tokenizer, fitter.limit, fitter.overhead(build), ctx.data.splits.get("train"))
+    long = reader(ctx.long_text, ctx.lm.tokenizer, fitter.limit, lambda: fitter.overhead(build),
+                  ctx.data.splits.get("train"))
     out, owners = [], []
     for i, text in enumerate(texts):
         pieces = long.pieces(text)[0]
