@@ -42,7 +42,7 @@ def compare(data: LabeledData, rows: list[dict[str, Any]], level: float = 0.95) 
     accuracy and macro-F1, and the run's model minus the baseline with paired bootstrap intervals."""
     import numpy as np
 
-    from gencls_core.stats import macro_f1, seed_bootstrap
+    from gencls_core.stats import macro_f1, paired_gain
 
     predicted, chosen = tfidf_predictions(data)
     index = {label: i for i, label in enumerate(data.labels)}
@@ -52,9 +52,8 @@ def compare(data: LabeledData, rows: list[dict[str, Any]], level: float = 0.95) 
     k = len(data.labels)
     out: dict[str, Any] = {"name": NAME, **chosen, "accuracy": float((base == gold).mean()),
                            "f1_macro": float(macro_f1(gold, base, k))}
-    for metric, stat in (("accuracy", lambda ix: (model[ix] == gold[ix]).mean(-1) - (base[ix] == gold[ix]).mean(-1)),
-                         ("f1_macro", lambda ix: macro_f1(gold[ix], model[ix], k) - macro_f1(gold[ix], base[ix], k))):
-        value, low, high = seed_bootstrap([stat], [len(gold)], level=level)
+    for metric in ("accuracy", "f1_macro"):
+        value, low, high = paired_gain(gold, base, model, k, metric, level)
         out[f"delta_{metric}"] = {"value": round(value, 4), "low": round(low, 4), "high": round(high, 4)}
     return out
 

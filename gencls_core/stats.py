@@ -54,3 +54,14 @@ def macro_f1(gold: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarra
         denominator = 2 * tp + fp + fn
         scores.append(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0))
     return np.mean(scores, axis=0)
+
+
+def paired_gain(gold: np.ndarray, old: np.ndarray, new: np.ndarray, classes: int, metric: str,
+                level: float = 0.95) -> tuple[float, float, float]:
+    """``new`` minus ``old`` predictions (class indices, -1 for none) in ``metric`` (``accuracy`` or
+    ``f1_macro``) on the same examples ``gold``, with its paired bootstrap interval."""
+    if metric == "accuracy":
+        stat = lambda ix: (new[ix] == gold[ix]).mean(-1) - (old[ix] == gold[ix]).mean(-1)  # noqa: E731
+    else:
+        stat = lambda ix: macro_f1(gold[ix], new[ix], classes) - macro_f1(gold[ix], old[ix], classes)  # noqa: E731
+    return seed_bootstrap([stat], [len(gold)], level=level)

@@ -78,7 +78,6 @@ def _codes(v: Validation) -> tuple[Any, Any]:
 
 
 def _score(v: Validation, metric: str) -> float:
-
     from gencls_core.stats import macro_f1
 
     gold, predicted = _codes(v)
@@ -88,13 +87,7 @@ def _score(v: Validation, metric: str) -> float:
 def _paired_gain(before: Validation, after: Validation, metric: str, level: float) -> tuple[float, float, float]:
     """``after`` minus ``before`` in ``metric`` on the same validation examples, with its paired bootstrap
     interval."""
-    from gencls_core.stats import macro_f1, seed_bootstrap
+    from gencls_core.stats import paired_gain
 
     gold, old = _codes(before)
-    _, new = _codes(after)
-    k = len(before.labels)
-    if metric == "accuracy":
-        stat = lambda ix: (new[ix] == gold[ix]).mean(-1) - (old[ix] == gold[ix]).mean(-1)  # noqa: E731
-    else:
-        stat = lambda ix: macro_f1(gold[ix], new[ix], k) - macro_f1(gold[ix], old[ix], k)  # noqa: E731
-    return seed_bootstrap([stat], [len(gold)], level=level)
+    return paired_gain(gold, old, _codes(after)[1], len(before.labels), metric, level)
