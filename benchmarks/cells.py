@@ -125,6 +125,7 @@ def table(records: list[Record], methods: Sequence[str], bases: Sequence[str]) -
             chosen = "; ".join(f"{r['stage'].get('train_best_step')}/{r['stage'].get('train_steps')} "
                                f"({r['stage'].get('train_stopped')})"
                                + (f", kept {'+'.join(r['stage']['kept']) or 'none'}" if "kept" in r["stage"] else "")
+                               + (", offsets" if r["stage"].get("offsets") else "")
                                for r in mine if r["stage"].get("train_best_step"))
             sd = lambda v: f" ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else ""  # noqa: E731
             deltas = [delta(rows, method, b, m) for b in bases for m in ("acc", "f1")]

@@ -12,17 +12,18 @@ Methods, on the same seeded splits of each corpus (train / validation / test):
   validation split every ``eval_steps`` with the run's decoder, ending with the best checkpoint by macro-F1
   and stopping after three evaluations without improvement (``best_metric``, ``patience``, ``class_weights``);
 - ``auto``: the built-in recipe (``recipe: auto``): SFT chosen on validation as above (class weights only on
-  imbalanced data), then label-pg kept only when its validation macro-F1 gain is above zero beyond noise.
+  imbalanced data), then label-pg kept only when its validation macro-F1 gain is above zero beyond noise, then
+  decoder offsets toward the training label distribution when they raise validation accuracy plus macro-F1.
 
-Every cell is one normal run (its directory under ``runs/recipes/``) that reads the test split once, for the
-final evaluation; nothing is chosen on it. A finished cell appends one compact record (metrics, the
-per-example predictions as class indices, the stage summary, wall time) to ``benchmarks/results/recipes.jsonl``
-and is skipped afterwards, so the benchmark spans sittings (a cell interrupted in one sitting continues from its
-run directory in the next). One heavy job at a time: a timing taken beside
-another job is void. ``table`` prints accuracy and macro-F1 (mean ± sd over seeds; macro-F1 over the classes
-in the test split), the paired bootstrap 95% interval of each method minus ``tfidf-lr``, ``lora-head`` and
-``sft`` (the same resampled test examples for every seed, differences averaged over seeds) and the classes with
-5+ test examples predicted less than a tenth as often (benchmarks/cells.py).
+Every cell is one normal run (its directory under ``runs/recipes/``) that reads the test split once, for the final
+evaluation; nothing is chosen on it. A finished cell appends one compact record (metrics, the per-example
+predictions as class indices, the stage summary, wall time) to ``benchmarks/results/recipes.jsonl`` and is skipped
+afterwards, so the benchmark spans sittings (a cell interrupted in one sitting continues from its run directory in
+the next; a run's seconds are its ``run.json`` total over its attempts). One heavy job at a time: a timing taken
+beside another job is void. ``table`` prints accuracy and macro-F1 (mean ± sd over seeds; macro-F1 over the classes
+in the test split), the paired bootstrap 95% interval of each method minus ``tfidf-lr``, ``lora-head`` and ``sft``
+(the same resampled test examples for every seed, differences averaged over seeds) and the classes with 5+ test
+examples predicted less than a tenth as often (benchmarks/cells.py).
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def run_cell(corpus: str, seed: int, method: str) -> Record:
         summary = {k: v for k, v in result.stages[0].items() if k.startswith("train_")} if result.stages else {}
         if record.get("recipe"):
             summary["kept"] = [c["trainer"] for c in record["recipe"]["choices"] if c["kept"]]
+            summary["offsets"] = bool(record["recipe"].get("decoder", {}).get("options"))
+        return encode(corpus, seed, method, labels, gold, predicted, summary, record["timings"]["total"])
     return encode(corpus, seed, method, labels, gold, predicted, summary, time.time() - started)
 
 

@@ -26,7 +26,7 @@ from gencls_core.interfaces import (
     RunContext,
 )
 from gencls_core.long_text import LongTexts, aggregate, reader
-from gencls_core.resolve import Resolution
+from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import describe_rare, rarely_predicted
 from gencls_core.truncation import PromptFitter, fitter_for
 
@@ -123,6 +123,11 @@ class Inference:
             self._decoder = self.resolution.slots["decoder"].build()
             self._decoder.ctx = self.ctx
         return self._decoder
+
+    def use_decoder(self, slot: Slot) -> None:
+        """Decode with ``slot`` from now on (a recipe's choice for the kept model)."""
+        self.resolution = replace(self.resolution, slots={**self.resolution.slots, "decoder": slot})
+        self._decoder = None
 
     def decode(self, texts: list[str]) -> tuple[list[Prediction], int]:
         """Predictions for ``texts``, and how many of their texts were truncated to fit the model (with

@@ -260,11 +260,13 @@ class RewardFunc(Component):
 
 @dataclass
 class Validation:
-    """A model's predictions on the validation split: gold and predicted class names (None: no valid label)."""
+    """A model's predictions on the validation split: gold and predicted class names (None: no valid label), and
+    the decoder's score per class of each example (None when the decoder gives no scores)."""
 
     gold: list[str]
     predicted: list[str | None]
     labels: list[str]
+    scores: list[dict[str, float]] | None = None
 
 
 class Recipe(Component):
@@ -282,6 +284,13 @@ class Recipe(Component):
         starting model for stage 1), from both on the validation split; and why, in a sentence for the report.
         Default: every stage is kept."""
         return True, "the recipe keeps every stage"
+
+    def decoder(self, decoder: str, kept: Validation, data: LabeledData) -> tuple[dict[str, Any], str]:
+        """Options for the run's decoder (named ``decoder``) to classify with the kept model, chosen from that
+        model's validation predictions ``kept``; and why, in a sentence for the report. They apply to the test
+        evaluation and are recorded in the run's config, so ``predict``, ``serve`` and ``export`` decode alike.
+        Default: the decoder as configured."""
+        return {}, "the recipe keeps the decoder as configured"
 
 
 # kind -> (register hook, base class)

@@ -64,6 +64,8 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
                           f"test split (read once).", ""]
             lines += [f"- stage {c['stage']} ({c['trainer']}): {'kept' if c['kept'] else 'dropped'}: {c['why']}"
                       for c in record["recipe"]["choices"]]
+            if record["recipe"].get("decoder"):
+                lines.append(f"- decoder: {record['recipe']['decoder']['why']}")
         lines += ["", "## Final metrics", ""] if lines[-1] else ["## Final metrics", ""]
     lines += metrics_table(metrics)
     if metrics.get("baseline"):

@@ -4,12 +4,16 @@ instead of run again when a run resumes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from gencls_core.config import read_config_file
+from gencls_core.errors import ConfigError
 from gencls_core.inference import Evaluation, Inference
-from gencls_core.interfaces import RunContext, Validation
+from gencls_core.interfaces import Recipe, RunContext, Validation
 from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import read_jsonl, scalar_metrics, write_json, write_jsonl
 from gencls_core.timing import timed
@@ -90,14 +94,36 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
         if main:
             write_json(ctx.run_dir / "run.json", {**record, "status": "running", "stages": stages})
     if recipe:  # the kept model, on the test split: the one read of it
+        if kept is not None:
+            _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, record)
         evaluation = inference.evaluate_split(timings)
     return evaluation, stages
+
+
+def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx: RunContext,
+                    record: dict[str, Any]) -> None:
+    """The recipe's decoder options for the kept model, applied to the inference that reads the test split and
+    written into ``run.json``'s config (what ``predict``, ``serve`` and ``export`` read), with the reason."""
+    slot = inference.resolution.slots["decoder"]
+    options, why = recipe.decoder(slot.entry.name, kept, ctx.data)
+    if options:
+        try:
+            chosen = replace(slot, options=slot.entry.component.Config.model_validate(
+                {**slot.options.model_dump(), **options}))
+        except ValidationError as err:
+            raise ConfigError(f"recipe {recipe.name!r} chose decoder options {sorted(options)} that {slot.who()} "
+                              f"does not take ({err.errors()[0]['msg']}); use a decoder it knows") from err
+        inference.use_decoder(chosen)
+        record["config"]["decoder"] = chosen.spec()
+    record["recipe"]["decoder"] = {"options": options, "why": why}
 
 
 def _validation(evaluation: Evaluation, ctx: RunContext) -> Validation:
     """What a recipe sees of a validation evaluation: gold and predicted class names."""
     rows = evaluation[2]
-    return Validation([r["gold"] for r in rows], [r["predicted"] for r in rows], ctx.data.labels)
+    scores = [r.get("scores") for r in rows]
+    return Validation([r["gold"] for r in rows], [r["predicted"] for r in rows], ctx.data.labels,
+                      scores if all(isinstance(s, dict) for s in scores) else None)
 
 
 def _train_scalars(summary: dict[str, Any]) -> dict[str, Any]:

@@ -7,10 +7,7 @@ from collections import Counter
 import datasets
 import pytest
 
-from gencls_core.chat import render_prompt
-from gencls_core.errors import GenclsWarning, UsageError
-from gencls_core.interfaces import LabeledData, RunContext
-from gencls_plugins.decoders.calibration import (
+from gencls_core.calibration import (
     batch_bias,
     bias_of,
     domain_texts,
@@ -19,6 +16,9 @@ from gencls_plugins.decoders.calibration import (
     prior_offsets,
     remove,
 )
+from gencls_core.chat import render_prompt
+from gencls_core.errors import GenclsWarning, UsageError
+from gencls_core.interfaces import LabeledData, RunContext
 from gencls_plugins.decoders.perplexity import Perplexity
 from gencls_plugins.labels.names import NameLabels
 from gencls_plugins.models.hub import load_pretrained

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gencls_core import Engine, hookimpl
-from gencls_core.errors import ConfigError
+from gencls_core.errors import ConfigError, UsageError
 from gencls_core.inference import Inference
 from gencls_core.interfaces import Recipe, Validation
 from gencls_core.plugins import load_plugins
@@ -161,3 +161,56 @@ def test_the_baseline_is_chosen_on_validation_and_compared_on_the_test_split_by_
     assert "-100.0 points" in describe(out) and "worse than it beyond noise" in describe(out)
     half = [{"gold": label, "predicted": label if i % 2 else None} for i, (_, label) in enumerate(rows)]
     assert compare(data, half)["delta_accuracy"]["value"] == -0.5
+
+
+class Biased(TwoStages):
+    """SFT only, then a decoder bias that makes every prediction ``negative``."""
+
+    name = "biased"
+    verdicts = {1: True}
+
+    def stages(self, data):
+        return super().stages(data)[:1]
+
+    def decoder(self, decoder, kept, data):
+        assert decoder == "perplexity" and kept.scores and set(kept.scores[0]) == set(data.labels)
+        return {"bias": {"negative": -1e4, "positive": 1e4}}, "told to"
+
+
+def test_a_recipes_decoder_choice_decodes_the_test_split_and_everything_after_the_run(tiny_run_config):
+    body = hookimpl(lambda self, register: register(Biased))
+    plugins = load_plugins(modules=[(PluginInfo("mine", "x", "mine-dist", "1.0"), type(
+        "P", (), {"gencls_register_recipes": body})())])
+    result = Engine({**tiny_run_config, "recipe": "biased"}, plugins=plugins).run()
+    assert {r["predicted"] for r in result.predictions} == {"negative"}
+    record = json.loads((result.run_dir / "run.json").read_text())
+    assert record["config"]["decoder"]["bias"] == {"negative": -1e4, "positive": 1e4}
+    assert record["recipe"]["decoder"] == {"options": {"bias": {"negative": -1e4, "positive": 1e4}}, "why": "told to"}
+    assert "- decoder: told to" in (result.run_dir / "report.md").read_text()
+    assert {p.label for p in Engine.from_run_dir(result.run_dir, plugins=plugins).predict(["great", "bad"])} == {
+        "negative"}
+    with pytest.raises(UsageError, match=r"decoder.bias names \['a'\] but the labels are \['negative', 'positive'\]"):
+        Engine.from_run_dir(result.run_dir, plugins=plugins, overrides=["decoder.bias={a: 1}"]).predict(["great"])
+
+
+def _scored(gold, rows, classes=("a", "b", "c")):
+    scores = [dict(zip(classes, row)) for row in rows]
+    predicted = [max(s, key=s.get) for s in scores]
+    return Validation(list(gold), predicted, list(classes), scores)
+
+
+def test_auto_fits_offsets_toward_the_training_distribution_only_when_they_help_on_validation(tiny_run_config):
+    data = Engine(tiny_run_config).dataset()  # 'negative' / 'positive', balanced training labels
+    rng = np.random.default_rng(0)
+    gold = list(rng.choice(["negative", "positive"], 60))
+    signal = [1.0 if g == "positive" else -1.0 for g in gold]
+    skewed = [[0.0, s + 1.5 + rng.normal(0, 0.5)] for s in signal]  # 'positive' favoured by a constant
+    options, why = Auto(Auto.Config()).decoder("perplexity", _scored(gold, skewed, ("negative", "positive")), data)
+    shift = options["bias"]["positive"] - options["bias"]["negative"]
+    assert 1.0 < shift < 2.0 and "offsets fitted on the whole validation split are used" in why
+    fair = [[0.0, s + rng.normal(0, 0.5)] for s in signal]
+    options, why = Auto(Auto.Config()).decoder("perplexity", _scored(gold, fair, ("negative", "positive")), data)
+    assert options == {} and "does not rise" in why
+    assert Auto(Auto.Config()).decoder("generate", Validation(gold, gold, ["negative", "positive"]), data)[0] == {}
+    assert Auto(Auto.Config(calibrate=False)).decoder("perplexity", _scored(gold, skewed, ("negative", "positive")),
+                                                      data)[0] == {}

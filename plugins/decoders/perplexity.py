@@ -2,7 +2,8 @@
 
 Normalisations: ``sum`` (total log-prob of the answer), ``mean`` (per answer token), ``char`` (per
 character of the answer text). ``calibrate`` removes a per-label bias, so a label the prompt favours
-regardless of the text loses that head start (see ``calibration.py``).
+regardless of the text loses that head start (see ``gencls_core/calibration.py``); ``bias`` then subtracts fixed
+per-label offsets (the ``auto`` recipe fits them on the validation split).
 """
 
 from __future__ import annotations
@@ -15,18 +16,11 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from gencls_core.calibration import batch_bias, bias_of, domain_texts, log_softmax, prior_offsets, remove
 from gencls_core.errors import GenclsWarning, UsageError
 from gencls_core.interfaces import Decoder, Options, Prediction
 from gencls_plugins.decoders.answers import answer_token_ids
 from gencls_plugins.decoders.batches import batches
-from gencls_plugins.decoders.calibration import (
-    batch_bias,
-    bias_of,
-    domain_texts,
-    log_softmax,
-    prior_offsets,
-    remove,
-)
 from gencls_plugins.decoders.scoring import cached_answer_logprobs, naive_answer_logprobs, prefix_of
 
 Calibration = Literal["auto", "none", "contextual", "domain", "batch", "prior"]
@@ -53,6 +47,10 @@ class Perplexity(Decoder):
                                 "2023): from the inputs being decoded (or fit_size training texts, fit_on train); "
                                 "prior: offsets fitted on fit_size training texts so the labels predicted for them "
                                 "follow the training label distribution. true means contextual")
+        bias: dict[str, float] | None = Field(
+            None, description="per-label offsets subtracted from every input's (calibrated) log label distribution, "
+                              "one per label; the auto recipe fits them on the validation split so the predicted "
+                              "labels follow the training label distribution")
         content_free: list[str] = Field(["N/A", "", "[MASK]"], min_length=1,
                                         description="contextual: content-free texts whose mean label distribution "
                                                     "is divided out")
@@ -126,12 +124,22 @@ class Perplexity(Decoder):
                           stacklevel=2)
         if method != "none":
             rows = remove(rows, self._bias(rows, score_texts, classes, ctx, method))
+        if self.config.bias is not None:
+            rows = remove(rows, self._fixed_bias(classes))
         out: list[Prediction] = []
         for row in rows:
             scores = dict(zip(classes, row))
             probs = dict(zip(classes, (math.exp(v) for v in log_softmax(row))))
             out.append(Prediction(label=max(scores, key=scores.get), scores=scores, probs=probs))
         return out
+
+    def _fixed_bias(self, classes: list[str]) -> list[float]:
+        """``bias`` in the order of ``classes``, which it must name exactly."""
+        bias = self.config.bias or {}
+        if set(bias) != set(classes):
+            raise UsageError(f"decoder.bias names {sorted(bias)} but the labels are {sorted(classes)}: give one "
+                             f"offset per label")
+        return [bias[c] for c in classes]
 
     def _bias(self, rows, score_texts, classes, ctx, method: str) -> list[float]:
         """``calibration_bias``; one fitted without the inputs is kept for later calls while the model is frozen
