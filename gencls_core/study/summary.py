@@ -22,18 +22,20 @@ from gencls_core.study.spec import Study
 
 @dataclass
 class Scored:
-    """One run's evaluated examples: gold and predicted class indices (-1: no label) and the texts."""
+    """One run's evaluated examples: gold and predicted class indices (-1: no label), and what identifies the
+    examples: their texts, or their gold labels in order where the records were kept without texts."""
 
     gold: np.ndarray
     predicted: np.ndarray
-    texts: list[str]
+    examples: list[str]
     classes: int
 
     @classmethod
     def from_rows(cls, rows: list[dict], labels: list[str]) -> Scored:
         index = {label: i for i, label in enumerate(labels)}
+        examples = [r["text"] for r in rows] if all("text" in r for r in rows) else [r["gold"] for r in rows]
         return cls(np.array([index[r["gold"]] for r in rows]),
-                   np.array([index.get(r["predicted"], -1) for r in rows]), [r["text"] for r in rows], len(labels))
+                   np.array([index.get(r["predicted"], -1) for r in rows]), examples, len(labels))
 
 
 @dataclass
@@ -111,7 +113,7 @@ def _delta(base: dict[str, Scored], other: dict[str, Scored], resamples: int, wh
     """Accuracy of ``other`` minus ``base`` on the seeds both have, paired on the same examples."""
     seeds = sorted(set(base) & set(other))
     for seed in seeds:
-        if base[seed].texts != other[seed].texts:
+        if base[seed].examples != other[seed].examples:
             notes.append(f"{where}: seed {seed} evaluated other examples than the baseline; no paired difference")
             return None
     if not seeds:
