@@ -101,7 +101,7 @@ PROMPTS = {"zero-shot": None, "fixed 3-shot": {"name": "few-shot", "n": 3, "mode
 
 
 def prefix_row(dataset: str, name: str, prompt: dict | None, args: argparse.Namespace) -> str:
-    from gencls_plugins.decoders.scoring import shared_prefix_length
+    from gencls_core.scoring import shared_prefix_length
 
     lm, labels, prompts, ctx = setup(dataset, args.n, prompt)
     ids = lm.tokenizer(prompts, add_special_tokens=False)["input_ids"]

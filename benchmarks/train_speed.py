@@ -149,8 +149,8 @@ def _label_pg_batches(dataset: str, steps: int) -> tuple:
     from peft import get_peft_model
 
     from gencls_core import Engine
+    from gencls_core.answers import answer_token_ids
     from gencls_core.chat import render_prompt
-    from gencls_plugins.decoders.answers import answer_token_ids
     from gencls_plugins.trainers.conversations import prompts_with_labels
     from gencls_plugins.trainers.label_pg.packed import collate
     from gencls_plugins.trainers.options import LoraOptions
@@ -173,7 +173,7 @@ def _packed_tokens(batches: list, answers: list[list[int]]) -> tuple[float, int]
 
 def _label_pg_floor(model: Any, answers: list[list[int]], batches: list) -> float:
     """Median seconds of forward + backward of the LoRA backbone alone on label-pg's packed batches."""
-    from gencls_plugins.decoders.scoring import packed_attention_mask
+    from gencls_core.scoring import packed_attention_mask
 
     model.train()
     causal = model.get_base_model()

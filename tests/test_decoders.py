@@ -149,7 +149,7 @@ def test_generate_is_batch_invariant(lm, ctx):
 @pytest.mark.parametrize("prompting", ["zero-shot", "similar"])
 def test_generate_from_the_shared_prefix_cache_scores_every_step_alike(lm, prompting):
     """The logits of every generated step, and the tokens, equal those of generating from whole prompts."""
-    from gencls_plugins.decoders.scoring import encode_prefix, left_padded, shared_prefix_length
+    from gencls_core.scoring import encode_prefix, left_padded, shared_prefix_length
 
     labels = _labels({"positive": "very good indeed"})
     prompts = _prompts(lm, TEXTS, labels) if prompting == "zero-shot" else _few_shot_prompts(lm, labels, prompting)
@@ -258,7 +258,7 @@ def test_shared_prefix_cache_gives_the_scores_of_whole_prompts(tiny_model_dir, l
     multi-token answers; the scores equal those of encoding every whole prompt."""
     from transformers import AutoModelForCausalLM
 
-    from gencls_plugins.decoders.scoring import shared_prefix_length
+    from gencls_core.scoring import shared_prefix_length
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention).eval()
     tiny = type(lm)(model, lm.tokenizer, attention)
@@ -274,7 +274,7 @@ def test_shared_prefix_cache_gives_the_scores_of_whole_prompts(tiny_model_dir, l
 
 
 def test_shared_prefix_length_leaves_every_prompt_a_token_and_a_wrong_prefix_is_refused(lm):
-    from gencls_plugins.decoders.scoring import cached_answer_logprobs, encode_prefix, shared_prefix_length
+    from gencls_core.scoring import cached_answer_logprobs, encode_prefix, shared_prefix_length
 
     assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
     assert shared_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter prompt keeps its last token

@@ -177,7 +177,7 @@ def test_ppo_config_errors(tiny_run_config):
 
 
 def test_constrained_rollouts_only_answer_labels_and_score_the_restricted_policy(tiny_model_dir):
-    from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
+    from gencls_core.answers import PrefixTree, answer_token_ids
     from gencls_plugins.labels.names import NameLabels
     from gencls_plugins.models.hub import load_pretrained
     from gencls_plugins.trainers.ppo.rollouts import end_ids, sample, token_logprobs

@@ -6,9 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from gencls_core import Engine
+from gencls_core.answer_forms import gold_answer
 from gencls_plugins.decoders.generate import Generate
 from gencls_plugins.labels.names import NameLabels
-from gencls_plugins.prompts.reasoning import gold_answer
 from gencls_plugins.rewards.answer_format import AnswerFormat
 from gencls_plugins.trainers.rationales import RationaleOptions, clean
 

@@ -11,11 +11,11 @@ import warnings
 
 from pydantic import Field
 
+from gencls_core.answers import PrefixTree, answer_token_ids
 from gencls_core.errors import GenclsWarning
 from gencls_core.interfaces import Decoder, Options, Prediction
-from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
+from gencls_core.scoring import left_padded, prefix_of
 from gencls_plugins.decoders.batches import batches
-from gencls_plugins.decoders.scoring import left_padded, prefix_of
 
 
 class Generate(Decoder):

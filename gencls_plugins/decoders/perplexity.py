@@ -16,12 +16,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from gencls_core.answers import answer_token_ids
 from gencls_core.calibration import batch_bias, bias_of, domain_texts, log_softmax, prior_offsets, remove
 from gencls_core.errors import GenclsWarning, UsageError
 from gencls_core.interfaces import Decoder, Options, Prediction
-from gencls_plugins.decoders.answers import answer_token_ids
+from gencls_core.scoring import cached_answer_logprobs, naive_answer_logprobs, prefix_of
 from gencls_plugins.decoders.batches import batches
-from gencls_plugins.decoders.scoring import cached_answer_logprobs, naive_answer_logprobs, prefix_of
 
 Calibration = Literal["auto", "none", "contextual", "domain", "batch", "prior"]
 MIN_BATCH = 16  # fewer inputs than this give batch calibration (on the inputs) a bias made of their own classes

@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from gencls_core.answer_forms import INSTRUCTIONS
 from gencls_core.interfaces import LabeledData, LabelScheme, Options, PromptStrategy
 from gencls_plugins.prompts.definitions import load_definitions
-from gencls_plugins.prompts.reasoning import INSTRUCTIONS
 
 PLACEHOLDERS = {"task", "definitions", "labels", "demos", "text"}
 DEFAULT_TEMPLATE = "{task}\n{definitions}Answer with exactly one of: {labels}.\n\n{demos}Text: {text}"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gencls_core.answer_forms import gold_answer
 from gencls_core.contracts import check_messages
 from gencls_core.errors import DataError
 from gencls_core.long_text import reader
 from gencls_core.truncation import fitter_for
-from gencls_plugins.prompts.reasoning import gold_answer
 from gencls_plugins.trainers.rationales import rationales
 
 if TYPE_CHECKING:

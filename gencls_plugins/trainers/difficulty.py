@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, model_validator
 
 from gencls_core.chat import render_prompt
+from gencls_core.contracts import check_predictions
 from gencls_core.errors import DataError
 from gencls_core.interfaces import Options
 
@@ -32,13 +33,13 @@ class DifficultyBand(Options):
 def gold_probabilities(ctx: RunContext, data: Any) -> list[float]:
     """Per row of ``data`` (``prompt`` messages, ``label``): the starting policy's probability of the gold answer
     among the label answers (perplexity decoding, uncalibrated: the distribution the policy samples from)."""
-    from gencls_plugins.decoders.perplexity import Perplexity
-
     prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
+    decoder = ctx.build("decoder", {"name": "perplexity", "calibrate": "none"}, "difficulty_band.decoder")
     training = ctx.lm.model.training
     ctx.lm.model.eval()
     try:
-        predictions = Perplexity(Perplexity.Config(calibrate="none")).decode(ctx.lm, prompts, ctx.train_labels, ctx)
+        predictions = check_predictions("difficulty_band's perplexity decoder", decoder.decode(
+            ctx.lm, prompts, ctx.train_labels, ctx), len(prompts), ctx.train_labels.labels)
     finally:
         ctx.lm.model.train(training)
     return [p.probs[gold] for p, gold in zip(predictions, data["label"])]

@@ -4,10 +4,12 @@ arXiv 2203.14465): the think span of the answers a warm-up stage teaches when th
 from __future__ import annotations
 
 import re
+import string
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
+from gencls_core.contracts import check_predictions
 from gencls_core.interfaces import Options
 from gencls_core.results import read_jsonl, write_jsonl
 
@@ -17,6 +19,11 @@ if TYPE_CHECKING:
 PROMPT = "{task}\n\nText: {text}\n\nThe correct answer is: {answer}. In one or two sentences, explain why."
 START = "The answer is {answer} because"
 _TAG = re.compile(r"</?\s*(guess|think|answer)\s*>", re.IGNORECASE)
+
+
+def template_fields(template: str) -> set[str]:
+    """The ``{placeholders}`` of a format string."""
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
 
 
 class RationaleOptions(Options):
@@ -33,8 +40,6 @@ class RationaleOptions(Options):
     @field_validator("prompt")
     @classmethod
     def _placeholders(cls, value: str) -> str:
-        from gencls_plugins.prompts.template import template_fields
-
         unknown = template_fields(value) - {"task", "text", "answer"}
         if unknown or "answer" not in template_fields(value):
             raise ValueError(f"the rationale prompt needs {{answer}} and may use only {{task}}, {{text}}, "
@@ -44,8 +49,6 @@ class RationaleOptions(Options):
     @field_validator("start")
     @classmethod
     def _start_placeholders(cls, value: str) -> str:
-        from gencls_plugins.prompts.template import template_fields
-
         if template_fields(value) - {"answer"}:
             raise ValueError(f"the rationale start may use only {{answer}}; found {sorted(template_fields(value))}")
         return value
@@ -71,7 +74,6 @@ def rationales(ctx: RunContext, split: str, texts: list[str], labels: list[str],
             return [r["rationale"] for r in rows]
     from gencls_core.chat import render_prompt
     from gencls_core.truncation import fitter_for
-    from gencls_plugins.decoders.generate import Generate
 
     answers = ctx.train_labels.answers()
     starts = [options.start.format(answer=answers[label]) for label in labels]
@@ -84,9 +86,11 @@ def rationales(ctx: RunContext, split: str, texts: list[str], labels: list[str],
     prompts = [render_prompt(ctx.lm.tokenizer, fitter.messages(text, lambda t, c=label: ask(t, c),
                                                                f"{split} example {i}")) + start
                for i, (text, label, start) in enumerate(zip(texts, labels, starts))]
-    decoder = Generate(Generate.Config(batch_size=options.batch_size, max_new_tokens=options.max_new_tokens))
-    written = [clean(f"{start} {p.output or ''}") for start, p in
-               zip(starts, decoder.decode(ctx.lm, prompts, ctx.train_labels, ctx))]
+    decoder = ctx.build("decoder", {"name": "generate", "batch_size": options.batch_size,
+                                    "max_new_tokens": options.max_new_tokens}, "rationale.decoder")
+    outputs = check_predictions("the rationale writer's generate decoder", decoder.decode(
+        ctx.lm, prompts, ctx.train_labels, ctx), len(prompts), ctx.train_labels.labels)
+    written = [clean(f"{start} {p.output or ''}") for start, p in zip(starts, outputs)]
     if cache is not None:
         write_jsonl(cache, ({"text": t, "label": c, "rationale": r} for t, c, r in zip(texts, labels, written)))
     return written

@@ -33,7 +33,6 @@ class GTA(RewardStage):
     Config = GTAConfig
 
     def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
-        from gencls_plugins.rewards.answer_format import AnswerFormat
         from gencls_plugins.trainers.gta.hf_trainer import GTATrainer
         from gencls_plugins.trainers.gta.spans import guess_targets
 
@@ -44,7 +43,7 @@ class GTA(RewardStage):
                               f"but prompt strategy {ctx.train_prompt.name!r} asks for "
                               f"{ctx.train_prompt.answer_form!r} answers; set prompt.reasoning=gta")
         train = prompts_with_labels(ctx, "train", self.name)
-        fmt = AnswerFormat(AnswerFormat.Config(form="gta"))
+        fmt = ctx.build("reward_func", {"name": "format", "form": "gta"}, "gta.format_reward")
         fmt.setup(ctx.train_labels)
         rewards = [*ctx.rewards, CheckedReward(fmt, "trainer 'gta' format reward", "gta-format", cfg.format_weight)]
         guesses = {c: guess_targets(ctx.lm.tokenizer, ctx.train_labels.verbalize(c)) for c in ctx.train_labels.labels}

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from gencls_plugins.decoders.scoring import packed_attention_mask
+from gencls_core.scoring import packed_attention_mask
 
 
 def collate(prompts: list[list[int]], answers: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gencls_core.answers import answer_token_ids
 from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError
-from gencls_plugins.decoders.answers import answer_token_ids
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.label_pg.config import LabelPGConfig
 from gencls_plugins.trainers.options import training_args

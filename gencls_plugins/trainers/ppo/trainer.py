@@ -40,7 +40,7 @@ class PPO(RewardStage):
         import torch
         from transformers import TrainingArguments
 
-        from gencls_plugins.decoders.answers import PrefixTree, answer_token_ids
+        from gencls_core.answers import PrefixTree, answer_token_ids
         from gencls_plugins.trainers.ppo.hf_trainer import PolicyAndValue, PPOTrainer
         from gencls_plugins.trainers.ppo.rollouts import end_ids
 
