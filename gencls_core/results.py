@@ -112,12 +112,20 @@ def stage_table(stages: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def rarely_predicted(gold: list[str], predicted: list[str | None], labels: list[str], *, share: float = 0.1,
-                     least: int = 5) -> dict[str, dict[str, int]]:
+                     least: int = 5, dominant: float = 0.9) -> dict[str, dict[str, int]]:
     """Classes with at least ``least`` gold examples that were predicted fewer than ``share`` times as often:
-    the signature of a model collapsed onto the other classes (under-trained, or miscalibrated)."""
+    the signature of a model collapsed onto the other classes (under-trained, or miscalibrated). When the classes
+    are too small for that (many classes, few texts), a collapse shows as one class answered for at least
+    ``dominant`` of ``least`` x 2 or more texts while it is at most half of the gold labels: then every class
+    with a gold example predicted under ``share`` times as often is listed."""
     gold_counts, predicted_counts = Counter(gold), Counter(predicted)
+    top, top_count = max(((c, n) for c, n in predicted_counts.items() if c is not None), key=lambda x: x[1],
+                         default=(None, 0))
+    collapsed = (len(gold) >= 2 * least and top_count >= dominant * len(gold)
+                 and gold_counts[top] <= len(gold) / 2)
+    floor = 1 if collapsed else least
     return {label: {"gold": gold_counts[label], "predicted": predicted_counts[label]} for label in labels
-            if gold_counts[label] >= least and predicted_counts[label] < share * gold_counts[label]}
+            if gold_counts[label] >= floor and predicted_counts[label] < share * gold_counts[label]}
 
 
 def describe_rare(rare: dict[str, dict[str, int]]) -> str:

@@ -28,12 +28,14 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
     use the trained model, loaded once.
 
     ``config`` is a run config without the dataset (default: LoRA SFT of the default model, perplexity
-    decoding); ``random_state`` is its seed.
+    decoding); ``task`` the sentence the prompts open with (e.g. "Classify the topic of the support ticket.");
+    ``random_state`` is the run's seed.
     """
 
-    def __init__(self, config: dict[str, Any] | None = None, output_dir: str = "runs/sklearn",
-                 random_state: int = 0, progress: bool = False) -> None:
+    def __init__(self, config: dict[str, Any] | None = None, task: str = "Classify the text.",
+                 output_dir: str = "runs/sklearn", random_state: int = 0, progress: bool = False) -> None:
         self.config = config
+        self.task = task
         self.output_dir = output_dir
         self.random_state = random_state
         self.progress = progress
@@ -54,9 +56,10 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         data.write_text("".join(json.dumps({"text": t, "label": str(v)}) + "\n" for t, v in zip(texts, labels)))
         config = dict(self.config if self.config is not None else DEFAULT)
         if "dataset" in config:
-            raise UsageError("GenerativeClassifier's config must not set dataset: fit's texts are the data")
-        config.update(dataset={"name": "local", "train": str(data), "test": str(data)}, seed=int(self.random_state),
-                      output_dir=str(folder), progress=self.progress,
+            raise UsageError("GenerativeClassifier's config must not set dataset: fit's texts are the data (set "
+                             "the prompt's task sentence with task=...)")
+        config.update(dataset={"name": "local", "train": str(data), "test": str(data), "task": self.task},
+                      seed=int(self.random_state), output_dir=str(folder), progress=self.progress,
                       splits={**config.get("splits", {}), "test_size": min(CHECK_SIZE, len(texts))})
         with warnings.catch_warnings():  # its check split is training texts on purpose
             warnings.filterwarnings("ignore", message=r".* test examples also appear in the training split",

@@ -132,8 +132,14 @@ def test_a_collapsed_classifier_is_warned_about_in_the_metrics_and_the_report(ti
     from gencls_core.results import rarely_predicted
 
     gold, labels = ["a"] * 10 + ["b"] * 10 + ["c"] * 4, ["a", "b", "c"]
-    assert rarely_predicted(gold, ["a"] * 23 + ["b"], labels) == {}  # b: 1 of 10 is a tenth; c: under 5 gold
-    assert rarely_predicted(gold, ["a"] * 23 + [None], labels) == {"b": {"gold": 10, "predicted": 0}}
+    assert rarely_predicted(gold, ["a"] * 14 + ["b"] * 10, labels) == {}  # c: under 5 gold, and no collapse
+    # b: 1 of 10 is a tenth; c has 4 gold but 'a' took 23 of 24 answers while it is 10 of 24 gold: a collapse
+    assert rarely_predicted(gold, ["a"] * 23 + ["b"], labels) == {"c": {"gold": 4, "predicted": 0}}
+    assert rarely_predicted(gold, ["a"] * 14 + ["c"] * 9 + [None], labels) == {"b": {"gold": 10, "predicted": 0}}
+    many = [f"class {i}" for i in range(24)]  # 24 classes of 2 texts: too small for the per-class rule
+    assert rarely_predicted(many * 2, ["class 0"] * 48, many) == {c: {"gold": 2, "predicted": 0} for c in many[1:]}
+    assert rarely_predicted(many * 2, ["class 0"] * 40 + many[:8], many) == {}  # 40 of 48 is under nine tenths
+    assert rarely_predicted(["a"] * 18 + ["b"] * 2, ["a"] * 20, ["a", "b"]) == {}  # the majority: no collapse
 
 
 def test_trainer_stages_run_in_order_and_are_recorded(tiny_run_config):

@@ -1,5 +1,7 @@
 """GenerativeClassifier: a scikit-learn classifier over the engine (tiny model, keyword data)."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -22,7 +24,7 @@ SFT = {"trainers": [{"name": "sft", "max_steps": 6, "learning_rate": 1e-2, "repo
 @pytest.fixture
 def clf(tiny_model_dir, tmp_path):
     return GenerativeClassifier({**SFT, "model": {"name": "hf", "path": str(tiny_model_dir)}},
-                                output_dir=str(tmp_path / "runs"))
+                                task="Classify the tone of the review.", output_dir=str(tmp_path / "runs"))
 
 
 @pytest.mark.parametrize("check", [check_parameters_default_constructible, check_no_attributes_set_in_init,
@@ -38,6 +40,7 @@ def test_fit_predict_and_probabilities_with_integer_labels(clf):
         clf.predict(texts[:2])
     clf.fit(texts, labels)
     assert list(clf.classes_) == [0, 1] and clf.run_dir_.is_dir()
+    assert json.loads((clf.run_dir_ / "run.json").read_text())["data"]["task"] == "Classify the tone of the review."
     proba = clf.predict_proba(texts)
     assert proba.shape == (40, 2) and np.allclose(proba.sum(1), 1)
     predicted = clf.predict(texts)
