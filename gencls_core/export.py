@@ -43,12 +43,12 @@ def _write_export(engine: Engine, run_dir: Path, folder: Path) -> None:
     save_merged(engine.trained_lm("cpu"), folder)
     config = {k: v for k, v in record["config"].items() if k in INFERENCE_SLOTS}
     write_json(folder / MANIFEST, {
-        "format": 1, "gencls_version": record["gencls_version"], "source_run": str(run_dir.resolve()),
+        "format": 1, "gencls_version": record["gencls_version"], "source_run": run_dir.resolve().name,
         "labels": record["data"]["labels"], "task": record["data"]["task"], "config": config,
         "trained": engine.trained_model is not None or engine.config.start_from is not None,
         "metrics": record.get("metrics", {}), "stages": record.get("stages", []),
     })
-    write_text_atomic(folder / "README.md", _model_card(record))
+    write_text_atomic(folder / "README.md", _model_card(record, engine.resolution.slots["model"].build().card()))
     follow_umask(folder)  # mkdtemp makes a 0700 folder, safetensors 0600 files
 
 
@@ -73,16 +73,33 @@ def check_export_target(run_dir: Path, out: Path, force: bool) -> None:
                          f"it is left as it is: choose another folder")
 
 
-def _model_card(record: dict[str, Any]) -> str:
+def _model_card(record: dict[str, Any], base: dict[str, str]) -> str:
+    """A Hub model card: what the model is, how it was trained (stages and their main settings, the data's
+    sizes) and scored, and how to use it; no local paths."""
     slots = {c["slot"]: c["name"] for c in record["components"]}
-    lines = ["---", "library_name: transformers", "pipeline_tag: text-generation",
-             "tags: [gencls, text-classification]", "---", "",
-             f"# A generative text classifier: {slots['model']} on {slots['dataset']}", "",
-             f"Exported by gencls {record['gencls_version']} from the run `{record.get('started', '')}` (seed "
-             f"{record['seed']}). It answers one of: {', '.join(record['data']['labels'])}.", "",
-             "## Training", ""]
-    stages = record.get("stages", [])
-    lines += [f"- stage {s['stage']}: {s['trainer'] or 'untrained'}" for s in stages] or ["- no training stage"]
+    data = record["data"]
+    front = [f"{k}: {v}" for k, v in base.items()]
+    lines = ["---", "library_name: transformers", "pipeline_tag: text-generation", *front,
+             "tags: [gencls, text-classification, generative-classification]", "---", "",
+             f"# A generative text classifier: {base.get('base_model', slots['model'])} on {slots['dataset']}", "",
+             f"A causal LM trained by gencls {record['gencls_version']} (seed {record['seed']}) to answer one of: "
+             f"{', '.join(data['labels'])}. It is **not** a sequence-classification model: "
+             f'`pipeline("text-classification")` would put a random head on it; load it with gencls (below) or '
+             f"as a causal LM and score each label's answer after the prompt.", "",
+             f"Task: {data['task']}", "", "## Training", "",
+             "Examples per split: " + ", ".join(f"{k} {v}" for k, v in data.get("sizes", {}).items()) + ".", ""]
+    specs = record.get("recipe", {}).get("stages") or record["config"].get("trainers", [])
+    keys = ("epochs", "max_steps", "learning_rate", "batch_size", "class_weights", "best_metric")
+    for stage in record.get("stages", []):
+        spec = specs[stage["stage"] - 1] if stage["trainer"] and stage["stage"] <= len(specs) else {}
+        lora = spec.get("lora") or {}
+        settings = [f"{k} {spec[k]}" for k in keys if spec.get(k) not in (None, -1)]
+        settings += [f"LoRA r {lora['r']}"] if lora.get("r") else []
+        kept = {True: ", kept", False: ", dropped by the recipe"}.get(stage.get("kept"), "")
+        lines.append(f"- stage {stage['stage']}: {stage['trainer'] or 'untrained'}"
+                     + (f" ({', '.join(settings)})" if settings else "") + kept)
+    if not record.get("stages"):
+        lines.append("- no training stage")
     lines += ["", "## Evaluation (the run's evaluation split)", "", *metrics_table(record.get("metrics", {}))]
     lines += ["", "## Use", "", "```bash", "gencls predict THIS_FOLDER texts.txt", "```", "",
               "```python", "from gencls_core import Engine", "Engine.from_pretrained('THIS_FOLDER').predict(['...'])",

@@ -108,6 +108,11 @@ class ModelSource(Component):
     def load(self, ctx: RunContext) -> LoadedModel:
         """The model and its tokenizer (the engine moves the model to ``ctx.device``)."""
 
+    def card(self) -> dict[str, str]:
+        """What a model card says of the base model: ``base_model`` (a hub id) and ``license``, where known.
+        Default: nothing (a local folder's path is not published)."""
+        return {}
+
 
 class DatasetSource(Component):
     """Where labelled text comes from. Splits it provides (``train``/``validation``/``test``) are kept;

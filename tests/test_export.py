@@ -23,7 +23,15 @@ def test_an_export_predicts_like_its_run_and_loads_in_transformers(tmp_path, tin
         {p.name for p in out.iterdir()}
     manifest = json.loads((out / "gencls.json").read_text())
     assert manifest["labels"] == ["negative", "positive"] and "trainers" not in manifest["config"]
-    assert "| accuracy |" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "| accuracy |" in card and "- stage 1: sft (epochs 1.0, max_steps 2, learning_rate 0.005" in card
+    assert 'pipeline("text-classification")' in card and str(tmp_path) not in card  # no local paths
+    assert "base_model" not in card  # a local model folder is not published as one
+    assert manifest["source_run"] == run_dir.name
+    from gencls_core.export import _model_card
+
+    front = _model_card(json.loads((run_dir / "run.json").read_text()), {"base_model": "org/lm"}).split("---")[1]
+    assert "\nbase_model: org/lm\n" in front  # the Hub links the base model from the front matter
     AutoModelForCausalLM.from_pretrained(out)  # a plain causal LM: the adapter is merged
     assert manifest["trained"] is True
     want = Engine.from_run_dir(run_dir).predict(TEXTS * 6)  # 18 texts: enough for calibrate auto to calibrate

@@ -66,3 +66,6 @@ class HubModel(ModelSource):
         extra = {"revision": c.revision} if c.revision else {}
         return load_pretrained(c.path, device=ctx.device, dtype=c.dtype,
                                trust_remote_code=c.trust_remote_code, **extra)
+
+    def card(self) -> dict[str, str]:
+        return {} if Path(self.config.path).exists() else {"base_model": self.config.path}  # a hub id

