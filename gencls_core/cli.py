@@ -105,11 +105,14 @@ def run(config_file, plugins, overrides, resume_dir, recipe):
 @click.option("--text-column", default="text", show_default=True,
               help="the column (.csv) or field (.jsonl) holding the text")
 @click.option("--batch-size", type=click.IntRange(min=1), help="inputs per decoder call (default: the run's)")
+@click.option("--min-probability", type=click.FloatRange(0, 1), metavar="P",
+              help="abstain (label null, status abstained) where the most probable label has a probability under "
+                   "P; the report's coverage and selective accuracy show what a threshold keeps")
 @click.option("--allow-unfinished", is_flag=True,
               help="use a run that did not finish (its last finished stage's model)")
 @click.option("--trust-remote-code", is_flag=True,
               help="run Python code that the model folder ships (never taken from run.json or gencls.json)")
-def predict(run_dir, input, output, text_column, batch_size, allow_unfinished, trust_remote_code):
+def predict(run_dir, input, output, text_column, batch_size, min_probability, allow_unfinished, trust_remote_code):
     """Classify texts with a finished run's (or an export's) model, prompt and decoder.
 
     INPUT is a .csv file (with a header; the text in --text-column), a .jsonl file (one object per line, the
@@ -125,7 +128,7 @@ def predict(run_dir, input, output, text_column, batch_size, allow_unfinished, t
                              trust_remote_code)
     inputs = read_inputs(input, text_column, output)  # before the model loads: a bad input costs little
     quiet_libraries()
-    preds = engine.predict(inputs.texts)
+    preds = engine.predictor()(inputs.texts, min_probability)
     rows = [{"line": n, "text": t, "label": p.label, "status": p.status, "truncated": p.truncated,
              "windows": p.windows, "probs": p.probs, "scores": p.scores, "output": p.output}
             for n, t, p in zip(inputs.lines, inputs.texts, preds)]

@@ -15,7 +15,7 @@ from gencls_core.chat import render_prompt
 from gencls_core.contracts import check_messages, check_metrics, check_predictions
 from gencls_core.data import check_labeled_data, make_splits, overlap_checks, text_problem
 from gencls_core.distributed import Processes
-from gencls_core.errors import DataError, GenclsWarning
+from gencls_core.errors import DataError, GenclsWarning, UsageError
 from gencls_core.interfaces import (
     Decoder,
     LabeledData,
@@ -235,8 +235,10 @@ class Predictor:
     def __init__(self, inference: Inference) -> None:
         self.inference = inference
 
-    def __call__(self, texts: list[str]) -> list[Prediction]:
-        return self.inference.decode(texts)[0]
+    def __call__(self, texts: list[str], min_probability: float | None = None) -> list[Prediction]:
+        """The predictions for ``texts``; with ``min_probability``, one whose most probable label has a lower
+        probability abstains (label None, status ``abstained``, its probabilities kept)."""
+        return abstain_below(self.inference.decode(texts)[0], min_probability)
 
     def warm_up(self) -> None:
         """Decode two short texts once (their predictions and warnings dropped): one-time costs are paid before
@@ -250,3 +252,15 @@ class Predictor:
     def shardable(self) -> bool:
         """Whether texts decoded together get the predictions they get alone (so requests may share a call)."""
         return self.inference.decoder().shardable()
+
+
+def abstain_below(predictions: list[Prediction], min_probability: float | None) -> list[Prediction]:
+    """``predictions`` with every valid one whose top label probability is under ``min_probability`` turned into
+    an abstention (label None, status ``abstained``); unchanged without a threshold."""
+    if min_probability is None:
+        return predictions
+    if not 0 <= min_probability <= 1:
+        raise UsageError(f"min_probability must lie in [0, 1], got {min_probability}")
+    return [replace(p, label=None, status="abstained") if p.label is not None and p.probs
+            and max(p.probs.values()) < min_probability else p for p in predictions]
+

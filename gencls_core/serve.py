@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from gencls_core.data import text_problem
 from gencls_core.errors import DataError, UsageError
+from gencls_core.inference import abstain_below
 from gencls_core.interfaces import Prediction
 
 Predictor = Callable[[list[str]], list[Prediction]]
@@ -25,6 +26,8 @@ class Request(BaseModel):
     """The body of ``POST /classify``."""
 
     texts: list[str] | str = Field(description="a text, or a non-empty list of texts, to classify")
+    min_probability: float | None = Field(None, ge=0, le=1, description="abstain (label null, status abstained) "
+                                                                       "where the top label is less probable")
 
 
 class Answer(BaseModel):
@@ -179,7 +182,7 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
         if problem:
             raise HTTPException(422, problem)
         try:
-            predictions = await state["batcher"].submit(texts)
+            predictions = abstain_below(await state["batcher"].submit(texts), request.min_probability)
         except (UsageError, DataError) as err:  # e.g. a text over the limit under truncation policy: error
             raise HTTPException(422, str(err)) from None
         return Response(predictions=[Answer(label=p.label, status=p.status, probs=p.probs, scores=p.scores,

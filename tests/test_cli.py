@@ -44,6 +44,9 @@ def test_predict_writes_jsonl_output_file(tmp_path, tiny_run_config):
     pred = gencls("predict", run_dir, str(texts), "-o", str(out))
     assert pred.returncode == 0, pred.stderr
     assert len(out.read_text().splitlines()) == 2
+    pred = gencls("predict", run_dir, str(texts), "--min-probability", "1")  # nothing is that sure: all abstain
+    assert pred.returncode == 0, pred.stderr
+    assert [(r["label"], r["status"]) for r in map(json.loads, pred.stdout.splitlines())] == [(None, "abstained")] * 2
     table = tmp_path / "out.csv"
     pred = gencls("predict", run_dir, str(texts), "-o", str(table), "--batch-size", "1")
     assert pred.returncode == 0, pred.stderr

@@ -39,6 +39,14 @@ def test_predict_endpoint_answers_as_engine_predict(trained_run):
         assert client.post("/classify", json={"texts": [3]}).status_code == 422
         too_many = client.post("/classify", json={"texts": TEXTS + ["x"]})
         assert too_many.status_code == 413 and "at most 4" in too_many.json()["detail"]
+        # a threshold between the least and the most confident prediction: those under it abstain
+        top = [max(p.probs.values()) for p in expected]
+        cut = (min(top) + max(top)) / 2
+        sure = client.post("/classify", json={"texts": TEXTS, "min_probability": cut}).json()["predictions"]
+        assert [(g["label"], g["status"]) for g in sure] == [
+            (p.label, "ok") if t >= cut else (None, "abstained") for p, t in zip(expected, top)]
+        assert sure[top.index(min(top))]["probs"] == pytest.approx(expected[top.index(min(top))].probs, abs=1e-5)
+        assert client.post("/classify", json={"texts": TEXTS, "min_probability": 2}).status_code == 422
 
 
 def _labels(texts):
