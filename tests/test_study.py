@@ -98,6 +98,21 @@ def test_bad_specs_fail_before_anything_runs(tmp_path, tiny_run_config, changes,
     assert not Path(tiny_run_config["output_dir"]).exists()
 
 
+def test_plan_and_run_load_every_cells_data_first_and_name_the_cells_that_would_fail(tmp_path, tiny_run_config):
+    from gencls_core.cli import cli
+
+    axes = {"data": {"ok": {"dataset": tiny_run_config["dataset"]},
+                     "gone": {"dataset": {"name": "local", "path": "missing/reviews.csv"}}},
+            "decoder": {"ppl": "perplexity"}}
+    spec = _spec(tmp_path, tiny_run_config, axes=axes, baseline=None)
+    out = tmp_path / "s"
+    result = CliRunner().invoke(cli, ["study", "plan", str(spec), "--out", str(out)])
+    assert result.exit_code == 1 and "cell(s) gone.ppl:" in result.output and "missing/reviews.csv" in result.output
+    assert "ok.ppl" not in result.output.split("does not load")[1]
+    result = CliRunner().invoke(cli, ["study", "run", str(spec), "--out", str(out)])
+    assert result.exit_code != 0 and "gone.ppl" in str(result.exception) and not out.exists()
+
+
 def test_a_folder_holding_another_study_or_changed_cells_is_refused(tmp_path, tiny_run_config):
     _, planned = open_study(_spec(tmp_path, tiny_run_config))
     Folder(tmp_path / "s", "toy", planned).claim()

@@ -119,3 +119,27 @@ def describe(planned: list[Planned]) -> list[str]:
         start = f" from {p.source}'s model" if p.source else ""
         lines.append(f"{p.cell.name}: {what}{start}; ~{estimate_seconds(p) / 60:.0f} min")
     return lines
+
+
+def data_problems(planned: list[Planned]) -> list[str]:
+    """Load each distinct dataset, split and seed of the cells once, as its first cell's run would (paths, columns,
+    labels and split sizes checked before any cell runs); what fails, naming the cells it would fail."""
+    import warnings
+
+    from gencls_core.engine import Engine
+    from gencls_core.errors import GenclsError, GenclsWarning
+
+    cells: dict[str, list[Planned]] = {}
+    for p in planned:
+        key = json.dumps({k: p.cell.config.get(k) for k in ("dataset", "splits", "seed")}, sort_keys=True,
+                         default=str)
+        cells.setdefault(key, []).append(p)
+    problems = []
+    for group in cells.values():
+        try:
+            with warnings.catch_warnings():  # a cell's run warns about its data itself
+                warnings.simplefilter("ignore", GenclsWarning)
+                Engine({**group[0].cell.config, "progress": False}).dataset()
+        except GenclsError as err:
+            problems.append(f"cell(s) {', '.join(p.cell.name for p in group)}: {err}")
+    return problems
