@@ -12,9 +12,15 @@ def debug() -> bool:
 
 
 def quiet_libraries() -> None:
-    """transformers' and datasets' logs and progress bars off (gencls keeps its own bars)."""
+    """transformers' and datasets' logs and progress bars off (gencls keeps its own bars), and the libraries'
+    notices of their own deprecations (FutureWarning raised inside transformers, TRL, peft or accelerate: a
+    user cannot act on them)."""
     if debug():
         return
+    import warnings
+
+    for library in ("transformers", "trl", "peft", "accelerate"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=rf"{library}(\.|$)")
     import datasets
     import transformers
 

@@ -159,3 +159,20 @@ def test_plugins_show_prints_a_components_option_table_and_docs_check_finds_stal
     assert gencls("plugins", "docs", str(tmp_path)).returncode == 0
     assert "| `max_new_tokens` |" in (tmp_path / "guide.md").read_text()
     assert gencls("plugins", "docs", "--check", str(tmp_path)).returncode == 0
+
+
+def test_the_command_line_hides_the_libraries_notices_of_their_own_deprecations(monkeypatch):
+    import warnings
+
+    from gencls_core.verbosity import DEBUG_ENV, quiet_libraries
+
+    def raised_in(module):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.warn_explicit("x is deprecated", FutureWarning, "f.py", 1, module=module)
+        return len(seen)
+
+    with warnings.catch_warnings():
+        monkeypatch.delenv(DEBUG_ENV, raising=False)
+        quiet_libraries()
+        assert raised_in("transformers.modeling_utils") == 0 and raised_in("trl.trainer.utils") == 0
+        assert raised_in("gencls_core.engine") == 1 and raised_in("transformersx") == 1

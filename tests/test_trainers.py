@@ -49,13 +49,15 @@ def test_full_sft_changes_weights_lowers_the_loss_and_is_used_for_prediction(tin
     assert again.scores == pytest.approx(result.predictions[0]["scores"], abs=1e-4)
 
 
-def test_lora_sft_trains_only_the_adapter_and_can_save_a_merged_model(tiny_run_config, tiny_model_dir):
+def test_lora_sft_trains_only_the_adapter_and_can_save_a_merged_model(tiny_run_config, tiny_model_dir, capfd):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 3, "learning_rate": 1e-2, "merge": True,
+                                    "logging_steps": 1,
                                     "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}}]
     result = Engine(tiny_run_config).run()
+    assert "'loss'" not in capfd.readouterr().out  # progress off: no log dicts printed (the curves keep them)
     stage = result.run_dir / "stages/1-sft"
     adapter = json.loads((stage / "model/adapter_config.json").read_text())
     assert adapter["r"] == 4 and sorted(adapter["target_modules"]) == ["q_proj", "v_proj"]

@@ -124,6 +124,10 @@ def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
     """Train (from the last checkpoint when resuming), put the trained model into ``ctx.lm``, and summarise:
     steps, resumed-from step, mean loss and training seconds over the whole stage, last logged reward; the log
     history and a curve plot are written into the stage folder."""
+    if not ctx.progress:  # transformers prints every log dict when its bars are off; the curves keep them
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     checkpoint = last_checkpoint(ctx)
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     ctx.report = lambda metrics: trainer.log({f"eval_{k}": v for k, v in metrics.items()})  # to its report_to
