@@ -257,7 +257,7 @@ class Engine:
             write_jsonl(ctx.run_dir / "predictions.jsonl", rows)
             write_json(ctx.run_dir / "metrics.json", metrics)
             write_text_atomic(ctx.run_dir / "report.md",
-                              write_report(self.resolution, record, metrics, stages, values, ctx.run_dir))
+                              write_report(self.resolution, record, metrics, stages, values, ctx.run_dir, rows))
         return RunResult(ctx.run_dir, metrics, rows, stages, stage_columns(self.resolution))
 
     # -- inference on new texts ----------------------------------------------------------------

@@ -13,6 +13,8 @@ from gencls_core.plugins import Plugins
 from gencls_core.resolve import Resolution
 from gencls_core.results import describe_rare, metrics_table, stage_table
 
+MISTAKES = 10  # wrong predictions shown in report.md
+
 
 def now() -> str:
     return _dt.datetime.now().isoformat(timespec="seconds")
@@ -43,9 +45,11 @@ def stage_columns(resolution: Resolution) -> list[str]:
 
 
 def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[str, Any],
-                 stages: list[dict[str, Any]], values: list[dict[str, Any]], run_dir: Path) -> str:
-    """``report.md``: what ran, the stage table, the final scalar metrics, then each evaluator's section (which
-    may write figures into ``run_dir``)."""
+                 stages: list[dict[str, Any]], values: list[dict[str, Any]], run_dir: Path,
+                 rows: list[dict[str, Any]] | None = None) -> str:
+    """``report.md``: what ran, the stage table with each stage's training curves, the final scalar metrics,
+    each evaluator's section (which may write figures into ``run_dir``), then the most confident mistakes among
+    the prediction ``rows``."""
     slots = {c["slot"]: c["name"] for c in record["components"]}
     lines = [f"# gencls run {run_dir.name}", "",
              f"model `{slots['model']}`, dataset `{slots['dataset']}` ({metrics['n']} test examples), "
@@ -58,6 +62,8 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
                   f"{s['train_stopped'].replace('_', ' ')} after {s['train_steps']} steps; curve in "
                   f"`{s.get('train_figure', 'its training.png')}`"
                   for s in stages if s.get("train_best_step") is not None]
+        curves = [(s["stage"], f"stages/{s['stage']}-{s['trainer']}/training.png") for s in stages if s["trainer"]]
+        lines += [f"\n![stage {i} training curves]({path})" for i, path in curves if (run_dir / path).is_file()]
         if record.get("recipe"):
             lines += ["", f"Recipe `{record['recipe']['name']}`: every stage above is scored on the **validation** "
                           f"split, which decided what was kept; the final metrics below are the kept model's, on the "
@@ -75,4 +81,22 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
     sections = [slot.build().report(v, run_dir) for slot, v in zip(resolution.evaluators, values)]
     for section in filter(None, sections):
         lines += ["", section]
+    lines += mistakes(rows or [])
     return "\n".join(lines) + "\n"
+
+
+def mistakes(rows: list[dict[str, Any]], n: int = MISTAKES, width: int = 160) -> list[str]:
+    """The ``n`` wrong predictions the model was surest of (by its probability of the label it gave), as a
+    markdown table; none when there are none."""
+    wrong = [r for r in rows if r.get("predicted") is not None and r["predicted"] != r["gold"]]
+    wrong.sort(key=lambda r: -(r.get("probs") or {}).get(r["predicted"], 0.0))
+    if not wrong:
+        return []
+    lines = ["", f"## The {min(n, len(wrong))} most confident mistakes (of {len(wrong)})", "",
+             "| text | gold | predicted | p(predicted) |", "|---|---|---|---|"]
+    for r in wrong[:n]:
+        text = " ".join(str(r.get("text", "")).split())
+        text = (text[:width] + "…" if len(text) > width else text).replace("|", "\\|")
+        p = (r.get("probs") or {}).get(r["predicted"])
+        lines.append(f"| {text} | {r['gold']} | {r['predicted']} | {'' if p is None else f'{p:.3f}'} |")
+    return lines

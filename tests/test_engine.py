@@ -201,3 +201,16 @@ def test_stages_can_be_evaluated_on_the_validation_split(tiny_run_config):
     tiny_run_config["splits"] = {"test_size": 10, "evaluate": "validation"}
     with pytest.raises(ConfigError, match="evaluate: validation needs a validation split"):
         Engine(tiny_run_config)
+
+
+def test_the_report_lists_the_most_confident_mistakes_first():
+    from gencls_core.report import mistakes
+
+    rows = [{"text": "fine | ok", "gold": "a", "predicted": "b", "probs": {"a": 0.4, "b": 0.6}},
+            {"text": "right", "gold": "a", "predicted": "a", "probs": {"a": 0.9, "b": 0.1}},
+            {"text": "sure and wrong " * 20, "gold": "b", "predicted": "a", "probs": {"a": 0.95, "b": 0.05}},
+            {"text": "no label", "gold": "a", "predicted": None, "probs": {}}]
+    lines = mistakes(rows, n=5, width=20)
+    assert lines[1] == "## The 2 most confident mistakes (of 2)"
+    assert lines[5:] == ["| sure and wrong sure … | b | a | 0.950 |", "| fine \\| ok | a | b | 0.600 |"]
+    assert mistakes(rows[1:2]) == []

@@ -58,6 +58,7 @@ def test_lora_sft_trains_only_the_adapter_and_can_save_a_merged_model(tiny_run_c
                                     "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}}]
     result = Engine(tiny_run_config).run()
     assert "'loss'" not in capfd.readouterr().out  # progress off: no log dicts printed (the curves keep them)
+    assert "![stage 1 training curves](stages/1-sft/training.png)" in (result.run_dir / "report.md").read_text()
     stage = result.run_dir / "stages/1-sft"
     adapter = json.loads((stage / "model/adapter_config.json").read_text())
     assert adapter["r"] == 4 and sorted(adapter["target_modules"]) == ["q_proj", "v_proj"]
