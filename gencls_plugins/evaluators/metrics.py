@@ -135,7 +135,10 @@ def _plot_confusion(counts, labels, cols, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(cols), 1.0 + 0.8 * len(labels)))
+    many = len(labels) > 12
+    cell = max(0.25, 11 / len(labels)) if many else 0.9  # many classes: about 11 inches of cells at most
+    room = 2.0 if many else 0.0  # for the tick labels
+    fig, ax = plt.subplots(figsize=(1.2 + room + cell * len(cols), 1.0 + room + cell * len(labels)))
     data = [row[:len(cols)] for row in counts]
     ax.imshow(data, cmap="Blues")
     ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
@@ -145,7 +148,9 @@ def _plot_confusion(counts, labels, cols, path: Path) -> None:
     top = max(max(r) for r in data) or 1
     for i, row in enumerate(data):
         for j, v in enumerate(row):
-            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black")
+            if v:  # zeros left blank: the non-zero cells are the ones to read
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=6 if many else 10,
+                        color="white" if v > top / 2 else "black")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -163,6 +168,8 @@ def _plot_reliability(bins, n_bins: int, path: Path) -> None:
            edgecolor="black", alpha=0.7, label="accuracy")
     ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="darkred",
             label="mean confidence")
+    for b in bins:  # how many predictions each bar rests on
+        ax.text(b["low"] + 0.5 / n_bins, 0.02, f"n={b['count']}", ha="center", fontsize=7, rotation=90)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (top label probability)")
