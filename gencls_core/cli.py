@@ -104,6 +104,7 @@ def run(config_file, plugins, overrides, resume_dir, recipe):
                    "status, truncated, windows, one p_<class> column per class) or JSON lines (any other name)")
 @click.option("--text-column", default="text", show_default=True,
               help="the column (.csv) or field (.jsonl) holding the text")
+@click.option("--id-column", help="a column (.csv) or field (.jsonl) carried through as each prediction's id")
 @click.option("--batch-size", type=click.IntRange(min=1), help="inputs per decoder call (default: the run's)")
 @click.option("--min-probability", type=click.FloatRange(0, 1), metavar="P",
               help="abstain (label null, status abstained) where the most probable label has a probability under "
@@ -112,7 +113,8 @@ def run(config_file, plugins, overrides, resume_dir, recipe):
               help="use a run that did not finish (its last finished stage's model)")
 @click.option("--trust-remote-code", is_flag=True,
               help="run Python code that the model folder ships (never taken from run.json or gencls.json)")
-def predict(run_dir, input, output, text_column, batch_size, min_probability, allow_unfinished, trust_remote_code):
+def predict(run_dir, input, output, text_column, id_column, batch_size, min_probability, allow_unfinished,
+            trust_remote_code):
     """Classify texts with a finished run's (or an export's) model, prompt and decoder.
 
     INPUT is a .csv file (with a header; the text in --text-column), a .jsonl file (one object per line, the
@@ -126,12 +128,13 @@ def predict(run_dir, input, output, text_column, batch_size, min_probability, al
 
     engine = _trained_engine(run_dir, allow_unfinished, [f"decoder.batch_size={batch_size}"] if batch_size else None,
                              trust_remote_code)
-    inputs = read_inputs(input, text_column, output)  # before the model loads: a bad input costs little
+    inputs = read_inputs(input, text_column, output, id_column)  # before the model loads: a bad input costs little
     quiet_libraries()
     preds = engine.predictor()(inputs.texts, min_probability)
-    rows = [{"line": n, "text": t, "label": p.label, "status": p.status, "truncated": p.truncated,
-             "windows": p.windows, "probs": p.probs, "scores": p.scores, "output": p.output}
-            for n, t, p in zip(inputs.lines, inputs.texts, preds)]
+    ids = inputs.ids or [None] * len(preds)
+    rows = [{"line": n, **({"id": i} if inputs.ids else {}), "text": t, "label": p.label, "status": p.status,
+             "truncated": p.truncated, "windows": p.windows, "probs": p.probs, "scores": p.scores, "output": p.output}
+            for n, i, t, p in zip(inputs.lines, ids, inputs.texts, preds)]
     if output and output.suffix.lower() == ".csv":
         write_text_atomic(output, _csv(rows, engine.recorded["data"]["labels"]))
     elif output:
@@ -180,17 +183,20 @@ def serve(run_dir, host, port, max_batch, max_wait_ms, max_texts, allow_unfinish
 
 
 def _csv(rows: list[dict], labels: list[str]) -> str:
-    """Predictions as CSV: input line, text, label, status, truncated, windows and each class's probability."""
+    """Predictions as CSV: input line, id (with --id-column), text, label, status, truncated, windows and each
+    class's probability."""
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["line", "text", "label", "status", "truncated", "windows", *[f"p_{c}" for c in labels]])
+    ids = bool(rows) and "id" in rows[0]
+    writer.writerow(["line", *(["id"] if ids else []), "text", "label", "status", "truncated", "windows",
+                     *[f"p_{c}" for c in labels]])
     for r in rows:
         probs = r["probs"] or {}
-        writer.writerow([r["line"], r["text"], r["label"] or "", r["status"], r["truncated"], r["windows"],
-                         *[probs.get(c, "") for c in labels]])
+        writer.writerow([r["line"], *([r["id"]] if ids else []), r["text"], r["label"] or "", r["status"],
+                         r["truncated"], r["windows"], *[probs.get(c, "") for c in labels]])
     return out.getvalue()
 
 

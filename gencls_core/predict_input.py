@@ -5,7 +5,8 @@
 - anything else, or ``-`` (standard input): plain UTF-8 text, one text per line.
 
 Blank lines and empty texts are skipped with a warning; every text keeps its line (row) number, which the
-output carries, so predictions join back to their inputs.
+output carries, so predictions join back to their inputs; with ``--id-column``, a CSV column or JSON field is
+carried through as each prediction's ``id``.
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ from gencls_core.errors import DataError, GenclsWarning, UsageError, not_a_file
 class Inputs:
     texts: list[str]
     lines: list[int]  # the line (plain, JSON lines) or data row (CSV, header excluded) of each text, from 1
+    ids: list[str] | None = None  # the id column's value of each text (``id_column``)
 
 
-def read_inputs(source: str, text_column: str = "text", output: Path | None = None) -> Inputs:
-    """The texts of ``source`` (a path or ``-``), refusing an ``output`` that is the input file itself."""
+def read_inputs(source: str, text_column: str = "text", output: Path | None = None,
+                id_column: str | None = None) -> Inputs:
+    """The texts of ``source`` (a path or ``-``), with their ``id_column`` values (CSV or JSON lines), refusing an
+    ``output`` that is the input file itself."""
     name = "standard input" if source == "-" else source
     if source == "-":
         raw = sys.stdin.buffer.read()
@@ -47,14 +51,17 @@ def read_inputs(source: str, text_column: str = "text", output: Path | None = No
     if "\x00" in text:
         raise DataError(f"{name} holds NUL bytes: it looks like a binary file, not text to classify")
     suffix = Path(source).suffix.lower() if source != "-" else ""
+    if id_column is not None and suffix not in (".csv", ".jsonl"):
+        raise UsageError(f"--id-column {id_column}: {name} is plain text, which has no columns; give a .csv or "
+                         f".jsonl file")
     if suffix == ".csv":
-        rows = _csv_rows(text, text_column, name)
+        rows = _csv_rows(text, text_column, name, id_column)
     elif suffix == ".jsonl":
-        rows = _jsonl_rows(text, text_column, name)
+        rows = _jsonl_rows(text, text_column, name, id_column)
     else:
-        rows = list(enumerate(text.splitlines(), 1))
-    kept = [(n, t) for n, t in rows if t.strip()]
-    skipped = [n for n, t in rows if not t.strip()]
+        rows = [(n, t, None) for n, t in enumerate(text.splitlines(), 1)]
+    kept = [(n, t, i) for n, t, i in rows if t.strip()]
+    skipped = [n for n, t, _ in rows if not t.strip()]
     if not kept:
         raise DataError(f"no texts to classify in {name}")
     if skipped:
@@ -62,28 +69,32 @@ def read_inputs(source: str, text_column: str = "text", output: Path | None = No
         unit = "row" if suffix == ".csv" else "line"
         warnings.warn(f"{name}: skipped {len(skipped)} empty {unit}(s) ({unit} {shown}); each prediction carries "
                       f"its input's {unit} number in 'line'", GenclsWarning, stacklevel=2)
-    return Inputs([t for _, t in kept], [n for n, _ in kept])
+    return Inputs([t for _, t, _ in kept], [n for n, _, _ in kept],
+                  [i for _, _, i in kept] if id_column is not None else None)
 
 
-def _csv_rows(text: str, column: str, name: str) -> list[tuple[int, str]]:
+def _csv_rows(text: str, column: str, name: str, id_column: str | None) -> list[tuple[int, str, str | None]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if column not in (reader.fieldnames or []):
-        raise DataError(f"{name}: no column {column!r} (columns: {', '.join(reader.fieldnames or [])}); name the "
-                        f"text column with --text-column")
-    return [(n, row[column] or "") for n, row in enumerate(reader, 1)]
+    for wanted, what in ((column, "text"), (id_column, "id")):
+        if wanted is not None and wanted not in (reader.fieldnames or []):
+            raise DataError(f"{name}: no column {wanted!r} (columns: {', '.join(reader.fieldnames or [])}); name "
+                            f"the {what} column with --{what}-column")
+    return [(n, row[column] or "", row[id_column] if id_column else None) for n, row in enumerate(reader, 1)]
 
 
-def _jsonl_rows(text: str, field: str, name: str) -> list[tuple[int, str]]:
+def _jsonl_rows(text: str, field: str, name: str, id_field: str | None) -> list[tuple[int, str, str | None]]:
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
-            rows.append((n, ""))
+            rows.append((n, "", None))
             continue
         try:
-            value = json.loads(line)[field]
+            record = json.loads(line)
+            value, key = record[field], None if id_field is None else record[id_field]
         except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise DataError(f"{name} line {n}: expected a JSON object with a \"{field}\" field ({err})") from None
+            wanted = f'"{field}"' + (f' and "{id_field}" fields' if id_field else " field")
+            raise DataError(f"{name} line {n}: expected a JSON object with a {wanted} ({err})") from None
         if not isinstance(value, str):
             raise DataError(f"{name} line {n}: the {field!r} field is {type(value).__name__}, not text")
-        rows.append((n, value))
+        rows.append((n, value, None if key is None else str(key)))
     return rows

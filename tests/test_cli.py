@@ -39,7 +39,7 @@ def test_predict_writes_jsonl_output_file(tmp_path, tiny_run_config):
     done = gencls("run", "--config", str(_config_file(tmp_path, tiny_run_config)))
     run_dir = done.stdout.strip().splitlines()[-1].removeprefix("run directory: ")
     texts = tmp_path / "in.jsonl"
-    texts.write_text('{"text": "good film"}\n{"text": "bad film"}\n')
+    texts.write_text('{"text": "good film", "ticket": 7}\n{"text": "bad film", "ticket": 9}\n')
     out = tmp_path / "out.jsonl"
     pred = gencls("predict", run_dir, str(texts), "-o", str(out))
     assert pred.returncode == 0, pred.stderr
@@ -48,11 +48,13 @@ def test_predict_writes_jsonl_output_file(tmp_path, tiny_run_config):
     assert pred.returncode == 0, pred.stderr
     assert [(r["label"], r["status"]) for r in map(json.loads, pred.stdout.splitlines())] == [(None, "abstained")] * 2
     table = tmp_path / "out.csv"
-    pred = gencls("predict", run_dir, str(texts), "-o", str(table), "--batch-size", "1")
+    pred = gencls("predict", run_dir, str(texts), "-o", str(table), "--batch-size", "1", "--id-column", "ticket")
     assert pred.returncode == 0, pred.stderr
     header, *lines = table.read_text().splitlines()
-    assert header == "line,text,label,status,truncated,windows,p_negative,p_positive" and len(lines) == 2
-    assert lines[0].startswith("1,good film,") and abs(sum(float(x) for x in lines[0].split(",")[-2:]) - 1) < 1e-6
+    assert header == "line,id,text,label,status,truncated,windows,p_negative,p_positive" and len(lines) == 2
+    assert lines[0].startswith("1,7,good film,") and abs(sum(float(x) for x in lines[0].split(",")[-2:]) - 1) < 1e-6
+    pred = gencls("predict", run_dir, "-", "--id-column", "ticket")
+    assert pred.returncode != 0 and "plain text, which has no columns" in pred.stderr
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"txt": "x"}\n')
     pred = gencls("predict", run_dir, str(bad))
