@@ -34,6 +34,10 @@ class SplitConfig(BaseModel):
     test_size: Size = Field(200, description="test examples (carved from the data, or sampled from its test split)")
     validation_size: Size = Field(0, description="validation examples carved from train (0 = none)")
     train_size: Size | None = Field(None, description="cap on training examples (None = all remaining)")
+    train_label_noise: float = Field(
+        0.0, ge=0, lt=1, description="flip this share of the training labels, each to another class drawn "
+                                     "uniformly (seeded), to study noisy labels; validation and test labels stay "
+                                     "clean, and run.json records every flipped row")
     evaluate: Literal["test", "validation"] = Field(
         "test", description="the split each stage is evaluated on: validation while choosing settings, so the "
                             "test split is read once, for the final result")

@@ -132,3 +132,22 @@ def overlap_checks(splits: dict[str, datasets.Dataset]) -> dict[str, int]:
         warnings.warn(message, GenclsWarning, stacklevel=3)
     return checks
 
+
+def flip_labels(data: LabeledData, rate: float, seed: int) -> None:
+    """Give ``round(rate * n)`` seeded training rows another class, drawn uniformly from the others, and record
+    them in ``data.flipped``; the other splits are left clean."""
+    import random
+
+    train = data.splits["train"]
+    count = round(rate * len(train))
+    if not count:
+        return
+    rng = random.Random(f"label-noise-{seed}")
+    rows = sorted(rng.sample(range(len(train)), count))
+    labels = list(train["label"])
+    for row in rows:
+        given = rng.choice([c for c in data.labels if c != labels[row]])
+        data.flipped.append({"row": row, "label": labels[row], "given": given})
+        labels[row] = given
+    data.splits["train"] = train.remove_columns("label").add_column("label", labels)
+

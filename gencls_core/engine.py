@@ -202,7 +202,8 @@ class Engine:
                                 "stages": [t.spec() for t in self.resolution.trainers]}
         data = ctx.data
         record["data"] = {"labels": data.labels, "task": data.task, "source": data.source,
-                          "sizes": {k: len(v) for k, v in data.splits.items()}, "checks": data.checks}
+                          "sizes": {k: len(v) for k, v in data.splits.items()}, "checks": data.checks,
+                          **({"flipped_train_labels": data.flipped} if data.flipped else {})}
         try:
             self._write(run_dir / "run.json", {**record, "status": "running"})
         except OSError as err:

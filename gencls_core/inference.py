@@ -13,7 +13,7 @@ from typing import Any
 
 from gencls_core.chat import render_prompt
 from gencls_core.contracts import check_messages, check_metrics, check_predictions
-from gencls_core.data import check_labeled_data, make_splits, overlap_checks, text_problem
+from gencls_core.data import check_labeled_data, flip_labels, make_splits, overlap_checks, text_problem
 from gencls_core.distributed import Processes
 from gencls_core.errors import DataError, GenclsWarning, UsageError
 from gencls_core.interfaces import (
@@ -55,6 +55,8 @@ def load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
                       + "; set splits.validation_size to choose its size", GenclsWarning, stacklevel=2)
     data.splits = make_splits(data, splits, config.seed)
     data.checks = overlap_checks(data.splits)
+    if splits.train_label_noise:
+        flip_labels(data, splits.train_label_noise, config.seed)
     return data
 
 

@@ -79,6 +79,8 @@ class LabeledData:
     task: str = "Classify the text."
     source: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, int] = field(default_factory=dict)  # leakage and conflicts found by the engine
+    # training rows whose label the engine flipped (splits.train_label_noise): row, true label, label given
+    flipped: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from gencls_core import Engine
 from gencls_core.config import SplitConfig
 from gencls_core.data import check_labeled_data, make_splits
-from gencls_core.errors import DataError
+from gencls_core.errors import ConfigError, DataError
 from gencls_core.interfaces import LabeledData, RunContext
 from gencls_core.services import RunServices
 from gencls_plugins.datasets.local import LocalFile
@@ -161,3 +161,23 @@ def test_a_bad_row_in_your_test_file_names_that_file(tmp_path, gencls_plugins):
 def test_local_needs_one_file_or_your_splits(options, message):
     with pytest.raises(ValidationError, match=message):
         LocalFile.Config(**options)
+
+
+def test_label_noise_flips_exactly_the_recorded_training_labels_and_leaves_the_other_splits_clean(
+        tiny_run_config):
+    tiny_run_config["splits"] = {"test_size": 10, "validation_size": 6}
+    clean = Engine(tiny_run_config).dataset()
+    noisy = Engine({**tiny_run_config, "splits": {**tiny_run_config["splits"], "train_label_noise": 0.25}}).dataset()
+    train, given = clean.splits["train"], noisy.splits["train"]
+    assert train["text"] == given["text"] and len(noisy.flipped) == round(0.25 * len(train))
+    changed = [i for i, (a, b) in enumerate(zip(train["label"], given["label"])) if a != b]
+    assert changed == [f["row"] for f in noisy.flipped]
+    assert all(train["label"][f["row"]] == f["label"] != f["given"] == given["label"][f["row"]] for f in noisy.flipped)
+    for split in ("validation", "test"):
+        assert noisy.splits[split]["label"] == clean.splits[split]["label"]
+    again = Engine({**tiny_run_config, "splits": {**tiny_run_config["splits"], "train_label_noise": 0.25}}).dataset()
+    assert again.flipped == noisy.flipped  # seeded
+    run = Engine({**tiny_run_config, "splits": {**tiny_run_config["splits"], "train_label_noise": 0.25}}).run()
+    assert json.loads((run.run_dir / "run.json").read_text())["data"]["flipped_train_labels"] == noisy.flipped
+    with pytest.raises(ConfigError, match="train_label_noise"):
+        Engine({**tiny_run_config, "splits": {"train_label_noise": 1.0}})
