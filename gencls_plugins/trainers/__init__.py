@@ -1,7 +1,8 @@
-"""Built-in training stages: supervised fine-tuning and GRPO (on TRL), label-space policy optimisation,
+"""Built-in training stages: supervised fine-tuning, GRPO and DPO (on TRL), label-space policy optimisation,
 PPO with a learned critic, and Guess-Think-Answer."""
 
 from gencls_core.hookspecs import hookimpl
+from gencls_plugins.trainers.dpo import DPO
 from gencls_plugins.trainers.grpo import GRPO
 from gencls_plugins.trainers.gta import GTA
 from gencls_plugins.trainers.label_pg import LabelPG
@@ -16,3 +17,4 @@ def gencls_register_trainers(register):
     register(LabelPG)
     register(PPO)
     register(GTA)
+    register(DPO)

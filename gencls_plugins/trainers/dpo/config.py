@@ -1,0 +1,30 @@
+"""Options of the preference stage (DPO and its robust, hinge and SFT-mixed variants)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from gencls_plugins.trainers.options import StageOptions
+
+
+class DPOOptions(StageOptions):
+    args_class: ClassVar[str] = "trl.DPOConfig"
+    own_args: ClassVar[dict[str, str]] = {"beta": "beta", "loss_type": "loss and sft_weight",
+                                          "loss_weights": "sft_weight", "label_smoothing": "flip_rate",
+                                          "max_length": "max_length"}
+    learning_rate: float = Field(5e-5, gt=0, description="peak learning rate (AdamW)")
+    pairs: Literal["hardest", "all"] = Field(
+        "hardest", description="the rejected answers of each training example: hardest, the wrong label the "
+                               "stage's starting policy finds most probable (perplexity decoding, uncalibrated); "
+                               "all, every wrong label (classes - 1 pairs)")
+    loss: Literal["sigmoid", "robust", "hinge", "ipo"] = Field(
+        "sigmoid", description="sigmoid: DPO (Rafailov et al.); robust: rDPO, unbiased under pairs flipped at "
+                               "flip_rate (Chowdhury et al.); hinge: SLiC, RSO's loss (Liu et al.); ipo: IPO")
+    flip_rate: float = Field(0.0, ge=0, lt=0.5, description="robust: the assumed share of flipped preference pairs "
+                                                            "(TRL's label_smoothing)")
+    sft_weight: float = Field(0.0, ge=0, description="weight of the SFT loss on the preferred answer beside the "
+                                                     "preference loss, RPO (TRL's loss mixing); 0: none")
+    beta: float = Field(0.1, gt=0, description="strength of the implicit KL to the starting policy")
+    max_length: int | None = Field(1024, ge=16, description="longest prompt + answer in tokens")

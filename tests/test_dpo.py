@@ -1,0 +1,77 @@
+"""The ``dpo`` stage (issue 36): pairs from the labels, TRL's loss types, the starting policy as reference."""
+
+import json
+
+import pytest
+
+from gencls_core import Engine
+from gencls_core.errors import ConfigError
+
+
+def test_dpo_after_sft_trains_on_the_hardest_pairs_and_records_its_stage(tiny_run_config):
+    tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 2, "learning_rate": 5e-3},
+                                   {"name": "dpo", "max_steps": 3, "learning_rate": 5e-3, "loss": "robust",
+                                    "flip_rate": 0.1, "sft_weight": 0.5, "logging_steps": 1}]
+    result = Engine(tiny_run_config).run()
+    dpo = result.stages[-1]
+    assert dpo["trainer"] == "dpo" and dpo["train_steps"] == 3
+    stage = json.loads((result.run_dir / "stages/2-dpo/stage.json").read_text())
+    assert stage["train"]["train_pairs"] == len(Engine(tiny_run_config).dataset().splits["train"])  # one each
+
+
+def _margin(config, run_dir=None):
+    """Mean log p(gold) - log p(other label) over the training texts, decoded uncalibrated."""
+    import math
+
+    plain = {**config, "decoder": {"name": "perplexity", "calibrate": "none"}}
+    engine = Engine.from_run_dir(run_dir, overrides=["decoder.calibrate=none"]) if run_dir else Engine(plain)
+    train = Engine(plain).dataset().splits["train"]
+    probs = [p.probs for p in engine.predict(list(train["text"]))]
+    return sum(math.log(p[g]) - math.log(max(v for c, v in p.items() if c != g))
+               for p, g in zip(probs, train["label"])) / len(probs)
+
+
+@pytest.mark.parametrize("rate", [3e-3, 1e-12])
+def test_dpo_raises_the_gold_answers_margin_and_does_not_when_learning_is_off(tiny_run_config, tmp_path, rate):
+    from tests.test_label_pg import _keyword_csv
+
+    config = {**tiny_run_config, "prompt": {"name": "zero-shot", "template": "{text}"},
+              "dataset": {"name": "local", "path": str(_keyword_csv(tmp_path / "words.csv")), "task": "x"}}
+    before = _margin(config)
+    config["trainers"] = [{"name": "dpo", "max_steps": 30, "learning_rate": rate, "batch_size": 16, "lora": None,
+                           "save_steps": 1000}]
+    after = _margin(config, Engine(config).run().run_dir)
+    if rate > 1e-6:
+        assert after > before + 1.0, (before, after)
+    else:
+        assert after == pytest.approx(before, abs=1e-3)
+
+
+def test_pairs_reject_the_starting_policys_most_probable_wrong_label_or_every_wrong_label(tiny_run_config, tmp_path):
+    from gencls_plugins.trainers.conversations import prompts_with_labels
+    from gencls_plugins.trainers.dpo.trainer import preference_pairs
+
+    rows = [(f"{w} {i}", label) for i in range(8) for w, label in (("good", "pos"), ("bad", "neg"), ("so so", "mid"))]
+    path = tmp_path / "three.csv"
+    path.write_text("text,label\n" + "".join(f"{t},{c}\n" for t, c in rows))
+    config = {**tiny_run_config, "dataset": {"name": "local", "path": str(path)}, "splits": {"test_size": 6}}
+    ctx = Engine(config).loaded_context("cpu", progress=False, training=True)
+    data = prompts_with_labels(ctx, "train", "dpo")
+    every = preference_pairs(ctx, data, "all")
+    assert len(every) == 2 * len(data) and all(c != r for c, r in zip(every["chosen"], every["rejected"]))
+    hardest = preference_pairs(ctx, data, "hardest")
+    texts = list(ctx.data.splits["train"]["text"])
+    plain = Engine({**config, "decoder": {"name": "perplexity", "calibrate": "none"}}).predict(texts)
+    want = [max((c for c in p.probs if c != gold), key=p.probs.get) for p, gold in zip(plain, data["label"])]
+    assert [r[0]["content"] for r in hardest["rejected"]] == [ctx.train_labels.verbalize(c) for c in want]
+    assert [c[0]["content"] for c in hardest["chosen"]] == [ctx.train_labels.verbalize(g) for g in data["label"]]
+
+
+def test_dpo_refuses_what_it_cannot_do(tiny_run_config):
+    tiny_run_config["trainers"] = [{"name": "dpo", "max_steps": 1, "class_weights": "balanced"}]
+    with pytest.raises(ConfigError, match="does not weigh classes"):
+        Engine(tiny_run_config).run()
+    tiny_run_config["trainers"] = [{"name": "dpo", "max_steps": 1}]
+    tiny_run_config["prompt"] = {"name": "zero-shot", "reasoning": "think"}
+    with pytest.raises(ConfigError, match="asks for the answer directly"):
+        Engine(tiny_run_config).run()
