@@ -96,7 +96,7 @@ def test_cached_perplexity_matches_the_naive_reference(lm, ctx, padding_side, di
 def test_every_batch_takes_one_forward_pass(lm, ctx, monkeypatch, shared_prefix, passes, multi_token):
     """Single-token answers need the prompt pass only; multi-token ones are packed after the prompt in the
     same pass: one pass per batch (plus one for the shared prefix, kept for later calls)."""
-    from gencls_plugins.decoders import scoring
+    from gencls_core import scoring
 
     scoring._KEPT.clear()
     labels = _labels({"positive": "good", "negative": "bad"})
@@ -290,7 +290,7 @@ def test_the_shared_prefix_is_kept_across_calls_until_the_weights_change(lm, ctx
     changed in place makes the next call encode the prefix again."""
     import torch
 
-    from gencls_plugins.decoders import scoring
+    from gencls_core import scoring
 
     labels = _labels()
     prompts = _prompts(lm, TEXTS, labels)

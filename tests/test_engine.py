@@ -25,7 +25,7 @@ def test_run_writes_results_and_returns_metrics(tiny_run_config):
     assert {c["slot"]: (c["name"], c["plugin"], c["distribution"]) for c in record["components"]}["decoder"] == \
         ("perplexity", "decoders", "gencls")
     assert record["config"]["decoder"] == {"name": "perplexity", "batch_size": 8, "normalize": "sum",
-                                           "calibrate": "auto", "content_free": ["N/A", "", "[MASK]"],
+                                           "calibrate": "auto", "bias": None, "content_free": ["N/A", "", "[MASK]"],
                                            "domain_samples": 20, "domain_length": None, "fit_on": "inputs",
                                            "fit_size": 200, "end_of_answer": True, "method": "cached",
                                            "shared_prefix": True}
