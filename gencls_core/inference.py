@@ -265,4 +265,3 @@ def abstain_below(predictions: list[Prediction], min_probability: float | None) 
         raise UsageError(f"min_probability must lie in [0, 1], got {min_probability}")
     return [replace(p, label=None, status="abstained") if p.label is not None and p.probs
             and max(p.probs.values()) < min_probability else p for p in predictions]
-
