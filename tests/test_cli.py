@@ -177,4 +177,5 @@ def test_the_command_line_hides_the_libraries_notices_of_their_own_deprecations(
         monkeypatch.delenv(DEBUG_ENV, raising=False)
         quiet_libraries()
         assert raised_in("transformers.modeling_utils") == 0 and raised_in("trl.trainer.utils") == 0
+        assert raised_in("torch.nn.modules.module") == 0  # a model forward's notice, raised through Module.__call__
         assert raised_in("gencls_core.engine") == 1 and raised_in("transformersx") == 1
