@@ -33,16 +33,24 @@ class DifficultyBand(Options):
 def gold_probabilities(ctx: RunContext, data: Any) -> list[float]:
     """Per row of ``data`` (``prompt`` messages, ``label``): the starting policy's probability of the gold answer
     among the label answers (perplexity decoding, uncalibrated: the distribution the policy samples from)."""
-    prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
-    decoder = ctx.build("decoder", {"name": "perplexity", "calibrate": "none"}, "difficulty_band.decoder")
+    probs = label_probabilities(ctx, list(data["prompt"]), "difficulty_band")
+    return [p[gold] for p, gold in zip(probs, data["label"])]
+
+
+def label_probabilities(ctx: RunContext, prompts: list[list[dict[str, str]]], who: str) -> list[dict[str, float]]:
+    """The current policy's probability of each label answer after each prompt's messages: perplexity decoding,
+    uncalibrated (the policy's own distribution), in eval mode, checked as the engine checks predictions; ``who``
+    names the caller in errors."""
+    rendered = [render_prompt(ctx.lm.tokenizer, m) for m in prompts]
+    decoder = ctx.build("decoder", {"name": "perplexity", "calibrate": "none"}, f"{who}.decoder")
     training = ctx.lm.model.training
     ctx.lm.model.eval()
     try:
-        predictions = check_predictions("difficulty_band's perplexity decoder", decoder.decode(
-            ctx.lm, prompts, ctx.train_labels, ctx), len(prompts), ctx.train_labels.labels)
+        predictions = check_predictions(f"{who}'s perplexity decoder", decoder.decode(
+            ctx.lm, rendered, ctx.train_labels, ctx), len(rendered), ctx.train_labels.labels)
     finally:
         ctx.lm.model.train(training)
-    return [p.probs[gold] for p, gold in zip(predictions, data["label"])]
+    return [p.probs or {} for p in predictions]
 
 
 def keep_band(ctx: RunContext, data: Any, band: DifficultyBand | None, trainer: str) -> tuple[Any, dict[str, Any]]:

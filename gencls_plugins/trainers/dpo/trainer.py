@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gencls_core.chat import render_prompt
-from gencls_core.contracts import check_predictions
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import Trainer
 from gencls_plugins.trainers.conversations import prompts_with_labels
+from gencls_plugins.trainers.difficulty import label_probabilities
 from gencls_plugins.trainers.dpo.config import DPOOptions
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.stage import (
@@ -72,7 +71,7 @@ def preference_pairs(ctx: RunContext, data: Any, mode: str) -> Any:
     labels = ctx.train_labels
     wrong = {gold: [c for c in labels.labels if c != gold] for gold in labels.labels}
     if mode == "hardest":
-        probs = starting_probabilities(ctx, list(data["prompt"]))
+        probs = label_probabilities(ctx, list(data["prompt"]), "dpo.pairs")
         rejected = [[max(wrong[gold], key=p.get)] for p, gold in zip(probs, data["label"])]
     else:
         rejected = [wrong[gold] for gold in data["label"]]
@@ -84,17 +83,3 @@ def preference_pairs(ctx: RunContext, data: Any, mode: str) -> Any:
             rows["rejected"].append([{"role": "assistant", "content": labels.verbalize(other)}])
     return datasets.Dataset.from_dict(rows)
 
-
-def starting_probabilities(ctx: RunContext, prompts: list[list[dict[str, str]]]) -> list[dict[str, float]]:
-    """The starting policy's probability of each label answer after each prompt (perplexity decoding,
-    uncalibrated: the policy's own distribution)."""
-    rendered = [render_prompt(ctx.lm.tokenizer, m) for m in prompts]
-    decoder = ctx.build("decoder", {"name": "perplexity", "calibrate": "none"}, "dpo.pairs.decoder")
-    training = ctx.lm.model.training
-    ctx.lm.model.eval()
-    try:
-        predictions = check_predictions("trainer 'dpo''s perplexity decoder", decoder.decode(
-            ctx.lm, rendered, ctx.train_labels, ctx), len(rendered), ctx.train_labels.labels)
-    finally:
-        ctx.lm.model.train(training)
-    return [p.probs or {} for p in predictions]
