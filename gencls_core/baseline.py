@@ -12,9 +12,10 @@ C_GRID = (0.1, 1.0, 10.0, 100.0)
 NAME = "TF-IDF + logistic regression"
 
 
-def tfidf_predictions(data: LabeledData, split: str = "test") -> tuple[list[str], dict[str, Any]]:
-    """TF-IDF + logistic regression's predictions for ``split``, with ``C`` chosen by macro-F1 on the validation
-    split (10 without one), and what was chosen."""
+def tfidf_predictions(data: LabeledData, split: str = "test",
+                      c: float | None = None) -> tuple[list[str], dict[str, Any]]:
+    """TF-IDF + logistic regression's predictions for ``split``, with ``C`` given, or chosen by macro-F1 on the
+    validation split (10 without one), and what was chosen."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
@@ -26,8 +27,8 @@ def tfidf_predictions(data: LabeledData, split: str = "test") -> tuple[list[str]
     def fit(c: float) -> Any:
         return LogisticRegression(C=c, max_iter=2000).fit(x, train["label"])
 
-    chosen: dict[str, Any] = {"C": 10.0}
-    if "validation" in data.splits:
+    chosen: dict[str, Any] = {"C": 10.0 if c is None else c}
+    if c is None and "validation" in data.splits:
         validation = data.splits["validation"]
         x_val = vectorizer.transform(validation["text"])
         scores = {c: f1_score(validation["label"], fit(c).predict(x_val), labels=data.labels, average="macro",

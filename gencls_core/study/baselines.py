@@ -69,16 +69,10 @@ def _rows(evaluated: Any, predicted: list[str]) -> list[dict[str, Any]]:
 
 
 def _tfidf(engine: Any) -> list[dict[str, Any]]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+    from gencls_core.baseline import tfidf_predictions
 
-    splits = engine.dataset().splits
-    evaluated = splits[engine.config.splits.evaluate]
-    model = make_pipeline(TfidfVectorizer(ngram_range=tuple(TFIDF["ngram_range"]), sublinear_tf=TFIDF["sublinear_tf"]),
-                          LogisticRegression(max_iter=2000, C=TFIDF["C"]))
-    model.fit(splits["train"]["text"], splits["train"]["label"])
-    return _rows(evaluated, list(model.predict(evaluated["text"])))
+    data, split = engine.dataset(), engine.config.splits.evaluate  # TFIDF stamps what tfidf_predictions fits
+    return _rows(data.splits[split], tfidf_predictions(data, split, c=TFIDF["C"])[0])
 
 
 def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
