@@ -93,13 +93,13 @@ def delta(rows: dict[tuple[str, int], Record], method: str, base: str, metric: s
 
 
 def rare_classes(record: Record) -> list[str]:
-    """Classes with 5+ test examples predicted less than a tenth as often as they occur."""
-    import numpy as np
+    """The classes the run flagged as almost never predicted (gencls_core.results.rarely_predicted: 5+ test
+    examples predicted less than a tenth as often, or a collapse onto one class)."""
+    from gencls_core.results import rarely_predicted
 
-    k = len(record["labels"])
-    gold = np.bincount(record["gold"], minlength=k)
-    predicted = np.bincount([p for p in record["predicted"] if p >= 0], minlength=k)
-    return [label for label, g, p in zip(record["labels"], gold, predicted) if g >= 5 and p < g / 10]
+    labels = record["labels"]
+    return list(rarely_predicted([labels[i] for i in record["gold"]],
+                                 [labels[i] if i >= 0 else None for i in record["predicted"]], labels))
 
 
 def table(records: list[Record], methods: Sequence[str], bases: Sequence[str]) -> None:
