@@ -6,7 +6,8 @@
 Methods, on the same seeded splits of each corpus (train / validation / test):
 - ``tfidf-lr``: TF-IDF (word 1-2 grams) + logistic regression, C chosen on the validation split;
 - ``lora-head``: a LoRA sequence-classification head on the same LM (r16 on attention, up to three epochs at
-  lr 1e-3, macro-F1 on validation four times an epoch, patience 3, the best checkpoint kept);
+  lr 1e-3, macro-F1 on validation four times an epoch, patience 3, the best checkpoint kept), reading a text up
+  to the corpus's prompt budget (192 tokens on drug reviews and BBC News, like the generative runs);
 - ``sft``: today's naive SFT stage (``{name: sft}``: LoRA r16, one epoch, lr 2e-4), the last weights;
 - ``sft-chosen``: SFT for up to three epochs at lr 1e-3 with balanced class weights, evaluated on the
   validation split every ``eval_steps`` with the run's decoder, ending with the best checkpoint by macro-F1
@@ -76,10 +77,11 @@ def _tfidf(corpus: str, seed: int) -> tuple[dict[str, Any], list[str], list[str]
 
 def _lora_head(corpus: str, seed: int) -> tuple[dict[str, Any], list[str], list[str]]:
     """The LoRA classification head on the same LM and splits, with its own early stopping on validation."""
-    from gencls_core.study.baselines import baseline_predictions
+    from gencls_core.study.baselines import baseline_predictions, text_budget
 
     out = ROOT / corpus / f"lora-head-s{seed}.jsonl"
-    rows = baseline_predictions("seqcls", _config(corpus, seed, "lora-head"), out, LORA_HEAD)
+    config = _config(corpus, seed, "lora-head")
+    rows = baseline_predictions("seqcls", config, out, {**LORA_HEAD, **text_budget(config)})
     trained = json.loads(out.with_suffix(".train.json").read_text())
     summary = {"train_steps": trained["steps"], "train_best_step": trained.get("best_step"),
                "train_stopped": trained["stopped"]}

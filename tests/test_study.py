@@ -279,6 +279,9 @@ def test_the_example_study_expands_and_shares_its_sft_stages():
     zero_shot = next(c for c in study.cells if c.name == "bbc-news.none.naive.0")
     assert baselines.baseline_recipe("seqcls", naive.resolved)["learning_rate"] == 1e-3
     assert baselines.baseline_recipe("seqcls", zero_shot.resolved) == baselines.SEQCLS
+    # and reads no more of a text than the row's prompt budget
+    cut = {**zero_shot.resolved, "truncation": {"max_prompt_tokens": 192}}
+    assert baselines.baseline_recipe("seqcls", cut) == {**baselines.SEQCLS, "max_tokens": 192}
 
 
 @pytest.mark.parametrize(("learning_rate", "learns"), [(1e-2, True), (0.0, False)])
@@ -302,6 +305,20 @@ def test_the_classification_head_baseline_learns_a_keyword_task_on_the_lms_own_b
         baselines.baseline_predictions("seqcls", config, out, {**recipe, "epochs": 3})
     with pytest.raises(ConfigError, match=r"fitted otherwise \(splits differ"):
         baselines.baseline_predictions("seqcls", {**config, "splits": {"test_size": 10}}, out, recipe)
+
+
+@pytest.mark.parametrize(("max_tokens", "learns"), [(64, True), (6, False)])
+def test_the_classification_head_baseline_reads_a_text_up_to_its_token_budget(tmp_path, tiny_run_config,
+                                                                               max_tokens, learns):
+    words = [(w, "positive") for w in POSITIVE] + [(w, "negative") for w in NEGATIVE]
+    data = tmp_path / "keywords.csv"
+    filler = " ".join(["the"] * 12)  # the keyword comes after 12 tokens of filler
+    data.write_text("text,label\n" + "".join(f"{filler} {w},{label}\n" for w, label in words * 6))
+    recipe = {**baselines.SEQCLS, "learning_rate": 1e-2, "epochs": 25, "max_tokens": max_tokens}
+    config = {**tiny_run_config, "dataset": {**tiny_run_config["dataset"], "path": str(data)},
+              "splits": {"test_size": 20}}
+    rows = baselines.baseline_predictions("seqcls", config, tmp_path / "seqcls.jsonl", recipe)
+    assert (sum(r["correct"] for r in rows) / len(rows) >= 0.9) == learns
 
 
 @pytest.mark.parametrize(("learning_rate", "learns"), [(1e-2, True), (0.0, False)])

@@ -14,9 +14,10 @@ from gencls_core.results import read_jsonl, write_jsonl, write_text_atomic
 ROWS = {"tfidf": "TF-IDF + logistic regression", "seqcls": "LoRA classification head on the LM"}
 TFIDF = {"ngram_range": [1, 2], "sublinear_tf": True, "C": 10.0}
 # the sequence-classification recipe where the study has no SFT stage to copy (LoRA r16 on attention, lr 2e-4,
-# batch 8, one epoch: the sft trainer's defaults); texts are cut at MAX_TOKENS
-SEQCLS = {"r": 16, "alpha": 32, "dropout": 0.05, "learning_rate": 2e-4, "batch_size": 8, "epochs": 1.0}
-MAX_TOKENS = 384
+# batch 8, one epoch: the sft trainer's defaults); texts are cut at ``max_tokens``: the run's prompt budget
+# (truncation.max_prompt_tokens) where it has one, so the head reads no more of a text than the generative model
+SEQCLS = {"r": 16, "alpha": 32, "dropout": 0.05, "learning_rate": 2e-4, "batch_size": 8, "epochs": 1.0,
+          "max_tokens": 384}
 DATA_KEYS = ("model", "dataset", "splits", "seed")  # the run config keys a baseline's fit depends on, with its recipe
 
 
@@ -28,13 +29,21 @@ def baseline_path(folder: Path, name: str, column: str, seed: Any) -> Path:
 def baseline_recipe(name: str, resolved: dict[str, Any]) -> dict[str, Any]:
     """What baseline ``name`` is fitted with. ``tfidf``'s is fixed; ``seqcls`` copies the LoRA shape, learning
     rate, epochs and batch size of the first ``sft`` stage of ``resolved`` (a resolved run config: the study's
-    baseline row, so the head trains like the SFT it is compared with), SEQCLS where it has none."""
+    baseline row, so the head trains like the SFT it is compared with), SEQCLS where it has none, and the
+    row's prompt budget."""
     if name == "tfidf":
         return dict(TFIDF)
     sft = next((t for t in resolved.get("trainers", []) if isinstance(t, dict) and t.get("name") == "sft"), {})
     lora = sft.get("lora") or {}
     return {**SEQCLS, **{k: lora[k] for k in ("r", "alpha", "dropout") if k in lora},
-            **{k: sft[k] for k in ("learning_rate", "batch_size", "epochs") if k in sft}}
+            **{k: sft[k] for k in ("learning_rate", "batch_size", "epochs") if k in sft},
+            **text_budget(resolved)}
+
+
+def text_budget(config: dict[str, Any]) -> dict[str, int]:
+    """``{"max_tokens": N}`` when ``config`` cuts prompts at N tokens (truncation.max_prompt_tokens), else {}."""
+    budget = (config.get("truncation") or {}).get("max_prompt_tokens")
+    return {"max_tokens": int(budget)} if budget else {}
 
 
 def baseline_predictions(name: str, config: dict[str, Any], out: Path, recipe: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,7 +124,8 @@ def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], 
                                              target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
 
     def encode(split: Any) -> list[dict[str, Any]]:
-        ids = tokenizer(list(split["text"]), truncation=True, max_length=MAX_TOKENS)["input_ids"]
+        ids = tokenizer(list(split["text"]), truncation=True,
+                        max_length=recipe.get("max_tokens", SEQCLS["max_tokens"]))["input_ids"]
         return [{"input_ids": i, "labels": classes.index(label)} for i, label in zip(ids, split["label"])]
 
     def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
