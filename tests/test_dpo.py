@@ -75,3 +75,45 @@ def test_dpo_refuses_what_it_cannot_do(tiny_run_config):
     tiny_run_config["prompt"] = {"name": "zero-shot", "reasoning": "think"}
     with pytest.raises(ConfigError, match="asks for the answer directly"):
         Engine(tiny_run_config).run()
+
+
+def test_rejection_sampling_accepts_at_the_rate_rsos_formula_gives():
+    import math
+
+    import numpy as np
+
+    from gencls_plugins.trainers.dpo.trainer import rejection_sample
+
+    rng, runs = np.random.default_rng(0), 20000
+    # one answer: each candidate, in turn, is accepted with probability exp((r - r_max) / beta)
+    rewards, beta = {"a": 0.0, "b": 0.5, "c": 1.0}, 1.0
+    first = [rejection_sample(rewards, beta, 1, rng)[0] for _ in range(runs)]
+    p_a = math.exp(-1.0)
+    p_b = (1 - p_a) * math.exp(-0.5)
+    want = {"a": p_a, "b": p_b, "c": 1 - p_a - p_b}
+    assert {c: first.count(c) / runs for c in rewards} == pytest.approx(want, abs=0.01)
+    # a colder sampler accepts the worse answers less; asked for all, it accepts every candidate once
+    cold = [rejection_sample(rewards, 0.25, 1, rng)[0] for _ in range(runs)]
+    assert cold.count("a") / runs == pytest.approx(math.exp(-4.0), abs=0.01)
+    assert sorted(rejection_sample(rewards, 0.1, 5, rng)) == ["a", "b", "c"]
+
+
+def test_rso_pairs_reject_sampled_wrong_labels_scored_by_the_runs_rewards(tiny_run_config, tmp_path):
+    from gencls_plugins.trainers.conversations import prompts_with_labels
+    from gencls_plugins.trainers.dpo.trainer import preference_pairs
+
+    rows = [(f"{w} {i}", label) for i in range(8) for w, label in (("good", "pos"), ("bad", "neg"), ("so so", "mid"))]
+    path = tmp_path / "three.csv"
+    path.write_text("text,label\n" + "".join(f"{t},{c}\n" for t, c in rows))
+    config = {**tiny_run_config, "dataset": {"name": "local", "path": str(path)}, "splits": {"test_size": 6}}
+    ctx = Engine(config).loaded_context("cpu", progress=False, training=True)
+    data = prompts_with_labels(ctx, "train", "dpo")
+    pairs = preference_pairs(ctx, data, "rso", candidates=8, samples=2, beta=0.5)
+    verbal = {ctx.train_labels.verbalize(c): c for c in ctx.train_labels.labels}
+    gold = {json.dumps(p): g for p, g in zip(data["prompt"], data["label"])}
+    rejected = [(gold[json.dumps(p)], verbal[r[0]["content"]]) for p, r in zip(pairs["prompt"], pairs["rejected"])]
+    # every pair prefers the gold label over a wrong one; an example gives at most rso_samples pairs
+    assert rejected and all(g != r for g, r in rejected)
+    assert [verbal[c[0]["content"]] for c in pairs["chosen"]] == [g for g, _ in rejected]
+    assert max(sum(json.dumps(p) == json.dumps(q) for q in pairs["prompt"]) for p in data["prompt"]) <= 2
+    assert preference_pairs(ctx, data, "rso", candidates=8, samples=2, beta=0.5)["rejected"] == pairs["rejected"]

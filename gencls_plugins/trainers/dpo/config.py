@@ -15,10 +15,18 @@ class DPOOptions(StageOptions):
                                           "loss_weights": "sft_weight", "label_smoothing": "flip_rate",
                                           "max_length": "max_length"}
     learning_rate: float = Field(5e-5, gt=0, description="peak learning rate (AdamW)")
-    pairs: Literal["hardest", "all"] = Field(
+    pairs: Literal["hardest", "all", "rso"] = Field(
         "hardest", description="the rejected answers of each training example: hardest, the wrong label the "
                                "stage's starting policy finds most probable (perplexity decoding, uncalibrated); "
-                               "all, every wrong label (classes - 1 pairs)")
+                               "all, every wrong label (classes - 1 pairs); rso, the wrong labels among the "
+                               "rso_samples answers RSO's statistical rejection sampling accepts of rso_candidates "
+                               "sampled from the starting policy (Liu et al.), scored by the run's rewards "
+                               "(label-match by default)")
+    rso_candidates: int = Field(8, ge=2, description="rso: answers sampled from the starting policy per example")
+    rso_samples: int = Field(2, ge=2, description="rso: answers the rejection sampler accepts per example (each "
+                                                  "accepted wrong label is one pair)")
+    rso_beta: float = Field(0.5, gt=0, description="rso: the rejection sampler's temperature: an answer is accepted "
+                                                   "with probability exp((reward - best reward) / rso_beta)")
     loss: Literal["sigmoid", "robust", "hinge", "ipo"] = Field(
         "sigmoid", description="sigmoid: DPO (Rafailov et al.); robust: rDPO, unbiased under pairs flipped at "
                                "flip_rate (Chowdhury et al.); hinge: SLiC, RSO's loss (Liu et al.); ipo: IPO")

@@ -47,7 +47,13 @@ class DPO(Trainer):
             raise ConfigError("trainer 'dpo' does not weigh classes (TRL's DPO loss has no per-pair weight); drop "
                               "class_weights, or use sft or label-pg for imbalanced data")
         data = prompts_with_labels(ctx, "train", self.name)
-        pairs = preference_pairs(ctx, data, cfg.pairs)
+        pairs = preference_pairs(ctx, data, cfg.pairs, candidates=cfg.rso_candidates, samples=cfg.rso_samples,
+                                 beta=cfg.rso_beta)
+        if len(pairs) == 0:
+            raise ConfigError(f"trainer 'dpo' found no preference pair: RSO's rejection sampler accepted no wrong "
+                              f"label among {cfg.rso_candidates} sampled answers of any training example (the "
+                              f"starting policy is sure of the gold labels); raise rso_candidates or rso_beta, or "
+                              f"use pairs: hardest")
         mixed = {"loss_type": [cfg.loss, "sft"], "loss_weights": [1.0, cfg.sft_weight]} if cfg.sft_weight else {
             "loss_type": [cfg.loss]}
         evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps or cfg.save_steps} \
@@ -63,18 +69,32 @@ class DPO(Trainer):
         return summary
 
 
-def preference_pairs(ctx: RunContext, data: Any, mode: str) -> Any:
+def preference_pairs(ctx: RunContext, data: Any, mode: str, candidates: int = 8, samples: int = 2,
+                     beta: float = 0.5) -> Any:
     """``prompt`` / ``chosen`` / ``rejected`` rows (conversational prompt-completion): the gold answer over the
-    wrong label the starting policy finds most probable (``hardest``), or over every wrong label (``all``)."""
+    wrong label the starting policy finds most probable (``hardest``), over every wrong label (``all``), or over
+    the wrong labels among the ``samples`` answers ``rejection_sample`` accepts of ``candidates`` sampled from the
+    starting policy (``rso``; none when every sampled answer was the gold label)."""
     import datasets
+    import numpy as np
 
     labels = ctx.train_labels
     wrong = {gold: [c for c in labels.labels if c != gold] for gold in labels.labels}
-    if mode == "hardest":
-        probs = label_probabilities(ctx, list(data["prompt"]), "dpo.pairs")
-        rejected = [[max(wrong[gold], key=p.get)] for p, gold in zip(probs, data["label"])]
-    else:
+    if mode == "all":
         rejected = [wrong[gold] for gold in data["label"]]
+    else:
+        probs = label_probabilities(ctx, list(data["prompt"]), "dpo.pairs")
+        if mode == "hardest":
+            rejected = [[max(wrong[gold], key=p.get)] for p, gold in zip(probs, data["label"])]
+        else:
+            rng = np.random.default_rng(ctx.seed)
+            rejected = []
+            for p, messages, gold in zip(probs, data["prompt"], data["label"]):
+                classes = list(p)
+                weights = np.array([p[c] for c in classes]) / sum(p.values())
+                sampled = list(dict.fromkeys(classes[i] for i in rng.choice(len(classes), candidates, p=weights)))
+                accepted = rejection_sample(_rewards(ctx, messages, sampled, gold), beta, samples, rng)
+                rejected.append([c for c in accepted if c != gold])
     rows: dict[str, list[Any]] = {"prompt": [], "chosen": [], "rejected": []}
     for messages, gold, worse in zip(data["prompt"], data["label"], rejected):
         for other in worse:
@@ -82,4 +102,37 @@ def preference_pairs(ctx: RunContext, data: Any, mode: str) -> Any:
             rows["chosen"].append([{"role": "assistant", "content": labels.verbalize(gold)}])
             rows["rejected"].append([{"role": "assistant", "content": labels.verbalize(other)}])
     return datasets.Dataset.from_dict(rows)
+
+
+def _rewards(ctx: RunContext, messages: Any, classes: list[str], gold: str) -> dict[str, float]:
+    """The run's weighted reward of each class's answer (as every RL trainer scores an answer)."""
+    from gencls_core.rewards import weighted_rewards
+
+    texts = [ctx.train_labels.verbalize(c) for c in classes]
+    totals, _ = weighted_rewards(ctx.rewards, [messages] * len(texts), texts, label=[gold] * len(texts))
+    if None in totals:
+        raise ConfigError(f"trainer 'dpo' (pairs: rso): every reward returned None for the answer "
+                          f"{texts[totals.index(None)]!r}; RSO needs a reward for each label answer")
+    return {c: float(t) for c, t in zip(classes, totals) if t is not None}
+
+
+def rejection_sample(rewards: dict[str, float], beta: float, num_samples: int, rng: Any) -> list[str]:
+    """RSO's statistical rejection sampling (Liu et al. 2023, Algorithm 1): candidates sampled from the starting
+    policy, each accepted with probability ``exp((r - r_max) / beta)`` (``r_max``: the highest reward among those
+    not yet accepted), in passes until ``num_samples`` are accepted; what is accepted follows the optimal policy
+    ``pi(y) ~ pi_start(y) exp(r(y) / beta)``. ``rng``: a numpy Generator."""
+    import math
+
+    remaining = dict(rewards)
+    accepted: list[str] = []
+    num_samples = min(num_samples, len(remaining))
+    while len(accepted) < num_samples:
+        best = max(remaining.values())
+        for candidate, reward in list(remaining.items()):
+            if rng.uniform() < math.exp((reward - best) / beta):
+                accepted.append(candidate)
+                del remaining[candidate]
+                if len(accepted) == num_samples:
+                    break
+    return accepted
 
