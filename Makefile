@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make run    create .venv, install gencls, run the first run (zero-shot, then the auto recipe) on the embedded default
-#   make test   create .venv, install gencls with test extras and the example plugin, lint (ruff), check the
-#               import layers, run both test suites
+#   make test   create .venv, install gencls with test extras and the example plugin, lint (ruff), type-check
+#               the core (mypy), check the import layers, run both test suites
 PYTHON ?= python3
 VENV   ?= .venv
 # The CPU build of torch; override (e.g. TORCH=torch) where another build is wanted.
@@ -25,6 +25,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 

@@ -223,14 +223,14 @@ def build_config(config: RunConfig | dict[str, Any] | str | Path | None = None,
         data = read_config_file(config)
     else:
         data = dict(config or {})
-    overrides = tuple(overrides or [])
-    data = apply_overrides(data, list(overrides))
+    given = tuple(overrides or [])
+    data = apply_overrides(data, list(given))
     try:
-        config = RunConfig.model_validate(data)
+        validated = RunConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, RunConfig, source, overrides=overrides)) from None
-    config._source, config._overrides = source, overrides
-    return config
+        raise ConfigError(format_validation_error(err, RunConfig, source, overrides=given)) from None
+    validated._source, validated._overrides = source, given
+    return validated
 
 
 def blame(path: str, source: str, overrides: tuple[str, ...] | list[str]) -> str:

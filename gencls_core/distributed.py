@@ -32,9 +32,10 @@ class Processes:
             return make()
         from accelerate.utils import broadcast_object_list
 
-        value = [make() if self.is_main else None]
+        value: list[Any] = [make() if self.is_main else None]
         broadcast_object_list(value)
-        return value[0]
+        agreed: T = value[0]
+        return agreed
 
     def gather(self, value: Any) -> list[Any]:
         """Every rank's ``value``, in rank order."""

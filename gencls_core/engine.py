@@ -21,7 +21,19 @@ from gencls_core.devices import resolve_device
 from gencls_core.distributed import Processes
 from gencls_core.errors import ConfigError, GenclsWarning, UsageError
 from gencls_core.inference import Inference, Predictor, label_scheme, load_data, load_model, prompt_strategy
-from gencls_core.interfaces import LabeledData, LoadedModel, Prediction, RunContext
+from gencls_core.interfaces import (
+    Decoder,
+    LabeledData,
+    LabelScheme,
+    LoadedModel,
+    Prediction,
+    PromptStrategy,
+    Recipe,
+    Reward,
+    RewardFunc,
+    RunContext,
+    Trainer,
+)
 from gencls_core.plugins import Plugins, load_plugins
 from gencls_core.report import base_record, now, stage_columns, write_report
 from gencls_core.resolve import Resolution, resolve
@@ -58,10 +70,11 @@ def untrusted(config: dict[str, Any], source: Path, trust_remote_code: bool) -> 
 def disk_full(err: BaseException) -> bool:
     """Whether ``err`` (or an error it was raised from) is a full disk; libraries such as safetensors only say it
     in their message."""
-    while err is not None:
-        if getattr(err, "errno", None) == errno.ENOSPC or "No space left on device" in str(err):
+    cause: BaseException | None = err
+    while cause is not None:
+        if getattr(cause, "errno", None) == errno.ENOSPC or "No space left on device" in str(cause):
             return True
-        err = err.__cause__ or err.__context__
+        cause = cause.__cause__ or cause.__context__
     return False
 
 
@@ -81,7 +94,14 @@ class Engine:
         self.run_dir: Path | None = None  # the run's directory (recorded, or created by run())
         self.trained_model: Path | None = None  # the recorded run's last trained model
         self.resuming = False
-        self.processes: Processes | None = None  # the processes of the current run (set by run())
+        self._processes: Processes | None = None  # the processes of the current run (set by run())
+
+    @property
+    def processes(self) -> Processes:
+        """The processes of the current run (known once ``run()`` has started)."""
+        if self._processes is None:
+            raise RuntimeError("Engine.processes is known once run() has started")
+        return self._processes
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, *, plugins: Plugins | None = None, allow_unfinished: bool = False,
@@ -104,7 +124,7 @@ class Engine:
             raise UsageError(f"{run_dir} has not finished (status {status}{why}), so its model may be untrained or "
                              f"half-trained. Finish it with `gencls run --resume {run_dir}`, or {unfinished_hint}")
         if record.get("trained_model"):
-            engine.trained_model = recorded_path(engine.run_dir, record["trained_model"], "trained_model")
+            engine.trained_model = recorded_path(Path(run_dir), record["trained_model"], "trained_model")
             if not engine.trained_model.is_dir():
                 raise UsageError(f"{run_dir}: the trained model folder {engine.trained_model} recorded in run.json "
                                  f"is missing; the run directory is incomplete")
@@ -170,7 +190,7 @@ class Engine:
         started = time.time()
         device = resolve_device(cfg.device)
         self._check_requirements(device)
-        processes = self.processes = Processes(device)
+        processes = self._processes = Processes(device)
         self._check_processes()
         if cfg.start_from is not None:  # before the run directory: a bad start leaves nothing behind
             trained_model_of(cfg.start_from)
@@ -182,15 +202,17 @@ class Engine:
         ctx = self._context(device, cfg.progress and processes.is_main, run_dir=None)
         ctx.processes, ctx.is_main = processes.count, processes.is_main
         with timed(timings, "load_data"):  # before the run directory: bad data or splits leave nothing behind
-            ctx.data = load_data(self.resolution, ctx)
+            data = ctx.data = load_data(self.resolution, ctx)
         self._check_label_schemes(ctx)
         if self.resolution.recipe is not None:  # its stages follow from the (split) data
-            stages = self.resolution.recipe.build().stages(ctx.data)
+            stages = self.resolution.recipe.build(Recipe).stages(data)
             self.resolution = self.resolution.with_stages(stages, self.plugins)
             self._check_processes()
-        if not self.resuming:  # one directory for all processes, claimed by the main one
-            self.run_dir = processes.agree(lambda: new_run_dir(self.resolution))
-        run_dir = ctx.run_dir = self.run_dir
+        # one directory for all processes, claimed by the main one
+        run_dir = self.run_dir if self.resuming else processes.agree(lambda: new_run_dir(self.resolution))
+        if run_dir is None:
+            raise RuntimeError("a resumed run needs its directory (Engine.from_run_dir sets it)")
+        self.run_dir = ctx.run_dir = run_dir
         record = base_record(self.resolution, self.plugins, device)
         record["processes"] = {"count": processes.count, "devices": processes.gather(str(processes.state.device))}
         record["timings"] = timings  # the same dict: every rewrite of run.json carries the phases so far
@@ -200,7 +222,6 @@ class Engine:
         if self.resolution.recipe is not None:
             record["recipe"] = {"name": self.resolution.recipe.entry.name, "choices": [],
                                 "stages": [t.spec() for t in self.resolution.trainers]}
-        data = ctx.data
         record["data"] = {"labels": data.labels, "task": data.task, "source": data.source,
                           "sizes": {k: len(v) for k, v in data.splits.items()}, "checks": data.checks,
                           **({"flipped_train_labels": data.flipped} if data.flipped else {})}
@@ -242,24 +263,25 @@ class Engine:
         if self.resolution.trainers:
             with timed(timings, "prepare_training"):
                 self._prepare_training(ctx)
-            record["data"]["train_label_counts"] = dict(Counter(ctx.data.splits["train"]["label"]))
+            record["data"]["train_label_counts"] = dict(Counter(ctx.loaded_data().splits["train"]["label"]))
             evaluation, stages = run_stages(self.resolution, ctx, inference, record, timings, self.resuming,
                                             reload=lambda model_dir: self._reload(ctx, model_dir))
         else:
             evaluation, stages = inference.evaluate_split(timings), []
         metrics, values, rows = evaluation
-        metrics = {**metrics, "data_checks": ctx.data.checks}
+        data, run_dir = ctx.loaded_data(), ctx.folder()
+        metrics = {**metrics, "data_checks": data.checks}
         if stages:
             metrics = {**metrics, "stages": stages}
         if self.resolution.recipe is not None and self.processes.is_main:  # is it better than the simple baseline?
             with timed(timings, "baseline"):
-                metrics["baseline"] = compare_with_baseline(ctx.data, rows)
+                metrics["baseline"] = compare_with_baseline(data, rows)
         if self.processes.is_main:
-            write_jsonl(ctx.run_dir / "predictions.jsonl", rows)
-            write_json(ctx.run_dir / "metrics.json", metrics)
-            write_text_atomic(ctx.run_dir / "report.md",
-                              write_report(self.resolution, record, metrics, stages, values, ctx.run_dir, rows))
-        return RunResult(ctx.run_dir, metrics, rows, stages, stage_columns(self.resolution))
+            write_jsonl(run_dir / "predictions.jsonl", rows)
+            write_json(run_dir / "metrics.json", metrics)
+            write_text_atomic(run_dir / "report.md",
+                              write_report(self.resolution, record, metrics, stages, values, run_dir, rows))
+        return RunResult(run_dir, metrics, rows, stages, stage_columns(self.resolution))
 
     # -- inference on new texts ----------------------------------------------------------------
     def predict(self, texts: list[str]) -> list[Prediction]:
@@ -275,8 +297,8 @@ class Engine:
         device = resolve_device(self.config.device)
         self._check_requirements(device)
         recorded = self.recorded.get("data")  # labels and task of a recorded run
-        needs_train = (self.resolution.slots["inference_prompt"].entry.component.uses_train_split
-                       or self.resolution.slots["decoder"].build().uses_train_split()
+        needs_train = (self.resolution.slots["inference_prompt"].component(PromptStrategy).uses_train_split
+                       or self.resolution.slots["decoder"].build(Decoder).uses_train_split()
                        or self.config.long_text.policy == "select")  # words weighed by the training texts
         ctx = self._context(device, self.config.progress, run_dir=None)
         if recorded and not needs_train:
@@ -284,14 +306,14 @@ class Engine:
         else:
             ctx.data = load_data(self.resolution, ctx)
         self._load_trained(ctx)
-        ctx.lm, ctx.frozen = merged(ctx.lm), True  # nothing trains it any more
+        ctx.lm, ctx.frozen = merged(ctx.loaded_lm()), True  # nothing trains it any more
         return Predictor(Inference(self.resolution, ctx))
 
     def trained_lm(self, device: str) -> LoadedModel:
         """The run's model with its last trained stage applied (the base model when none)."""
         ctx = self._context(device, self.config.progress, run_dir=None)
         self._load_trained(ctx)
-        return ctx.lm
+        return ctx.loaded_lm()
 
     def loaded_context(self, device: str, progress: bool, training: bool = False) -> RunContext:
         """A context outside any run: the dataset loaded and split, the model loaded onto ``device``; with
@@ -311,7 +333,7 @@ class Engine:
         """The inference prompts exactly as the model sees them (chat template applied), for ``texts`` or the
         first ``n`` test examples."""
         ctx = self.loaded_context("cpu", progress=False)
-        texts = texts or list(ctx.data.splits["test"]["text"][:n])
+        texts = texts or list(ctx.loaded_data().splits["test"]["text"][:n])
         render, _ = Inference(self.resolution, ctx).renderer()
         return [render(t, f"text {i}") for i, t in enumerate(texts)]
 
@@ -325,7 +347,7 @@ class Engine:
         is trained already: its manifest says so)."""
         self._load_start(ctx, adapter=self.trained_model is None)
         if self.trained_model is not None:
-            ctx.lm, ctx.trained = load_trained(ctx.lm, self.trained_model), True
+            ctx.lm, ctx.trained = load_trained(ctx.loaded_lm(), self.trained_model), True
         ctx.trained = ctx.trained or bool(self.recorded.get("trained"))
 
     def _reload(self, ctx: RunContext, model_dir: Path | None) -> None:
@@ -334,7 +356,7 @@ class Engine:
         self._load_start(ctx, adapter=model_dir is None)
         ctx.trained = model_dir is not None or self.config.start_from is not None
         if model_dir is not None:
-            ctx.lm = load_trained(ctx.lm, model_dir)
+            ctx.lm = load_trained(ctx.loaded_lm(), model_dir)
 
     def _load_start(self, ctx: RunContext, adapter: bool) -> None:
         """The model source's model, with ``start_from``'s trained model applied. A start that is a LoRA adapter
@@ -344,22 +366,23 @@ class Engine:
         if self.config.start_from is not None:
             start = trained_model_of(self.config.start_from)
             if adapter or not (start / "adapter_config.json").is_file():
-                ctx.lm, ctx.trained = load_trained(ctx.lm, start, same_base=False), True
+                ctx.lm, ctx.trained = load_trained(ctx.loaded_lm(), start, same_base=False), True
 
     def _prepare_training(self, ctx: RunContext) -> None:
         """The training label scheme (its ``prepare_training`` applied to the training split, e.g. relabelling),
         the training prompt and the rewards, onto ``ctx``."""
-        ctx.train_labels = label_scheme(self.resolution, "labels", ctx)
-        ctx.train_labels.prepare_training(ctx)
-        ctx.train_prompt = prompt_strategy(self.resolution, "prompt", ctx, ctx.train_labels)
-        ctx.rewards = self._rewards(ctx)
+        labels = ctx.train_labels = label_scheme(self.resolution, "labels", ctx)
+        labels.prepare_training(ctx)
+        ctx.train_prompt = prompt_strategy(self.resolution, "prompt", ctx, labels)
+        ctx.rewards = self._rewards(labels)
 
-    def _rewards(self, ctx: RunContext) -> list[CheckedReward]:
-        rewards = []
+    def _rewards(self, labels: LabelScheme) -> list[Reward]:
+        rewards: list[Reward] = []
         for slot in self.resolution.rewards:
-            func = slot.build()
-            func.setup(ctx.train_labels)
-            rewards.append(CheckedReward(func, slot.who(), slot.entry.name, slot.weight))
+            func = slot.build(RewardFunc)
+            func.setup(labels)
+            weight = 1.0 if slot.weight is None else slot.weight
+            rewards.append(CheckedReward(func, slot.who(), slot.entry.name, weight))
         return rewards
 
     def _write(self, path: Path, data: dict[str, Any]) -> None:
@@ -400,7 +423,7 @@ class Engine:
         process and write over each other)."""
         if self.processes.count > 1:
             for slot in self.resolution.trainers:
-                if not slot.entry.component.multi_process:
+                if not slot.component(Trainer).multi_process:
                     raise UsageError(f"{slot.path} {slot.entry.name!r} does not run as several processes yet; this "
                                      f"run has {self.processes.count} (torchrun / accelerate launch). Train in one "
                                      f"process; evaluation-only runs may use several")

@@ -12,6 +12,7 @@ from typing import Any
 
 from gencls_core.engine import INFERENCE_SLOTS, Engine
 from gencls_core.errors import UsageError
+from gencls_core.interfaces import ModelSource
 from gencls_core.results import follow_umask, metrics_table, write_json, write_text_atomic
 from gencls_core.weights import save_merged
 
@@ -48,7 +49,8 @@ def _write_export(engine: Engine, run_dir: Path, folder: Path) -> None:
         "trained": engine.trained_model is not None or engine.config.start_from is not None,
         "metrics": record.get("metrics", {}), "stages": record.get("stages", []),
     })
-    write_text_atomic(folder / "README.md", _model_card(record, engine.resolution.slots["model"].build().card()))
+    card = engine.resolution.slots["model"].build(ModelSource).card()
+    write_text_atomic(folder / "README.md", _model_card(record, card))
     follow_umask(folder)  # mkdtemp makes a 0700 folder, safetensors 0600 files
 
 

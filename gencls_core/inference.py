@@ -9,7 +9,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from gencls_core.chat import render_prompt
 from gencls_core.contracts import check_messages, check_metrics, check_predictions
@@ -17,13 +17,17 @@ from gencls_core.data import check_labeled_data, flip_labels, make_splits, overl
 from gencls_core.distributed import Processes
 from gencls_core.errors import DataError, GenclsWarning, UsageError
 from gencls_core.interfaces import (
+    DatasetSource,
     Decoder,
+    Evaluator,
     LabeledData,
     LabelScheme,
     LoadedModel,
+    ModelSource,
     Prediction,
     PromptStrategy,
     RunContext,
+    Trainer,
 )
 from gencls_core.long_text import LongTexts, aggregate, reader
 from gencls_core.resolve import Resolution, Slot
@@ -32,8 +36,12 @@ from gencls_core.truncation import PromptFitter, fitter_for
 
 AUTO_VALIDATION = 0.1  # the share of training examples carved for a stage that chooses on validation
 
-# (metrics, what each evaluator returned, prediction rows)
-Evaluation = tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
+class Evaluation(NamedTuple):
+    """One decode of a split, evaluated."""
+
+    metrics: dict[str, Any]
+    values: list[dict[str, Any]]  # what each evaluator returned (for its report.md section)
+    rows: list[dict[str, Any]]  # one per example, as in predictions.jsonl
 
 
 def load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
@@ -41,10 +49,10 @@ def load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
     said so, when a training stage chooses on one and the config asks for none)."""
     config = resolution.config
     slot = resolution.slots["dataset"]
-    data = slot.build().load(ctx)
+    data = slot.build(DatasetSource).load(ctx)
     check_labeled_data(data, f"dataset {slot.entry.name!r}")
     splits = config.splits
-    choosing = [t.path for t in resolution.trainers if t.build().needs_validation()]
+    choosing = [t.path for t in resolution.trainers if t.build(Trainer).needs_validation()]
     choosing += [f"recipe {resolution.recipe.entry.name!r}"] if resolution.recipe else []
     if choosing and not splits.validation_size:
         size = len(data.splits["validation"]) if "validation" in data.splits else AUTO_VALIDATION
@@ -62,23 +70,23 @@ def load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
 
 def load_model(resolution: Resolution, ctx: RunContext) -> None:
     """Load the run's model into ``ctx.lm``, on ``ctx.device``."""
-    ctx.lm = resolution.slots["model"].build().load(ctx)
-    ctx.lm.model.to(ctx.device)
+    ctx.lm = resolution.slots["model"].build(ModelSource).load(ctx)
+    ctx.loaded_lm().model.to(ctx.device)
 
 
 def label_scheme(resolution: Resolution, slot: str, ctx: RunContext) -> LabelScheme:
     """The label scheme of ``slot`` (``labels`` or ``inference_labels``), set up for the dataset's classes."""
-    labels = resolution.slots[slot].build()
+    labels = resolution.slots[slot].build(LabelScheme)
     labels.ctx = ctx
-    labels.setup(ctx.data.labels)
+    labels.setup(ctx.loaded_data().labels)
     return labels
 
 
 def prompt_strategy(resolution: Resolution, slot: str, ctx: RunContext, labels: LabelScheme) -> PromptStrategy:
     """The prompt strategy of ``slot`` (``prompt`` or ``inference_prompt``), set up on the dataset."""
-    prompt = resolution.slots[slot].build()
+    prompt = resolution.slots[slot].build(PromptStrategy)
     prompt.ctx = ctx
-    prompt.setup(ctx.data, labels)
+    prompt.setup(ctx.loaded_data(), labels)
     return prompt
 
 
@@ -101,7 +109,7 @@ class Inference:
         fitter = fitter_for(self.ctx)
 
         def render(text: str, where: str = "a content-free input") -> str:
-            return render_prompt(self.ctx.lm.tokenizer, fitter.messages(text, self._build, where))
+            return render_prompt(self.ctx.loaded_lm().tokenizer, fitter.messages(text, self._build, where))
 
         return render, fitter
 
@@ -112,8 +120,8 @@ class Inference:
         """Each text as the pieces decoded for it (``long_text``: itself, its windows or its selected sentences);
         and how many texts had more windows than ``max_windows``."""
         if self._long is None:  # once: select weighs words by the training texts
-            self._long = reader(self.resolution.config.long_text, self.ctx.lm.tokenizer, fitter.limit,
-                                lambda: fitter.overhead(self._build), self.ctx.data.splits.get("train"))
+            self._long = reader(self.resolution.config.long_text, self.ctx.loaded_lm().tokenizer, fitter.limit,
+                                lambda: fitter.overhead(self._build), self.ctx.loaded_data().splits.get("train"))
         split = [self._long.pieces(t) for t in texts]
         self.selected = sum(pieces != [t] for (pieces, _), t in zip(split, texts)) if self._long.idf else 0
         return [pieces for pieces, _ in split], sum(capped for _, capped in split)
@@ -122,7 +130,7 @@ class Inference:
         """The run's decoder, with this context: one instance for every call (a decoder may keep what it fitted
         across calls while ``ctx.frozen``)."""
         if self._decoder is None:
-            self._decoder = self.resolution.slots["decoder"].build()
+            self._decoder = self.resolution.slots["decoder"].build(Decoder)
             self._decoder.ctx = self.ctx
         return self._decoder
 
@@ -156,18 +164,18 @@ class Inference:
         if truncated:
             warnings.warn(f"{truncated} of {len(texts)} texts were truncated to fit a {fitter.limit}-token prompt "
                           f"(see truncation and long_text in the config)", GenclsWarning, stacklevel=2)
-        ctx.lm.model.eval()  # a training stage leaves it in train mode (dropout on)
+        lm, classes = ctx.loaded_lm(), ctx.loaded_data().labels
+        lm.model.eval()  # a training stage leaves it in train mode (dropout on)
         if decoder.shardable():  # each process decodes its share; all get every prediction, in order
-            predictions = self.processes.map_shards(prompts, lambda part: decoder.decode(ctx.lm, part, self.labels,
-                                                                                          ctx))
+            predictions = self.processes.map_shards(prompts, lambda part: decoder.decode(lm, part, self.labels, ctx))
         else:
-            predictions = decoder.decode(ctx.lm, prompts, self.labels, ctx)
+            predictions = decoder.decode(lm, prompts, self.labels, ctx)
         predictions = check_predictions(slots["decoder"].who(), predictions, len(prompts), self.labels.labels)
         final = check_predictions(slots["inference_labels"].who(), [self.labels.finalize(p) for p in predictions],
-                                  len(prompts), ctx.data.labels)
+                                  len(prompts), classes)
         if len(final) > len(texts):  # some texts were read in windows: one prediction each from theirs
             ends = list(itertools.accumulate(len(w) for w in pieces))
-            final = [aggregate(final[end - len(w):end], ctx.data.labels, self.resolution.config.long_text.aggregate)
+            final = [aggregate(final[end - len(w):end], classes, self.resolution.config.long_text.aggregate)
                      for w, end in zip(pieces, ends)]
         return [replace(p, truncated=True) if c else p for p, c in zip(final, cut)], truncated
 
@@ -176,12 +184,12 @@ class Inference:
         stage's model while it trains) on the validation split, decoded as a trained model is (no zero-shot
         calibration); ``ctx.lm`` and ``ctx.trained`` are restored after."""
         ctx = self.ctx
-        lm, trained = ctx.lm, ctx.trained
+        lm, trained = ctx.loaded_lm(), ctx.trained
         ctx.lm, ctx.trained = LoadedModel(model, lm.tokenizer, lm.ref), True
         try:
             with warnings.catch_warnings():  # the final evaluation warns about collapse; mid-training it is noise
                 warnings.simplefilter("ignore", GenclsWarning)
-                metrics = self.evaluate_split({}, "validation")[0]
+                metrics = self.evaluate_split({}, "validation").metrics
         finally:
             ctx.lm, ctx.trained = lm, trained
         return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) or k == "rarely_predicted"}
@@ -190,13 +198,13 @@ class Inference:
         """Decode the evaluation split (``splits.evaluate``: test, or validation while choosing settings; or
         ``split_name``) and evaluate; the decoding time is added to ``timings["decode"]``."""
         ctx = self.ctx
-        split = ctx.data.splits[split_name or self.resolution.config.splits.evaluate]
+        split = ctx.loaded_data().splits[split_name or self.resolution.config.splits.evaluate]
         started = time.time()
         predictions, truncated = self.decode(list(split["text"]))
         seconds = time.time() - started
         timings["decode"] = round(timings.get("decode", 0.0) + seconds, 3)
         gold = list(split["label"])
-        metrics, values = evaluate(self.resolution, gold, predictions, ctx.data.labels)
+        metrics, values = evaluate(self.resolution, gold, predictions, ctx.loaded_data().labels)
         metrics["truncated"] = truncated
         policy = self.resolution.config.long_text.policy
         if policy == "chunks":
@@ -208,7 +216,7 @@ class Inference:
         rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g, "status": p.status,
                  "output": p.output, "scores": p.scores, "probs": p.probs, "windows": p.windows}
                 for t, g, p in zip(split["text"], gold, predictions)]
-        return metrics, values, rows
+        return Evaluation(metrics, values, rows)
 
 
 def evaluate(resolution: Resolution, gold: list[str], predictions: list[Prediction],
@@ -220,7 +228,7 @@ def evaluate(resolution: Resolution, gold: list[str], predictions: list[Predicti
                                "abstained": sum(p.status == "abstained" for p in predictions)}
     all_values = []
     for slot in resolution.evaluators:
-        values = check_metrics(slot.who(), slot.build().evaluate(gold, predictions, labels))
+        values = check_metrics(slot.who(), slot.build(Evaluator).evaluate(gold, predictions, labels))
         metrics.update(values)
         all_values.append(values)
     rare = rarely_predicted(gold, [p.label for p in predictions], labels)

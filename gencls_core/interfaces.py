@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -314,6 +314,10 @@ KINDS: dict[str, tuple[str, type[Component]]] = {
 }
 
 
+Spec = ComponentSpec | str | dict[str, Any]  # how a component is named: a name, or {name, options}
+C = TypeVar("C", bound=Component)
+
+
 class Register(Protocol):
     """What a ``gencls_register_*`` hook receives: call it once per component class."""
 
@@ -332,7 +336,7 @@ class Reward(Protocol):
 class Services(Protocol):
     """What the engine lends components during a run, instead of its plugin loader."""
 
-    def build(self, kind: str, spec: ComponentSpec | str | dict[str, Any], path: str) -> Component: ...
+    def build(self, kind: str, spec: Spec, path: str) -> Component: ...
 
     def trainer_callbacks(self, ctx: RunContext) -> list[Any]: ...
 
@@ -377,10 +381,31 @@ class RunContext:
     processes: int = 1  # processes running this run (torchrun / accelerate launch); trainers with
     is_main: bool = True  # multi_process split the batches between them and write files on the main one only
 
-    def build(self, kind: str, spec: ComponentSpec | str | dict[str, Any], path: str) -> Component:
+    @overload
+    def build(self, kind: Literal["model_source"], spec: Spec, path: str) -> ModelSource: ...
+    @overload
+    def build(self, kind: Literal["dataset"], spec: Spec, path: str) -> DatasetSource: ...
+    @overload
+    def build(self, kind: Literal["label_scheme"], spec: Spec, path: str) -> LabelScheme: ...
+    @overload
+    def build(self, kind: Literal["prompt_strategy"], spec: Spec, path: str) -> PromptStrategy: ...
+    @overload
+    def build(self, kind: Literal["decoder"], spec: Spec, path: str) -> Decoder: ...
+    @overload
+    def build(self, kind: Literal["reward_func"], spec: Spec, path: str) -> RewardFunc: ...
+    @overload
+    def build(self, kind: Literal["trainer"], spec: Spec, path: str) -> Trainer: ...
+    @overload
+    def build(self, kind: Literal["evaluator"], spec: Spec, path: str) -> Evaluator: ...
+    @overload
+    def build(self, kind: Literal["recipe"], spec: Spec, path: str) -> Recipe: ...
+    @overload
+    def build(self, kind: str, spec: Spec, path: str) -> Component: ...
+
+    def build(self, kind: str, spec: Spec, path: str) -> Component:
         """A registered component of ``kind`` from a name or ``{name, options}`` spec, its options validated;
         ``path`` names it in errors (e.g. ``labels.base``). Label schemes and prompt strategies get this context
-        as their ``ctx``."""
+        as their ``ctx``. Typed by kind: ``ctx.build("decoder", ...)`` is a ``Decoder``."""
         if self.services is None:
             raise RuntimeError(f"{path}: this RunContext has no services (it was made outside a run), so it cannot "
                                f"build a {kind}; give it services=RunServices(plugins) in tests")
@@ -388,6 +413,25 @@ class RunContext:
         if isinstance(component, (LabelScheme, PromptStrategy)):
             component.ctx = self
         return component
+
+    def loaded_data(self) -> LabeledData:
+        """``data``, loaded by the engine before any component runs (a RuntimeError on a context without it)."""
+        if self.data is None:
+            raise RuntimeError("this RunContext has no dataset loaded (the engine loads it before components run)")
+        return self.data
+
+    def loaded_lm(self) -> LoadedModel:
+        """``lm``, loaded by the engine before any component runs (a RuntimeError on a context without it)."""
+        if self.lm is None:
+            raise RuntimeError("this RunContext has no model loaded (the engine loads it before components run)")
+        return self.lm
+
+    def folder(self) -> Path:
+        """``run_dir``, the run's directory (a RuntimeError on a context outside a run)."""
+        if self.run_dir is None:
+            raise RuntimeError("this RunContext belongs to no run directory (predict, serve and the estimator "
+                               "write none)")
+        return self.run_dir
 
     def trainer_callbacks(self) -> list[Any]:
         """The plugins' ``gencls_trainer_callbacks`` for the current training stage (none outside a run)."""

@@ -29,7 +29,7 @@ class LongTexts:
 
     def __init__(self, cfg: LongTextConfig, tokenizer: Any, size: int | None, train_texts: list[str] | None = None):
         self.cfg, self.tokenizer, self.size = cfg, tokenizer, size
-        self.idf: dict[str, float] | None = None
+        self.idf: dict[str, float] = {}  # select: each training word's inverse document frequency
         if cfg.policy == "select" and size is not None:
             if not train_texts:
                 raise ConfigError("long_text.policy select weighs words by the training texts, and this run has "
@@ -48,11 +48,11 @@ class LongTexts:
             return [text], False
         if self.cfg.policy == "chunks":
             return split_windows(self.tokenizer, text, self.size, self.cfg.overlap_tokens, self.cfg.max_windows)
-        return [self._select(text)], False
+        return [self._select(text, self.size)], False
 
-    def _select(self, text: str) -> str:
+    def _select(self, text: str, size: int) -> str:
         """The sentences of ``text`` with the highest mean word rarity that fit ``size`` tokens, in order."""
-        if len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) <= self.size:
+        if len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) <= size:
             return text
         sentences = [s for s in SENTENCE_END.split(text) if s.strip()]
 
@@ -63,7 +63,7 @@ class LongTexts:
         lengths = [len(self.tokenizer(s, add_special_tokens=False)["input_ids"]) + 1 for s in sentences]
         kept, used = set(), 0
         for i in sorted(range(len(sentences)), key=lambda i: -rarity(sentences[i])):
-            if used + lengths[i] <= self.size:
+            if used + lengths[i] <= size:
                 kept.add(i)
                 used += lengths[i]
         return " ".join(sentences[i] for i in sorted(kept)) or text  # no sentence fits: the truncation policy cuts
@@ -89,7 +89,8 @@ def reader(cfg: LongTextConfig | None, tokenizer: Any, limit: int | None, overhe
     """The run's ``LongTexts`` for prompts of at most ``limit`` tokens, ``overhead()`` of them the prompt's own
     (measured only when a policy needs it); ``train`` (the train split, or None) weighs words for ``select``."""
     size = window_size(cfg, limit, overhead()) if cfg is not None and cfg.policy != "truncate" else None
-    return LongTexts(cfg, tokenizer, size, list(train["text"]) if train is not None and size is not None else None)
+    return LongTexts(cfg or LongTextConfig(), tokenizer, size,
+                     list(train["text"]) if train is not None and size is not None else None)
 
 
 def window_size(cfg: LongTextConfig, limit: int | None, overhead: int) -> int | None:
@@ -112,15 +113,16 @@ def aggregate(parts: list[Prediction], labels: list[str], how: str) -> Predictio
     voted = [p for p in parts if p.label is not None]
     if not voted:  # no window named a class: the text does not either
         return replace(parts[0], windows=len(parts))
-    probs = None
-    if all(p.probs for p in parts):
-        logp = [[math.log(max(p.probs.get(label, 0.0), 1e-12)) for label in labels] for p in parts]
+    probs: dict[str, float] | None = None
+    given = [p.probs for p in parts if p.probs]
+    if len(given) == len(parts):
+        logp = [[math.log(max(part.get(label, 0.0), 1e-12)) for label in labels] for part in given]
         mean = [sum(column) / len(parts) for column in zip(*logp)]
         probs = dict(zip(labels, _normalized(mean if how != "max" else [max(column) for column in zip(*logp)])))
     elif how != "vote":
         raise ConfigError(f"long_text.aggregate {how} needs label probabilities from the decoder, and this one gives "
                           f"none (free generation): use long_text.aggregate=vote, or the perplexity decoder")
-    if how == "vote":
+    if how == "vote" or probs is None:  # no probabilities: a vote (any other aggregate was refused above)
         counts = {label: sum(p.label == label for p in voted) for label in labels}
         top = max(counts.values())
         tied = [label for label in labels if counts[label] == top]

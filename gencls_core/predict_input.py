@@ -69,8 +69,13 @@ def read_inputs(source: str, text_column: str = "text", output: Path | None = No
         unit = "row" if suffix == ".csv" else "line"
         warnings.warn(f"{name}: skipped {len(skipped)} empty {unit}(s) ({unit} {shown}); each prediction carries "
                       f"its input's {unit} number in 'line'", GenclsWarning, stacklevel=2)
-    return Inputs([t for _, t, _ in kept], [n for n, _, _ in kept],
-                  [i for _, _, i in kept] if id_column is not None else None)
+    ids = [i for _, _, i in kept if i is not None]
+    if id_column is not None and len(ids) < len(kept):
+        unit = "row" if suffix == ".csv" else "line"
+        missing = [str(n) for n, _, i in kept if i is None]
+        raise DataError(f"{name}: {unit} {', '.join(missing[:10])} {'has' if len(missing) == 1 else 'have'} no "
+                        f"{id_column!r} value; every text needs its id with --id-column")
+    return Inputs([t for _, t, _ in kept], [n for n, _, _ in kept], ids if id_column is not None else None)
 
 
 def _csv_rows(text: str, column: str, name: str, id_column: str | None) -> list[tuple[int, str, str | None]]:
@@ -83,7 +88,7 @@ def _csv_rows(text: str, column: str, name: str, id_column: str | None) -> list[
 
 
 def _jsonl_rows(text: str, field: str, name: str, id_field: str | None) -> list[tuple[int, str, str | None]]:
-    rows = []
+    rows: list[tuple[int, str, str | None]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             rows.append((n, "", None))

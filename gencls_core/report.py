@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gencls_core.baseline import describe as describe_baseline
+from gencls_core.interfaces import Evaluator, Trainer
 from gencls_core.plugins import Plugins
 from gencls_core.resolve import Resolution
 from gencls_core.results import describe_rare, metrics_table, stage_table
@@ -39,8 +40,8 @@ def stage_columns(resolution: Resolution) -> list[str]:
     """The stage table's columns: stage and trainer, what the run's trainers and evaluators show per stage
     (their ``stage_metrics``), and the unparseable count."""
     columns = ["stage", "trainer", *(["kept"] if resolution.recipe else [])]
-    columns += [f"train_{m}" for slot in resolution.trainers for m in slot.entry.component.stage_metrics]
-    columns += [m for slot in resolution.evaluators for m in slot.entry.component.stage_metrics]
+    columns += [f"train_{m}" for slot in resolution.trainers for m in slot.component(Trainer).stage_metrics]
+    columns += [m for slot in resolution.evaluators for m in slot.component(Evaluator).stage_metrics]
     return list(dict.fromkeys([*columns, "unparseable"]))
 
 
@@ -78,7 +79,7 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
         lines += ["", describe_baseline(metrics["baseline"])]
     if metrics.get("rarely_predicted"):
         lines += ["", f"**Warning:** {describe_rare(metrics['rarely_predicted'])}."]
-    sections = [slot.build().report(v, run_dir) for slot, v in zip(resolution.evaluators, values)]
+    sections = [slot.build(Evaluator).report(v, run_dir) for slot, v in zip(resolution.evaluators, values)]
     for section in filter(None, sections):
         lines += ["", section]
     lines += mistakes(rows or [])

@@ -7,13 +7,13 @@ A slot is filled by the name given in the config; otherwise by the single candid
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, overload
 
 from pydantic import BaseModel, ValidationError
 
 from gencls_core.config import RewardSpec, RunConfig, format_validation_error
-from gencls_core.errors import AmbiguousComponent, ConfigError, PluginLoadError
-from gencls_core.interfaces import Component, ComponentSpec
+from gencls_core.errors import AmbiguousComponent, ConfigError, ContractError, PluginLoadError
+from gencls_core.interfaces import C, Component, ComponentSpec
 from gencls_core.plugins import Plugins
 from gencls_core.registry import Entry
 
@@ -43,10 +43,25 @@ class Slot:
     entry: Entry
     options: BaseModel
 
-    def build(self) -> Component:
-        return self.entry.component(self.options)
+    @overload
+    def build(self) -> Component: ...
+    @overload
+    def build(self, kind: type[C]) -> C: ...
+
+    def build(self, kind: type[Component] = Component) -> Component:
+        """A new instance of the slot's component, checked to be a ``kind`` (a base class of interfaces)."""
+        component = self.entry.component(self.options)
+        if not isinstance(component, kind):
+            raise ContractError(f"{self.who()} is not a {kind.__name__}")
+        return component
 
     weight: float | None = None  # rewards only
+
+    def component(self, kind: type[C]) -> type[C]:
+        """The slot's component class, checked to be a ``kind`` (for its class attributes)."""
+        if not issubclass(self.entry.component, kind):
+            raise ContractError(f"{self.who()} is not a {kind.__name__}")
+        return self.entry.component
 
     def spec(self) -> dict[str, Any]:
         weight = {} if self.weight is None else {"weight": self.weight}
@@ -98,7 +113,10 @@ class Resolution:
 
 def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
     defaults = _defaults(plugins)
-    given = {"source": config._source, "overrides": config._overrides}  # for error messages
+
+    def fill(path: str, kind: str, spec: ComponentSpec, default: str | None = None) -> Slot:
+        return fill_slot(path, kind, spec, plugins, default, config._source, config._overrides)  # names the source
+
     slots: dict[str, Slot] = {}
     for field, kind in SLOT_KINDS.items():
         if field in LIST_SLOTS:
@@ -106,22 +124,20 @@ def resolve(config: RunConfig, plugins: Plugins) -> Resolution:
         spec = getattr(config, field)
         if spec is None:
             spec = getattr(config, INFERENCE_TWINS[field])
-        slots[field] = fill_slot(field, kind, spec, plugins, defaults.get(INFERENCE_TWINS.get(field, field)),
-                                 **given)
-    trainers = [fill_slot(f"trainers.{i}", "trainer", s, plugins, None, **given)
-                for i, s in enumerate(config.trainers)]
+        slots[field] = fill(field, kind, spec, defaults.get(INFERENCE_TWINS.get(field, field)))
+    trainers = [fill(f"trainers.{i}", "trainer", s) for i, s in enumerate(config.trainers)]
     reward_specs = config.rewards
     if reward_specs is None:
         reward_specs = [RewardSpec(name=n) for n in defaults.get("rewards", [])]
     rewards = []
-    for i, spec in enumerate(reward_specs):
-        rewards.append(fill_slot(f"rewards.{i}", "reward_func", spec, plugins, None, **given))
-        rewards[-1].weight = spec.weight
+    for i, reward in enumerate(reward_specs):
+        rewards.append(fill(f"rewards.{i}", "reward_func", reward))
+        rewards[-1].weight = reward.weight
     specs = config.evaluators
     if specs is None:
         specs = [ComponentSpec(name=n) for n in defaults.get("evaluators", [])]
-    evaluators = [fill_slot(f"evaluators.{i}", "evaluator", s, plugins, None, **given) for i, s in enumerate(specs)]
-    recipe = fill_slot("recipe", "recipe", config.recipe, plugins, None, **given) if config.recipe else None
+    evaluators = [fill(f"evaluators.{i}", "evaluator", s) for i, s in enumerate(specs)]
+    recipe = fill("recipe", "recipe", config.recipe) if config.recipe else None
     return Resolution(config, slots, trainers, rewards, evaluators, recipe)
 
 

@@ -120,7 +120,7 @@ def rarely_predicted(gold: list[str], predicted: list[str | None], labels: list[
     with a gold example predicted under ``share`` times as often is listed."""
     gold_counts, predicted_counts = Counter(gold), Counter(predicted)
     top, top_count = max(((c, n) for c, n in predicted_counts.items() if c is not None), key=lambda x: x[1],
-                         default=(None, 0))
+                         default=("", 0))
     collapsed = (len(gold) >= 2 * least and top_count >= dominant * len(gold)
                  and gold_counts[top] <= len(gold) / 2)
     floor = 1 if collapsed else least

@@ -92,7 +92,7 @@ def left_padded(prompt_ids: list[list[int]], pad_id: int, prefix: SharedPrefix |
     ids[:, :skip], mask[:, :skip] = torch.tensor(prefix.ids if prefix else [], dtype=torch.long), 1
     for row, p in enumerate(own):
         ids[row, skip + width - len(p):], mask[row, skip + width - len(p):] = torch.tensor(p), 1
-    enc = {"input_ids": ids.to(model.device), "attention_mask": mask.to(model.device)}
+    enc: dict[str, Any] = {"input_ids": ids.to(model.device), "attention_mask": mask.to(model.device)}
     if prefix:
         from transformers import DynamicCache
 

@@ -63,7 +63,7 @@ class Batcher:
     async def submit(self, texts: list[str]) -> list[Prediction]:
         if self._queue is None:
             self._queue = asyncio.Queue()
-            self._worker = asyncio.create_task(self._work())
+            self._worker = asyncio.create_task(self._work(self._queue))
         done = asyncio.get_running_loop().create_future()
         await self._queue.put((texts, done))
         return await done
@@ -72,11 +72,11 @@ class Batcher:
         if self._worker is not None:
             self._worker.cancel()
 
-    async def _work(self) -> None:
+    async def _work(self, queue: asyncio.Queue) -> None:
         while True:
-            batch = [await self._queue.get()]
+            batch = [await queue.get()]
             if self.merge:
-                await self._gather(batch)
+                await self._gather(queue, batch)
             try:
                 await self._decode(batch)
             except Exception as err:
@@ -98,7 +98,7 @@ class Batcher:
             _settle(done, result=predictions[start:start + len(item)])
             start += len(item)
 
-    async def _gather(self, batch: list) -> None:
+    async def _gather(self, queue: asyncio.Queue, batch: list) -> None:
         """Add waiting requests until ``max_batch`` texts or ``max_wait_ms`` after the first."""
         deadline = asyncio.get_running_loop().time() + self.max_wait_ms / 1000
         size = len(batch[0][0])
@@ -107,7 +107,7 @@ class Batcher:
             if timeout <= 0:
                 break
             try:
-                item = await asyncio.wait_for(self._queue.get(), timeout)
+                item = await asyncio.wait_for(queue.get(), timeout)
             except asyncio.TimeoutError:
                 break
             batch.append(item)

@@ -70,7 +70,8 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         by_name = {str(c): c for c in self._fitted()}
-        labels = [by_name.get(p.label) for p in self.predictor_(_texts(X))]  # None: the answer named no class
+        # None: the answer named no class
+        labels = [None if p.label is None else by_name.get(p.label) for p in self.predictor_(_texts(X))]
         return np.array(labels, dtype=object if None in labels else self.classes_.dtype)
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from gencls_core.config import read_config_file
 from gencls_core.errors import ConfigError
 from gencls_core.inference import Evaluation, Inference
-from gencls_core.interfaces import Recipe, RunContext, Validation
+from gencls_core.interfaces import Recipe, RunContext, Trainer, Validation
 from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import read_jsonl, scalar_metrics, write_json, write_jsonl
 from gencls_core.timing import timed
@@ -22,7 +22,7 @@ from gencls_core.weights import load_trained, save_trained
 
 def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, record: dict[str, Any],
                timings: dict[str, float], resuming: bool,
-               reload: Callable[[Path | None], None] | None = None) -> tuple[Evaluation, list[dict[str, Any]]]:
+               reload: Callable[[Path | None], None]) -> tuple[Evaluation, list[dict[str, Any]]]:
     """Stage 0 (untrained) when asked for, then each trainer followed by an evaluation; the last evaluation and
     one summary row per stage.
 
@@ -35,7 +35,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
     stage's model folder applied, or none); the test split is read once, by the final evaluation of the kept
     model. The choices go to each stage's ``stage.json`` and to ``run.json``'s ``recipe``.
     """
-    recipe = resolution.recipe.build() if resolution.recipe else None
+    recipe = resolution.recipe.build(Recipe) if resolution.recipe else None
     split = "validation" if recipe else None
     plan: list[tuple[int, Slot | None]] = [(0, None)] if resolution.config.evaluate_untrained else []
     plan += list(enumerate(resolution.trainers, 1))
@@ -43,36 +43,37 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
     kept_dir: Path | None = None  # with a recipe: the model folder of the last stage it kept (None: the start)
     kept: Evaluation | None = None  # ... and that model's validation evaluation, once known
     for i, slot in plan:
-        stage_dir = ctx.run_dir / "stages" / f"{i}-{slot.entry.name if slot else 'untrained'}"
+        stage_dir = ctx.folder() / "stages" / f"{i}-{slot.entry.name if slot else 'untrained'}"
         done = stage_dir / "stage.json"
         if resuming and done.is_file():
             row = read_config_file(done)
             if slot:
-                ctx.lm, ctx.trained = load_trained(ctx.lm, stage_dir / "model"), True
-            evaluation = (row["metrics"], row["evaluator_values"], read_jsonl(stage_dir / "predictions.jsonl"))
+                ctx.lm, ctx.trained = load_trained(ctx.loaded_lm(), stage_dir / "model"), True
+            rows = read_jsonl(stage_dir / "predictions.jsonl")
+            evaluation = Evaluation(row["metrics"], row["evaluator_values"], rows)
         else:
             train: dict[str, Any] = {}
             if slot:
                 if recipe and kept is None:  # the model this stage starts from, on validation, to compare with
                     kept = inference.evaluate_split(timings, "validation")
                 ctx.stage_dir, ctx.resume = stage_dir, resuming
-                ctx.validate = inference.validate if "validation" in ctx.data.splits else None
+                ctx.validate = inference.validate if "validation" in ctx.loaded_data().splits else None
                 with timed(timings, f"train:{slot.path}"):
-                    train = slot.build().train(ctx) or {}
+                    train = slot.build(Trainer).train(ctx) or {}
                 ctx.trained = True
                 if main:
-                    save_trained(ctx.lm, stage_dir / "model")
+                    save_trained(ctx.loaded_lm(), stage_dir / "model")
             evaluation = inference.evaluate_split(timings, split)
             if slot and ctx.report is not None:
-                ctx.report(scalar_metrics(evaluation[0]))
+                ctx.report(scalar_metrics(evaluation.metrics))
             ctx.report = None
             row = {"stage": i, "trainer": slot.entry.name if slot else None, "train": train,
-                   "metrics": evaluation[0], "evaluator_values": evaluation[1]}
-            if recipe and slot:
+                   "metrics": evaluation.metrics, "evaluator_values": evaluation.values}
+            if recipe and slot and kept is not None:  # kept: the starting model, evaluated before the stage trained
                 keep, why = recipe.keep(i, slot.entry.name, _validation(kept, ctx), _validation(evaluation, ctx))
                 row["recipe"] = {"kept": keep, "why": why}
             if main:
-                write_jsonl(stage_dir / "predictions.jsonl", evaluation[2])
+                write_jsonl(stage_dir / "predictions.jsonl", evaluation.rows)
                 write_json(done, row)
             inference.processes.wait()  # the stage's files exist for every process
         choice = row.get("recipe")
@@ -83,7 +84,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
         elif recipe:
             kept = evaluation  # stage 0: the starting model on the validation split
         if kept_dir is not None:
-            record["trained_model"] = str(kept_dir.relative_to(ctx.run_dir))
+            record["trained_model"] = str(kept_dir.relative_to(ctx.folder()))
         else:
             record.pop("trained_model", None)
         if choice:
@@ -92,7 +93,9 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
         stages.append({"stage": i, "trainer": row["trainer"], **({"kept": choice["kept"]} if choice else {}),
                        **_train_scalars(row["train"]), **scalar_metrics(row["metrics"])})
         if main:
-            write_json(ctx.run_dir / "run.json", {**record, "status": "running", "stages": stages})
+            write_json(ctx.folder() / "run.json", {**record, "status": "running", "stages": stages})
+    if evaluation is None:
+        raise ValueError("run_stages needs at least one stage (a trainer, or evaluate_untrained)")
     if recipe:  # the kept model, on the test split: the one read of it
         if kept is not None:
             _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, record)
@@ -105,7 +108,7 @@ def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx:
     """The recipe's decoder options for the kept model, applied to the inference that reads the test split and
     written into ``run.json``'s config (what ``predict``, ``serve`` and ``export`` read), with the reason."""
     slot = inference.resolution.slots["decoder"]
-    options, why = recipe.decoder(slot.entry.name, kept, ctx.data)
+    options, why = recipe.decoder(slot.entry.name, kept, ctx.loaded_data())
     if options:
         try:
             chosen = replace(slot, options=slot.entry.component.Config.model_validate(
@@ -120,10 +123,10 @@ def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx:
 
 def _validation(evaluation: Evaluation, ctx: RunContext) -> Validation:
     """What a recipe sees of a validation evaluation: gold and predicted class names."""
-    rows = evaluation[2]
-    scores = [r.get("scores") for r in rows]
-    return Validation([r["gold"] for r in rows], [r["predicted"] for r in rows], ctx.data.labels,
-                      scores if all(isinstance(s, dict) for s in scores) else None)
+    rows = evaluation.rows
+    scores = [r["scores"] for r in rows if isinstance(r.get("scores"), dict)]
+    return Validation([r["gold"] for r in rows], [r["predicted"] for r in rows], ctx.loaded_data().labels,
+                      scores if len(scores) == len(rows) else None)
 
 
 def _train_scalars(summary: dict[str, Any]) -> dict[str, Any]:

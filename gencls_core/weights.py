@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from gencls_core.interfaces import LoadedModel
 from gencls_core.results import follow_umask
@@ -34,7 +35,7 @@ def load_trained(base: LoadedModel, path: Path, *, same_base: bool = True) -> Lo
             from peft import PeftModel
 
             _check_adapter_base(base, path / "adapter_config.json", same_base)
-            model = PeftModel.from_pretrained(base.model, str(path), is_trainable=True)
+            model: Any = PeftModel.from_pretrained(base.model, str(path), is_trainable=True)
         else:
             from transformers import AutoModelForCausalLM
 

@@ -400,3 +400,16 @@ def test_a_bad_plugins_variable_does_not_break_the_listing(monkeypatch, capsys):
     assert code == 0 and "decoder" in out
     assert "plugin '#$%' (from GENCLS_PLUGINS='#$%,no:nothing') is not installed" in err
 
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("in.csv", "text,ticket\ngood film,7\nbad film\n"),
+    ("in.jsonl", '{"text": "good", "ticket": 7}\n{"text": "bad", "ticket": null}\n')])
+def test_predict_input_refuses_a_text_without_its_id(tmp_path, name, content):
+    from gencls_core.predict_input import read_inputs
+
+    source = tmp_path / name
+    source.write_text(content)
+    assert read_inputs(str(source)).texts[1].startswith("bad")  # no id asked for: fine
+    with pytest.raises(DataError, match=rf"{name}: (row|line) 2 has no 'ticket' value"):
+        read_inputs(str(source), id_column="ticket")

@@ -12,7 +12,8 @@ from gencls_core.errors import ConfigError
 from gencls_core.results import read_jsonl, write_jsonl, write_text_atomic
 
 ROWS = {"tfidf": "TF-IDF + logistic regression", "seqcls": "LoRA classification head on the LM"}
-TFIDF = {"ngram_range": [1, 2], "sublinear_tf": True, "C": 10.0}
+TFIDF_C = 10.0  # the study's fixed regularisation (a run's own baseline chooses C on validation)
+TFIDF = {"ngram_range": [1, 2], "sublinear_tf": True, "C": TFIDF_C}
 # the sequence-classification recipe where the study has no SFT stage to copy (LoRA r16 on attention, lr 2e-4,
 # batch 8, one epoch: the sft trainer's defaults); texts are cut at ``max_tokens``: the run's prompt budget
 # (truncation.max_prompt_tokens) where it has one, so the head reads no more of a text than the generative model
@@ -81,7 +82,7 @@ def _tfidf(engine: Any) -> list[dict[str, Any]]:
     from gencls_core.baseline import tfidf_predictions
 
     data, split = engine.dataset(), engine.config.splits.evaluate  # TFIDF stamps what tfidf_predictions fits
-    return _rows(data.splits[split], tfidf_predictions(data, split, c=TFIDF["C"])[0])
+    return _rows(data.splits[split], tfidf_predictions(data, split, c=TFIDF_C)[0])
 
 
 def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -134,7 +135,8 @@ def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], 
 
     train = encode(data.splits["train"])
     chosen: dict[str, Any] = {"save_strategy": "no"}
-    callbacks, validation, metrics = [], None, None
+    callbacks: list[Any] = []
+    validation, metrics = None, None
     if recipe.get("patience"):
         if "validation" not in data.splits:
             raise ConfigError("the sequence-classification baseline with patience needs a validation split "
@@ -163,8 +165,8 @@ def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], 
                           data_collator=collate, compute_metrics=metrics, callbacks=callbacks)
         trainer.train()
     state = trainer.state
-    trained = {"steps": state.global_step, "stopped": "max_steps" if state.global_step >= state.max_steps
-               else "early_stopping"}
+    stopped = "max_steps" if state.global_step >= state.max_steps else "early_stopping"
+    trained: dict[str, Any] = {"steps": state.global_step, "stopped": stopped}
     if state.best_model_checkpoint:
         trained.update(best_step=int(state.best_model_checkpoint.rsplit("-", 1)[1]), best_f1_macro=state.best_metric)
     model.eval()

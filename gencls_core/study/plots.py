@@ -51,6 +51,8 @@ def _heatmap(study: Study, summary: Summary, column: str, path: Path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    if study.spec.heatmap is None:
+        raise ValueError("the study spec names no heatmap axes")
     first, second = study.spec.heatmap
     ys, xs = list(study.axes[first]), list(study.axes[second])
     cells: dict[tuple[str, str], list[float]] = {}

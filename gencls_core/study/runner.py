@@ -62,6 +62,8 @@ class Folder:
 
     def record(self, name: str, **fields: Any) -> None:
         state = self._read()
+        if state is None or name not in state.get("cells", {}):
+            raise RuntimeError(f"{self.path}: cell {name} was not claimed (claim() records every cell first)")
         state["cells"][name].update(fields)
         write_json(self.path / STATE, state)
 

@@ -10,6 +10,7 @@ import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from gencls_core.results import describe_rare, rarely_predicted, read_jsonl, wri
 from gencls_core.stats import macro_f1, seed_bootstrap
 from gencls_core.study.baselines import ROWS as BASELINE_ROWS
 from gencls_core.study.baselines import baseline_path, baseline_predictions, baseline_recipe
-from gencls_core.study.spec import Study
+from gencls_core.study.spec import Cell, Study
 
 
 @dataclass
@@ -63,7 +64,8 @@ class Summary:
 def summarize(study: Study, folder: Path, *, resamples: int = 2000) -> Summary:
     """Read every finished cell's predictions (and fit the discriminative baselines) and build the table."""
     scored: dict[tuple[str, str], dict[str, Scored]] = {}
-    rows, columns, missing, notes, anchors = [], [], [], [], {}
+    rows, columns, missing, notes = [], [], [], []
+    anchors: dict[tuple[str, Any], tuple[Cell, list[str]]] = {}
     for cell in study.cells:
         row, column, seed = study.row(cell), study.column(cell), cell.values.get("seed", "-")
         rows += [row] if row not in rows else []
