@@ -280,7 +280,7 @@ def _baseline(dataset: str, seed: int) -> tuple[float, float]:
     config = _config(dataset, seed, "tfidf")
     config["splits"]["evaluate"] = "test"
     rows = baseline_predictions("tfidf", config, ROOT / dataset / f"seed{seed}-tfidf.jsonl",
-                                baseline_recipe("tfidf", config))
+                                baseline_recipe("tfidf", {}, config))
     gold, predicted = [r["gold"] for r in rows], [r["predicted"] for r in rows]
     return sum(r["correct"] for r in rows) / len(rows), f1_score(gold, predicted, average="macro")
 

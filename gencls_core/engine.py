@@ -12,6 +12,7 @@ import time
 import traceback
 import warnings
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,8 @@ class Engine:
                                  f"continue with `gencls run --resume {run_dir}`") from err
             raise
         timings["total"] = round(before + time.time() - started, 3)
+        result = replace(result, seconds=timings["total"],
+                         components={field: slot.entry.name for field, slot in self.resolution.slots.items()})
         record.update(status="done", metrics=scalar_metrics(result.metrics), stages=result.stages)
         self._write(run_dir / "run.json", record)
         if processes.is_main:

@@ -19,16 +19,24 @@ from gencls_core.weights import save_merged
 MANIFEST = "gencls.json"
 
 
-def export_run(run_dir: Path, out: Path, *, force: bool = False, trust_remote_code: bool = False) -> Path:
-    """Write the export of ``run_dir`` to ``out``. An existing ``out`` is refused, unless ``force`` and it is
-    itself a gencls export (and neither holds nor is the run, its output folder or the working directory)."""
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def export_run(run_dir: Path, out: Path, *, force: bool = False, trust_remote_code: bool = False,
+               dtype: str = "float32") -> Path:
+    """Write the export of ``run_dir`` to ``out``, its weights stored as ``dtype`` (float32: as the run evaluated
+    them; bfloat16 or float16: half the size, scores within rounding). An existing ``out`` is refused, unless
+    ``force`` and it is itself a gencls export (and neither holds nor is the run, its output folder or the
+    working directory)."""
+    if dtype not in DTYPES:
+        raise UsageError(f"--dtype {dtype}: choose one of {', '.join(DTYPES)}")
     check_export_target(Path(run_dir), Path(out), force)
     engine = Engine.from_run_dir(run_dir, unfinished_hint="export a finished run",
                                  trust_remote_code=trust_remote_code)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
-        _write_export(engine, Path(run_dir), tmp)
+        _write_export(engine, Path(run_dir), tmp, dtype)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -38,10 +46,10 @@ def export_run(run_dir: Path, out: Path, *, force: bool = False, trust_remote_co
     return out
 
 
-def _write_export(engine: Engine, run_dir: Path, folder: Path) -> None:
-    """The merged model, tokenizer, manifest and model card into ``folder``."""
+def _write_export(engine: Engine, run_dir: Path, folder: Path, dtype: str) -> None:
+    """The merged model (as ``dtype``), tokenizer, manifest and model card into ``folder``."""
     record = engine.recorded
-    save_merged(engine.trained_lm("cpu"), folder)
+    save_merged(engine.trained_lm("cpu"), folder, dtype)
     config = {k: v for k, v in record["config"].items() if k in INFERENCE_SLOTS}
     write_json(folder / MANIFEST, {
         "format": 1, "gencls_version": record["gencls_version"], "source_run": run_dir.resolve().name,
@@ -50,7 +58,7 @@ def _write_export(engine: Engine, run_dir: Path, folder: Path) -> None:
         "metrics": record.get("metrics", {}), "stages": record.get("stages", []),
     })
     card = engine.resolution.slots["model"].build(ModelSource).card()
-    write_text_atomic(folder / "README.md", _model_card(record, card))
+    write_text_atomic(folder / "README.md", _model_card(record, card, dtype))
     follow_umask(folder)  # mkdtemp makes a 0700 folder, safetensors 0600 files
 
 
@@ -75,7 +83,7 @@ def check_export_target(run_dir: Path, out: Path, force: bool) -> None:
                          f"it is left as it is: choose another folder")
 
 
-def _model_card(record: dict[str, Any], base: dict[str, str]) -> str:
+def _model_card(record: dict[str, Any], base: dict[str, str], dtype: str = "float32") -> str:
     """A Hub model card: what the model is, how it was trained (stages and their main settings, the data's
     sizes) and scored, and how to use it; no local paths."""
     slots = {c["slot"]: c["name"] for c in record["components"]}
@@ -103,6 +111,9 @@ def _model_card(record: dict[str, Any], base: dict[str, str]) -> str:
     if not record.get("stages"):
         lines.append("- no training stage")
     lines += ["", "## Evaluation (the run's evaluation split)", "", *metrics_table(record.get("metrics", {}))]
+    if dtype != "float32":
+        lines += ["", f"The weights are stored as {dtype}; the run evaluated them in float32, so scores here may "
+                      f"differ within rounding (a text near a tie may change label)."]
     lines += ["", "## Use", "", "```bash", "gencls predict THIS_FOLDER texts.txt", "```", "",
               "```python", "from gencls_core import Engine", "Engine.from_pretrained('THIS_FOLDER').predict(['...'])",
               "```", "", f"Prompt `{slots['inference_prompt']}`, labels `{slots['inference_labels']}`, decoder "

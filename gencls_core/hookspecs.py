@@ -72,6 +72,12 @@ def gencls_default_components() -> dict[str, str | list[str]]:
 
 
 @hookspec
+def gencls_default_training() -> dict[str, Any]:
+    """The training part of a run config (``trainers``, ``recipe``) that an entry point which always trains (the
+    scikit-learn estimator) uses when it is given none. Two plugins may not give different ones."""
+
+
+@hookspec
 def gencls_register_commands(cli: click.Group, app: CommandServices) -> None:
     """Add sub-commands to the ``gencls`` click group ``cli``; ``app`` gives them what they may use of the
     engine (an implementation may leave ``app`` out of its parameters)."""

@@ -201,6 +201,11 @@ class Decoder(Component):
 
     ctx: RunContext | None = None
 
+    def generated_tokens(self) -> int:
+        """The most tokens it generates per prompt (0: it scores the label answers instead); cost estimates (the
+        study plan) read it."""
+        return 0
+
     def uses_train_split(self) -> bool:
         """Whether decoding reads ``ctx.data.splits["train"]`` (e.g. to fit a calibration), so that ``predict``
         loads the dataset."""
@@ -248,6 +253,12 @@ class Trainer(Component):
         """Whether the stage chooses on the validation split (``ctx.validate``), by default when its options set a
         ``best_metric``; the engine then carves one from the training split when the run has none."""
         return getattr(self.config, "best_metric", None) is not None
+
+    def head_recipe(self) -> dict[str, Any] | None:
+        """How a LoRA classification head compared with this stage should train (any of ``r``, ``alpha``,
+        ``dropout``, ``learning_rate``, ``batch_size``, ``epochs``), so that the study's head baseline trains like
+        the stage; None: nothing to offer (the baseline keeps its defaults)."""
+        return None
 
 
 class RewardFunc(Component):

@@ -14,6 +14,7 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pluggy
 from stevedore import ExtensionManager, NamedExtensionManager
@@ -88,6 +89,23 @@ class Plugins:
                             f"({found[slot][1]!r} and {value!r}); leave one out with --plugins no:NAME")
                     found[slot] = (plugin, value)
         return {slot: value for slot, (_, value) in found.items()}
+
+    def default_training(self) -> dict[str, Any]:
+        """The plugins' ``gencls_default_training``: what an always-training entry point runs when told nothing."""
+        found: tuple[str, dict[str, Any]] | None = None
+        for plugin, call in hook_callers(self.pm, "gencls_default_training"):
+            for result in call():
+                if not isinstance(result, dict) or not set(result) <= {"trainers", "recipe"}:
+                    raise PluginLoadError(f"plugin {plugin!r} gave gencls_default_training {result!r}; expected a "
+                                          f"mapping of trainers and/or recipe")
+                if found is not None and found[1] != result:
+                    raise PluginLoadError(f"plugins {found[0]!r} and {plugin!r} both set the default training "
+                                          f"({found[1]!r} and {result!r}); leave one out with --plugins no:NAME")
+                found = (plugin, result)
+        if found is None:
+            raise PluginLoadError("no plugin gives a default training (gencls_default_training); name the stages "
+                                  "in the config, e.g. {'trainers': [{'name': 'sft'}]}")
+        return found[1]
 
 
 def _new_pm() -> pluggy.PluginManager:

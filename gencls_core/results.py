@@ -75,6 +75,8 @@ class RunResult:
     predictions: list[dict[str, Any]] = field(default_factory=list)
     stages: list[dict[str, Any]] = field(default_factory=list)
     stage_columns: list[str] = field(default_factory=list)  # the stage table's columns (see report.py)
+    seconds: float = 0.0  # the run's wall time, over all its attempts (run.json's timings.total)
+    components: dict[str, str] = field(default_factory=dict)  # slot -> component name (model, dataset, decoder...)
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from gencls_core.errors import GenclsWarning, UsageError
 
-DEFAULT = {"trainers": [{"name": "sft"}]}
 CHECK_SIZE = 16  # training texts each fit evaluates the trained model on (a sanity check in run.json)
 
 
@@ -27,9 +26,9 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
     training stages, then an evaluation on up to 16 of the training texts); ``predict`` and ``predict_proba``
     use the trained model, loaded once.
 
-    ``config`` is a run config without the dataset (default: LoRA SFT of the default model, perplexity
-    decoding); ``task`` the sentence the prompts open with (e.g. "Classify the topic of the support ticket.");
-    ``random_state`` is the run's seed.
+    ``config`` is a run config without the dataset (default: the plugins' ``gencls_default_training``, LoRA SFT
+    with the built-ins, of the default model with perplexity decoding); ``task`` the sentence the prompts open
+    with (e.g. "Classify the topic of the support ticket."); ``random_state`` is the run's seed.
     """
 
     def __init__(self, config: dict[str, Any] | None = None, task: str = "Classify the text.",
@@ -42,6 +41,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> GenerativeClassifier:
         from gencls_core.engine import Engine
+        from gencls_core.plugins import load_plugins
 
         texts, labels = _texts(X), list(np.asarray(y).ravel())
         if len(texts) != len(labels) or not texts:
@@ -54,7 +54,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         folder.mkdir(parents=True, exist_ok=True)
         data = Path(tempfile.mkdtemp(prefix="fit-data-", dir=folder)) / "train.jsonl"
         data.write_text("".join(json.dumps({"text": t, "label": str(v)}) + "\n" for t, v in zip(texts, labels)))
-        config = dict(self.config if self.config is not None else DEFAULT)
+        config = dict(self.config if self.config is not None else load_plugins().default_training())
         if "dataset" in config:
             raise UsageError("GenerativeClassifier's config must not set dataset: fit's texts are the data (set "
                              "the prompt's task sentence with task=...)")

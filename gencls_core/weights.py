@@ -101,8 +101,11 @@ def merged(lm: LoadedModel) -> LoadedModel:
     return LoadedModel(lm.model.merge_and_unload(), lm.tokenizer, lm.ref)
 
 
-def save_merged(lm: LoadedModel, folder: Path) -> None:
+def save_merged(lm: LoadedModel, folder: Path, dtype: str = "float32") -> None:
     """The model, with its adapter merged in if it has one, and the tokenizer, as a plain transformers folder
-    (safetensors)."""
-    merged(lm).model.save_pretrained(folder, safe_serialization=True)
+    (safetensors), the weights as ``dtype`` (a torch dtype name)."""
+    import torch
+
+    model = merged(lm).model.to(getattr(torch, dtype))
+    model.save_pretrained(folder, safe_serialization=True)
     lm.tokenizer.save_pretrained(folder)

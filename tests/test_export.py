@@ -47,3 +47,20 @@ def test_an_export_predicts_like_its_run_and_loads_in_transformers(tmp_path, tin
         export_run(run_dir, out)
     with pytest.raises(UsageError, match="is not a gencls export"):
         Engine.from_pretrained(tmp_path)
+
+
+def test_an_export_stores_half_precision_weights_when_asked(tmp_path, tiny_run_config):
+    from safetensors import safe_open
+
+    run_dir = Engine(tiny_run_config).run().run_dir
+    full = export_run(run_dir, tmp_path / "full")
+    half = export_run(run_dir, tmp_path / "half", dtype="bfloat16")
+    with safe_open(half / "model.safetensors", "pt") as f:
+        assert {str(f.get_tensor(k).dtype) for k in f.keys()} == {"torch.bfloat16"}
+    assert (half / "model.safetensors").stat().st_size < 0.6 * (full / "model.safetensors").stat().st_size
+    assert "stored as bfloat16" in (half / "README.md").read_text()
+    want, got = Engine.from_pretrained(full).predict(TEXTS), Engine.from_pretrained(half).predict(TEXTS)
+    for g, w in zip(got, want):
+        assert g.scores == pytest.approx(w.scores, abs=0.05)  # bfloat16 keeps ~3 significant digits
+    with pytest.raises(UsageError, match="--dtype int8: choose one of float32, bfloat16, float16"):
+        export_run(run_dir, tmp_path / "int", dtype="int8")

@@ -14,7 +14,7 @@ DOCS = (ROOT / "docs" / "plugins.md").read_text()
 
 
 def test_there_are_hooks():
-    assert len(HOOKS) == 13
+    assert len(HOOKS) == 14
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -90,6 +90,18 @@ def test_hook_default_components():
         Engine({}, plugins=plugins)
 
 
+def test_hook_default_training():
+    assert load_plugins().default_training() == {"trainers": [{"name": "sft"}]}  # the built-in trainers plugin's
+    plugins = _load("mine", "gencls_default_training", lambda self: {"recipe": "auto"}, "no:trainers")
+    assert plugins.default_training() == {"recipe": "auto"}
+    with pytest.raises(PluginLoadError, match="plugins 'trainers' and 'mine' both set the default training"):
+        _load("mine", "gencls_default_training", lambda self: {"recipe": "auto"}).default_training()
+    with pytest.raises(PluginLoadError, match="plugin 'odd' gave gencls_default_training .*trainers and/or recipe"):
+        _load("odd", "gencls_default_training", lambda self: {"decoder": "generate"}, "no:trainers").default_training()
+    with pytest.raises(PluginLoadError, match="no plugin gives a default training"):
+        load_plugins(["no:trainers"]).default_training()
+
+
 def test_hook_register_commands(tmp_path, tiny_run_config):
     import click
     from click.testing import CliRunner

@@ -277,11 +277,14 @@ def test_the_example_study_expands_and_shares_its_sft_stages():
     # the classification head trains with the baseline row's SFT recipe, the sft defaults without one
     naive = next(c for c in study.cells if c.name == "bbc-news.naive.naive.0")
     zero_shot = next(c for c in study.cells if c.name == "bbc-news.none.naive.0")
-    assert baselines.baseline_recipe("seqcls", naive.resolved)["learning_rate"] == 1e-3
-    assert baselines.baseline_recipe("seqcls", zero_shot.resolved) == baselines.SEQCLS
+    assert baselines.baseline_recipe("seqcls", naive.head_recipe, naive.resolved)["learning_rate"] == 1e-3
+    assert zero_shot.head_recipe == {}
+    budget = zero_shot.resolved["truncation"]["max_prompt_tokens"]  # BBC articles are cut: so is the head's text
+    assert baselines.baseline_recipe("seqcls", zero_shot.head_recipe, zero_shot.resolved) == {
+        **baselines.SEQCLS, "max_tokens": budget}
     # and reads no more of a text than the row's prompt budget
     cut = {**zero_shot.resolved, "truncation": {"max_prompt_tokens": 192}}
-    assert baselines.baseline_recipe("seqcls", cut) == {**baselines.SEQCLS, "max_tokens": 192}
+    assert baselines.baseline_recipe("seqcls", {}, cut) == {**baselines.SEQCLS, "max_tokens": 192}
 
 
 @pytest.mark.parametrize(("learning_rate", "learns"), [(1e-2, True), (0.0, False)])
@@ -290,10 +293,10 @@ def test_the_classification_head_baseline_learns_a_keyword_task_on_the_lms_own_b
     words = [(w, "positive") for w in POSITIVE] + [(w, "negative") for w in NEGATIVE]
     data = tmp_path / "keywords.csv"
     data.write_text("text,label\n" + "".join(f"{w},{label}\n" for w, label in words * 6))  # one-word texts
-    # the recipe of an SFT stage at this learning rate, 25 epochs (1.0 on seeds 0-4; 10 epochs: 0.8)
-    stage = {"name": "sft", "learning_rate": learning_rate, "epochs": 25 if learns else 1}
-    recipe = baselines.baseline_recipe("seqcls", {"trainers": [stage]})
-    assert recipe == {**baselines.SEQCLS, "learning_rate": learning_rate, "epochs": stage["epochs"]}
+    # a stage's head recipe at this learning rate, 25 epochs (1.0 on seeds 0-4; 10 epochs: 0.8)
+    head = {"learning_rate": learning_rate, "epochs": 25 if learns else 1, "not_a_head_option": 1}
+    recipe = baselines.baseline_recipe("seqcls", head, {})
+    assert recipe == {**baselines.SEQCLS, "learning_rate": learning_rate, "epochs": head["epochs"]}
     config = {**tiny_run_config, "dataset": {**tiny_run_config["dataset"], "path": str(data)},
               "splits": {"test_size": 20}}
     out = tmp_path / "seqcls.jsonl"

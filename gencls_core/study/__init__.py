@@ -19,12 +19,18 @@ def open_study(spec_path: str | Path, overrides: list[str] | None = None) -> tup
     return study, plan(study)
 
 
-def _resolved(config: dict[str, Any]) -> dict[str, Any]:
+def _resolved(config: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """``config`` resolved against the installed plugins, the most tokens its decoder generates, and how a
+    classification head should train to be compared with it (its first stage's ``head_recipe`` that gives one)."""
     from gencls_core.config import build_config
+    from gencls_core.interfaces import Decoder, Trainer
     from gencls_core.resolve import resolve
 
     run_config = build_config(config)
-    return resolve(run_config, _plugins(tuple(run_config.plugins))).resolved_config()
+    resolution = resolve(run_config, _plugins(tuple(run_config.plugins)))
+    heads = (slot.build(Trainer).head_recipe() for slot in resolution.trainers)
+    head = next((h for h in heads if h is not None), {})
+    return (resolution.resolved_config(), resolution.slots["decoder"].build(Decoder).generated_tokens(), head)
 
 
 _LOADED: dict[tuple[str, ...], Any] = {}

@@ -27,18 +27,13 @@ def baseline_path(folder: Path, name: str, column: str, seed: Any) -> Path:
     return folder / "baselines" / f"{name}.{column}.{seed}.jsonl"
 
 
-def baseline_recipe(name: str, resolved: dict[str, Any]) -> dict[str, Any]:
-    """What baseline ``name`` is fitted with. ``tfidf``'s is fixed; ``seqcls`` copies the LoRA shape, learning
-    rate, epochs and batch size of the first ``sft`` stage of ``resolved`` (a resolved run config: the study's
-    baseline row, so the head trains like the SFT it is compared with), SEQCLS where it has none, and the
-    row's prompt budget."""
+def baseline_recipe(name: str, head: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
+    """What baseline ``name`` is fitted with. ``tfidf``'s is fixed; ``seqcls`` trains as ``head`` says (the first
+    training stage's ``head_recipe`` in the study's baseline row, so the head trains like the stage it is compared
+    with), SEQCLS for the rest, reading a text up to the prompt budget of ``resolved`` (a resolved run config)."""
     if name == "tfidf":
         return dict(TFIDF)
-    sft = next((t for t in resolved.get("trainers", []) if isinstance(t, dict) and t.get("name") == "sft"), {})
-    lora = sft.get("lora") or {}
-    return {**SEQCLS, **{k: lora[k] for k in ("r", "alpha", "dropout") if k in lora},
-            **{k: sft[k] for k in ("learning_rate", "batch_size", "epochs") if k in sft},
-            **text_budget(resolved)}
+    return {**SEQCLS, **{k: v for k, v in head.items() if k in SEQCLS}, **text_budget(resolved)}
 
 
 def text_budget(config: dict[str, Any]) -> dict[str, int]:

@@ -21,7 +21,7 @@ INFERENCE_ONLY = ("inference_prompt", "inference_labels", "decoder", "evaluators
                   "run_name", "output_dir", "progress", "device")
 # rough costs on 2 CPU cores with SmolLM2-135M, from docs/benchmarks.md: seconds per training example (one
 # epoch of LoRA SFT; RL stages cost more), per evaluated example (perplexity decoding) and per generated token
-# of an evaluated example (the generate decoder: "think, then answer" took ~1.2 s more per review for 96 tokens)
+# of an evaluated example (a generating decoder: "think, then answer" took ~1.2 s more per review for 96 tokens)
 TRAIN_SECONDS, EVAL_SECONDS, TOKEN_SECONDS = 1.2, 0.25, 0.012
 
 
@@ -75,9 +75,7 @@ def estimate_seconds(planned: Planned) -> float:
     train, evaluated = _sizes(splits)
     trainers = planned.trainers
     epochs = sum(float(t.get("epochs", 1)) for t in trainers)
-    decoder = resolved.get("decoder") or {}
-    per_example = EVAL_SECONDS + TOKEN_SECONDS * (decoder.get("max_new_tokens", 0) if decoder.get("name") == "generate"
-                                                  else 0)
+    per_example = EVAL_SECONDS + TOKEN_SECONDS * planned.cell.generated_tokens
     return train * epochs * TRAIN_SECONDS + evaluated * max(1, len(trainers)) * per_example
 
 

@@ -78,6 +78,8 @@ class Cell:
     values: dict[str, str]
     config: dict[str, Any]
     resolved: dict[str, Any] = field(default_factory=dict)  # every slot named and its options spelled out
+    generated_tokens: int = 0  # the most tokens its decoder generates per example (0: it scores answers)
+    head_recipe: dict[str, Any] = field(default_factory=dict)  # its first stage's, for the classification head
 
 
 @dataclass
@@ -112,7 +114,8 @@ def read_spec(path: str | Path, overrides: list[str] | None = None) -> StudySpec
 
 def expand(spec: StudySpec, check: Any = None) -> Study:
     """The grid of cells after include/exclude, every cell's config validated by ``check`` (a callable taking a
-    RunConfig dict, returning the resolved config or raising a GenclsError)."""
+    RunConfig dict, returning the resolved config, its decoder's ``generated_tokens`` and its first training
+    stage's ``head_recipe``, or raising a GenclsError)."""
     axes = dict(spec.axes)
     if spec.seeds is not None:
         if SEED_AXIS in axes:
@@ -240,7 +243,7 @@ def _check_cells(cells: list[Cell], check: Any) -> None:
     seen: dict[str, str] = {}
     for cell in cells:
         try:
-            cell.resolved = check(cell.config)
+            cell.resolved, cell.generated_tokens, cell.head_recipe = check(cell.config)
         except GenclsError as err:
             raise type(err)(f"study cell {cell.name}: {err}") from None
         key = json.dumps({k: v for k, v in cell.resolved.items() if k not in ("run_name", "output_dir")},

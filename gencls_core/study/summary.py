@@ -81,12 +81,12 @@ def summarize(study: Study, folder: Path, *, resamples: int = 2000) -> Summary:
         scored.setdefault((row, column), {})[seed] = Scored.from_rows(predictions, labels)
         anchors.setdefault((column, seed), (cell, labels))
     # the baselines train like the baseline row's cell (its SFT recipe), on any cell's data
-    recipe_from = {(study.column(c), c.values.get("seed", "-")): c.resolved for c in study.cells
-                   if study.row(c) == study.baseline_row}
+    head_from = {(study.column(c), c.values.get("seed", "-")): c.head_recipe for c in study.cells
+                 if study.row(c) == study.baseline_row}
     for name in study.spec.baselines:
         rows.append(BASELINE_ROWS[name])
         for (column, seed), (cell, labels) in anchors.items():
-            recipe = baseline_recipe(name, recipe_from.get((column, seed), cell.resolved))
+            recipe = baseline_recipe(name, head_from.get((column, seed), cell.head_recipe), cell.resolved)
             predictions = baseline_predictions(name, cell.config, baseline_path(folder, name, column, seed), recipe)
             scored.setdefault((BASELINE_ROWS[name], column), {})[seed] = Scored.from_rows(predictions, labels)
     summary = Summary(rows, columns, {}, study.baseline_row, missing, notes)

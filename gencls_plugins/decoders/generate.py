@@ -31,6 +31,9 @@ class Generate(Decoder):
         shared_prefix: bool = Field(True, description="encode the tokens all prompts start with once and start "
                                                       "every batch from their cache")
 
+    def generated_tokens(self):
+        return self.config.max_new_tokens
+
     def decode(self, lm, prompts, labels, ctx):
         import torch
 

@@ -18,3 +18,8 @@ def gencls_register_trainers(register):
     register(PPO)
     register(GTA)
     register(DPO)
+
+
+@hookimpl
+def gencls_default_training():
+    return {"trainers": [{"name": "sft"}]}  # LoRA SFT, one epoch: the estimator's fit

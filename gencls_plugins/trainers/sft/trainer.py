@@ -35,6 +35,11 @@ class SFT(Trainer):
 
     Config = SFTOptions
 
+    def head_recipe(self):
+        cfg = self.config
+        lora = {"r": cfg.lora.r, "alpha": cfg.lora.alpha, "dropout": cfg.lora.dropout} if cfg.lora else {}
+        return {**lora, "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size, "epochs": cfg.epochs}
+
     def train(self, ctx: RunContext) -> dict[str, Any]:
         from trl import SFTConfig
 
