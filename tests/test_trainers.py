@@ -172,3 +172,15 @@ def test_grpo_needs_a_reward(tiny_run_config):
     tiny_run_config.update(rewards=[], trainers=[{"name": "grpo", "max_steps": 1}])
     with pytest.raises(ConfigError, match="needs at least one reward"):
         Engine(tiny_run_config).run()
+
+
+def test_training_curves_draw_training_and_validation_loss_in_one_panel(tmp_path):
+    from gencls_plugins.trainers.curves import curve_points, plot_curves
+
+    history = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}, {"step": 2, "eval_loss": 1.7, "eval_f1_macro": 0.4},
+               {"step": 4, "loss": 1.0}, {"step": 4, "eval_loss": 1.2, "eval_f1_macro": 0.6}]
+    panels = curve_points(history, chosen=("eval_f1_macro", 4))
+    assert panels == {"loss": {"train": [(1, 2.0), (2, 1.5), (4, 1.0)], "validation": [(2, 1.7), (4, 1.2)]},
+                      "eval_f1_macro": {"validation": [(2, 0.4), (4, 0.6)]}}
+    assert curve_points([{"step": 1, "reward": 0.5}]) == {"reward": {"train": [(1, 0.5)]}}
+    assert plot_curves(history, tmp_path / "c.png").is_file() and plot_curves([], tmp_path / "none.png") is None
