@@ -7,7 +7,6 @@ resume), ``report.py`` (``run.json``'s record and ``report.md``), ``rundir.py`` 
 from __future__ import annotations
 
 import errno
-import json
 import time
 import traceback
 import warnings
@@ -40,6 +39,7 @@ from gencls_core.report import base_record, now, stage_columns, write_report
 from gencls_core.resolve import Resolution, resolve
 from gencls_core.results import RunResult, scalar_metrics, write_json, write_jsonl, write_text_atomic
 from gencls_core.rewards import CheckedReward
+from gencls_core.run_record import DataRecord, RecipeRecord, RunRecorder
 from gencls_core.rundir import check_writable, new_run_dir, recorded_path, release_run_dir, trained_model_of
 from gencls_core.services import RunServices
 from gencls_core.stages import run_stages
@@ -215,32 +215,32 @@ class Engine:
             raise RuntimeError("a resumed run needs its directory (Engine.from_run_dir sets it)")
         self.run_dir = ctx.run_dir = run_dir
         record = base_record(self.resolution, self.plugins, device)
-        record["processes"] = {"count": processes.count, "devices": processes.gather(str(processes.state.device))}
-        record["timings"] = timings  # the same dict: every rewrite of run.json carries the phases so far
+        record.processes = {"count": processes.count, "devices": processes.gather(str(processes.state.device))}
+        record.timings = timings  # the same dict: every rewrite of run.json carries the phases so far
         if self.resuming:
-            record["started"] = self.recorded.get("started", record["started"])
-            record["resumed"] = [*self.recorded.get("resumed", []), now()]
+            record.started = self.recorded.get("started", record.started)
+            record.resumed = [*self.recorded.get("resumed", []), now()]
         if self.resolution.recipe is not None:
-            record["recipe"] = {"name": self.resolution.recipe.entry.name, "choices": [],
-                                "stages": [t.spec() for t in self.resolution.trainers]}
-        record["data"] = {"labels": data.labels, "task": data.task, "source": data.source,
-                          "sizes": {k: len(v) for k, v in data.splits.items()}, "checks": data.checks,
-                          **({"flipped_train_labels": data.flipped} if data.flipped else {})}
+            record.recipe = RecipeRecord(name=self.resolution.recipe.entry.name,
+                                         stages=[t.spec() for t in self.resolution.trainers])
+        record.data = DataRecord(labels=data.labels, task=data.task, source=data.source,
+                                 sizes={k: len(v) for k, v in data.splits.items()}, checks=data.checks,
+                                 flipped_train_labels=data.flipped or None)
+        recorder = RunRecorder(run_dir / "run.json", record, write=processes.is_main)
         try:
-            self._write(run_dir / "run.json", {**record, "status": "running"})
+            recorder.save(status="running")
         except OSError as err:
             if not self.resuming:
                 release_run_dir(run_dir, created=not cfg.run_name)
             raise UsageError(f"cannot write {run_dir / 'run.json'} ({err.strerror or err}); free space or choose "
                              f"another output_dir") from err
         try:
-            result = self._run(ctx, record, timings)
+            result = self._run(ctx, recorder, timings)
         except BaseException as err:
             timings["total"] = round(before + time.time() - started, 3)
-            record.update(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed",
-                          error=f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
-                          traceback=traceback.format_exc())
-            written = self._write_final(run_dir / "run.json", record)
+            written = recorder.save_failure("interrupted" if isinstance(err, KeyboardInterrupt) else "failed",
+                                            f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
+                                            traceback.format_exc())
             if disk_full(err):
                 raise UsageError(f"the disk holding {run_dir} is full ({err}); run.json "
                                  f"{'says failed' if written else 'could not be updated'}. Free space, then "
@@ -249,14 +249,13 @@ class Engine:
         timings["total"] = round(before + time.time() - started, 3)
         result = replace(result, seconds=timings["total"],
                          components={field: slot.entry.name for field, slot in self.resolution.slots.items()})
-        record.update(status="done", metrics=scalar_metrics(result.metrics), stages=result.stages)
-        self._write(run_dir / "run.json", record)
+        recorder.save(status="done", metrics=scalar_metrics(result.metrics), stages=result.stages)
         if processes.is_main:
             self.plugins.hook.gencls_run_finished(result=result)
         processes.wait()  # every process returns once the run's files are complete
         return result
 
-    def _run(self, ctx: RunContext, record: dict[str, Any], timings: dict[str, float]) -> RunResult:
+    def _run(self, ctx: RunContext, recorder: RunRecorder, timings: dict[str, float]) -> RunResult:
         from transformers import set_seed
 
         set_seed(self.config.seed)
@@ -266,8 +265,9 @@ class Engine:
         if self.resolution.trainers:
             with timed(timings, "prepare_training"):
                 self._prepare_training(ctx)
-            record["data"]["train_label_counts"] = dict(Counter(ctx.loaded_data().splits["train"]["label"]))
-            evaluation, stages = run_stages(self.resolution, ctx, inference, record, timings, self.resuming,
+            if recorder.record.data is not None:
+                recorder.record.data.train_label_counts = dict(Counter(ctx.loaded_data().splits["train"]["label"]))
+            evaluation, stages = run_stages(self.resolution, ctx, inference, recorder, timings, self.resuming,
                                             reload=lambda model_dir: self._reload(ctx, model_dir))
         else:
             evaluation, stages = inference.evaluate_split(timings), []
@@ -283,7 +283,7 @@ class Engine:
             write_jsonl(run_dir / "predictions.jsonl", rows)
             write_json(run_dir / "metrics.json", metrics)
             write_text_atomic(run_dir / "report.md",
-                              write_report(self.resolution, record, metrics, stages, values, run_dir, rows))
+                              write_report(self.resolution, recorder.record, metrics, stages, values, run_dir, rows))
         return RunResult(run_dir, metrics, rows, stages, stage_columns(self.resolution))
 
     # -- inference on new texts ----------------------------------------------------------------
@@ -387,27 +387,6 @@ class Engine:
             weight = 1.0 if slot.weight is None else slot.weight
             rewards.append(CheckedReward(func, slot.who(), slot.entry.name, weight))
         return rewards
-
-    def _write(self, path: Path, data: dict[str, Any]) -> None:
-        if self.processes.is_main:
-            write_json(path, data)
-
-    def _write_final(self, path: Path, record: dict[str, Any]) -> bool:
-        """Write a failed run's record; on a full disk, write it in place without the traceback (the old file's
-        space is reused). False when even that failed (a warning says so)."""
-        try:
-            self._write(path, record)
-            return True
-        except OSError:
-            pass
-        try:
-            if self.processes.is_main:
-                path.write_text(json.dumps({k: v for k, v in record.items() if k != "traceback"}, default=str))
-            return True
-        except OSError as err:
-            warnings.warn(f"could not record the failure in {path} ({err.strerror or err})", GenclsWarning,
-                          stacklevel=3)
-            return False
 
     def _check_label_schemes(self, ctx: RunContext) -> None:
         """Set the label schemes up on the dataset's classes before the run directory exists, so that classes

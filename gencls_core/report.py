@@ -13,6 +13,7 @@ from gencls_core.interfaces import Evaluator, Trainer
 from gencls_core.plugins import Plugins
 from gencls_core.resolve import Resolution
 from gencls_core.results import describe_rare, metrics_table, stage_table
+from gencls_core.run_record import RunRecord
 
 MISTAKES = 10  # wrong predictions shown in report.md
 
@@ -21,19 +22,19 @@ def now() -> str:
     return _dt.datetime.now().isoformat(timespec="seconds")
 
 
-def base_record(resolution: Resolution, plugins: Plugins, device: str) -> dict[str, Any]:
+def base_record(resolution: Resolution, plugins: Plugins, device: str) -> RunRecord:
     """The start of ``run.json``: versions, components, plugins and the resolved config."""
-    return {
-        "gencls_version": _version("gencls"),
-        "started": now(),
-        "seed": resolution.config.seed,
-        "device": device,
-        "python": platform.python_version(),
-        "libraries": {lib: _version(lib) for lib in ("torch", "transformers", "datasets", "trl", "peft")},
-        "components": [s.describe() for s in resolution.all_slots()],
-        "plugins": [{"name": p.name, "distribution": p.distribution, "version": p.version} for p in plugins.loaded],
-        "config": resolution.resolved_config(),
-    }
+    return RunRecord(
+        gencls_version=_version("gencls"),
+        started=now(),
+        seed=resolution.config.seed,
+        device=device,
+        python=platform.python_version(),
+        libraries={lib: _version(lib) for lib in ("torch", "transformers", "datasets", "trl", "peft")},
+        components=[s.describe() for s in resolution.all_slots()],
+        plugins=[{"name": p.name, "distribution": p.distribution, "version": p.version} for p in plugins.loaded],
+        config=resolution.resolved_config(),
+    )
 
 
 def stage_columns(resolution: Resolution) -> list[str]:
@@ -45,17 +46,17 @@ def stage_columns(resolution: Resolution) -> list[str]:
     return list(dict.fromkeys([*columns, "unparseable"]))
 
 
-def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[str, Any],
+def write_report(resolution: Resolution, record: RunRecord, metrics: dict[str, Any],
                  stages: list[dict[str, Any]], values: list[dict[str, Any]], run_dir: Path,
                  rows: list[dict[str, Any]] | None = None) -> str:
     """``report.md``: what ran, the stage table with each stage's training curves, the final scalar metrics,
     each evaluator's section (which may write figures into ``run_dir``), then the most confident mistakes among
     the prediction ``rows``."""
-    slots = {c["slot"]: c["name"] for c in record["components"]}
+    slots = record.slots()
     lines = [f"# gencls run {run_dir.name}", "",
              f"model `{slots['model']}`, dataset `{slots['dataset']}` ({metrics['n']} test examples), "
              f"prompt `{slots['inference_prompt']}`, labels `{slots['inference_labels']}`, "
-             f"decoder `{slots['decoder']}`, seed {record['seed']}", ""]
+             f"decoder `{slots['decoder']}`, seed {record.seed}", ""]
     if stages:
         lines += ["## Stages", "", stage_table(stages, stage_columns(resolution)), ""]
         lines += [f"- stage {s['stage']} chose on validation: it ended with step {s['train_best_step']}'s weights "
@@ -65,14 +66,14 @@ def write_report(resolution: Resolution, record: dict[str, Any], metrics: dict[s
                   for s in stages if s.get("train_best_step") is not None]
         curves = [(s["stage"], f"stages/{s['stage']}-{s['trainer']}/training.png") for s in stages if s["trainer"]]
         lines += [f"\n![stage {i} training curves]({path})" for i, path in curves if (run_dir / path).is_file()]
-        if record.get("recipe"):
-            lines += ["", f"Recipe `{record['recipe']['name']}`: every stage above is scored on the **validation** "
+        if record.recipe is not None:
+            lines += ["", f"Recipe `{record.recipe.name}`: every stage above is scored on the **validation** "
                           f"split, which decided what was kept; the final metrics below are the kept model's, on the "
                           f"test split (read once).", ""]
             lines += [f"- stage {c['stage']} ({c['trainer']}): {'kept' if c['kept'] else 'dropped'}: {c['why']}"
-                      for c in record["recipe"]["choices"]]
-            if record["recipe"].get("decoder"):
-                lines.append(f"- decoder: {record['recipe']['decoder']['why']}")
+                      for c in record.recipe.choices]
+            if record.recipe.decoder:
+                lines.append(f"- decoder: {record.recipe.decoder['why']}")
         lines += ["", "## Final metrics", ""] if lines[-1] else ["## Final metrics", ""]
     lines += metrics_table(metrics)
     if metrics.get("baseline"):

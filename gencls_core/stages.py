@@ -16,11 +16,12 @@ from gencls_core.inference import Evaluation, Inference
 from gencls_core.interfaces import Recipe, RunContext, Trainer, Validation
 from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import read_jsonl, scalar_metrics, write_json, write_jsonl
+from gencls_core.run_record import RunRecord, RunRecorder
 from gencls_core.timing import timed
 from gencls_core.weights import load_trained, save_trained
 
 
-def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, record: dict[str, Any],
+def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, recorder: RunRecorder,
                timings: dict[str, float], resuming: bool,
                reload: Callable[[Path | None], None]) -> tuple[Evaluation, list[dict[str, Any]]]:
     """Stage 0 (untrained) when asked for, then each trainer followed by an evaluation; the last evaluation and
@@ -83,28 +84,24 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
             kept_dir, kept = stage_dir / "model", evaluation
         elif recipe:
             kept = evaluation  # stage 0: the starting model on the validation split
-        if kept_dir is not None:
-            record["trained_model"] = str(kept_dir.relative_to(ctx.folder()))
-        else:
-            record.pop("trained_model", None)
-        if choice:
-            record["recipe"]["choices"] = [*record["recipe"]["choices"], {"stage": i, "trainer": row["trainer"],
-                                                                         **choice}]
+        record = recorder.record
+        record.trained_model = None if kept_dir is None else str(kept_dir.relative_to(ctx.folder()))
+        if choice and record.recipe is not None:
+            record.recipe.choices.append({"stage": i, "trainer": row["trainer"], **choice})
         stages.append({"stage": i, "trainer": row["trainer"], **({"kept": choice["kept"]} if choice else {}),
                        **_train_scalars(row["train"]), **scalar_metrics(row["metrics"])})
-        if main:
-            write_json(ctx.folder() / "run.json", {**record, "status": "running", "stages": stages})
+        recorder.save(stages=stages)
     if evaluation is None:
         raise ValueError("run_stages needs at least one stage (a trainer, or evaluate_untrained)")
     if recipe:  # the kept model, on the test split: the one read of it
         if kept is not None:
-            _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, record)
+            _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, recorder.record)
         evaluation = inference.evaluate_split(timings)
     return evaluation, stages
 
 
 def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx: RunContext,
-                    record: dict[str, Any]) -> None:
+                    record: RunRecord) -> None:
     """The recipe's decoder options for the kept model, applied to the inference that reads the test split and
     written into ``run.json``'s config (what ``predict``, ``serve`` and ``export`` read), with the reason."""
     slot = inference.resolution.slots["decoder"]
@@ -117,8 +114,9 @@ def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx:
             raise ConfigError(f"recipe {recipe.name!r} chose decoder options {sorted(options)} that {slot.who()} "
                               f"does not take ({err.errors()[0]['msg']}); use a decoder it knows") from err
         inference.use_decoder(chosen)
-        record["config"]["decoder"] = chosen.spec()
-    record["recipe"]["decoder"] = {"options": options, "why": why}
+        record.config["decoder"] = chosen.spec()
+    if record.recipe is not None:
+        record.recipe.decoder = {"options": options, "why": why}
 
 
 def _validation(evaluation: Evaluation, ctx: RunContext) -> Validation:
