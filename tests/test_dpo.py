@@ -75,6 +75,8 @@ def test_dpo_refuses_what_it_cannot_do(tiny_run_config):
     tiny_run_config["prompt"] = {"name": "zero-shot", "reasoning": "think"}
     with pytest.raises(ConfigError, match="asks for the answer directly"):
         Engine(tiny_run_config).run()
+    with pytest.raises(ConfigError, match=r"flip_rate must be in \[0, 0.5\) or 'estimate', got 0.5"):
+        Engine({**tiny_run_config, "trainers": [{"name": "dpo", "flip_rate": 0.5}]})
 
 
 def test_rejection_sampling_accepts_at_the_rate_rsos_formula_gives():
@@ -117,3 +119,23 @@ def test_rso_pairs_reject_sampled_wrong_labels_scored_by_the_runs_rewards(tiny_r
     assert [verbal[c[0]["content"]] for c in pairs["chosen"]] == [g for g, _ in rejected]
     assert max(sum(json.dumps(p) == json.dumps(q) for q in pairs["prompt"]) for p in data["prompt"]) <= 2
     assert preference_pairs(ctx, data, "rso", candidates=8, samples=2, beta=0.5)["rejected"] == pairs["rejected"]
+
+
+def test_the_flip_rate_estimate_inverts_the_disagreement_a_noise_rate_causes():
+    from gencls_plugins.trainers.dpo.trainer import flip_rate_from
+
+    for classes, error, rate in [(2, 0.1, 0.2), (3, 0.2, 0.4), (5, 0.0, 0.3)]:
+        disagreement = error + rate * (1 - error * classes / (classes - 1))  # labels flipped uniformly at `rate`
+        assert flip_rate_from(disagreement, error, classes) == pytest.approx(rate)
+    assert flip_rate_from(0.05, 0.1, 2) == 0.0 and flip_rate_from(0.9, 0.0, 2) == 0.45  # clamped
+    assert flip_rate_from(0.6, 0.5, 2) == 0.0  # a policy at chance on validation tells nothing
+
+
+def test_dpo_estimates_the_flip_rate_on_a_validation_split_it_carves(tiny_run_config):
+    tiny_run_config.update(splits={**tiny_run_config.get("splits", {}), "train_label_noise": 0.3},
+                           trainers=[{"name": "dpo", "max_steps": 2, "flip_rate": "estimate", "loss": "robust"}])
+    result = Engine(tiny_run_config).run()
+    record = json.loads((result.run_dir / "run.json").read_text())
+    assert record["data"]["sizes"]["validation"] > 0  # carved from the training split, as for best_metric
+    estimate = json.loads((result.run_dir / "stages/1-dpo/stage.json").read_text())["train"]["flip_rate_estimated"]
+    assert 0.0 <= estimate <= 0.45

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gencls_plugins.trainers.options import StageOptions
 
@@ -30,8 +30,17 @@ class DPOOptions(StageOptions):
     loss: Literal["sigmoid", "robust", "hinge", "ipo"] = Field(
         "sigmoid", description="sigmoid: DPO (Rafailov et al.); robust: rDPO, unbiased under pairs flipped at "
                                "flip_rate (Chowdhury et al.); hinge: SLiC, RSO's loss (Liu et al.); ipo: IPO")
-    flip_rate: float = Field(0.0, ge=0, lt=0.5, description="robust: the assumed share of flipped preference pairs "
-                                                            "(TRL's label_smoothing)")
+    flip_rate: float | Literal["estimate"] = Field(
+        0.0, description="robust: the assumed share of flipped preference pairs (TRL's label_smoothing), below 0.5; "
+                         "estimate: from how often the starting policy disagrees with the training labels beyond "
+                         "its error on the (clean) validation split")
+
+    @field_validator("flip_rate")
+    @classmethod
+    def _below_half(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not 0 <= value < 0.5:
+            raise ValueError(f"flip_rate must be in [0, 0.5) or 'estimate', got {value}")
+        return value
     sft_weight: float = Field(0.0, ge=0, description="weight of the SFT loss on the preferred answer beside the "
                                                      "preference loss, RPO (TRL's loss mixing); 0: none")
     beta: float = Field(0.1, gt=0, description="strength of the implicit KL to the starting policy")

@@ -47,8 +47,12 @@ class DPO(Trainer):
             raise ConfigError("trainer 'dpo' does not weigh classes (TRL's DPO loss has no per-pair weight); drop "
                               "class_weights, or use sft or label-pg for imbalanced data")
         data = prompts_with_labels(ctx, "train", self.name)
+        probs = None  # the starting policy's label probabilities on the training texts, where needed
+        if cfg.pairs != "all" or cfg.flip_rate == "estimate":
+            probs = label_probabilities(ctx, list(data["prompt"]), "dpo.pairs")
+        flip_rate = cfg.flip_rate if cfg.flip_rate != "estimate" else estimate_flip_rate(ctx, data, probs)
         pairs = preference_pairs(ctx, data, cfg.pairs, candidates=cfg.rso_candidates, samples=cfg.rso_samples,
-                                 beta=cfg.rso_beta)
+                                 beta=cfg.rso_beta, probs=probs)
         if len(pairs) == 0:
             raise ConfigError(f"trainer 'dpo' found no preference pair: RSO's rejection sampler accepted no wrong "
                               f"label among {cfg.rso_candidates} sampled answers of any training example (the "
@@ -58,7 +62,7 @@ class DPO(Trainer):
             "loss_type": [cfg.loss]}
         evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps or cfg.save_steps} \
             if cfg.best_metric else {"eval_strategy": "no"}
-        args = training_args(DPOConfig, cfg, ctx, beta=cfg.beta, label_smoothing=cfg.flip_rate,
+        args = training_args(DPOConfig, cfg, ctx, beta=cfg.beta, label_smoothing=flip_rate,
                              max_length=cfg.max_length, **mixed, **evaluation)
         model, peft_config = policy_model(ctx, cfg)
         trainer = DPOStage(model=model, args=args, train_dataset=pairs, eval_dataset=validation_split(ctx, cfg),
@@ -66,15 +70,48 @@ class DPO(Trainer):
                            callbacks=stage_callbacks(ctx, cfg))
         summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
         summary["train_pairs"] = len(pairs)
+        if cfg.flip_rate == "estimate":
+            summary["flip_rate_estimated"] = round(flip_rate, 4)
         return summary
+
+    def needs_validation(self) -> bool:
+        return super().needs_validation() or self.config.flip_rate == "estimate"
+
+
+def estimate_flip_rate(ctx: RunContext, data: Any, probs: list[dict[str, float]]) -> float:
+    """The share of flipped training labels, estimated from the starting policy: its disagreement ``d`` with the
+    training labels beyond its error ``e`` on the clean validation split. Under labels flipped at rate r uniformly
+    to the other k - 1 classes, d = e + r (1 - e k / (k - 1)); solved for r, within [0, 0.45]. A policy that
+    fitted the noisy labels disagrees with them less than with fresh ones, so the estimate errs low. ``probs``:
+    the policy's label probabilities for ``data``'s prompts."""
+    if "validation" not in ctx.data.splits or len(ctx.data.splits["validation"]) == 0:
+        raise ConfigError("trainer 'dpo': flip_rate estimate reads the validation split, and this run has none; "
+                          "set splits.validation_size")
+    held = prompts_with_labels(ctx, "validation", "dpo")
+    k = len(ctx.train_labels.labels)
+
+    def error(found: list[dict[str, float]], gold: list[str]) -> float:
+        return sum(max(p, key=p.get) != g for p, g in zip(found, gold)) / len(found)
+
+    held_probs = label_probabilities(ctx, list(held["prompt"]), "dpo.flip_rate")
+    return flip_rate_from(error(probs, list(data["label"])), error(held_probs, list(held["label"])), k)
+
+
+def flip_rate_from(disagreement: float, error: float, classes: int) -> float:
+    """r solving ``disagreement = error + r (1 - error k / (k - 1))``, within [0, 0.45]."""
+    slope = 1 - error * classes / (classes - 1)
+    if slope <= 0:  # a policy no better than chance on validation says nothing about the training labels
+        return 0.0
+    return min(max((disagreement - error) / slope, 0.0), 0.45)
 
 
 def preference_pairs(ctx: RunContext, data: Any, mode: str, candidates: int = 8, samples: int = 2,
-                     beta: float = 0.5) -> Any:
+                     beta: float = 0.5, probs: list[dict[str, float]] | None = None) -> Any:
     """``prompt`` / ``chosen`` / ``rejected`` rows (conversational prompt-completion): the gold answer over the
     wrong label the starting policy finds most probable (``hardest``), over every wrong label (``all``), or over
     the wrong labels among the ``samples`` answers ``rejection_sample`` accepts of ``candidates`` sampled from the
-    starting policy (``rso``; none when every sampled answer was the gold label)."""
+    starting policy (``rso``; none when every sampled answer was the gold label). ``probs``: the policy's label
+    probabilities for ``data``'s prompts, computed here when not given."""
     import datasets
     import numpy as np
 
@@ -83,7 +120,8 @@ def preference_pairs(ctx: RunContext, data: Any, mode: str, candidates: int = 8,
     if mode == "all":
         rejected = [wrong[gold] for gold in data["label"]]
     else:
-        probs = label_probabilities(ctx, list(data["prompt"]), "dpo.pairs")
+        if probs is None:
+            probs = label_probabilities(ctx, list(data["prompt"]), "dpo.pairs")
         if mode == "hardest":
             rejected = [[max(wrong[gold], key=p.get)] for p, gold in zip(probs, data["label"])]
         else:
