@@ -1,0 +1,82 @@
+"""Do preference methods make a classifier robust to noisy training labels? (issue 36)
+
+    python benchmarks/noise.py run --corpus rotten-tomatoes@0.2 --seeds 0 --methods screen:sft,screen:sft+dpo
+    python benchmarks/noise.py run --corpus rotten-tomatoes@0.2 --seeds 0,1,2 --methods sft,sft+rdpo-est
+    python benchmarks/noise.py table [--plot docs/img/noise.png]
+
+Corpora: Rotten Tomatoes (2 classes) and TREC questions by their 6 coarse answer types, each with 0%, 20% or 40%
+of the training labels flipped uniformly to another class (``splits.train_label_noise``, seeded; validation and
+test labels stay clean): ``<corpus>@<noise>``. The same seeded splits for every method (500 train / 100
+validation / 500 test). Methods:
+- ``sft``: SFT chosen on validation (up to three epochs at lr 1e-3, macro-F1 on the validation split every 16
+  steps, patience 3, the best checkpoint kept);
+- ``sft+<stage>``: that seed's ``sft`` model (``start_from``), then one more stage: ``label-pg`` (the recipe's
+  RL stage), ``dpo`` (DPO on the hardest wrong label), ``rdpo-true`` (rDPO with the true flip rate), ``rdpo-est``
+  (rDPO with the flip rate estimated from the validation split: ``flip_rate: estimate``), ``rpo`` (DPO + the SFT
+  loss, weight 1), ``rso`` (SLiC's hinge loss on RSO's rejection-sampled pairs).
+
+``screen:<method>`` runs a method on the validation split instead (one seed: to choose which preference method
+gets seeds on the test split; the SFT stage's early stopping reads the same split, so screening ranks methods,
+it does not estimate their accuracy). A cell is one normal run under ``runs/noise/``; records go to
+``benchmarks/results/noise.jsonl`` (benchmarks/cells.py: resumable, one heavy job at a time; a timing beside
+another job is void). ``table`` compares every method with ``sft`` at the same noise level (paired bootstrap 95%
+intervals).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cells import Record, encode, engine_for, main
+
+RECORDS = Path("benchmarks/results/noise.jsonl")
+ROOT = Path("runs/noise")
+SPLITS = {"train_size": 500, "validation_size": 100, "test_size": 500}
+DATA = {"rotten-tomatoes": {"dataset": "movie-reviews"},
+        "trec-coarse": {"dataset": {"name": "trec-questions", "level": "coarse"}}}
+NOISE = (0.0, 0.2, 0.4)
+CORPORA = [f"{name}@{noise}" for name in DATA for noise in NOISE]
+SFT = {"name": "sft", "epochs": 3, "learning_rate": 1e-3, "best_metric": "f1_macro", "patience": 3, "eval_steps": 16}
+DPO = {"name": "dpo", "epochs": 1, "learning_rate": 5e-5}
+
+
+def second_stage(method: str, noise: float) -> dict[str, Any]:
+    """The stage ``sft+<method>`` adds after SFT."""
+    return {"label-pg": {"name": "label-pg"},
+            "dpo": DPO,
+            "rdpo-true": {**DPO, "loss": "robust", "flip_rate": min(noise, 0.45)},
+            "rdpo-est": {**DPO, "loss": "robust", "flip_rate": "estimate"},
+            "rpo": {**DPO, "sft_weight": 1.0},
+            "rso": {**DPO, "loss": "hinge", "pairs": "rso"}}[method]
+
+
+STAGES = ("label-pg", "dpo", "rdpo-true", "rdpo-est", "rpo", "rso")
+TESTED = ("sft", *(f"sft+{s}" for s in STAGES))
+METHODS = (*TESTED, *(f"screen:{m}" for m in TESTED))
+
+
+def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
+    name, noise = corpus.split("@")
+    screen = method.startswith("screen:")
+    base = method.removeprefix("screen:")
+    splits = {**SPLITS, "train_label_noise": float(noise), "evaluate": "validation" if screen else "test"}
+    config = {**DATA[name], "splits": splits, "seed": seed, "progress": False, "output_dir": str(ROOT / corpus),
+              "run_name": f"{method.replace(':', '-')}-s{seed}"}
+    if base == "sft":
+        return {**config, "trainers": [SFT]}
+    sft_run = ROOT / corpus / f"{'screen-' if screen else ''}sft-s{seed}"
+    return {**config, "start_from": str(sft_run), "trainers": [second_stage(base.removeprefix("sft+"), float(noise))]}
+
+
+def run_cell(corpus: str, seed: int, method: str) -> Record:
+    result = engine_for(_config(corpus, seed, method)).run()
+    record = json.loads((result.run_dir / "run.json").read_text())
+    summary = {k: v for k, v in result.stages[-1].items() if k.startswith("train_")} if result.stages else {}
+    return encode(corpus, seed, method, record["data"]["labels"], [r["gold"] for r in result.predictions],
+                  [r["predicted"] for r in result.predictions], summary, record["timings"]["total"])
+
+
+if __name__ == "__main__":
+    main(__doc__, RECORDS, CORPORA, METHODS, ("sft", "screen:sft"), run_cell)
