@@ -143,6 +143,51 @@ def predict(run_dir, input, output, text_column, id_column, batch_size, min_prob
             click.echo(json.dumps(r))
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--precision", type=click.FloatRange(0, 1), default=0.9, show_default=True,
+              help="the accuracy the answered texts must keep")
+@click.option("--split", type=click.Choice(["validation", "test"]), default="validation", show_default=True,
+              help="the held-out texts the threshold is chosen on (test: only where nothing else is left, "
+                   "and the run's test score then no longer measures the thresholded model)")
+@click.option("--trust-remote-code", is_flag=True,
+              help="run Python code that the model folder ships (never taken from run.json)")
+def threshold(run_dir, precision, split, trust_remote_code):
+    """Choose predict's --min-probability on a finished run's validation split: the lowest top-label probability
+    whose answered texts are at least --precision accurate (the most texts answered), with the table of
+    thresholds, coverage and selective accuracy behind it. Writes nothing."""
+    from gencls_core.results import format_table
+    from gencls_core.thresholds import choose_threshold, operating_points
+
+    if (run_dir / "gencls.json").is_file():
+        raise click.UsageError(f"{run_dir} is an export, which keeps no data; choose the threshold on the run "
+                               f"directory it was exported from")
+    engine = _trained_engine(run_dir, False, None, trust_remote_code)
+    data = engine.dataset()
+    if split not in data.splits or len(data.splits[split]) == 0:
+        raise click.UsageError(f"{run_dir} has no {split} split to choose a threshold on; train the run with "
+                               f"splits.validation_size (or pass --split test)")
+    quiet_libraries()
+    held = data.splits[split]
+    gold, predictions = list(held["label"]), engine.predictor()(list(held["text"]))
+    points = operating_points(gold, predictions)
+    marks = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # the lowest threshold at or above each
+    shown = list(dict.fromkeys(next(p for p in points if p.threshold >= t) for t in marks
+                               if points and points[-1].threshold >= t))
+    click.echo(format_table([(f"{p.threshold:.3f}", f"coverage {p.coverage:.3f}, selective accuracy "
+                                                     f"{p.selective_accuracy:.3f}") for p in shown],
+                            f"{split} split, {len(gold)} texts"))
+    chosen = choose_threshold(gold, predictions, precision)
+    if chosen is None:
+        best = max(points, key=lambda p: p.selective_accuracy, default=None)
+        raise click.ClickException(
+            f"no threshold keeps {precision:.3f} accuracy on the {split} split" + (
+                f" (the best, {best.selective_accuracy:.3f}, answers {best.coverage:.1%} of the texts at "
+                f"{best.threshold:.3f})" if best else " (no text has label probabilities)"))
+    click.echo(f"--min-probability {chosen.threshold:.3f}: answers {chosen.coverage:.1%} of the {split} texts at "
+               f"{chosen.selective_accuracy:.3f} accuracy")
+
+
 def _trained_engine(run_dir: Path, allow_unfinished: bool, overrides: list[str] | None, trust_remote_code: bool):
     """The engine of a run directory, or of a `gencls export` folder."""
     from gencls_core.engine import Engine
