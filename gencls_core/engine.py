@@ -1,7 +1,8 @@
 """Engine: resolve slots -> load data and model -> training stages -> decode -> evaluate -> write results.
 
 The pieces live beside it: ``inference.py`` (the one inference path), ``stages.py`` (training stages and
-resume), ``report.py`` (``run.json``'s record and ``report.md``), ``rundir.py`` (run directories).
+resume), ``run_record.py`` (``run.json``, one typed record and its one writer), ``report.py`` (the record's
+start and ``report.md``), ``rundir.py`` (run directories).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a run records: ``run.json``'s description of the run, and ``report.md``."""
+"""What a run records: the start of its ``run.json`` record (run_record.py), and ``report.md``."""
 
 from __future__ import annotations
 
