@@ -155,7 +155,7 @@ def plot(records: list[Record], methods: Sequence[str], path: Path) -> None:
             value, low, high = seed_bootstrap(stats, [len(r["gold"]) for r in mine])
             names.append(f"{method}\n({len(mine)} seed{'s' if len(mine) > 1 else ''})")
             values.append(value)
-            errors.append((value - low, high - value))
+            errors.append((max(value - low, 0.0), max(high - value, 0.0)))  # near 1 the estimate can pass an end
         ax.bar(range(len(names)), values, yerr=np.array(errors).T, capsize=4, color="#4c72b0")
         ax.set_xticks(range(len(names)), names, fontsize=7)
         ax.set_ylim(0, 1)
