@@ -50,7 +50,9 @@ class Response(BaseModel):
 
 @dataclass
 class Batcher:
-    """Gathers concurrent requests into decoder calls of at most ``max_batch`` texts, one call at a time."""
+    """Gathers concurrent requests into decoder calls of at most ``max_batch`` texts, one call at a time. Requests
+    that arrived while a call ran form the next call at once; only a request reaching an idle decoder waits (up
+    to ``max_wait_ms``) for company."""
 
     predictor: Predictor
     max_batch: int = 32
@@ -74,9 +76,12 @@ class Batcher:
 
     async def _work(self, queue: asyncio.Queue) -> None:
         while True:
+            backlog = not queue.empty()  # requests came while the last call ran: they have waited already
             batch = [await queue.get()]
             if self.merge:
-                await self._gather(queue, batch)
+                size = self._drain(queue, batch)
+                if not backlog and size < self.max_batch:
+                    await self._gather(queue, batch, size)
             try:
                 await self._decode(batch)
             except Exception as err:
@@ -98,10 +103,18 @@ class Batcher:
             _settle(done, result=predictions[start:start + len(item)])
             start += len(item)
 
-    async def _gather(self, queue: asyncio.Queue, batch: list) -> None:
-        """Add waiting requests until ``max_batch`` texts or ``max_wait_ms`` after the first."""
+    def _drain(self, queue: asyncio.Queue, batch: list) -> int:
+        """Add the requests already waiting, up to ``max_batch`` texts (a request is never split); the size."""
+        size = sum(len(texts) for texts, _ in batch)
+        while size < self.max_batch and not queue.empty():
+            item = queue.get_nowait()
+            batch.append(item)
+            size += len(item[0])
+        return size
+
+    async def _gather(self, queue: asyncio.Queue, batch: list, size: int) -> None:
+        """Add requests as they arrive until ``max_batch`` texts or ``max_wait_ms`` after the first."""
         deadline = asyncio.get_running_loop().time() + self.max_wait_ms / 1000
-        size = len(batch[0][0])
         while size < self.max_batch:
             timeout = deadline - asyncio.get_running_loop().time()
             if timeout <= 0:

@@ -126,3 +126,31 @@ def test_a_request_whose_client_left_does_not_stop_the_batcher():
 
     answer, later = asyncio.run(clients())
     assert [p.label for p in answer] == ["stayed"] and [p.label for p in later] == ["later"]
+
+
+def test_requests_that_arrive_during_a_call_form_the_next_call_without_waiting():
+    import time
+
+    seen = []
+
+    def slow(texts):  # a decoder call that takes 0.3 s
+        seen.append((time.monotonic(), list(texts)))
+        time.sleep(0.3)
+        return _labels(texts)
+
+    async def clients():
+        batcher = Batcher(slow, max_batch=64, max_wait_ms=2000)  # an idle decoder would wait up to 2 s
+        first = asyncio.ensure_future(batcher.submit(["a"]))
+        while not seen:  # the first call has started (after its own wait for company)
+            await asyncio.sleep(0.01)
+        rest = [asyncio.ensure_future(batcher.submit([t])) for t in ("b", "c", "d")]
+        answers = await asyncio.gather(first, *rest)
+        await batcher.close()
+        return answers
+
+    start = time.monotonic()
+    answers = asyncio.run(clients())
+    assert [[p.label for p in a] for a in answers] == [["a"], ["b"], ["c"], ["d"]]
+    assert [texts for _, texts in seen] == [["a"], ["b", "c", "d"]]  # the backlog is one call
+    assert seen[1][0] - seen[0][0] < 0.3 + 1.0  # it started when the first call ended, not max_wait_ms later
+    assert time.monotonic() - start < 2.0 + 0.3 + 0.3 + 1.0
