@@ -1,23 +1,23 @@
-"""SFT throughput on SmolLM2: plain TRL, gencls with its speed options off, with the answer-only LM head,
-with length-grouped batches too, and the floor (forward + backward of the LoRA backbone alone); and the
-label-space RL trainer against its own floor.
+"""SFT throughput on SmolLM2: plain TRL, gencls with its speed options off, with the answer-only LM head, with
+length-grouped batches too, and the floor (forward + backward of the LoRA backbone alone); and the label-space RL
+trainer against its own floor.
 
     python benchmarks/train_speed.py [--steps 20] [--datasets rotten-tomatoes bbc-news] [--out FILE]
 
 Every variant trains the same LoRA SFT stage (r16 q/k/v/o, batch 8, lr 2e-4, zero-shot prompt, no checkpoints) on
-the same rows (BBC articles cut to their first 100 words), in one process: the plain TRL script on the rows
-gencls's training-prompt code builds, the gencls variants as real ``gencls`` runs (``sft`` options
-``answer_only_head`` and ``group_by_length``). Per step: the median wall time of steps 3..N (a callback), real
-tokens/s from the attention masks, and the padded/real token ratio of the batches the sampler draws. The
-first-20-step losses of plain TRL, gencls off and the answer-only head must agree (same batches); grouping changes
-the batches, so its losses differ. Results are appended to ``--out`` (JSON lines) as each variant finishes and
-skipped when run again, so a measurement can be resumed. Run it on a quiet machine: another torch process on 2
-cores makes the timings worthless.
+the same rows (BBC articles cut to their first 100 words), in one process: the plain TRL script on the rows gencls's
+training-prompt code builds, the gencls variants as real ``gencls`` runs (``sft`` options ``answer_only_head``,
+``group_by_length`` and ``shared_prefix``: the prompt tokens a batch shares encoded once). Per step: the median wall
+time of steps 3..N (a callback), real tokens/s from the attention masks, and the padded/real token ratio of the
+batches the sampler draws. The first-20-step losses of plain TRL, gencls off and the answer-only head must agree
+(same batches); grouping changes the batches, so its losses differ; the shared prefix has grouping's batches, its
+losses differ from them only by LoRA dropout drawing one mask for the prefix. Results are appended to ``--out``
+(JSON lines) as each variant finishes and skipped when run again, so a measurement can be resumed. Run it on a quiet
+machine: another torch process on 2 cores makes the timings worthless.
 
-``label-pg`` (lr 5e-5, beta 0: no reference pass) is timed the same way, against its floor: forward + backward
-of the LoRA backbone alone on the same packed batches (each prompt followed by every label answer, the
-block-diagonal mask), i.e. label-pg without the answer-position LM head, the loss and the optimiser step.
-"""
+``label-pg`` (lr 5e-5, beta 0: no reference pass) is timed the same way, against its floor: forward + backward of
+the LoRA backbone alone on the same packed batches (each prompt followed by every label answer, the block-diagonal
+mask), i.e. label-pg without the answer-position LM head, the loss and the optimiser step."""
 
 from __future__ import annotations
 
@@ -30,9 +30,11 @@ from typing import Any
 
 LORA = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 FLOOR = "floor: LoRA backbone fwd+bwd, grouped batches"
-# variant -> (answer_only_head, group_by_length) of gencls's sft; None: a plain TRL script
-VARIANTS = {"plain TRL": None, "gencls, options off": (False, False), "gencls, answer-only head": (True, False),
-            "gencls, answer-only head + grouping": (True, True), FLOOR: (True, True)}
+# variant -> (answer_only_head, group_by_length, shared_prefix) of gencls's sft; None: a plain TRL script
+VARIANTS = {"plain TRL": None, "gencls, options off": (False, False, False),
+            "gencls, answer-only head": (True, False, False),
+            "gencls, answer-only head + grouping": (True, True, False),
+            "gencls, answer-only head + grouping + shared prefix": (True, True, True), FLOOR: (True, True, False)}
 LABEL_PG, LABEL_PG_FLOOR = "label-pg", "floor: label-pg packed batches, LoRA backbone fwd+bwd"
 TASKS = {"rotten-tomatoes": "Classify the sentiment of the movie review.",
          "bbc-news": "Classify the topic of the news article."}
@@ -61,10 +63,11 @@ def _csv(dataset: str, steps: int) -> Path:
     return path
 
 
-def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False, trainer: str = "sft") -> dict:
+def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False, shared: bool = False,
+            trainer: str = "sft") -> dict:
     stage = {"name": "sft", "max_steps": steps, "batch_size": 8, "learning_rate": 2e-4, "lora": LORA,
              "logging_steps": 1, "save_steps": 100000, "report_to": ["none"], "answer_only_head": head,
-             "group_by_length": grouped}
+             "group_by_length": grouped, "shared_prefix": shared}
     if trainer == "label-pg":
         stage = {"name": "label-pg", "max_steps": steps, "batch_size": 8, "learning_rate": 5e-5, "beta": 0.0,
                  "lora": LORA, "logging_steps": 1, "save_steps": 100000, "report_to": ["none"]}

@@ -94,11 +94,17 @@ def left_padded(prompt_ids: list[list[int]], pad_id: int, prefix: SharedPrefix |
         ids[row, skip + width - len(p):], mask[row, skip + width - len(p):] = torch.tensor(p), 1
     enc: dict[str, Any] = {"input_ids": ids.to(model.device), "attention_mask": mask.to(model.device)}
     if prefix:
-        from transformers import DynamicCache
-
-        enc["past_key_values"] = DynamicCache([(k.expand(len(own), -1, -1, -1), v.expand(len(own), -1, -1, -1))
-                                               for k, v in prefix.layers], config=model.config)
+        enc["past_key_values"] = expanded_cache(prefix.layers, len(own), model.config)
     return enc
+
+
+def expanded_cache(layers: list[tuple[Any, Any]], batch: int, config: Any) -> Any:
+    """A cache holding one prefix's keys and values (``[1, heads, length, head_dim]`` per layer) for every row of
+    a batch: views, not copies; gradients flowing into the views add up in the prefix's own tensors."""
+    from transformers import DynamicCache
+
+    return DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in layers],
+                        config=config)
 
 
 def cached_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: list[list[int]],

@@ -80,3 +80,81 @@ def test_sft_losses_are_the_same_with_and_without_the_answer_only_head(tiny_run_
         history = json.loads((run_dir / "stages/1-sft/log_history.json").read_text())
         losses[on] = [h["loss"] for h in history if "loss" in h]
     assert len(losses[True]) == 6 and losses[True] == pytest.approx(losses[False], abs=1e-3)
+
+
+def _shared_batch(answer_tokens, share):
+    """Three right-padded rows starting with the same ``share`` tokens, labels on their last answer tokens."""
+    gen = torch.Generator().manual_seed(1)
+    head = torch.randint(3, 300, (share,), generator=gen)
+    lengths = [share + 9, share + 4, share + 6]
+    width = max(lengths)
+    ids, attention = torch.zeros(3, width, dtype=torch.long), torch.zeros(3, width, dtype=torch.long)
+    labels = torch.full((3, width), -100)
+    for row, n in enumerate(lengths):
+        tokens = torch.cat([head, torch.randint(3, 300, (n - share,), generator=gen)])
+        ids[row, :n], attention[row, :n] = tokens, 1
+        labels[row, n - answer_tokens:n] = tokens[-answer_tokens:]
+    return {"input_ids": ids, "attention_mask": attention, "labels": labels}
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("answer_tokens", [1, 3])
+@pytest.mark.parametrize("positions", [False, True])
+def test_a_shared_prefix_encoded_once_gives_the_same_loss_and_gradients(tiny_model_dir, attention, answer_tokens,
+                                                                        positions):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    from gencls_plugins.trainers.sft.answer_head import trainable_prefix_length
+
+    batch = _shared_batch(answer_tokens, share=10)
+    if positions:  # as TRL's collator may pass them
+        batch["position_ids"] = (batch["attention_mask"].cumsum(1) - 1).clamp(min=0)
+    assert trainable_prefix_length(batch["input_ids"], batch["attention_mask"], batch["labels"]) == 10
+    results = {}
+    for share in (False, True):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention)
+        add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
+        torch.manual_seed(0)  # the same random adapter both times
+        model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                 init_lora_weights=False))
+        answer_only_head(model.get_base_model(), share_prefix=share)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        out = model(**batch, fused_lm_head=True)
+        out.loss.backward()
+        results[share] = (out, [p.grad.clone() for p in trainable])
+    (plain, plain_grads), (shared, shared_grads) = results[False], results[True]
+    assert torch.allclose(shared.loss, plain.loss, atol=1e-5)
+    for field in ("log_probs", "entropy", "is_top1", "label_mask"):  # the same shapes and values as TRL's
+        assert torch.allclose(getattr(shared, field).float(), getattr(plain, field).float(), atol=1e-5), field
+    assert all(torch.allclose(g, r, atol=1e-5) for g, r in zip(shared_grads, plain_grads))
+
+
+def test_the_trainable_prefix_stops_before_the_first_trained_label_and_at_padding():
+    from gencls_plugins.trainers.sft.answer_head import trainable_prefix_length
+
+    ids = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 1, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
+    labels = torch.full((2, 5), -100)
+    labels[0, 4], labels[1, 3] = 9, 1
+    assert trainable_prefix_length(ids, mask, labels) == 2  # row 1's label at 3 is predicted from position 2
+    assert trainable_prefix_length(ids, mask.flip(1), labels) == 0  # left padding: nothing shared unpadded
+    assert trainable_prefix_length(torch.tensor([[1, 2], [3, 4]]), torch.ones(2, 2), labels[:, :2]) == 0
+
+
+def test_sft_with_a_shared_prefix_trains_on_the_same_losses(tiny_run_config, tmp_path, monkeypatch):
+    from gencls_plugins.trainers.sft import answer_head
+
+    found, length = [], answer_head.trainable_prefix_length
+    monkeypatch.setattr(answer_head, "trainable_prefix_length", lambda *a: found.append(length(*a)) or found[-1])
+    losses = {}
+    for share in (False, True):
+        tiny_run_config["output_dir"] = str(tmp_path / str(share))
+        tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 6, "logging_steps": 1, "learning_rate": 1e-2,
+                                        "shared_prefix": share, "lora": {"dropout": 0.0}}]
+        run_dir = Engine(tiny_run_config).run().run_dir
+        history = json.loads((run_dir / "stages/1-sft/log_history.json").read_text())
+        losses[share] = [h["loss"] for h in history if "loss" in h]
+    assert len(found) == 6 and min(found) > 5  # every step ran its batch's shared prompt tokens once
+    assert losses[True] == pytest.approx(losses[False], abs=1e-4)

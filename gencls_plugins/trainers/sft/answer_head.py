@@ -17,6 +17,8 @@ from typing import Any
 
 from gencls_core.errors import GenclsWarning
 
+# the inputs the shared-prefix path handles (PEFT adds the others as None; any set to a value falls back)
+_PLAIN = ("input_ids", "attention_mask", "position_ids", "use_cache", "return_dict")
 # config attributes that change the logits beyond ``lm_head(hidden)``: models with any of them keep TRL's head
 _SCALED = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
 
@@ -28,11 +30,27 @@ def supports_answer_only_head(model: Any) -> bool:
         model.get_output_embeddings() is not None
 
 
-def answer_only_head(model: Any) -> None:
+def trainable_prefix_length(input_ids: Any, attention_mask: Any, labels: Any) -> int:
+    """Leading tokens every row of a batch shares, unpadded, before the position that predicts the first trained
+    label (so every trained position is computed on top of the prefix): 0 when the rows share nothing."""
+    import torch
+
+    same = (input_ids == input_ids[:1]).all(0) & (attention_mask == 1).all(0)
+    shared = int(torch.cumprod(same.int(), 0).sum())
+    trained = (labels != -100).any(0).nonzero()
+    return max(min(shared, int(trained[0]) - 1), 0) if len(trained) else 0
+
+
+def answer_only_head(model: Any, share_prefix: bool = False) -> None:
     """Make ``model(..., labels=labels, fused_lm_head=True)`` (already patched by TRL) project only the
     positions whose next-token label is not -100, each example's log-probabilities scaled by its
-    ``example_weight`` when given (class weights). Other calls go to the forward it had."""
+    ``example_weight`` when given (class weights). With ``share_prefix``, the tokens every example of a batch
+    starts with are encoded once, with gradients, their keys and values expanded over the batch, and only each
+    example's own tokens run on top (the same loss and gradients; LoRA dropout then draws one mask for the
+    prefix). Other calls go to the forward it had."""
     from trl.trainer.utils import FusedCausalLMOutput
+
+    from gencls_core.scoring import expanded_cache
 
     fused_forward = model.forward
 
@@ -44,11 +62,25 @@ def answer_only_head(model: Any) -> None:
                 raise ValueError("class_weights need the answer-only head's path (fused_lm_head, no shift_labels)")
             return fused_forward(*args, fused_lm_head=fused_lm_head, labels=labels, shift_labels=shift_labels,
                                  num_items_in_batch=num_items_in_batch, **kwargs)
-        kwargs["use_cache"] = False
-        hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]
+        ids, mask, positions = kwargs.get("input_ids"), kwargs.get("attention_mask"), kwargs.get("position_ids")
+        skip = 0
+        other = [k for k, v in kwargs.items() if k not in _PLAIN and v is not None and v is not False]  # inputs_embeds
+        if share_prefix and not args and ids is not None and mask is not None and not other:
+            skip = trainable_prefix_length(ids, mask, labels)
+        if skip:
+            prefix = self.base_model(input_ids=ids[:1, :skip], use_cache=True,
+                                     position_ids=None if positions is None else positions[:1, :skip])
+            cache = expanded_cache([(layer.keys, layer.values) for layer in prefix.past_key_values.layers],
+                                   len(ids), self.config)
+            hidden = self.base_model(input_ids=ids[:, skip:], attention_mask=mask, past_key_values=cache,
+                                     position_ids=None if positions is None else positions[:, skip:],
+                                     use_cache=True).last_hidden_state[:, :-1]
+        else:
+            kwargs["use_cache"] = False
+            hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]
         targets = labels[:, 1:].to(hidden.device)
-        mask = targets != -100
-        logits = self.get_output_embeddings()(hidden[mask]).float()
+        mask = targets != -100  # nothing is trained in the shared prefix, so its hidden states are not needed
+        logits = self.get_output_embeddings()(hidden[mask[:, skip:]]).float()
         log_probs = logits.log_softmax(-1)
         picked = log_probs.gather(1, targets[mask][:, None]).squeeze(1)
         with_grad = picked.new_zeros(mask.shape).masked_scatter(mask, picked)  # connected even when all masked
@@ -67,13 +99,14 @@ def answer_only_head(model: Any) -> None:
 
 
 
-def use_answer_only_head(trainer_model: Any) -> bool:
-    """Install the answer-only head on an SFTTrainer's model (a PEFT model or a plain one); warn and keep TRL's
-    head for a model whose logits are scaled or capped. Returns whether it was installed."""
+def use_answer_only_head(trainer_model: Any, share_prefix: bool = False) -> bool:
+    """Install the answer-only head (``share_prefix``: see ``answer_only_head``) on an SFTTrainer's model (a PEFT
+    model or a plain one); warn and keep TRL's head for a model whose logits are scaled or capped. Returns
+    whether it was installed."""
     causal = trainer_model.get_base_model() if hasattr(trainer_model, "get_base_model") else trainer_model
     if not supports_answer_only_head(causal):
         warnings.warn(f"{type(causal).__name__} scales or caps its logits; sft uses TRL's LM head, which scores every "
                       f"position on this device (answer_only_head has no effect)", GenclsWarning, stacklevel=2)
         return False
-    answer_only_head(causal)
+    answer_only_head(causal, share_prefix)
     return True

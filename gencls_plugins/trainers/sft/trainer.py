@@ -65,7 +65,9 @@ class SFT(Trainer):
             model=model, args=args, train_dataset=train, eval_dataset=validation, processing_class=ctx.lm.tokenizer,
             peft_config=peft_config, callbacks=stage_callbacks(ctx, cfg))
         choose_on_validation(trainer, ctx, cfg)
-        installed = cfg.answer_only_head and use_answer_only_head(trainer.model)
+        if cfg.shared_prefix and not cfg.answer_only_head:
+            raise ConfigError("trainer 'sft': shared_prefix runs in the answer-only head; set answer_only_head: true")
+        installed = cfg.answer_only_head and use_answer_only_head(trainer.model, cfg.shared_prefix)
         if weights is not None and not installed:
             raise ConfigError("trainer 'sft': class_weights weigh the loss in the answer-only head; set "
                               "answer_only_head: true (a model that scales or caps its logits cannot use it)")
