@@ -37,7 +37,8 @@ VARIANTS = {"plain TRL": None, "gencls, options off": (False, False, False),
             "gencls, answer-only head + grouping + shared prefix": (True, True, True), FLOOR: (True, True, False)}
 LABEL_PG, LABEL_PG_FLOOR = "label-pg", "floor: label-pg packed batches, LoRA backbone fwd+bwd"
 TASKS = {"rotten-tomatoes": "Classify the sentiment of the movie review.",
-         "bbc-news": "Classify the topic of the news article."}
+         "bbc-news": "Classify the topic of the news article.",
+         "trec-fine": "Classify the question by the type of its answer."}  # 50 classes: a long shared label list
 OUT = Path("runs/benchmarks/train_speed")
 
 
@@ -50,7 +51,7 @@ def _csv(dataset: str, steps: int) -> Path:
     path = OUT / f"{dataset}-{steps}.csv"
     if path.is_file():
         return path
-    name = {"rotten-tomatoes": "movie-reviews", "bbc-news": "bbc-news"}[dataset]
+    name = {"rotten-tomatoes": "movie-reviews", "bbc-news": "bbc-news", "trec-fine": "trec-questions"}[dataset]
     ctx = Engine({"dataset": name, "splits": {"test_size": 8, "train_size": 8 * steps}}).loaded_context(
         "cpu", progress=False)
     path.parent.mkdir(parents=True, exist_ok=True)
