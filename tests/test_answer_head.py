@@ -158,3 +158,11 @@ def test_sft_with_a_shared_prefix_trains_on_the_same_losses(tiny_run_config, tmp
         losses[share] = [h["loss"] for h in history if "loss" in h]
     assert len(found) == 6 and min(found) > 5  # every step ran its batch's shared prompt tokens once
     assert losses[True] == pytest.approx(losses[False], abs=1e-4)
+
+
+def test_the_shared_prefix_needs_the_answer_only_head(tiny_run_config):
+    from gencls_core.errors import ConfigError
+
+    tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 1, "shared_prefix": True, "answer_only_head": False}]
+    with pytest.raises(ConfigError, match="shared_prefix runs in the answer-only head"):
+        Engine(tiny_run_config).run()
