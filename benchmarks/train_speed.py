@@ -36,6 +36,7 @@ VARIANTS = {"plain TRL": None, "gencls, options off": (False, False, False),
             "gencls, answer-only head + grouping": (True, True, False),
             "gencls, answer-only head + grouping + shared prefix": (True, True, True), FLOOR: (True, True, False)}
 LABEL_PG, LABEL_PG_FLOOR = "label-pg", "floor: label-pg packed batches, LoRA backbone fwd+bwd"
+LABEL_PG_SHARED = "label-pg + shared prefix"
 TASKS = {"rotten-tomatoes": "Classify the sentiment of the movie review.",
          "bbc-news": "Classify the topic of the news article.",
          "trec-fine": "Classify the question by the type of its answer."}  # 50 classes: a long shared label list
@@ -71,7 +72,8 @@ def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False,
              "group_by_length": grouped, "shared_prefix": shared}
     if trainer == "label-pg":
         stage = {"name": "label-pg", "max_steps": steps, "batch_size": 8, "learning_rate": 5e-5, "beta": 0.0,
-                 "lora": LORA, "logging_steps": 1, "save_steps": 100000, "report_to": ["none"]}
+                 "lora": LORA, "logging_steps": 1, "save_steps": 100000, "report_to": ["none"],
+                 "shared_prefix": shared}
     return {"dataset": {"name": "local", "path": str(_csv(dataset, steps)), "task": TASKS[dataset]},
             "splits": {"test_size": 8}, "progress": False, "output_dir": str(OUT / "runs"), "trainers": [stage]}
 
@@ -194,7 +196,7 @@ def _label_pg_floor(model: Any, answers: list[list[int]], batches: list) -> floa
     return statistics.median(times[2:])
 
 
-def _label_pg_run(dataset: str, steps: int) -> tuple[float, list[float]]:
+def _label_pg_run(dataset: str, steps: int, shared: bool = False) -> tuple[float, list[float]]:
     """Median step seconds of a real gencls label-pg stage (steps 3..N), and its losses."""
     from gencls_core import Engine, hookimpl
     from gencls_core.plugins import load_plugins
@@ -208,7 +210,7 @@ def _label_pg_run(dataset: str, steps: int) -> tuple[float, list[float]]:
             return [timer]
 
     plugins = load_plugins(modules=[(PluginInfo("timer", "benchmarks", "benchmarks", "0"), Timing())])
-    run_dir = Engine(_config(dataset, steps, trainer="label-pg"), plugins=plugins).run().run_dir
+    run_dir = Engine(_config(dataset, steps, shared=shared, trainer="label-pg"), plugins=plugins).run().run_dir
     history = json.loads((run_dir / "stages/1-label-pg/log_history.json").read_text())
     return statistics.median(timer.times[2:]), [h["loss"] for h in history if "loss" in h]
 
@@ -220,13 +222,13 @@ def measure(dataset: str, steps: int, variant: str) -> dict:
     from gencls_core.plugins import load_plugins
     from gencls_core.registry import PluginInfo
 
-    if variant in (LABEL_PG, LABEL_PG_FLOOR):
+    if variant in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR):
         model, answers, batches = _label_pg_batches(dataset, steps)
         ratio, real = _packed_tokens(batches, answers)
         losses: list[float] = []
-        if variant == LABEL_PG:
+        if variant != LABEL_PG_FLOOR:
             del model
-            seconds, losses = _label_pg_run(dataset, steps)
+            seconds, losses = _label_pg_run(dataset, steps, shared=variant == LABEL_PG_SHARED)
         else:
             seconds = _label_pg_floor(model, answers, batches)
         return {"dataset": dataset, "variant": variant, "steps": steps, "seconds_per_step": seconds,
@@ -268,7 +270,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--datasets", nargs="*", default=["rotten-tomatoes", "bbc-news"])
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS),
-                    choices=[*VARIANTS, LABEL_PG, LABEL_PG_FLOOR])
+                    choices=[*VARIANTS, LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR])
     ap.add_argument("--out", type=Path, default=OUT / "results.jsonl")
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -293,8 +295,8 @@ def report(results: list[dict], steps: int) -> None:
         if r["steps"] != steps:
             continue
         same = {x["variant"]: x for x in results if x["dataset"] == r["dataset"] and x["steps"] == steps}
-        trl = same.get("plain TRL") if r["variant"] not in (LABEL_PG, LABEL_PG_FLOOR) else None
-        floor = (same.get(LABEL_PG_FLOOR) if r["variant"] in (LABEL_PG, LABEL_PG_FLOOR)
+        trl = same.get("plain TRL") if r["variant"] not in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR) else None
+        floor = (same.get(LABEL_PG_FLOOR) if r["variant"] in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR)
                  else next((x for v, x in same.items() if v == FLOOR), None))
         vs_trl = f"{trl['seconds_per_step'] / r['seconds_per_step']:.2f}x" if trl else ""
         vs_floor = f"{r['seconds_per_step'] / floor['seconds_per_step']:.2f}x" if floor else ""

@@ -77,12 +77,16 @@ def _naive(model, prompts, answers):
 
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 @pytest.mark.parametrize("answers", [[[17], [42]], [[17, 5, 9], [42], [3, 8]]])
-def test_packed_answer_logprobs_and_gradients_equal_one_pass_per_answer(tiny_lm, attn, answers):
+@pytest.mark.parametrize("share", [False, True])
+def test_packed_answer_logprobs_and_gradients_equal_one_pass_per_answer(tiny_lm, attn, answers, share):
     load, _ = tiny_lm
     model = load(attn)
     prompts = [[5, 17, 42, 9, 3, 11], [7, 8], [30, 31, 32, 33]]  # different lengths: left padding
+    if share:  # a prefix every prompt starts with, encoded once with gradients
+        prompts = [[4, 6, 2, *p] for p in prompts]
     rewards = torch.tensor([[1.0, -1.0, -1.0][:len(answers)]] * 3)
-    batch = collate(prompts, answers, pad_id=0)
+    batch = collate(prompts, answers, pad_id=0, share=share)
+    assert int(batch["prefix_length"]) == (3 if share else 0)
     packed = answer_logprobs(model, batch, answers)
     naive = _naive(model, prompts, answers)
     assert torch.allclose(packed, naive, atol=1e-5)
@@ -149,3 +153,22 @@ def test_label_pg_needs_a_direct_answer_prompt_and_a_reward(tiny_run_config):
     tiny_run_config.update(prompt="zero-shot", rewards=[])
     with pytest.raises(ConfigError, match="needs at least one reward"):
         Engine(tiny_run_config).run()
+
+
+def test_label_pg_with_a_shared_prefix_trains_on_the_same_losses(tiny_run_config, tmp_path, monkeypatch):
+    import json
+
+    from gencls_plugins.trainers.label_pg import packed
+
+    found, length = [], packed.shared_prefix_length
+    monkeypatch.setattr(packed, "shared_prefix_length", lambda prompts: found.append(length(prompts)) or found[-1])
+    losses = {}
+    for share in (False, True):
+        tiny_run_config["output_dir"] = str(tmp_path / str(share))
+        tiny_run_config["trainers"] = [{"name": "label-pg", "max_steps": 4, "logging_steps": 1, "beta": 0.1,
+                                        "learning_rate": 1e-2, "shared_prefix": share}]
+        run_dir = Engine(tiny_run_config).run().run_dir
+        history = json.loads((run_dir / "stages/1-label-pg/log_history.json").read_text())
+        losses[share] = [h["loss"] for h in history if "loss" in h]
+    assert len(losses[True]) == 4 and losses[True] == pytest.approx(losses[False], abs=1e-4)
+    assert found and min(found) > 5  # the reference pass and every step shared the prompts' common tokens

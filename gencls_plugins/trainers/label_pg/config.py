@@ -24,3 +24,7 @@ class LabelPGConfig(StageOptions):
     beta: float = Field(0.0, ge=0, description="coefficient of the exact KL to the stage's starting policy over the "
                                                "same answers (0: no reference pass)")
     entropy_coef: float = Field(0.0, ge=0, description="coefficient of an entropy bonus")
+    shared_prefix: bool = Field(False, description="encode the prompt tokens every example of a batch starts with "
+                                                   "(chat template, instructions, label list) once per batch, with "
+                                                   "gradients: the same log-probabilities and gradients, one process "
+                                                   "only")

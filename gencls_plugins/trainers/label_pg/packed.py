@@ -4,7 +4,9 @@ Each row is ``[left padding][prompt][answer 1][answer 2]...[answer K]``: a block
 every answer see the whole prompt and its own earlier tokens only, and each answer's positions restart right
 after the prompt, so answer k is scored exactly as if it followed the prompt alone. Because the answers end
 every row, the positions to project through the LM head are the same columns in every row; only those are
-projected (``logits_to_keep``).
+projected (``logits_to_keep``). With a shared prefix (the prompt tokens every row starts with), rows are
+``[prefix][left padding][own prompt][answers]``: the prefix is encoded once, with gradients, and its keys and
+values expanded over the batch (``scoring.expanded_cache``), as the decoder does.
 """
 
 from __future__ import annotations
@@ -13,24 +15,30 @@ from typing import Any
 
 import torch
 
-from gencls_core.scoring import packed_attention_mask
+from gencls_core.scoring import expanded_cache, packed_attention_mask, shared_prefix_length
 
 
-def collate(prompts: list[list[int]], answers: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Input ids, position ids and the 2-D key mask of a batch (the 4-D mask is built on the model's device)."""
+def collate(prompts: list[list[int]], answers: list[list[int]], pad_id: int,
+            share: bool = False) -> dict[str, torch.Tensor]:
+    """Input ids, position ids, the 2-D key mask of the prompts' own tokens (the 4-D mask is built on the model's
+    device) and ``prefix_length``, the tokens every prompt starts with when ``share`` (else 0)."""
+    shared = shared_prefix_length(prompts) if share else 0
+    own = [p[shared:] for p in prompts]
     tail = [t for a in answers for t in a]
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width + len(tail)), pad_id, dtype=torch.long)
+    width = max(len(p) for p in own)
+    ids = torch.full((len(prompts), shared + width + len(tail)), pad_id, dtype=torch.long)
     real = torch.zeros(len(prompts), width, dtype=torch.bool)
     offsets = torch.tensor([t for a in answers for t in range(len(a))])
     positions = torch.zeros_like(ids)
-    for row, p in enumerate(prompts):
-        ids[row, width - len(p):width] = torch.tensor(p)
-        ids[row, width:] = torch.tensor(tail)
+    ids[:, :shared], positions[:, :shared] = torch.tensor(prompts[0][:shared]), torch.arange(shared)
+    end = shared + width
+    for row, p in enumerate(own):
+        ids[row, end - len(p):end] = torch.tensor(p)
+        ids[row, end:] = torch.tensor(tail)
         real[row, width - len(p):] = True
-        positions[row, width - len(p):width] = torch.arange(len(p))
-        positions[row, width:] = len(p) + offsets
-    return {"input_ids": ids, "position_ids": positions, "prompt_mask": real}
+        positions[row, end - len(p):end] = shared + torch.arange(len(p))
+        positions[row, end:] = shared + len(p) + offsets
+    return {"input_ids": ids, "position_ids": positions, "prompt_mask": real, "prefix_length": torch.tensor(shared)}
 
 
 def answer_logprobs(model: Any, batch: dict[str, torch.Tensor], answers: list[list[int]]) -> torch.Tensor:
@@ -47,9 +55,16 @@ def answer_logprobs(model: Any, batch: dict[str, torch.Tensor], answers: list[li
     if implementation not in ("sdpa", "eager"):
         raise NotImplementedError(f"label-pg's packed scoring supports sdpa and eager attention, "
                                   f"not {implementation!r}")
-    mask = packed_attention_mask(batch["prompt_mask"], answers, inner.dtype, implementation)
-    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask,
-                   logits_to_keep=torch.tensor(unique, device=batch["input_ids"].device), use_cache=False).logits
+    ids, positions, cache = batch["input_ids"], batch["position_ids"], None
+    shared = int(batch.get("prefix_length", 0))
+    if shared:  # the prefix once, its keys and values (with their gradients) shared by every row
+        prefix = model(input_ids=ids[:1, :shared], position_ids=positions[:1, :shared], use_cache=True,
+                       logits_to_keep=1).past_key_values
+        cache = expanded_cache([(layer.keys, layer.values) for layer in prefix.layers], len(ids), inner.config)
+        ids, positions = ids[:, shared:], positions[:, shared:]
+    mask = packed_attention_mask(batch["prompt_mask"], answers, inner.dtype, implementation, cached=shared)
+    logits = model(input_ids=ids, position_ids=positions, attention_mask=mask, past_key_values=cache,
+                   logits_to_keep=torch.tensor(unique, device=ids.device), use_cache=cache is not None).logits
     logp = logits.float().log_softmax(-1)
     targets = torch.tensor([t for a in answers for t in a], device=logp.device)
     picked = logp[:, [where[c] for c in cols], :].gather(-1, targets[None, :, None].expand(len(logp), -1, 1))

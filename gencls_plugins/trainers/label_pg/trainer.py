@@ -3,11 +3,12 @@ answers, on transformers' ``Trainer`` (checkpoints, resume, callbacks, ``report_
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.answers import answer_token_ids
 from gencls_core.chat import render_prompt
-from gencls_core.errors import ConfigError
+from gencls_core.errors import ConfigError, GenclsWarning
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.label_pg.config import LabelPGConfig
 from gencls_plugins.trainers.options import training_args
@@ -54,11 +55,17 @@ class LabelPG(RewardStage):
         model, peft_config = policy_model(ctx, cfg)
         if peft_config is not None:
             model = get_peft_model(model, peft_config)
+        share = cfg.shared_prefix and ctx.processes == 1
+        if cfg.shared_prefix and not share:
+            warnings.warn(f"trainer 'label-pg': shared_prefix runs in one process (the prefix pass is a second call "
+                          f"of the model, which DDP does not take); this run has {ctx.processes}, so every prompt "
+                          f"is encoded whole", GenclsWarning, stacklevel=2)
         if cfg.beta:
-            rows = rows.add_column("ref_logp", _reference(model, rows, answers, tok.pad_token_id, cfg.batch_size))
+            rows = rows.add_column("ref_logp", _reference(model, rows, answers, tok.pad_token_id, cfg.batch_size,
+                                                          share))
         args = training_args(TrainingArguments, cfg, ctx, remove_unused_columns=False)
         trainer = LabelPGTrainer(model=model, args=args, train_dataset=rows, eval_dataset=validation_split(ctx, cfg),
-                                 data_collator=Collator(answers, tok), callbacks=stage_callbacks(ctx, cfg),
+                                 data_collator=Collator(answers, tok, share), callbacks=stage_callbacks(ctx, cfg),
                                  answers=answers, options=cfg)
         summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
         summary["train_examples"] = len(rows)
@@ -93,7 +100,8 @@ def _weighted(ctx: RunContext, messages: list[dict[str, str]], texts: list[str],
     return totals
 
 
-def _reference(model: Any, rows: Any, answers: list[list[int]], pad_id: int, batch_size: int) -> list[list[float]]:
+def _reference(model: Any, rows: Any, answers: list[list[int]], pad_id: int, batch_size: int,
+               share: bool = False) -> list[list[float]]:
     """log pi_start(answer_k | x) for every training example, before any update."""
     import torch
 
@@ -104,7 +112,7 @@ def _reference(model: Any, rows: Any, answers: list[list[int]], pad_id: int, bat
     model.eval()
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
-            batch = collate(rows[start:start + batch_size]["prompt_ids"], answers, pad_id)
+            batch = collate(rows[start:start + batch_size]["prompt_ids"], answers, pad_id, share)
             batch = {k: v.to(model.device) for k, v in batch.items()}
             out += answer_logprobs(model, batch, answers).tolist()
     model.train(was_training)
@@ -114,15 +122,15 @@ def _reference(model: Any, rows: Any, answers: list[list[int]], pad_id: int, bat
 class Collator:
     """Packs a batch of prompts with every label answer (see ``packed.collate``)."""
 
-    def __init__(self, answers: list[list[int]], tokenizer: Any) -> None:
-        self.answers, self.pad_id = answers, tokenizer.pad_token_id
+    def __init__(self, answers: list[list[int]], tokenizer: Any, share: bool = False) -> None:
+        self.answers, self.pad_id, self.share = answers, tokenizer.pad_token_id, share
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
         from gencls_plugins.trainers.label_pg.packed import collate
 
-        batch = collate([f["prompt_ids"] for f in features], self.answers, self.pad_id)
+        batch = collate([f["prompt_ids"] for f in features], self.answers, self.pad_id, self.share)
         batch["rewards"] = torch.tensor([f["rewards"] for f in features], dtype=torch.float32)
         batch["invalid"] = torch.tensor([f["invalid"] for f in features], dtype=torch.float32)
         if "ref_logp" in features[0]:
