@@ -16,9 +16,25 @@ def save_trained(lm: LoadedModel, path: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     lm.model.save_pretrained(tmp)
     lm.tokenizer.save_pretrained(tmp)
+    if (tmp / "adapter_config.json").is_file():  # PEFT's empty card template, naming a local cache path
+        (tmp / "README.md").write_text(adapter_card(lm.ref))
     follow_umask(tmp)
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)
+
+
+def adapter_card(base: str) -> str:
+    """A short model card for a stage's LoRA adapter: what it is and how gencls uses it; a local base model path
+    is not published."""
+    local = Path(base).is_absolute() or base.startswith(("~", "."))
+    front = [] if local else [f"base_model: {base}"]
+    named = "its base model" if local else f"`{base}`"
+    return "\n".join(["---", "library_name: peft", *front, "tags: [gencls, lora, generative-classification]", "---",
+                      "", "# A LoRA adapter trained by a gencls stage", "",
+                      f"The adapter of one training stage of a gencls run, on {named}. It answers with a class "
+                      f"name; the run directory holds its labels, prompt and decoder (`run.json`). Use the run "
+                      f"(`gencls predict RUN_DIR texts.txt`) or export it (`gencls export RUN_DIR OUT`: merged "
+                      f"weights, the tokenizer and a full model card).", ""])
 
 
 def load_trained(base: LoadedModel, path: Path, *, same_base: bool = True) -> LoadedModel:

@@ -62,6 +62,11 @@ def test_lora_sft_trains_only_the_adapter_and_can_save_a_merged_model(tiny_run_c
     stage = result.run_dir / "stages/1-sft"
     adapter = json.loads((stage / "model/adapter_config.json").read_text())
     assert adapter["r"] == 4 and sorted(adapter["target_modules"]) == ["q_proj", "v_proj"]
+    card = (stage / "model/README.md").read_text()  # gencls's card, not PEFT's empty template
+    assert "# A LoRA adapter trained by a gencls stage" in card and str(tiny_model_dir) not in card
+    from gencls_core.weights import adapter_card
+
+    assert "base_model: org/lm" in adapter_card("org/lm") and "base_model" not in adapter_card("/cache/lm")
     from safetensors.torch import load_file
 
     weights = load_file(str(stage / "model/adapter_model.safetensors"))
