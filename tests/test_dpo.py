@@ -68,9 +68,6 @@ def test_pairs_reject_the_starting_policys_most_probable_wrong_label_or_every_wr
 
 
 def test_dpo_refuses_what_it_cannot_do(tiny_run_config):
-    tiny_run_config["trainers"] = [{"name": "dpo", "max_steps": 1, "class_weights": "balanced"}]
-    with pytest.raises(ConfigError, match="does not weigh classes"):
-        Engine(tiny_run_config).run()
     tiny_run_config["trainers"] = [{"name": "dpo", "max_steps": 1}]
     tiny_run_config["prompt"] = {"name": "zero-shot", "reasoning": "think"}
     with pytest.raises(ConfigError, match="asks for the answer directly"):
@@ -139,3 +136,26 @@ def test_dpo_estimates_the_flip_rate_on_a_validation_split_it_carves(tiny_run_co
     assert record["data"]["sizes"]["validation"] > 0  # carved from the training split, as for best_metric
     estimate = json.loads((result.run_dir / "stages/1-dpo/stage.json").read_text())["train"]["flip_rate_estimated"]
     assert 0.0 <= estimate <= 0.45
+
+
+def test_class_weights_resample_the_pairs_to_their_weights():
+    import datasets
+
+    from gencls_plugins.trainers.dpo.trainer import weighted_pairs
+
+    golds = ["rare"] * 10 + ["common"] * 90
+    pairs = datasets.Dataset.from_dict({"gold": golds, "i": list(range(100))})
+    balanced = {"rare": 100 / (2 * 10), "common": 100 / (2 * 90)}  # scikit-learn's balanced weights: 5 and 0.556
+    resampled = weighted_pairs(pairs, balanced, seed=0)
+    counts = {c: list(resampled["gold"]).count(c) for c in balanced}
+    assert counts["rare"] == 50  # weight 5 exactly: every rare pair five times
+    assert abs(counts["common"] - 50) <= 12  # 0.556 each in expectation: 50 of them
+    assert weighted_pairs(pairs, balanced, seed=0)["i"] == resampled["i"]  # seeded
+    assert weighted_pairs(pairs, {"rare": 1.0, "common": 1.0}, seed=0)["i"] == list(range(100))
+
+
+def test_dpo_trains_with_class_weights_and_records_them(tiny_run_config):
+    tiny_run_config["trainers"] = [{"name": "dpo", "max_steps": 1, "class_weights": {"positive": 3.0}}]
+    result = Engine(tiny_run_config).run()
+    train = json.loads((result.run_dir / "stages/1-dpo/stage.json").read_text())["train"]
+    assert train["class_weights"] == {"negative": 1.0, "positive": 3.0} and train["train_pairs"] > 0

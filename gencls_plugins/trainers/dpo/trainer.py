@@ -15,6 +15,7 @@ from gencls_plugins.trainers.dpo.config import DPOOptions
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.stage import (
     choose_on_validation,
+    class_weight_of,
     policy_model,
     run_stage,
     stage_callbacks,
@@ -43,9 +44,6 @@ class DPO(Trainer):
             raise ConfigError(f"trainer 'dpo' prefers one whole label answer over another, so it needs a prompt "
                               f"that asks for the answer directly; prompt strategy {ctx.train_prompt.name!r} asks "
                               f"for {ctx.train_prompt.answer_form!r} answers")
-        if cfg.class_weights is not None:
-            raise ConfigError("trainer 'dpo' does not weigh classes (TRL's DPO loss has no per-pair weight); drop "
-                              "class_weights, or use sft or label-pg for imbalanced data")
         data = prompts_with_labels(ctx, "train", self.name)
         probs = None  # the starting policy's label probabilities on the training texts, where needed
         if cfg.pairs != "all" or cfg.flip_rate == "estimate":
@@ -53,6 +51,10 @@ class DPO(Trainer):
         flip_rate = cfg.flip_rate if cfg.flip_rate != "estimate" else estimate_flip_rate(ctx, data, probs)
         pairs = preference_pairs(ctx, data, cfg.pairs, candidates=cfg.rso_candidates, samples=cfg.rso_samples,
                                  beta=cfg.rso_beta, probs=probs)
+        weights = class_weight_of(ctx, cfg, self.name)
+        if weights is not None:
+            pairs = weighted_pairs(pairs, weights, ctx.seed)
+        pairs = pairs.remove_columns("gold")  # TRL takes prompt, chosen and rejected
         if len(pairs) == 0:
             raise ConfigError(f"trainer 'dpo' found no preference pair: RSO's rejection sampler accepted no wrong "
                               f"label among {cfg.rso_candidates} sampled answers of any training example (the "
@@ -70,6 +72,8 @@ class DPO(Trainer):
                            callbacks=stage_callbacks(ctx, cfg))
         summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
         summary["train_pairs"] = len(pairs)
+        if weights is not None:
+            summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
         if cfg.flip_rate == "estimate":
             summary["flip_rate_estimated"] = round(flip_rate, 4)
         return summary
@@ -107,11 +111,11 @@ def flip_rate_from(disagreement: float, error: float, classes: int) -> float:
 
 def preference_pairs(ctx: RunContext, data: Any, mode: str, candidates: int = 8, samples: int = 2,
                      beta: float = 0.5, probs: list[dict[str, float]] | None = None) -> Any:
-    """``prompt`` / ``chosen`` / ``rejected`` rows (conversational prompt-completion): the gold answer over the
-    wrong label the starting policy finds most probable (``hardest``), over every wrong label (``all``), or over
-    the wrong labels among the ``samples`` answers ``rejection_sample`` accepts of ``candidates`` sampled from the
-    starting policy (``rso``; none when every sampled answer was the gold label). ``probs``: the policy's label
-    probabilities for ``data``'s prompts, computed here when not given."""
+    """``prompt`` / ``chosen`` / ``rejected`` rows (conversational prompt-completion; ``gold``: the chosen class):
+    the gold answer over the wrong label the starting policy finds most probable (``hardest``), over every wrong
+    label (``all``), or over the wrong labels among the ``samples`` answers ``rejection_sample`` accepts of
+    ``candidates`` sampled from the starting policy (``rso``; none when every sampled answer was the gold label).
+    ``probs``: the policy's label probabilities for ``data``'s prompts, computed here when not given."""
     import datasets
     import numpy as np
 
@@ -133,13 +137,27 @@ def preference_pairs(ctx: RunContext, data: Any, mode: str, candidates: int = 8,
                 sampled = list(dict.fromkeys(classes[i] for i in rng.choice(len(classes), candidates, p=weights)))
                 accepted = rejection_sample(_rewards(ctx, messages, sampled, gold), beta, samples, rng)
                 rejected.append([c for c in accepted if c != gold])
-    rows: dict[str, list[Any]] = {"prompt": [], "chosen": [], "rejected": []}
+    rows: dict[str, list[Any]] = {"prompt": [], "chosen": [], "rejected": [], "gold": []}
     for messages, gold, worse in zip(data["prompt"], data["label"], rejected):
         for other in worse:
+            rows["gold"].append(gold)
             rows["prompt"].append(messages)
             rows["chosen"].append([{"role": "assistant", "content": labels.verbalize(gold)}])
             rows["rejected"].append([{"role": "assistant", "content": labels.verbalize(other)}])
     return datasets.Dataset.from_dict(rows)
+
+
+def weighted_pairs(pairs: Any, weights: dict[str, float], seed: int) -> Any:
+    """``pairs`` (with their ``gold`` class) resampled so that each gold class counts as its weight says: TRL's DPO
+    loss takes no per-pair weight, so a pair of weight w (scaled so the weights average 1 over the pairs) appears
+    floor(w) times and once more with probability w - floor(w) (seeded): in expectation, the weighted loss."""
+    import numpy as np
+
+    golds = list(pairs["gold"])
+    raw = np.array([weights.get(g, 1.0) for g in golds])
+    scaled = raw * len(raw) / raw.sum()
+    copies = np.floor(scaled).astype(int) + (np.random.default_rng(seed).random(len(raw)) < scaled % 1)
+    return pairs.select([i for i, n in enumerate(copies) for _ in range(n)])
 
 
 def _rewards(ctx: RunContext, messages: Any, classes: list[str], gold: str) -> dict[str, float]:
