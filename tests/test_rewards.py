@@ -173,8 +173,8 @@ def test_every_rl_trainer_gives_a_completion_the_same_reward_as_trls_grpo():
     from types import SimpleNamespace
 
     from gencls_core.rewards import CheckedReward, weighted_rewards
-    from gencls_plugins.trainers.label_pg.trainer import _weighted
     from gencls_plugins.trainers.ppo.rollouts import score
+    from gencls_plugins.trainers.stage import answer_rewards
 
     def by_text(table):
         return lambda prompts, completions, **kw: [table[c[-1]["content"]] for c in completions]
@@ -196,6 +196,7 @@ def test_every_rl_trainer_gives_a_completion_the_same_reward_as_trls_grpo():
     ctx = SimpleNamespace(rewards=rewards)
     rollout_scores, _ = score(ctx, [[]] * 4, texts, ["x"] * 4)
     assert rollout_scores[[0, 1, 3]].tolist() == [2.0, -0.5, 0.5] and math.isnan(rollout_scores[2].item())
-    assert _weighted(ctx, [], ["a", "b"], "x") == [2.0, -0.5]  # label-pg scores each answer text the same way
+    label_pg = ("trainer 'label-pg'", "label-pg needs a reward for each label answer (and for an empty one)")
+    assert answer_rewards(ctx, [], ["a", "b"], "x", *label_pg) == [2.0, -0.5]  # label-pg and dpo score answers so
     with pytest.raises(ConfigError, match="every reward returned None for the answer 'c'"):
-        _weighted(ctx, [], texts, "x")
+        answer_rewards(ctx, [], texts, "x", *label_pg)

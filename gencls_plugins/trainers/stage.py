@@ -197,6 +197,19 @@ def require_rewards(ctx: RunContext, trainer: str) -> None:
         raise ConfigError(f"trainer {trainer!r} needs at least one reward; set rewards, e.g. rewards: [label-match]")
 
 
+def answer_rewards(ctx: RunContext, messages: Any, texts: list[str], gold: str, who: str, needs: str) -> list[float]:
+    """The run's weighted reward of each answer text after ``messages`` (``gencls_core.rewards.weighted_rewards``,
+    as every RL trainer scores an answer); an answer no reward scores is a ConfigError naming ``who`` and what it
+    ``needs``."""
+    from gencls_core.rewards import weighted_rewards
+
+    totals, _ = weighted_rewards(ctx.rewards, [messages] * len(texts), texts, label=[gold] * len(texts))
+    for text, total in zip(texts, totals):
+        if total is None:
+            raise ConfigError(f"{who}: every reward returned None for the answer {text!r}; {needs}")
+    return [t for t in totals if t is not None]
+
+
 def class_weight_of(ctx: RunContext, opts: StageOptions, trainer: str) -> dict[str, float] | None:
     """Class -> weight of ``opts.class_weights`` on the training split: ``balanced`` is scikit-learn's
     n_examples / (n_classes * n_examples_of_class); a mapping's classes default to 1. None without weights."""

@@ -14,6 +14,7 @@ from gencls_plugins.trainers.difficulty import label_probabilities
 from gencls_plugins.trainers.dpo.config import DPOOptions
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.stage import (
+    answer_rewards,
     choose_on_validation,
     class_weight_of,
     policy_model,
@@ -135,7 +136,10 @@ def preference_pairs(ctx: RunContext, data: Any, mode: str, candidates: int = 8,
                 classes = list(p)
                 weights = np.array([p[c] for c in classes]) / sum(p.values())
                 sampled = list(dict.fromkeys(classes[i] for i in rng.choice(len(classes), candidates, p=weights)))
-                accepted = rejection_sample(_rewards(ctx, messages, sampled, gold), beta, samples, rng)
+                texts = [labels.verbalize(c) for c in sampled]
+                scored = answer_rewards(ctx, messages, texts, gold, "trainer 'dpo' (pairs: rso)",
+                                        "RSO needs a reward for each label answer")
+                accepted = rejection_sample(dict(zip(sampled, scored)), beta, samples, rng)
                 rejected.append([c for c in accepted if c != gold])
     rows: dict[str, list[Any]] = {"prompt": [], "chosen": [], "rejected": [], "gold": []}
     for messages, gold, worse in zip(data["prompt"], data["label"], rejected):
@@ -158,18 +162,6 @@ def weighted_pairs(pairs: Any, weights: dict[str, float], seed: int) -> Any:
     scaled = raw * len(raw) / raw.sum()
     copies = np.floor(scaled).astype(int) + (np.random.default_rng(seed).random(len(raw)) < scaled % 1)
     return pairs.select([i for i, n in enumerate(copies) for _ in range(n)])
-
-
-def _rewards(ctx: RunContext, messages: Any, classes: list[str], gold: str) -> dict[str, float]:
-    """The run's weighted reward of each class's answer (as every RL trainer scores an answer)."""
-    from gencls_core.rewards import weighted_rewards
-
-    texts = [ctx.train_labels.verbalize(c) for c in classes]
-    totals, _ = weighted_rewards(ctx.rewards, [messages] * len(texts), texts, label=[gold] * len(texts))
-    if None in totals:
-        raise ConfigError(f"trainer 'dpo' (pairs: rso): every reward returned None for the answer "
-                          f"{texts[totals.index(None)]!r}; RSO needs a reward for each label answer")
-    return {c: float(t) for c, t in zip(classes, totals) if t is not None}
 
 
 def rejection_sample(rewards: dict[str, float], beta: float, num_samples: int, rng: Any) -> list[str]:

@@ -14,6 +14,7 @@ from gencls_plugins.trainers.label_pg.config import LabelPGConfig
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.stage import (
     RewardStage,
+    answer_rewards,
     choose_on_validation,
     policy_model,
     require_rewards,
@@ -82,22 +83,11 @@ def _rows(ctx: RunContext, data: Any, labels: Any) -> Any:
     prompt_ids, rewards, invalid = [], [], []
     for messages, gold in zip(data["prompt"], data["label"]):
         prompt_ids.append(tok(render_prompt(tok, messages), add_special_tokens=False)["input_ids"])
-        scored = _weighted(ctx, messages, [*texts, ""], gold)
+        scored = answer_rewards(ctx, messages, [*texts, ""], gold, "trainer 'label-pg'",
+                                "label-pg needs a reward for each label answer (and for an empty one)")
         rewards.append(scored[:-1])
         invalid.append(scored[-1])
     return datasets.Dataset.from_dict({"prompt_ids": prompt_ids, "rewards": rewards, "invalid": invalid})
-
-
-def _weighted(ctx: RunContext, messages: list[dict[str, str]], texts: list[str], gold: str) -> list[float]:
-    """The weighted reward of each answer text (``gencls_core.rewards.weighted_rewards``, as every RL trainer)."""
-    from gencls_core.rewards import weighted_rewards
-
-    totals, _ = weighted_rewards(ctx.rewards, [messages] * len(texts), texts, label=[gold] * len(texts))
-    if None in totals:
-        raise ConfigError(f"trainer 'label-pg': every reward returned None for the answer "
-                          f"{texts[totals.index(None)]!r}; label-pg needs a reward for each label answer (and for an "
-                          f"empty one)")
-    return totals
 
 
 def _reference(model: Any, rows: Any, answers: list[list[int]], pad_id: int, batch_size: int,
