@@ -47,9 +47,9 @@ def test_dpo_raises_the_gold_answers_margin_and_does_not_when_learning_is_off(ti
         assert after == pytest.approx(before, abs=1e-3)
 
 
-def test_pairs_reject_the_starting_policys_most_probable_wrong_label_or_every_wrong_label(tiny_run_config, tmp_path):
+def _three_classes(tiny_run_config, tmp_path):
+    """A training context on 24 texts of three classes, its config and its training prompts with labels."""
     from gencls_plugins.trainers.conversations import prompts_with_labels
-    from gencls_plugins.trainers.dpo.trainer import preference_pairs
 
     rows = [(f"{w} {i}", label) for i in range(8) for w, label in (("good", "pos"), ("bad", "neg"), ("so so", "mid"))]
     path = tmp_path / "three.csv"
@@ -57,6 +57,13 @@ def test_pairs_reject_the_starting_policys_most_probable_wrong_label_or_every_wr
     config = {**tiny_run_config, "dataset": {"name": "local", "path": str(path)}, "splits": {"test_size": 6}}
     ctx = Engine(config).loaded_context("cpu", progress=False, training=True)
     data = prompts_with_labels(ctx, "train", "dpo")
+    return config, ctx, data
+
+
+def test_pairs_reject_the_starting_policys_most_probable_wrong_label_or_every_wrong_label(tiny_run_config, tmp_path):
+    from gencls_plugins.trainers.dpo.trainer import preference_pairs
+
+    config, ctx, data = _three_classes(tiny_run_config, tmp_path)
     every = preference_pairs(ctx, data, "all")
     assert len(every) == 2 * len(data) and all(c != r for c, r in zip(every["chosen"], every["rejected"]))
     hardest = preference_pairs(ctx, data, "hardest")
@@ -98,15 +105,9 @@ def test_rejection_sampling_accepts_at_the_rate_rsos_formula_gives():
 
 
 def test_rso_pairs_reject_sampled_wrong_labels_scored_by_the_runs_rewards(tiny_run_config, tmp_path):
-    from gencls_plugins.trainers.conversations import prompts_with_labels
     from gencls_plugins.trainers.dpo.trainer import preference_pairs
 
-    rows = [(f"{w} {i}", label) for i in range(8) for w, label in (("good", "pos"), ("bad", "neg"), ("so so", "mid"))]
-    path = tmp_path / "three.csv"
-    path.write_text("text,label\n" + "".join(f"{t},{c}\n" for t, c in rows))
-    config = {**tiny_run_config, "dataset": {"name": "local", "path": str(path)}, "splits": {"test_size": 6}}
-    ctx = Engine(config).loaded_context("cpu", progress=False, training=True)
-    data = prompts_with_labels(ctx, "train", "dpo")
+    _, ctx, data = _three_classes(tiny_run_config, tmp_path)
     pairs = preference_pairs(ctx, data, "rso", candidates=8, samples=2, beta=0.5)
     verbal = {ctx.train_labels.verbalize(c): c for c in ctx.train_labels.labels}
     gold = {json.dumps(p): g for p, g in zip(data["prompt"], data["label"])}
