@@ -15,7 +15,7 @@ _HOME = {
     **{name: "interfaces" for name in (
         "Component", "ComponentSpec", "DatasetSource", "Decoder", "Evaluator", "LabeledData", "LabelScheme",
         "LoadedModel", "ModelSource", "Options", "Prediction", "PromptStrategy", "RewardFunc", "RunContext",
-        "Trainer")},
+        "StageResult", "Trainer")},
 }
 __all__ = sorted(_HOME)
 

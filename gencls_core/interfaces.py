@@ -69,6 +69,18 @@ class LoadedModel:
     ref: str
 
 
+@dataclass(frozen=True)
+class StageResult:
+    """What a training stage hands back: ``model`` becomes the run's model (the engine saves and evaluates it),
+    ``summary`` goes to ``run.json`` (losses, steps, ...; shown as ``train_<key>``), and ``report``, when set,
+    receives the stage's evaluation metrics (e.g. the trainer's ``report_to`` integrations, so they sit beside its
+    training curves)."""
+
+    model: LoadedModel
+    summary: dict[str, Any] = field(default_factory=dict)
+    report: Callable[[dict[str, float]], None] | None = None
+
+
 @dataclass
 class LabeledData:
     """Labelled texts: ``splits`` map split names to ``datasets.Dataset`` with ``text`` and ``label``
@@ -238,7 +250,7 @@ class Evaluator(Component):
 
 
 class Trainer(Component):
-    """A training stage: updates ``ctx.lm`` in place (or replaces it)."""
+    """A training stage: trains from ``ctx.lm`` and returns the trained model in a ``StageResult``."""
 
     # summary keys shown (as train_<key>) in the report's stage table
     stage_metrics: ClassVar[tuple[str, ...]] = ("steps", "loss")
@@ -246,8 +258,8 @@ class Trainer(Component):
     multi_process: ClassVar[bool] = False
 
     @abstractmethod
-    def train(self, ctx: RunContext) -> dict[str, Any]:
-        """Train and return a summary (losses, steps, ...) for ``run.json``."""
+    def train(self, ctx: RunContext) -> StageResult:
+        """Train and return the trained model with a summary (losses, steps, ...) for ``run.json``."""
 
     def needs_validation(self) -> bool:
         """Whether the stage chooses on the validation split (``ctx.validate``), by default when its options set a
@@ -362,8 +374,9 @@ class CommandServices(Protocol):
 
 @dataclass
 class RunContext:
-    """Shared state of one run. Trainers read ``data``, the training prompt and labels and ``rewards``, write
-    checkpoints under ``stage_dir``, continue from the last one when ``resume`` is set, and may replace ``lm``."""
+    """Shared state of one run. Trainers read ``lm``, ``data``, the training prompt and labels and ``rewards``,
+    write checkpoints under ``stage_dir`` and continue from the last one when ``resume`` is set; the model they
+    return (``StageResult``) becomes ``lm``."""
 
     seed: int
     device: str
@@ -383,9 +396,6 @@ class RunContext:
     truncation: BaseModel | None = None  # the run's TruncationConfig: how over-long prompts are cut (None: defaults)
     long_text: BaseModel | None = None  # the run's LongTextConfig: texts read in windows instead (None: cut them)
     truncated: dict[str, int] = field(default_factory=dict)  # split -> texts cut for the last training stage
-    # set by a training stage whose trainer reports to integrations (report_to: TensorBoard, W&B, ...): the engine
-    # sends it the stage's evaluation metrics, which then sit beside the training curves
-    report: Callable[[dict[str, float]], None] | None = None
     # set by the engine for each stage when the run has a validation split: decode it with the run's inference
     # prompt, labels and decoder using the given model (the one being trained) and return the scalar metrics
     validate: Callable[[Any], dict[str, Any]] | None = None

@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from gencls_core.config import read_config_file
-from gencls_core.errors import ConfigError
+from gencls_core.errors import ConfigError, ContractError
 from gencls_core.inference import Evaluation, Inference
-from gencls_core.interfaces import Recipe, RunContext, Trainer, Validation
+from gencls_core.interfaces import Recipe, RunContext, StageResult, Trainer, Validation
 from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import read_jsonl, scalar_metrics, write_json, write_jsonl
 from gencls_core.run_record import RunRecord, RunRecorder
@@ -53,22 +53,22 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
             rows = read_jsonl(stage_dir / "predictions.jsonl")
             evaluation = Evaluation(row["metrics"], row["evaluator_values"], rows)
         else:
-            train: dict[str, Any] = {}
+            result: StageResult | None = None
             if slot:
                 if recipe and kept is None:  # the model this stage starts from, on validation, to compare with
                     kept = inference.evaluate_split(timings, "validation")
                 ctx.stage_dir, ctx.resume = stage_dir, resuming
                 ctx.validate = inference.validate if "validation" in ctx.loaded_data().splits else None
                 with timed(timings, f"train:{slot.path}"):
-                    train = slot.build(Trainer).train(ctx) or {}
-                ctx.trained = True
+                    result = _trained(slot, ctx)
+                ctx.lm, ctx.trained = result.model, True
                 if main:
                     save_trained(ctx.loaded_lm(), stage_dir / "model")
             evaluation = inference.evaluate_split(timings, split)
-            if slot and ctx.report is not None:
-                ctx.report(scalar_metrics(evaluation.metrics))
-            ctx.report = None
-            row = {"stage": i, "trainer": slot.entry.name if slot else None, "train": train,
+            if result is not None and result.report is not None:
+                result.report(scalar_metrics(evaluation.metrics))
+            row = {"stage": i, "trainer": slot.entry.name if slot else None,
+                   "train": dict(result.summary) if result else {},
                    "metrics": evaluation.metrics, "evaluator_values": evaluation.values}
             if recipe and slot and kept is not None:  # kept: the starting model, evaluated before the stage trained
                 keep, why = recipe.keep(i, slot.entry.name, _validation(kept, ctx), _validation(evaluation, ctx))
@@ -117,6 +117,15 @@ def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx:
         record.config["decoder"] = chosen.spec()
     if record.recipe is not None:
         record.recipe.decoder = {"options": options, "why": why}
+
+
+def _trained(slot: Slot, ctx: RunContext) -> StageResult:
+    """Run the slot's trainer; what it returns must be a ``StageResult``."""
+    result = slot.build(Trainer).train(ctx)
+    if not isinstance(result, StageResult):
+        raise ContractError(f"trainer {slot.entry.name!r} ({slot.path}) returned {type(result).__name__}; a "
+                            f"trainer returns StageResult(model=<the trained LoadedModel>, summary={{...}})")
+    return result
 
 
 def _validation(evaluation: Evaluation, ctx: RunContext) -> Validation:

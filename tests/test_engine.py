@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gencls_core import Decoder, Engine, Prediction, Trainer, hookimpl
+from gencls_core import Decoder, Engine, LoadedModel, Prediction, StageResult, Trainer, hookimpl
 from gencls_core.errors import ConfigError, ContractError, UsageError
 from gencls_core.plugins import load_plugins
 from gencls_core.registry import PluginInfo
@@ -69,16 +69,29 @@ def test_predict_from_a_finished_run_dir(tiny_run_config):
 
 
 class _ToyStage(Trainer):
-    """Toy stage: scales the LM head and reports what it saw."""
+    """Toy stage: returns a copy of the model with its LM head scaled, and reports what it saw."""
 
     name = "toy-stage"
 
     def train(self, ctx):
+        import copy
+
         import torch
 
+        model = copy.deepcopy(ctx.lm.model)
         with torch.no_grad():
-            ctx.lm.model.lm_head.weight.mul_(1.5)
-        return {"train_examples": len(ctx.data.splits["train"]), "prompt": ctx.train_prompt.name}
+            model.lm_head.weight.mul_(1.5)
+        return StageResult(LoadedModel(model, ctx.lm.tokenizer, ctx.lm.ref),
+                           {"train_examples": len(ctx.data.splits["train"]), "prompt": ctx.train_prompt.name})
+
+
+class _DictStage(Trainer):
+    """Breaks the contract: returns a bare summary instead of a StageResult."""
+
+    name = "dict-stage"
+
+    def train(self, ctx):
+        return {"steps": 0}
 
 
 class _ShortDecoder(Decoder):
@@ -110,6 +123,7 @@ class _ToyPlugin:
     @hookimpl
     def gencls_register_trainers(self, register):
         register(_ToyStage)
+        register(_DictStage)
 
     @hookimpl
     def gencls_register_decoders(self, register):
@@ -151,7 +165,7 @@ def test_trainer_stages_run_in_order_and_are_recorded(tiny_run_config):
     assert result.stages[0]["train_examples"] == 30 and result.stages[0]["train_prompt"] == "zero-shot"
     assert _read(result.run_dir / "run.json")["stages"] == result.stages
     assert _read(result.run_dir / "metrics.json")["stages"] == result.stages
-    # each stage evaluated the model it left behind: the second scaled the head again
+    # each stage evaluated the model it returned: the second scaled the first one's head again
     stage1 = _read(result.run_dir / "stages/1-toy-stage/stage.json")
     assert result.stages[0]["accuracy"] == stage1["metrics"]["accuracy"]
     assert [r["scores"] for r in result.predictions] != [r["scores"] for r in plain.predictions]
@@ -161,6 +175,13 @@ def test_trainer_stages_run_in_order_and_are_recorded(tiny_run_config):
     assert (result.run_dir / "predictions.jsonl").read_text() == \
         (result.run_dir / "stages/2-toy-stage/predictions.jsonl").read_text()
     assert "## Stages" in (result.run_dir / "report.md").read_text()
+
+
+def test_a_trainer_that_returns_no_stage_result_is_named(tiny_run_config):
+    config = {**tiny_run_config, "trainers": ["dict-stage"], "decoder": "perplexity"}
+    with pytest.raises(ContractError, match=r"trainer 'dict-stage' \(trainers\.0\) returned dict; a trainer "
+                                            r"returns StageResult\(model="):
+        Engine(config, plugins=_with_toy_plugin()).run()
 
 
 def test_contract_breach_is_named_and_run_json_keeps_the_failure(tiny_run_config):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import ConfigError, GenclsWarning
-from gencls_core.interfaces import LoadedModel, Trainer
+from gencls_core.interfaces import LoadedModel, StageResult, Trainer
 from gencls_core.results import describe_rare, write_json
 from gencls_plugins.trainers.checkpoints import last_checkpoint
 from gencls_plugins.trainers.curves import plot_curves
@@ -120,18 +120,17 @@ class StepStats:
         super().log(logs, *args, **kwargs)  # type: ignore[misc]
 
 
-def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
-    """Train (from the last checkpoint when resuming), put the trained model into ``ctx.lm``, and summarise:
-    steps, resumed-from step, mean loss and training seconds over the whole stage, last logged reward; the log
-    history and a curve plot are written into the stage folder."""
+def run_stage(trainer: Any, ctx: RunContext) -> StageResult:
+    """Train (from the last checkpoint when resuming) and return the trained model, summarised: steps,
+    resumed-from step, mean loss and training seconds over the whole stage, last logged reward; the log history
+    and a curve plot are written into the stage folder, and the stage's evaluation metrics go to the trainer's
+    ``report_to`` integrations."""
     if not ctx.progress:  # transformers prints every log dict when its bars are off; the curves keep them
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)
     checkpoint = last_checkpoint(ctx)
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    ctx.report = lambda metrics: trainer.log({f"eval_{k}": v for k, v in metrics.items()})  # to its report_to
-    ctx.lm = LoadedModel(trainer.accelerator.unwrap_model(trainer.model), ctx.lm.tokenizer, ctx.lm.ref)
     steps, resumed = trainer.state.global_step, int(checkpoint.name.split("-")[-1]) if checkpoint else 0
     summary: dict[str, Any] = {
         "steps": steps,
@@ -140,7 +139,9 @@ def run_stage(trainer: Any, ctx: RunContext) -> dict[str, Any]:
         "runtime_seconds": last_logged(trainer.state.log_history, "train_seconds"),
         **selection_summary(trainer.args, trainer.state),
     }
-    return finish_stage(ctx, trainer.state.log_history, summary)
+    model = LoadedModel(trainer.accelerator.unwrap_model(trainer.model), ctx.lm.tokenizer, ctx.lm.ref)
+    return StageResult(model, finish_stage(ctx, trainer.state.log_history, summary),
+                       lambda metrics: trainer.log({f"eval_{k}": v for k, v in metrics.items()}))
 
 
 def selection_summary(args: Any, state: Any) -> dict[str, Any]:
@@ -247,14 +248,14 @@ def class_weighted_rewards(ctx: RunContext, opts: StageOptions, trainer: str) ->
 class RewardStage(Trainer):
     """An RL stage: ``train_with_rewards`` runs with the run's rewards weighted by ``class_weights``."""
 
-    def train(self, ctx: RunContext) -> dict[str, Any]:
+    def train(self, ctx: RunContext) -> StageResult:
         with class_weighted_rewards(ctx, self.config, self.name):
-            summary = self.train_with_rewards(ctx)
+            result = self.train_with_rewards(ctx)
         weights = class_weight_of(ctx, self.config, self.name)
         if weights is not None:
-            summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
-        return summary
+            result.summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
+        return result
 
-    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
-        """Train with ``ctx.rewards`` (already class-weighted) and return the summary."""
+    def train_with_rewards(self, ctx: RunContext) -> StageResult:
+        """Train with ``ctx.rewards`` (already class-weighted) and return the trained model and its summary."""
         raise NotImplementedError

@@ -24,7 +24,7 @@ from gencls_plugins.trainers.stage import (
 )
 
 if TYPE_CHECKING:
-    from gencls_core.interfaces import RunContext
+    from gencls_core.interfaces import RunContext, StageResult
 
 
 class DPO(Trainer):
@@ -35,7 +35,7 @@ class DPO(Trainer):
     stage_metrics = ("steps", "loss")
     Config = DPOOptions
 
-    def train(self, ctx: RunContext) -> dict[str, Any]:
+    def train(self, ctx: RunContext) -> StageResult:
         from trl import DPOConfig
 
         from gencls_plugins.trainers.dpo.hf_trainer import DPOStage
@@ -71,13 +71,14 @@ class DPO(Trainer):
         trainer = DPOStage(model=model, args=args, train_dataset=pairs, eval_dataset=validation_split(ctx, cfg),
                            processing_class=ctx.lm.tokenizer, peft_config=peft_config,
                            callbacks=stage_callbacks(ctx, cfg))
-        summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        summary = result.summary
         summary["train_pairs"] = len(pairs)
         if weights is not None:
             summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
         if cfg.flip_rate == "estimate":
             summary["flip_rate_estimated"] = round(flip_rate, 4)
-        return summary
+        return result
 
     def needs_validation(self) -> bool:
         return super().needs_validation() or self.config.flip_rate == "estimate"

@@ -22,7 +22,7 @@ from gencls_plugins.trainers.stage import (
 )
 
 if TYPE_CHECKING:
-    from gencls_core.interfaces import RunContext
+    from gencls_core.interfaces import RunContext, StageResult
 
 
 def grpo_args(cfg: GroupOptions, ctx: RunContext, reward_weights: list[float]) -> Any:
@@ -57,7 +57,7 @@ class GRPO(RewardStage):
 
     Config = GRPOOptions
 
-    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
+    def train_with_rewards(self, ctx: RunContext) -> StageResult:
         from trl import GRPOTrainer
 
         cfg = self.config
@@ -69,6 +69,7 @@ class GRPO(RewardStage):
             model=model, reward_funcs=list(ctx.rewards), args=args, train_dataset=train,
             eval_dataset=validation_split(ctx, cfg), processing_class=ctx.lm.tokenizer, peft_config=peft_config,
             callbacks=stage_callbacks(ctx, cfg))
-        summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        summary = result.summary
         summary.update(train_examples=len(train), **band)
-        return summary
+        return result

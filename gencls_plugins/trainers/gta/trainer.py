@@ -3,7 +3,7 @@ sampled reasoning and answer (never on the sampled guess), and a rule for confli
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gencls_core.errors import ConfigError
 from gencls_core.rewards import CheckedReward
@@ -21,7 +21,7 @@ from gencls_plugins.trainers.stage import (
 )
 
 if TYPE_CHECKING:
-    from gencls_core.interfaces import RunContext
+    from gencls_core.interfaces import RunContext, StageResult
 
 
 class GTA(RewardStage):
@@ -32,7 +32,7 @@ class GTA(RewardStage):
     stage_metrics = ("steps", "loss", "reward")
     Config = GTAConfig
 
-    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
+    def train_with_rewards(self, ctx: RunContext) -> StageResult:
         from gencls_plugins.trainers.gta.hf_trainer import GTATrainer
         from gencls_plugins.trainers.gta.spans import guess_targets
 
@@ -53,8 +53,9 @@ class GTA(RewardStage):
                              eval_dataset=validation_split(ctx, cfg), processing_class=ctx.lm.tokenizer,
                              peft_config=peft_config, callbacks=stage_callbacks(ctx, cfg), options=cfg,
                              guesses=guesses)
-        summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        summary = result.summary
         conflicts = [h["conflict"] for h in trainer.state.log_history if "conflict" in h]
         summary.update(train_examples=len(train),
                        conflict_rate=round(sum(conflicts) / len(conflicts), 4) if conflicts else None)
-        return summary
+        return result

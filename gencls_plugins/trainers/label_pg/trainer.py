@@ -24,7 +24,7 @@ from gencls_plugins.trainers.stage import (
 )
 
 if TYPE_CHECKING:
-    from gencls_core.interfaces import RunContext
+    from gencls_core.interfaces import RunContext, StageResult
 
 
 class LabelPG(RewardStage):
@@ -36,7 +36,7 @@ class LabelPG(RewardStage):
     stage_metrics = ("steps", "loss", "reward")
     Config = LabelPGConfig
 
-    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
+    def train_with_rewards(self, ctx: RunContext) -> StageResult:
         from peft import get_peft_model
         from transformers import TrainingArguments
 
@@ -68,9 +68,10 @@ class LabelPG(RewardStage):
         trainer = LabelPGTrainer(model=model, args=args, train_dataset=rows, eval_dataset=validation_split(ctx, cfg),
                                  data_collator=Collator(answers, tok, share), callbacks=stage_callbacks(ctx, cfg),
                                  answers=answers, options=cfg)
-        summary = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        summary = result.summary
         summary["train_examples"] = len(rows)
-        return summary
+        return result
 
 
 def _rows(ctx: RunContext, data: Any, labels: Any) -> Any:

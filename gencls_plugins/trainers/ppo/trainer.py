@@ -5,7 +5,8 @@ resume, callbacks, ``report_to`` and DDP."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError
@@ -24,7 +25,7 @@ from gencls_plugins.trainers.stage import (
 )
 
 if TYPE_CHECKING:
-    from gencls_core.interfaces import RunContext
+    from gencls_core.interfaces import RunContext, StageResult
 
 
 class PPO(RewardStage):
@@ -35,7 +36,7 @@ class PPO(RewardStage):
     stage_metrics = ("steps", "loss", "reward")
     Config = PPOConfig
 
-    def train_with_rewards(self, ctx: RunContext) -> dict[str, Any]:
+    def train_with_rewards(self, ctx: RunContext) -> StageResult:
         import datasets
         import torch
         from transformers import TrainingArguments
@@ -69,8 +70,8 @@ class PPO(RewardStage):
             data_collator=lambda rows: {"index": torch.tensor([r["index"] for r in rows])},
             callbacks=stage_callbacks(ctx), ctx=ctx, options=cfg, tree=tree,
             prompts=[render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]], data=data)
-        summary = run_stage(trainer, ctx)
-        ctx.lm = LoadedModel(policy, ctx.lm.tokenizer, ctx.lm.ref)  # the stage's model is the policy
+        result = run_stage(trainer, ctx)
+        summary = result.summary
         kl = last_logged(trainer.state.log_history, "kl")
         summary.update(train_examples=len(data), **band, **({"kl": kl} if kl is not None else {}))
-        return summary
+        return replace(result, model=LoadedModel(policy, ctx.lm.tokenizer, ctx.lm.ref))  # the policy, unwrapped

@@ -24,7 +24,7 @@ from gencls_plugins.trainers.stage import (
 )
 
 if TYPE_CHECKING:
-    from gencls_core.interfaces import RunContext
+    from gencls_core.interfaces import RunContext, StageResult
 
 
 class SFT(Trainer):
@@ -40,7 +40,7 @@ class SFT(Trainer):
         lora = {"r": cfg.lora.r, "alpha": cfg.lora.alpha, "dropout": cfg.lora.dropout} if cfg.lora else {}
         return {**lora, "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size, "epochs": cfg.epochs}
 
-    def train(self, ctx: RunContext) -> dict[str, Any]:
+    def train(self, ctx: RunContext) -> StageResult:
         from trl import SFTConfig
 
         from gencls_plugins.trainers.sft.hf_trainer import SFTStage
@@ -71,11 +71,12 @@ class SFT(Trainer):
         if weights is not None and not installed:
             raise ConfigError("trainer 'sft': class_weights weigh the loss in the answer-only head; set "
                               "answer_only_head: true (a model that scales or caps its logits cannot use it)")
-        summary = run_stage(trainer, ctx)
+        result = run_stage(trainer, ctx)
+        summary = result.summary
         summary["train_examples"] = len(train)
         if weights is not None:
             summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
         if cfg.merge and ctx.is_main:  # a copy: the run goes on with the adapter
-            save_merged(LoadedModel(copy.deepcopy(ctx.lm.model), ctx.lm.tokenizer, ctx.lm.ref),
+            save_merged(LoadedModel(copy.deepcopy(result.model.model), ctx.lm.tokenizer, ctx.lm.ref),
                         ctx.stage_dir / "merged")
-        return summary
+        return result
