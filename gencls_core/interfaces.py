@@ -59,6 +59,11 @@ class Component(ABC):  # noqa: B024 - each kind declares its abstract methods
         """First line of the class docstring."""
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
+    def files(self) -> dict[str, Path]:
+        """The local files this component's options name, by option (``gencls study plan`` checks that they exist
+        before any cell runs)."""
+        return {}
+
 
 @dataclass
 class LoadedModel:

@@ -103,14 +103,17 @@ def test_plan_and_run_load_every_cells_data_first_and_name_the_cells_that_would_
 
     axes = {"data": {"ok": {"dataset": tiny_run_config["dataset"]},
                      "gone": {"dataset": {"name": "local", "path": "missing/reviews.csv"}}},
-            "decoder": {"ppl": "perplexity"}}
+            "prompt": {"plain": "zero-shot", "defined": {"name": "zero-shot", "definitions": "missing/defs.yaml",
+                                                         "template": "{task}\n{definitions}{labels}\n{text}"}}}
     spec = _spec(tmp_path, tiny_run_config, axes=axes, baseline=None)
     out = tmp_path / "s"
     result = CliRunner().invoke(cli, ["study", "plan", str(spec), "--out", str(out)])
-    assert result.exit_code == 1 and "cell(s) gone.ppl:" in result.output and "missing/reviews.csv" in result.output
-    assert "ok.ppl" not in result.output.split("does not load")[1]
+    problems = result.output.split("do not load")[1]
+    assert result.exit_code == 1 and "cell(s) gone.plain, gone.defined:" in problems
+    assert "missing/reviews.csv" in problems and "ok.plain" not in problems
+    assert "cell(s) ok.defined, gone.defined: prompt.definitions: missing/defs.yaml does not exist" in problems
     result = CliRunner().invoke(cli, ["study", "run", str(spec), "--out", str(out)])
-    assert result.exit_code != 0 and "gone.ppl" in str(result.exception) and not out.exists()
+    assert result.exit_code != 0 and "gone.plain" in str(result.exception) and not out.exists()
 
 
 def test_a_folder_holding_another_study_or_changed_cells_is_refused(tmp_path, tiny_run_config):

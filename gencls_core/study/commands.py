@@ -45,12 +45,12 @@ def study() -> None:
 def plan(spec, overrides, out):
     """Print the cells, which share training, and a rough cost; runs nothing."""
     from gencls_core.study.baselines import baseline_path
-    from gencls_core.study.plan import baseline_seconds, data_problems, describe, estimate_seconds
+    from gencls_core.study.plan import baseline_seconds, describe, estimate_seconds, input_problems
 
     study_, planned, folder = _open(spec, overrides, out)
     click.echo(f"study {study_.spec.name}: {len(planned)} cells into {folder.path}")
     quiet_libraries()
-    problems = data_problems(planned)
+    problems = input_problems(planned)
     changed = set(folder.changed())
     status = {p.cell.name: "changed" if p.cell.name in changed else folder.status(p.cell.name) for p in planned}
     for line, p in zip(describe(planned), planned):
@@ -64,7 +64,7 @@ def plan(spec, overrides, out):
         click.echo(f"{len(changed)} cell(s) marked [changed] were run with another config; `run` and `summary` "
                    f"refuse this folder until they are removed: choose another folder (--out)", err=True)
     if problems:
-        raise click.ClickException("the data of some cells does not load (relative paths are read from the "
+        raise click.ClickException("the inputs of some cells do not load (relative paths are read from the "
                                    "working directory, as in `gencls run`):\n  " + "\n  ".join(problems))
 
 
@@ -86,11 +86,11 @@ def run(spec, overrides, out, jobs, fail_fast, only, resamples):
 
     study_, planned, folder = _open(spec, overrides, out)
     quiet_libraries()
-    if not only:  # before the folder is claimed: a spec whose data does not load leaves nothing behind
-        from gencls_core.study.plan import data_problems
+    if not only:  # before the folder is claimed: a spec whose inputs do not load leaves nothing behind
+        from gencls_core.study.plan import input_problems
 
-        if problems := data_problems(planned):
-            raise UsageError("the data of some cells does not load (relative paths are read from the working "
+        if problems := input_problems(planned):
+            raise UsageError("the inputs of some cells do not load (relative paths are read from the working "
                              "directory, as in `gencls run`):\n  " + "\n  ".join(problems))
     folder.claim()
     if only:

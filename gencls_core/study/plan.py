@@ -119,13 +119,14 @@ def describe(planned: list[Planned]) -> list[str]:
     return lines
 
 
-def data_problems(planned: list[Planned]) -> list[str]:
+def input_problems(planned: list[Planned]) -> list[str]:
     """Load each distinct dataset, split and seed of the cells once, as its first cell's run would (paths, columns,
-    labels and split sizes checked before any cell runs); what fails, naming the cells it would fail."""
+    labels and split sizes checked before any cell runs), and check that every other file a cell's components
+    name (``Component.files``: definitions, a GGUF model, ...) exists; what fails, naming the cells it would fail."""
     import warnings
 
     from gencls_core.engine import Engine
-    from gencls_core.errors import GenclsError, GenclsWarning
+    from gencls_core.errors import GenclsError, GenclsWarning, not_a_file
 
     cells: dict[str, list[Planned]] = {}
     for p in planned:
@@ -140,4 +141,13 @@ def data_problems(planned: list[Planned]) -> list[str]:
                 Engine({**group[0].cell.config, "progress": False}).dataset()
         except GenclsError as err:
             problems.append(f"cell(s) {', '.join(p.cell.name for p in group)}: {err}")
-    return problems
+    missing: dict[Path, tuple[str, list[str]]] = {}  # file -> (the first option naming it, the cells)
+    for p in planned:
+        for slot in Engine(p.cell.config).resolution.all_slots():
+            if slot.path != "dataset":  # loaded above
+                for option, path in slot.build().files().items():
+                    if not path.is_file():
+                        names = missing.setdefault(path, (f"{slot.path}.{option}", []))[1]
+                        names += [] if p.cell.name in names else [p.cell.name]
+    return problems + [f"cell(s) {', '.join(names)}: {option}: {path} {not_a_file(path)}"
+                       for path, (option, names) in missing.items()]

@@ -80,6 +80,9 @@ class LocalFile(DatasetSource):
         source = {split: str(path.resolve()) for split, path in given.items()}
         return LabeledData(splits, label_set(found, c), c.task, {"path": source["train"]} if c.path else source)
 
+    def files(self) -> dict[str, Path]:
+        return {s: getattr(self.config, s) for s in ("path", *SPLITS) if getattr(self.config, s) is not None}
+
     def _read(self, path: Path, option: str) -> tuple[Any, list[str]]:
         """One file as a checked split, and the labels it holds."""
         c = self.config

@@ -76,5 +76,8 @@ class GGUFModel(ModelSource):
     class Config(DTypeOptions):
         path: Path = Field(..., description="path of the .gguf file")
 
+    def files(self) -> dict[str, Path]:
+        return {"path": self.config.path}
+
     def load(self, ctx) -> LoadedModel:
         return load_gguf(self.config.path, device=ctx.device, dtype=self.config.dtype)

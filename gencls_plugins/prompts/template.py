@@ -4,6 +4,7 @@ the task, optional category definitions, the allowed answers, optional demonstra
 from __future__ import annotations
 
 import string
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -55,6 +56,10 @@ class TemplatePrompt(PromptStrategy):
     @property
     def answer_form(self) -> str:
         return self.config.reasoning
+
+    def files(self) -> dict[str, Path]:
+        definitions = self.config.definitions
+        return {"definitions": Path(definitions)} if isinstance(definitions, str) else {}
 
     def setup(self, data: LabeledData, labels: LabelScheme) -> None:
         super().setup(data, labels)
