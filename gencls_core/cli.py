@@ -10,6 +10,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
@@ -19,6 +20,10 @@ from gencls_core.interrupts import exit_on_interrupt
 from gencls_core.study.commands import study
 from gencls_core.verbosity import DEBUG_ENV, quiet_libraries
 from gencls_core.verbosity import debug as _debug
+
+if TYPE_CHECKING:
+    from gencls_core.interfaces import Prediction
+    from gencls_core.thresholds import Operating
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,13 +112,17 @@ def run(config_file, plugins, overrides, resume_dir, recipe):
 @click.option("--batch-size", type=click.IntRange(min=1), help="inputs per decoder call (default: the run's)")
 @click.option("--min-probability", type=click.FloatRange(0, 1), metavar="P",
               help="abstain (label null, status abstained) where the most probable label has a probability under "
-                   "P; the report's coverage and selective accuracy show what a threshold keeps")
+                   "P; the report's coverage and selective accuracy show what a threshold keeps (`gencls "
+                   "threshold` chooses one)")
+@click.option("--thresholds", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="a JSON file {label: P}: abstain where the predicted label's probability is under its P (`gencls "
+                   "threshold --per-class --out` writes one)")
 @click.option("--allow-unfinished", is_flag=True,
               help="use a run that did not finish (its last finished stage's model)")
 @click.option("--trust-remote-code", is_flag=True,
               help="run Python code that the model folder ships (never taken from run.json or gencls.json)")
-def predict(run_dir, input, output, text_column, id_column, batch_size, min_probability, allow_unfinished,
-            trust_remote_code):
+def predict(run_dir, input, output, text_column, id_column, batch_size, min_probability, thresholds,
+            allow_unfinished, trust_remote_code):
     """Classify texts with a finished run's (or an export's) model, prompt and decoder.
 
     INPUT is a .csv file (with a header; the text in --text-column), a .jsonl file (one object per line, the
@@ -124,10 +133,15 @@ def predict(run_dir, input, output, text_column, id_column, batch_size, min_prob
     """
     from gencls_core.predict_input import read_inputs
     from gencls_core.results import write_jsonl, write_text_atomic
+    from gencls_core.thresholds import read_thresholds
 
     engine = _trained_engine(run_dir, allow_unfinished, [f"decoder.batch_size={batch_size}"] if batch_size else None,
                              trust_remote_code)
     inputs = read_inputs(input, text_column, output, id_column)  # before the model loads: a bad input costs little
+    if thresholds is not None:
+        if min_probability is not None:
+            raise click.UsageError("give --min-probability (one for every label) or --thresholds (per label), not both")
+        min_probability = read_thresholds(thresholds, engine.recorded["data"]["labels"])
     quiet_libraries()
     preds = engine.predictor()(inputs.texts, min_probability)
     ids = inputs.ids or [None] * len(preds)
@@ -150,18 +164,28 @@ def predict(run_dir, input, output, text_column, id_column, batch_size, min_prob
 @click.option("--split", type=click.Choice(["validation", "test"]), default="validation", show_default=True,
               help="the held-out texts the threshold is chosen on (test: only where nothing else is left, "
                    "and the run's test score then no longer measures the thresholded model)")
+@click.option("--per-class", is_flag=True,
+              help="also choose one threshold per predicted label (its answers at least --precision correct) and "
+                   "write them to --out for predict --thresholds")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="with --per-class: the JSON file to write (a new file)")
 @click.option("--trust-remote-code", is_flag=True,
               help="run Python code that the model folder ships (never taken from run.json)")
-def threshold(run_dir, precision, split, trust_remote_code):
+def threshold(run_dir, precision, split, per_class, out, trust_remote_code):
     """Choose predict's --min-probability on a finished run's validation split: the lowest top-label probability
     whose answered texts are at least --precision accurate (the most texts answered), with the table of
-    thresholds, coverage and selective accuracy behind it. Writes nothing."""
+    thresholds, coverage and selective accuracy behind it. With --per-class, also one threshold per label,
+    written to --out (nothing else is written)."""
     from gencls_core.results import format_table
-    from gencls_core.thresholds import choose_threshold, operating_points
+    from gencls_core.thresholds import choose_class_thresholds, choose_threshold, operating_points
 
     if (run_dir / "gencls.json").is_file():
         raise click.UsageError(f"{run_dir} is an export, which keeps no data; choose the threshold on the run "
                                f"directory it was exported from")
+    if per_class != (out is not None):
+        raise click.UsageError("--per-class and --out go together: the per-label thresholds are written to --out")
+    if out is not None and out.exists():
+        raise click.UsageError(f"--out {out} exists; choose a new file (threshold writes only files it creates)")
     engine = _trained_engine(run_dir, False, None, trust_remote_code)
     data = engine.dataset()
     if split not in data.splits or len(data.splits[split]) == 0:
@@ -178,14 +202,42 @@ def threshold(run_dir, precision, split, trust_remote_code):
                                                      f"{p.selective_accuracy:.3f}") for p in shown],
                             f"{split} split, {len(gold)} texts"))
     chosen = choose_threshold(gold, predictions, precision)
-    if chosen is None:
+    if chosen is not None:
+        click.echo(f"--min-probability {chosen.threshold:.3f}: answers {chosen.coverage:.1%} of the {split} texts "
+                   f"at {chosen.selective_accuracy:.3f} accuracy")
+    if per_class:
+        _write_class_thresholds(out, predictions, choose_class_thresholds(gold, predictions, precision),
+                                chosen, list(data.labels), precision, split)
+    elif chosen is None:
         best = max(points, key=lambda p: p.selective_accuracy, default=None)
         raise click.ClickException(
             f"no threshold keeps {precision:.3f} accuracy on the {split} split" + (
                 f" (the best, {best.selective_accuracy:.3f}, answers {best.coverage:.1%} of the texts at "
                 f"{best.threshold:.3f})" if best else " (no text has label probabilities)"))
-    click.echo(f"--min-probability {chosen.threshold:.3f}: answers {chosen.coverage:.1%} of the {split} texts at "
-               f"{chosen.selective_accuracy:.3f} accuracy")
+
+
+def _write_class_thresholds(out: Path, predictions: list[Prediction], chosen: dict[str, Operating | None],
+                            overall: Operating | None, labels: list[str], precision: float, split: str) -> None:
+    """Print the per-label choice and write ``{label: threshold}``: a label no threshold brings to ``precision``
+    gets 1.0 (answered only when certain), a label never predicted the overall threshold (1.0 without one)."""
+    from gencls_core.results import format_table, write_json
+
+    thresholds, rows = {}, []
+    for label in labels:
+        n = sum(p.label == label for p in predictions)
+        point = chosen.get(label)
+        if point is not None:
+            thresholds[label] = point.threshold
+            why = f"answers {point.coverage:.1%} of its {n} predictions, {point.selective_accuracy:.3f} correct"
+        elif label in chosen:
+            thresholds[label], why = 1.0, f"no threshold keeps {precision:.3f} of its {n} predictions correct"
+        else:
+            thresholds[label] = overall.threshold if overall is not None else 1.0
+            why = f"never predicted on the {split} split: the overall threshold"
+        rows.append((label, f"{thresholds[label]:.3f}  {why}"))
+    click.echo(format_table(rows, f"per label, precision {precision:.3f}"))
+    write_json(out, thresholds)
+    click.echo(f"wrote {out}: use it with `gencls predict RUN TEXTS --thresholds {out}`")
 
 
 def _trained_engine(run_dir: Path, allow_unfinished: bool, overrides: list[str] | None, trust_remote_code: bool):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -34,6 +34,7 @@ from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import describe_rare, rarely_predicted
 from gencls_core.truncation import PromptFitter, fitter_for
 
+Threshold = float | Mapping[str, float] | None  # predict's min_probability: one for every label, or per label
 AUTO_VALIDATION = 0.1  # the share of training examples carved for a stage that chooses on validation
 
 class Evaluation(NamedTuple):
@@ -245,9 +246,10 @@ class Predictor:
     def __init__(self, inference: Inference) -> None:
         self.inference = inference
 
-    def __call__(self, texts: list[str], min_probability: float | None = None) -> list[Prediction]:
-        """The predictions for ``texts``; with ``min_probability``, one whose most probable label has a lower
-        probability abstains (label None, status ``abstained``, its probabilities kept)."""
+    def __call__(self, texts: list[str], min_probability: Threshold = None) -> list[Prediction]:
+        """The predictions for ``texts``; with ``min_probability`` (one for every label, or ``{label: p}``), one
+        whose most probable label has a lower probability abstains (label None, status ``abstained``, its
+        probabilities kept)."""
         return abstain_below(self.inference.decode(texts)[0], min_probability)
 
     def warm_up(self) -> None:
@@ -264,12 +266,26 @@ class Predictor:
         return self.inference.decoder().shardable()
 
 
-def abstain_below(predictions: list[Prediction], min_probability: float | None) -> list[Prediction]:
-    """``predictions`` with every valid one whose top label probability is under ``min_probability`` turned into
-    an abstention (label None, status ``abstained``); unchanged without a threshold."""
+def abstain_below(predictions: list[Prediction], min_probability: Threshold) -> list[Prediction]:
+    """``predictions`` with every valid one whose top label probability is under ``min_probability`` (one number,
+    or ``{label: p}`` for the predicted label; a label it leaves out is not thresholded) turned into an abstention
+    (label None, status ``abstained``); unchanged without a threshold."""
     if min_probability is None:
         return predictions
-    if not 0 <= min_probability <= 1:
-        raise UsageError(f"min_probability must lie in [0, 1], got {min_probability}")
-    return [replace(p, label=None, status="abstained") if p.label is not None and p.probs
-            and max(p.probs.values()) < min_probability else p for p in predictions]
+    if isinstance(min_probability, Mapping):
+        cuts, single = dict(min_probability), None
+        labels = {label for p in predictions for label in p.probs or {}}
+        if labels and set(cuts) - labels:
+            raise UsageError(f"min_probability names {sorted(set(cuts) - labels)}, which are not labels of this "
+                             f"model: {sorted(labels)}")
+    else:
+        cuts, single = {}, float(min_probability)
+    for label, value in ({"": single} if single is not None else cuts).items():
+        if not 0 <= value <= 1:
+            raise UsageError(f"min_probability{f' of {label!r}' if label else ''} must lie in [0, 1], got {value}")
+
+    def below(p: Prediction) -> bool:
+        cut = single if single is not None else cuts.get(p.label or "")
+        return p.label is not None and bool(p.probs) and cut is not None and max((p.probs or {}).values()) < cut
+
+    return [replace(p, label=None, status="abstained") if below(p) else p for p in predictions]

@@ -10,7 +10,7 @@ its neighbours.
 import asyncio  # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -22,12 +22,16 @@ from gencls_core.interfaces import Prediction
 Predictor = Callable[[list[str]], list[Prediction]]
 
 
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
 class Request(BaseModel):
     """The body of ``POST /classify``."""
 
     texts: list[str] | str = Field(description="a text, or a non-empty list of texts, to classify")
-    min_probability: float | None = Field(None, ge=0, le=1, description="abstain (label null, status abstained) "
-                                                                       "where the top label is less probable")
+    min_probability: Probability | dict[str, Probability] | None = Field(
+        None, description="abstain (label null, status abstained) where the predicted label is less probable than "
+                          "this: one number for every label, or {label: p} (a label left out is not thresholded)")
 
 
 class Answer(BaseModel):
@@ -192,6 +196,9 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
             raise HTTPException(413, f"{len(texts)} texts in one request; at most {max_texts} "
                                      f"(the server's --max-texts)")
         problem = _bad_text(texts)
+        if isinstance(request.min_probability, dict) and labels and set(request.min_probability) - set(labels):
+            problem = (f"min_probability names {sorted(set(request.min_probability) - set(labels))}, which are not "
+                       f"labels of this model: {labels}")
         if problem:
             raise HTTPException(422, problem)
         try:

@@ -1,9 +1,12 @@
-"""Choosing the abstention threshold (``predict --min-probability``) on held-out texts: the lowest top-label
-probability that keeps the answered texts' accuracy at a target, so that as many texts as possible are answered."""
+"""Choosing the abstention threshold (``predict --min-probability``, or one per label for ``--thresholds``) on
+held-out texts: the lowest top-label probability that keeps the answered texts' accuracy (a label's precision)
+at a target, so that as many texts as possible are answered."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from gencls_core.interfaces import Prediction
 
@@ -34,3 +37,36 @@ def choose_threshold(gold: list[str], predictions: list[Prediction], precision: 
     """The lowest threshold whose answered texts are at least ``precision`` accurate (the most coverage); None
     when no threshold reaches it."""
     return next((p for p in operating_points(gold, predictions) if p.selective_accuracy >= precision), None)
+
+
+def choose_class_thresholds(gold: list[str], predictions: list[Prediction],
+                            precision: float) -> dict[str, Operating | None]:
+    """For each predicted label, the lowest threshold whose answers of that label are at least ``precision``
+    correct (its coverage: the share of that label's predictions answered); None where none reaches it. A label
+    never predicted is absent."""
+    predicted: dict[str, tuple[list[str], list[Prediction]]] = {}
+    for g, p in zip(gold, predictions):
+        if p.label is not None and p.probs:
+            golds, preds = predicted.setdefault(p.label, ([], []))
+            golds.append(g)
+            preds.append(p)
+    return {label: choose_threshold(golds, preds, precision) for label, (golds, preds) in sorted(predicted.items())}
+
+
+def read_thresholds(path: Path, labels: list[str]) -> dict[str, float]:
+    """``{label: threshold}`` from a JSON file (``gencls threshold --per-class --out``), each a known label and a
+    probability."""
+    from gencls_core.errors import UsageError
+
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UsageError(f"--thresholds {path}: not a readable JSON file ({err})") from None
+    if not isinstance(value, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+                                              for v in value.values()):
+        raise UsageError(f"--thresholds {path}: must map labels to probabilities in [0, 1], like "
+                         f'{{"{labels[0]}": 0.8}}')
+    unknown = sorted(set(value) - set(labels))
+    if unknown:
+        raise UsageError(f"--thresholds {path} names {unknown}, which are not labels of this model: {labels}")
+    return {str(k): float(v) for k, v in value.items()}

@@ -47,6 +47,12 @@ def test_predict_endpoint_answers_as_engine_predict(trained_run):
             (p.label, "ok") if t >= cut else (None, "abstained") for p, t in zip(expected, top)]
         assert sure[top.index(min(top))]["probs"] == pytest.approx(expected[top.index(min(top))].probs, abs=1e-5)
         assert client.post("/classify", json={"texts": TEXTS, "min_probability": 2}).status_code == 422
+        first = expected[0].label  # per label: only that label's answers are thresholded
+        per_label = client.post("/classify", json={"texts": TEXTS, "min_probability": {first: 1.0}}).json()
+        assert [g["label"] for g in per_label["predictions"]] == [None if p.label == first else p.label
+                                                                   for p in expected]
+        unknown = client.post("/classify", json={"texts": TEXTS, "min_probability": {"neutral": 0.5}})
+        assert unknown.status_code == 422 and "['neutral'], which are not labels" in unknown.json()["detail"]
 
 
 def _labels(texts):
