@@ -160,3 +160,54 @@ def test_dpo_trains_with_class_weights_and_records_them(tiny_run_config):
     result = Engine(tiny_run_config).run()
     train = json.loads((result.run_dir / "stages/1-dpo/stage.json").read_text())["train"]
     assert train["class_weights"] == {"negative": 1.0, "positive": 3.0} and train["train_pairs"] > 0
+
+
+def test_the_robust_loss_is_chowdhury_et_als_rdpo_at_the_stages_flip_rate_and_beta(tiny_run_config, tmp_path,
+                                                                                    monkeypatch):
+    """The loss the stage trains on, for a policy moved off its reference, equals
+    [(1 - e) l(b h) - e l(-b h)] / (1 - 2e), l(x) = -log sigmoid(x), h the chosen-minus-rejected log-ratio margin,
+    with e the stage's flip_rate and b its beta."""
+    import torch
+    import torch.nn.functional as F
+
+    from gencls_core.interfaces import StageResult
+    from gencls_plugins.trainers.dpo import trainer as dpo
+    from gencls_plugins.trainers.dpo.config import DPOOptions
+
+    _, ctx, _ = _three_classes(tiny_run_config, tmp_path)
+    ctx.stage_dir = tmp_path / "stage"
+    captured = {}
+
+    def built(trainer, ctx):  # the stage's trainer, built as the stage builds it, not trained
+        captured["t"] = trainer
+        return StageResult(ctx.lm)
+
+    monkeypatch.setattr(dpo, "run_stage", built)
+    flip, beta = 0.2, 0.5
+    dpo.DPO(DPOOptions(loss="robust", flip_rate=flip, beta=beta, batch_size=4, pairs="all")).train(ctx)
+    trainer = captured["t"]
+    model = trainer.model
+    torch.manual_seed(0)
+    with torch.no_grad():  # LoRA B starts at zero (policy = reference): move it
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    batch = next(iter(trainer.get_train_dataloader()))
+    model.eval()
+    with torch.no_grad():
+        loss = trainer.compute_loss(model, batch)
+
+        def logps():
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+            token = torch.log_softmax(logits.float(), -1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
+            return (token * batch["completion_mask"][:, 1:]).sum(1).chunk(2)
+
+        chosen, rejected = logps()
+        with model.disable_adapter():
+            ref_chosen, ref_rejected = logps()
+    h = (chosen - ref_chosen) - (rejected - ref_rejected)
+    assert h.abs().max() > 0.05  # the policy really moved
+    expected = ((1 - flip) * -F.logsigmoid(beta * h) - flip * -F.logsigmoid(-beta * h)) / (1 - 2 * flip)
+    assert float(loss) == pytest.approx(float(expected.mean()), rel=1e-4, abs=1e-5)
+    plain = (-F.logsigmoid(beta * h)).mean()  # DPO's loss: a different number here
+    assert abs(float(loss) - float(plain)) > 1e-3
