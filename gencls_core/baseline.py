@@ -38,14 +38,15 @@ def tfidf_predictions(data: LabeledData, split: str = "test",
     return [str(p) for p in fit(chosen["C"]).predict(vectorizer.transform(data.splits[split]["text"]))], chosen
 
 
-def compare(data: LabeledData, rows: list[dict[str, Any]], level: float = 0.95) -> dict[str, Any]:
-    """The baseline on the test split against a run's test predictions ``rows`` (``gold``/``predicted``): its
-    accuracy and macro-F1, and the run's model minus the baseline with paired bootstrap intervals."""
+def compare(data: LabeledData, rows: list[dict[str, Any]], split: str = "test", level: float = 0.95) -> dict[str, Any]:
+    """The baseline on ``split`` against a run's predictions ``rows`` (``gold``/``predicted``) of it: its accuracy
+    and macro-F1, and the run's model minus the baseline with paired bootstrap intervals. C is chosen on the
+    validation split unless that is the split scored (then it is 10)."""
     import numpy as np
 
     from gencls_core.stats import macro_f1, paired_gain
 
-    predicted, chosen = tfidf_predictions(data)
+    predicted, chosen = tfidf_predictions(data, split, 10.0 if split == "validation" else None)
     index = {label: i for i, label in enumerate(data.labels)}
     gold = np.array([index[r["gold"]] for r in rows])
     model = np.array([index.get(r["predicted"], -1) for r in rows])
@@ -68,6 +69,7 @@ def describe(baseline: dict[str, Any]) -> str:
     verdict = ("better than it beyond noise" if baseline["delta_f1_macro"]["low"] > 0 else
                "worse than it beyond noise" if baseline["delta_f1_macro"]["high"] < 0 else
                "not distinguishable from it on this test split")
-    return (f"{baseline['name']} on the same splits (C {baseline['C']:g}, chosen on validation): accuracy "
+    chosen = "chosen on validation" if "validation_f1_macro" in baseline else "not chosen on validation"
+    return (f"{baseline['name']} on the same splits (C {baseline['C']:g}, {chosen}): accuracy "
             f"{baseline['accuracy']:.3f}, macro-F1 {baseline['f1_macro']:.3f}. This model minus it: accuracy "
             f"{delta('accuracy')}, macro-F1 {delta('f1_macro')} (paired bootstrap 95%): {verdict} in macro-F1.")

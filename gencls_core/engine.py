@@ -277,9 +277,10 @@ class Engine:
         metrics = {**metrics, "data_checks": data.checks}
         if stages:
             metrics = {**metrics, "stages": stages}
-        if self.resolution.recipe is not None and self.processes.is_main:  # is it better than the simple baseline?
+        train = data.splits.get("train")
+        if self.processes.is_main and train is not None and len(set(train["label"])) > 1:  # better than a bag of words?
             with timed(timings, "baseline"):
-                metrics["baseline"] = compare_with_baseline(data, rows)
+                metrics["baseline"] = compare_with_baseline(data, rows, self.config.splits.evaluate)
         if self.processes.is_main:
             write_jsonl(run_dir / "predictions.jsonl", rows)
             write_json(run_dir / "metrics.json", metrics)

@@ -5,13 +5,15 @@ causal LM."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 from gencls_core.engine import INFERENCE_SLOTS, Engine
-from gencls_core.errors import UsageError
+from gencls_core.errors import GenclsWarning, UsageError
 from gencls_core.interfaces import ModelSource
 from gencls_core.results import follow_umask, metrics_table, write_json, write_text_atomic
 from gencls_core.weights import save_merged
@@ -58,7 +60,7 @@ def _write_export(engine: Engine, run_dir: Path, folder: Path, dtype: str) -> No
         "metrics": record.get("metrics", {}), "stages": record.get("stages", []),
     })
     card = engine.resolution.slots["model"].build(ModelSource).card()
-    write_text_atomic(folder / "README.md", _model_card(record, card, dtype))
+    write_text_atomic(folder / "README.md", _model_card(record, card, dtype, _baseline(run_dir)))
     follow_umask(folder)  # mkdtemp makes a 0700 folder, safetensors 0600 files
 
 
@@ -83,9 +85,23 @@ def check_export_target(run_dir: Path, out: Path, force: bool) -> None:
                          f"it is left as it is: choose another folder")
 
 
-def _model_card(record: dict[str, Any], base: dict[str, str], dtype: str = "float32") -> str:
+def _baseline(run_dir: Path) -> dict[str, Any] | None:
+    """The run's comparison with TF-IDF + logistic regression (``metrics.json``'s ``baseline``), if it has one."""
+    path = run_dir / "metrics.json"
+    try:
+        baseline = json.loads(path.read_text()).get("baseline") if path.is_file() else None
+    except (OSError, ValueError, AttributeError) as err:
+        warnings.warn(f"{path} does not read as the run's metrics ({err}); the model card leaves out the baseline",
+                      GenclsWarning, stacklevel=2)
+        return None
+    return baseline if isinstance(baseline, dict) else None
+
+
+def _model_card(record: dict[str, Any], base: dict[str, str], dtype: str = "float32",
+                baseline: dict[str, Any] | None = None) -> str:
     """A Hub model card: what the model is, how it was trained (stages and their main settings, the data's
-    sizes) and scored, and how to use it; no local paths."""
+    sizes) and scored (beside ``baseline``, TF-IDF + logistic regression on the same splits), and how to use it;
+    no local paths."""
     slots = {c["slot"]: c["name"] for c in record["components"]}
     data = record["data"]
     front = [f"{k}: {v}" for k, v in base.items()]
@@ -111,6 +127,10 @@ def _model_card(record: dict[str, Any], base: dict[str, str], dtype: str = "floa
     if not record.get("stages"):
         lines.append("- no training stage")
     lines += ["", "## Evaluation (the run's evaluation split)", "", *metrics_table(record.get("metrics", {}))]
+    if baseline:
+        from gencls_core.baseline import describe
+
+        lines += ["", describe(baseline)]
     if dtype != "float32":
         lines += ["", f"The weights are stored as {dtype}; the run evaluated them in float32, so scores here may "
                       f"differ within rounding (a text near a tie may change label)."]

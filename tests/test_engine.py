@@ -37,6 +37,9 @@ def test_run_writes_results_and_returns_metrics(tiny_run_config):
     assert {"f1_weighted", "per_class", "confusion_matrix", "ece", "coverage"} <= set(metrics)
     report = (run_dir / "report.md").read_text()
     assert "| accuracy |" in report and "## Per class" in report
+    # a zero-shot run too is scored beside TF-IDF + LR fitted on its training split (C 10: no validation split)
+    assert metrics["baseline"]["name"] == "TF-IDF + logistic regression" and metrics["baseline"]["C"] == 10.0
+    assert "(C 10, not chosen on validation)" in report
     for png in ("confusion_matrix.png", "reliability.png"):
         assert f"]({png})" in report and (run_dir / png).is_file()
     assert not list(run_dir.glob(".*tmp"))
@@ -219,6 +222,7 @@ def test_stages_can_be_evaluated_on_the_validation_split(tiny_run_config):
     assert result.metrics["n"] == 6
     validation_texts = {r["text"] for r in result.predictions}
     assert len(validation_texts) == 6
+    assert result.metrics["baseline"]["C"] == 10.0  # scored on the validation split, so not chosen on it
     tiny_run_config["splits"] = {"test_size": 10, "evaluate": "validation"}
     with pytest.raises(ConfigError, match="evaluate: validation needs a validation split"):
         Engine(tiny_run_config)

@@ -26,6 +26,7 @@ def test_an_export_predicts_like_its_run_and_loads_in_transformers(tmp_path, tin
     card = (out / "README.md").read_text()
     assert "| accuracy |" in card and "- stage 1: sft (epochs 1.0, max_steps 2, learning_rate 0.005" in card
     assert 'pipeline("text-classification")' in card and str(tmp_path) not in card  # no local paths
+    assert "TF-IDF + logistic regression on the same splits" in card  # what a bag of words gets on the same data
     assert "base_model" not in card  # a local model folder is not published as one
     assert manifest["source_run"] == run_dir.name
     from gencls_core.export import _model_card
