@@ -200,7 +200,7 @@ def threshold(run_dir, precision, split, per_class, out, trust_remote_code):
                                if points and points[-1].threshold >= t))
     click.echo(format_table([(f"{p.threshold:.3f}", f"coverage {p.coverage:.3f}, selective accuracy "
                                                      f"{p.selective_accuracy:.3f}") for p in shown],
-                            f"{split} split, {len(gold)} texts"))
+                            f"{split} split, {len(gold)} texts", ("threshold", "what it keeps"), "<"))
     chosen = choose_threshold(gold, predictions, precision)
     if chosen is not None:
         click.echo(f"--min-probability {chosen.threshold:.3f}: answers {chosen.coverage:.1%} of the {split} texts "
@@ -216,6 +216,9 @@ def threshold(run_dir, precision, split, per_class, out, trust_remote_code):
                 f"{best.threshold:.3f})" if best else " (no text has label probabilities)"))
 
 
+FEW = 10  # a label predicted fewer times than this on the split gets a threshold marked noisy
+
+
 def _write_class_thresholds(out: Path, predictions: list[Prediction], chosen: dict[str, Operating | None],
                             overall: Operating | None, labels: list[str], precision: float, split: str) -> None:
     """Print the per-label choice and write ``{label: threshold}``: a label no threshold brings to ``precision``
@@ -229,13 +232,14 @@ def _write_class_thresholds(out: Path, predictions: list[Prediction], chosen: di
         if point is not None:
             thresholds[label] = point.threshold
             why = f"answers {point.coverage:.1%} of its {n} predictions, {point.selective_accuracy:.3f} correct"
+            why += " (few predictions: a noisy choice)" if n < FEW else ""
         elif label in chosen:
             thresholds[label], why = 1.0, f"no threshold keeps {precision:.3f} of its {n} predictions correct"
         else:
             thresholds[label] = overall.threshold if overall is not None else 1.0
             why = f"never predicted on the {split} split: the overall threshold"
         rows.append((label, f"{thresholds[label]:.3f}  {why}"))
-    click.echo(format_table(rows, f"per label, precision {precision:.3f}"))
+    click.echo(format_table(rows, f"per label, precision {precision:.3f}", ("label", "threshold"), "<"))
     write_json(out, thresholds)
     click.echo(f"wrote {out}: use it with `gencls predict RUN TEXTS --thresholds {out}`")
 

@@ -90,13 +90,14 @@ def metrics_table(metrics: dict[str, Any]) -> list[str]:
                                                  for k, v in scalar_metrics(metrics).items()]
 
 
-def format_table(rows: list[tuple[str, str]], title: str) -> str:
-    """A two-column text table."""
-    width = max([len(k) for k, _ in rows] + [len("metric")])
-    vwidth = max([len(v) for _, v in rows] + [len("value")])
+def format_table(rows: list[tuple[str, str]], title: str, header: tuple[str, str] = ("metric", "value"),
+                 align: str = ">") -> str:
+    """A two-column text table; its values aligned right (``>``) or left (``<``)."""
+    width = max([len(k) for k, _ in rows] + [len(header[0])])
+    vwidth = max([len(v) for _, v in rows] + [len(header[1])])
     line = f"+-{'-' * width}-+-{'-' * vwidth}-+"
-    out = [title, line, f"| {'metric'.ljust(width)} | {'value'.rjust(vwidth)} |", line]
-    out += [f"| {k.ljust(width)} | {v.rjust(vwidth)} |" for k, v in rows]
+    out = [title, line, f"| {header[0].ljust(width)} | {header[1]:{align}{vwidth}} |", line]
+    out += [f"| {k.ljust(width)} | {v:{align}{vwidth}} |" for k, v in rows]
     out.append(line)
     return "\n".join(out)
 
