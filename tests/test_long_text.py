@@ -201,3 +201,28 @@ def test_training_reads_every_window_with_the_texts_label(late_keywords, monkeyp
     assert all("filler" in p[-1]["content"] for p in train["prompt"])
     if trainer == "sft":  # each window carries its text's class weight
         assert [w == 2.0 for w in train["example_weight"]] == [c == "positive" for c in labels]
+
+
+def test_one_training_window_per_text_is_drawn_from_its_windows_by_the_seed(tmp_path, tiny_run_config):
+    from gencls_plugins.trainers.conversations import prompts_with_labels
+
+    rows = [(" ".join(f"{word}{j}" for j in range(120)), label) for word, label in (("good", "positive"),
+                                                                                    ("bad", "negative"))] * 8
+    data = tmp_path / "long.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    config = {**tiny_run_config, "dataset": {"name": "local", "path": str(data)}, "splits": {"test_size": 4},
+              "truncation": {"max_prompt_tokens": 96}}
+
+    def windows(train_windows, seed=0):
+        long_text = {"policy": "chunks", "overlap_tokens": 8, "train_windows": train_windows}
+        ctx = Engine({**config, "seed": seed, "long_text": long_text}).loaded_context("cpu", progress=False,
+                                                                                      training=True)
+        train = prompts_with_labels(ctx, "train", "sft")
+        return [p[-1]["content"] for p in train["prompt"]], train["label"], len(ctx.data.splits["train"])
+
+    every, _, n = windows("all")
+    one, labels, _ = windows("one")
+    assert len(one) == n and len(every) > 2 * n  # one row a text instead of each of its windows
+    assert set(one) <= set(every) and len(set(one)) > 2  # real windows, not always the same one
+    assert sorted(set(labels)) == ["negative", "positive"]
+    assert windows("one")[0] == one and windows("one", seed=1)[0] != one  # drawn by the run's seed

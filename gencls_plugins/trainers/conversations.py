@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING
 
 from gencls_core.answer_forms import gold_answer
@@ -30,16 +31,20 @@ def _prompts(ctx: RunContext, split: str, texts: list[str],
              limit: int | None = None) -> tuple[list[list[dict[str, str]]], list[int]]:
     """The training prompt's messages for each text, fitted to the run's truncation policy (and ``limit``), with
     the index of the text each row comes from: one row a text (its selected sentences with ``long_text.policy:
-    select``), or, with ``chunks``, one for each window of a text over the budget (each with the text's label).
+    select``), or, with ``chunks``, one for each window of a text over the budget (each with the text's label; one
+    window drawn at random with ``long_text.train_windows: one``).
     The number of texts cut is recorded in ``ctx.truncated[split]``."""
     who = f"prompt strategy {ctx.train_prompt.name!r}"
     fitter = fitter_for(ctx, limit)
     build = lambda t: check_messages(who, ctx.train_prompt.messages(t), t)  # noqa: E731
     long = reader(ctx.long_text, ctx.lm.tokenizer, fitter.limit, lambda: fitter.overhead(build),
                   ctx.data.splits.get("train"))
+    one = split == "train" and ctx.long_text is not None and ctx.long_text.train_windows == "one"
+    draw = random.Random(ctx.seed) if one else None
     out, owners = [], []
     for i, text in enumerate(texts):
         pieces = long.pieces(text)[0]
+        pieces = [draw.choice(pieces)] if draw is not None and len(pieces) > 1 else pieces
         out += [fitter.messages(piece, build, f"{split} example {i}") for piece in pieces]
         owners += [i] * len(pieces)
     ctx.truncated[split] = fitter.truncated
