@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 DEBUG_ENV = "GENCLS_DEBUG"
 
@@ -29,3 +31,19 @@ def quiet_libraries() -> None:
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     datasets.disable_progress_bars()
+
+
+@contextmanager
+def dataset_bars(on: bool) -> Iterator[None]:
+    """datasets' progress bars (map, filter, cast: TRL's dataset preparation too) off while the block runs when
+    ``on`` is False (a run with ``progress: false``), then as they were."""
+    import datasets
+
+    was = datasets.is_progress_bar_enabled()
+    if not on:
+        datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was and not on:
+            datasets.enable_progress_bars()
