@@ -10,7 +10,6 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 import yaml
@@ -20,10 +19,6 @@ from gencls_core.interrupts import exit_on_interrupt
 from gencls_core.study.commands import study
 from gencls_core.verbosity import DEBUG_ENV, quiet_libraries
 from gencls_core.verbosity import debug as _debug
-
-if TYPE_CHECKING:
-    from gencls_core.interfaces import Prediction
-    from gencls_core.thresholds import Operating
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -159,33 +154,40 @@ def predict(run_dir, input, output, text_column, id_column, batch_size, min_prob
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--precision", type=click.FloatRange(0, 1), default=0.9, show_default=True,
-              help="the accuracy the answered texts must keep")
+@click.option("--precision", type=click.FloatRange(0, 1), metavar="P",
+              help="the accuracy the answered texts must keep: the lowest threshold that keeps it  [default: 0.9]")
+@click.option("--coverage", type=click.FloatRange(0, 1), metavar="C",
+              help="instead of --precision: the share of texts that must be answered: the highest threshold that "
+                   "answers it")
 @click.option("--split", type=click.Choice(["validation", "test"]), default="validation", show_default=True,
               help="the held-out texts the threshold is chosen on (test: only where nothing else is left, "
                    "and the run's test score then no longer measures the thresholded model)")
 @click.option("--per-class", is_flag=True,
-              help="also choose one threshold per predicted label (its answers at least --precision correct) and "
-                   "write them to --out for predict --thresholds")
+              help="also choose one threshold per predicted label (on that label's predictions) and write them to "
+                   "--out for predict --thresholds")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="with --per-class: the JSON file to write (a new file)")
 @click.option("--trust-remote-code", is_flag=True,
               help="run Python code that the model folder ships (never taken from run.json)")
-def threshold(run_dir, precision, split, per_class, out, trust_remote_code):
+def threshold(run_dir, precision, coverage, split, per_class, out, trust_remote_code):
     """Choose predict's --min-probability on a finished run's validation split: the lowest top-label probability
-    whose answered texts are at least --precision accurate (the most texts answered), with the table of
-    thresholds, coverage and selective accuracy behind it. With --per-class, also one threshold per label,
-    written to --out (nothing else is written)."""
-    from gencls_core.results import format_table
-    from gencls_core.thresholds import choose_class_thresholds, choose_threshold, operating_points
+    whose answered texts are at least --precision accurate (the most texts answered), or the highest that answers
+    --coverage of them, with the table of thresholds, coverage and selective accuracy behind it. With
+    --per-class, also one threshold per label, written to --out (nothing else is written)."""
+    from gencls_core.results import format_table, write_json
+    from gencls_core.thresholds import choose_class_thresholds, choose_threshold, operating_points, per_label
 
     if (run_dir / "gencls.json").is_file():
         raise click.UsageError(f"{run_dir} is an export, which keeps no data; choose the threshold on the run "
                                f"directory it was exported from")
+    if precision is not None and coverage is not None:
+        raise click.UsageError("give --precision (the accuracy to keep) or --coverage (the share to answer), not both")
     if per_class != (out is not None):
         raise click.UsageError("--per-class and --out go together: the per-label thresholds are written to --out")
     if out is not None and out.exists():
         raise click.UsageError(f"--out {out} exists; choose a new file (threshold writes only files it creates)")
+    precision = 0.9 if precision is None and coverage is None else precision
+    goal = f"{precision:.3f} accuracy" if coverage is None else f"{coverage:.1%} of the texts answered"
     engine = _trained_engine(run_dir, False, None, trust_remote_code)
     data = engine.dataset()
     if split not in data.splits or len(data.splits[split]) == 0:
@@ -201,47 +203,22 @@ def threshold(run_dir, precision, split, per_class, out, trust_remote_code):
     click.echo(format_table([(f"{p.threshold:.3f}", f"coverage {p.coverage:.3f}, selective accuracy "
                                                      f"{p.selective_accuracy:.3f}") for p in shown],
                             f"{split} split, {len(gold)} texts", ("threshold", "what it keeps"), "<"))
-    chosen = choose_threshold(gold, predictions, precision)
+    chosen = choose_threshold(gold, predictions, precision, coverage)
     if chosen is not None:
         click.echo(f"--min-probability {chosen.threshold:.3f}: answers {chosen.coverage:.1%} of the {split} texts "
                    f"at {chosen.selective_accuracy:.3f} accuracy")
     if per_class:
-        _write_class_thresholds(out, predictions, choose_class_thresholds(gold, predictions, precision),
-                                chosen, list(data.labels), precision, split)
+        thresholds, rows = per_label(predictions, choose_class_thresholds(gold, predictions, precision, coverage),
+                                     chosen, list(data.labels), goal, split)
+        click.echo(format_table(rows, f"per label, {goal}", ("label", "threshold"), "<"))
+        write_json(out, thresholds)
+        click.echo(f"wrote {out}: use it with `gencls predict RUN TEXTS --thresholds {out}`")
     elif chosen is None:
         best = max(points, key=lambda p: p.selective_accuracy, default=None)
         raise click.ClickException(
-            f"no threshold keeps {precision:.3f} accuracy on the {split} split" + (
+            f"no threshold keeps {goal} on the {split} split" + (
                 f" (the best, {best.selective_accuracy:.3f}, answers {best.coverage:.1%} of the texts at "
                 f"{best.threshold:.3f})" if best else " (no text has label probabilities)"))
-
-
-FEW = 10  # a label predicted fewer times than this on the split gets a threshold marked noisy
-
-
-def _write_class_thresholds(out: Path, predictions: list[Prediction], chosen: dict[str, Operating | None],
-                            overall: Operating | None, labels: list[str], precision: float, split: str) -> None:
-    """Print the per-label choice and write ``{label: threshold}``: a label no threshold brings to ``precision``
-    gets 1.0 (answered only when certain), a label never predicted the overall threshold (1.0 without one)."""
-    from gencls_core.results import format_table, write_json
-
-    thresholds, rows = {}, []
-    for label in labels:
-        n = sum(p.label == label for p in predictions)
-        point = chosen.get(label)
-        if point is not None:
-            thresholds[label] = point.threshold
-            why = f"answers {point.coverage:.1%} of its {n} predictions, {point.selective_accuracy:.3f} correct"
-            why += " (few predictions: a noisy choice)" if n < FEW else ""
-        elif label in chosen:
-            thresholds[label], why = 1.0, f"no threshold keeps {precision:.3f} of its {n} predictions correct"
-        else:
-            thresholds[label] = overall.threshold if overall is not None else 1.0
-            why = f"never predicted on the {split} split: the overall threshold"
-        rows.append((label, f"{thresholds[label]:.3f}  {why}"))
-    click.echo(format_table(rows, f"per label, precision {precision:.3f}", ("label", "threshold"), "<"))
-    write_json(out, thresholds)
-    click.echo(f"wrote {out}: use it with `gencls predict RUN TEXTS --thresholds {out}`")
 
 
 def _trained_engine(run_dir: Path, allow_unfinished: bool, overrides: list[str] | None, trust_remote_code: bool):

@@ -33,24 +33,57 @@ def operating_points(gold: list[str], predictions: list[Prediction]) -> list[Ope
     return points[::-1]
 
 
-def choose_threshold(gold: list[str], predictions: list[Prediction], precision: float) -> Operating | None:
-    """The lowest threshold whose answered texts are at least ``precision`` accurate (the most coverage); None
-    when no threshold reaches it."""
-    return next((p for p in operating_points(gold, predictions) if p.selective_accuracy >= precision), None)
+def choose_threshold(gold: list[str], predictions: list[Prediction], precision: float | None = None,
+                     coverage: float | None = None) -> Operating | None:
+    """The lowest threshold whose answered texts are at least ``precision`` accurate (the most coverage), or, with
+    ``coverage``, the highest that still answers that share of the texts (the most accuracy); None when no
+    threshold reaches it."""
+    points = operating_points(gold, predictions)
+    if coverage is not None:
+        return next((p for p in reversed(points) if p.coverage >= coverage), None)
+    if precision is None:
+        raise ValueError("choose_threshold needs a precision or a coverage")
+    return next((p for p in points if p.selective_accuracy >= precision), None)
 
 
-def choose_class_thresholds(gold: list[str], predictions: list[Prediction],
-                            precision: float) -> dict[str, Operating | None]:
-    """For each predicted label, the lowest threshold whose answers of that label are at least ``precision``
-    correct (its coverage: the share of that label's predictions answered); None where none reaches it. A label
-    never predicted is absent."""
+def choose_class_thresholds(gold: list[str], predictions: list[Prediction], precision: float | None = None,
+                            coverage: float | None = None) -> dict[str, Operating | None]:
+    """For each predicted label, ``choose_threshold`` on that label's predictions alone: the lowest threshold
+    whose answers of that label are at least ``precision`` correct, or the highest that answers ``coverage`` of
+    them; None where none reaches it. A label never predicted is absent."""
     predicted: dict[str, tuple[list[str], list[Prediction]]] = {}
     for g, p in zip(gold, predictions):
         if p.label is not None and p.probs:
             golds, preds = predicted.setdefault(p.label, ([], []))
             golds.append(g)
             preds.append(p)
-    return {label: choose_threshold(golds, preds, precision) for label, (golds, preds) in sorted(predicted.items())}
+    return {label: choose_threshold(golds, preds, precision, coverage)
+            for label, (golds, preds) in sorted(predicted.items())}
+
+
+FEW = 10  # a label predicted fewer times than this gets a threshold marked as a noisy choice
+
+
+def per_label(predictions: list[Prediction], chosen: dict[str, Operating | None], overall: Operating | None,
+              labels: list[str], goal: str, split: str) -> tuple[dict[str, float], list[tuple[str, str]]]:
+    """``{label: threshold}`` from ``choose_class_thresholds``' choice, and a row saying why for each: a label
+    that never reaches ``goal`` gets 1.0 (answered only when certain), a label never predicted the ``overall``
+    threshold (1.0 without one)."""
+    thresholds, rows = {}, []
+    for label in labels:
+        n = sum(p.label == label for p in predictions)
+        point = chosen.get(label)
+        if point is not None:
+            thresholds[label] = point.threshold
+            why = f"answers {point.coverage:.1%} of its {n} predictions, {point.selective_accuracy:.3f} correct"
+            why += " (few predictions: a noisy choice)" if n < FEW else ""
+        elif label in chosen:
+            thresholds[label], why = 1.0, f"no threshold keeps {goal} among its {n} predictions"
+        else:
+            thresholds[label] = overall.threshold if overall is not None else 1.0
+            why = f"never predicted on the {split} split: the overall threshold"
+        rows.append((label, f"{thresholds[label]:.3f}  {why}"))
+    return thresholds, rows
 
 
 def read_thresholds(path: Path, labels: list[str]) -> dict[str, float]:

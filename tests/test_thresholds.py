@@ -26,6 +26,10 @@ def test_the_chosen_threshold_is_the_lowest_that_keeps_the_target_accuracy():
     assert choose_threshold(gold, predictions, 0.75) == Operating(0.7, 4 / 5, 3 / 4)  # the most texts answered
     assert choose_threshold(gold, predictions, 0.8).threshold == 0.95
     assert choose_threshold(["a"], [_p("b", 0.9)], 0.5) is None
+    # a coverage target: the highest threshold still answering that share of the texts
+    assert choose_threshold(gold, predictions, coverage=0.6) == Operating(0.8, 3 / 5, 2 / 3)
+    assert choose_threshold(gold, predictions, coverage=0.61) == Operating(0.7, 4 / 5, 3 / 4)
+    assert choose_threshold(gold, predictions, coverage=0.9) is None  # one text has no label: 4/5 at most
     tied = operating_points(["a", "b"], [_p("a", 0.8), _p("a", 0.8)])  # one threshold keeps both or neither
     assert tied == [Operating(0.8, 1.0, 0.5)]
 
@@ -75,7 +79,7 @@ def test_threshold_per_class_writes_a_file_that_predict_and_serve_apply(tmp_path
     done = CliRunner().invoke(cli, ["threshold", str(run_dir), "--precision", "0", "--per-class", "--out", str(out)])
     assert done.exit_code == 0, done.output
     thresholds = json.loads(out.read_text())
-    assert set(thresholds) == {"negative", "positive"} and "per label, precision 0.000" in done.output
+    assert set(thresholds) == {"negative", "positive"} and "per label, 0.000 accuracy" in done.output
     assert all(0.5 <= t <= 1 for t in thresholds.values())
     again = CliRunner().invoke(cli, ["threshold", str(run_dir), "--per-class", "--out", str(out)])
     assert again.exit_code == 2 and "exists; choose a new file" in again.output
@@ -96,3 +100,7 @@ def test_threshold_per_class_writes_a_file_that_predict_and_serve_apply(tmp_path
     both = CliRunner().invoke(cli, ["predict", str(run_dir), str(texts), "--thresholds", str(out),
                                     "--min-probability", "0.5"])
     assert both.exit_code == 2 and "not both" in both.output
+    both = CliRunner().invoke(cli, ["threshold", str(run_dir), "--precision", "0.9", "--coverage", "0.5"])
+    assert both.exit_code == 2 and "not both" in both.output
+    half = CliRunner().invoke(cli, ["threshold", str(run_dir), "--coverage", "0.5"])
+    assert half.exit_code == 0 and "answers 50.0% of the validation texts" in half.output, half.output
