@@ -201,8 +201,8 @@ class Engine:
         # seconds per phase, summed over the run's attempts (a killed attempt's as of its last finished stage)
         timings: dict[str, float] = dict(self.recorded.get("timings", {})) if self.resuming else {}
         before = timings.pop("total", 0.0)
-        ctx = self._context(device, cfg.progress and processes.is_main, run_dir=None)
-        ctx.processes, ctx.is_main = processes.count, processes.is_main
+        progress = cfg.progress and processes.is_main
+        ctx = self._context(device, progress, run_dir=None, processes=processes)
         with timed(timings, "load_data"):  # before the run directory: bad data or splits leave nothing behind
             data = ctx.data = load_data(self.resolution, ctx)
         self._check_label_schemes(ctx)
@@ -214,7 +214,9 @@ class Engine:
         run_dir = self.run_dir if self.resuming else processes.agree(lambda: new_run_dir(self.resolution))
         if run_dir is None:
             raise RuntimeError("a resumed run needs its directory (Engine.from_run_dir sets it)")
-        self.run_dir = ctx.run_dir = run_dir
+        self.run_dir = run_dir
+        ctx = self._context(device, progress, run_dir, processes)  # the run's own: its facts now complete
+        ctx.data = data
         record = base_record(self.resolution, self.plugins, device)
         record.processes = {"count": processes.count, "devices": processes.gather(str(processes.state.device))}
         record.timings = timings  # the same dict: every rewrite of run.json carries the phases so far
@@ -343,9 +345,12 @@ class Engine:
         return [render(t, f"text {i}") for i, t in enumerate(texts)]
 
     # -- pieces ------------------------------------------------------------------------------
-    def _context(self, device: str, progress: bool, run_dir: Path | None) -> RunContext:
+    def _context(self, device: str, progress: bool, run_dir: Path | None,
+                 processes: Processes | None = None) -> RunContext:
         return RunContext(seed=self.config.seed, device=device, run_dir=run_dir, services=RunServices(self.plugins),
-                          progress=progress, truncation=self.config.truncation, long_text=self.config.long_text)
+                          progress=progress, truncation=self.config.truncation, long_text=self.config.long_text,
+                          processes=processes.count if processes else 1,
+                          is_main=processes.is_main if processes else True)
 
     def _load_trained(self, ctx: RunContext) -> None:
         """The run's model into ``ctx.lm``, with the recorded run's last trained stage applied (an export's model

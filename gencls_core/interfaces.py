@@ -377,11 +377,16 @@ class CommandServices(Protocol):
         loaded and split, its model loaded onto the configured device."""
 
 
+RUN_FACTS = frozenset({"seed", "device", "run_dir", "services", "progress", "truncation", "long_text", "processes",
+                       "is_main"})  # what a RunContext says about the run: set once, when it is made
+
+
 @dataclass
 class RunContext:
-    """Shared state of one run. Trainers read ``lm``, ``data``, the training prompt and labels and ``rewards``,
-    write checkpoints under ``stage_dir`` and continue from the last one when ``resume`` is set; the model they
-    return (``StageResult``) becomes ``lm``."""
+    """Shared state of one run: ``RUN_FACTS`` are fixed when it is made, the rest is what the run has so far.
+    Trainers read ``lm``, ``data``, the training prompt and labels and ``rewards``, write checkpoints under
+    ``stage_dir`` and continue from the last one when ``resume`` is set; the model they return (``StageResult``)
+    becomes ``lm``."""
 
     seed: int
     device: str
@@ -406,6 +411,12 @@ class RunContext:
     validate: Callable[[Any], dict[str, Any]] | None = None
     processes: int = 1  # processes running this run (torchrun / accelerate launch); trainers with
     is_main: bool = True  # multi_process split the batches between them and write files on the main one only
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in RUN_FACTS and name in self.__dict__:
+            raise AttributeError(f"RunContext.{name} describes the run and is fixed when the context is made (the "
+                                 f"engine makes a new context when a fact changes); a component may read it only")
+        super().__setattr__(name, value)
 
     @overload
     def build(self, kind: Literal["model_source"], spec: Spec, path: str) -> ModelSource: ...

@@ -239,3 +239,14 @@ def test_the_report_lists_the_most_confident_mistakes_first():
     assert lines[1] == "## The 2 most confident mistakes (of 2)"
     assert lines[5:] == ["| sure and wrong sure … | b | a | 0.950 |", "| fine \\| ok | a | b | 0.600 |"]
     assert mistakes(rows[1:2]) == []
+
+
+def test_a_contexts_run_facts_are_fixed_when_it_is_made_and_its_state_is_not(tmp_path):
+    from gencls_core.interfaces import RUN_FACTS, RunContext
+
+    ctx = RunContext(seed=0, device="cpu", run_dir=None, processes=2, is_main=False)
+    for fact in sorted(RUN_FACTS):
+        with pytest.raises(AttributeError, match=rf"RunContext.{fact} describes the run and is fixed"):
+            setattr(ctx, fact, getattr(ctx, fact))
+    ctx.stage_dir, ctx.resume = tmp_path, True  # what the run has so far changes as it goes
+    assert (ctx.seed, ctx.processes, ctx.is_main, ctx.stage_dir) == (0, 2, False, tmp_path)
