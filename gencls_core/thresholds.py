@@ -1,6 +1,6 @@
 """Choosing the abstention threshold (``predict --min-probability``, or one per label for ``--thresholds``) on
 held-out texts: the lowest top-label probability that keeps the answered texts' accuracy (a label's precision)
-at a target, so that as many texts as possible are answered."""
+at a target, so that as many texts as possible are answered, or the highest that still answers a target share."""
 
 from __future__ import annotations
 
