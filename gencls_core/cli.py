@@ -102,8 +102,9 @@ def run(config_file, plugins, overrides, resume_dir, recipe):
               help="write the predictions here (atomically) instead of standard output: .csv (line, text, label, "
                    "status, truncated, windows, one p_<class> column per class) or JSON lines (any other name)")
 @click.option("--text-column", default="text", show_default=True,
-              help="the column (.csv) or field (.jsonl) holding the text")
-@click.option("--id-column", help="a column (.csv) or field (.jsonl) carried through as each prediction's id")
+              help="the column (.csv, .parquet) or field (.jsonl) holding the text")
+@click.option("--id-column", help="a column (.csv, .parquet) or field (.jsonl) carried through as each "
+                                  "prediction's id")
 @click.option("--batch-size", type=click.IntRange(min=1), help="inputs per decoder call (default: the run's)")
 @click.option("--min-probability", type=click.FloatRange(0, 1), metavar="P",
               help="abstain (label null, status abstained) where the most probable label has a probability under "
@@ -121,7 +122,7 @@ def predict(run_dir, input, output, text_column, id_column, batch_size, min_prob
     """Classify texts with a finished run's (or an export's) model, prompt and decoder.
 
     INPUT is a .csv file (with a header; the text in --text-column), a .jsonl file (one object per line, the
-    text in --text-column), any other file as plain UTF-8 text (one text per line), or - for standard input
+    text in --text-column), a .parquet table (the text in --text-column), any other file as plain UTF-8 text (one text per line), or - for standard input
     (plain text). Empty lines or texts are skipped with a warning. Prints one JSON object per text: line (the
     input's line or row number), text, label (null when no valid label), status, truncated, windows (how many
     the text was read in: long_text.policy chunks), probs, scores, output.

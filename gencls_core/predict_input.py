@@ -2,11 +2,12 @@
 
 - ``.csv``: a header row, then one text per row in the text column (``--text-column``, default ``text``);
 - ``.jsonl``: one JSON object per line with the text in that field;
+- ``.parquet``: a table with the text in that column (rows numbered from 1);
 - anything else, or ``-`` (standard input): plain UTF-8 text, one text per line.
 
 Blank lines and empty texts are skipped with a warning; every text keeps its line (row) number, which the
-output carries, so predictions join back to their inputs; with ``--id-column``, a CSV column or JSON field is
-carried through as each prediction's ``id``.
+output carries, so predictions join back to their inputs; with ``--id-column``, a CSV or Parquet column or a JSON field
+is carried through as each prediction's ``id``.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ def read_inputs(source: str, text_column: str = "text", output: Path | None = No
     else:
         path = Path(source)
         if not path.is_file():
-            raise DataError(f"input file {path} {not_a_file(path)}; give a text, .csv or .jsonl file")
+            raise DataError(f"input file {path} {not_a_file(path)}; give a text, .csv, .jsonl or .parquet file")
         if output is not None and output.resolve() == path.resolve():
             raise UsageError(f"--output {output} is the input file; write the predictions to another file")
+        if path.suffix.lower() == ".parquet":
+            return _kept(_parquet_rows(path, text_column, id_column), name, "row", id_column)
         raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -52,30 +55,52 @@ def read_inputs(source: str, text_column: str = "text", output: Path | None = No
         raise DataError(f"{name} holds NUL bytes: it looks like a binary file, not text to classify")
     suffix = Path(source).suffix.lower() if source != "-" else ""
     if id_column is not None and suffix not in (".csv", ".jsonl"):
-        raise UsageError(f"--id-column {id_column}: {name} is plain text, which has no columns; give a .csv or "
-                         f".jsonl file")
+        raise UsageError(f"--id-column {id_column}: {name} is plain text, which has no columns; give a .csv, "
+                         f".jsonl or .parquet file")
     if suffix == ".csv":
         rows = _csv_rows(text, text_column, name, id_column)
     elif suffix == ".jsonl":
         rows = _jsonl_rows(text, text_column, name, id_column)
     else:
         rows = [(n, t, None) for n, t in enumerate(text.splitlines(), 1)]
+    return _kept(rows, name, "row" if suffix == ".csv" else "line", id_column)
+
+
+def _kept(rows: list[tuple[int, str, str | None]], name: str, unit: str, id_column: str | None) -> Inputs:
+    """The non-empty texts of ``rows`` (number, text, id), a warning for the skipped ones, and every id present."""
     kept = [(n, t, i) for n, t, i in rows if t.strip()]
     skipped = [n for n, t, _ in rows if not t.strip()]
     if not kept:
         raise DataError(f"no texts to classify in {name}")
     if skipped:
         shown = ", ".join(map(str, skipped[:10])) + (", ..." if len(skipped) > 10 else "")
-        unit = "row" if suffix == ".csv" else "line"
         warnings.warn(f"{name}: skipped {len(skipped)} empty {unit}(s) ({unit} {shown}); each prediction carries "
                       f"its input's {unit} number in 'line'", GenclsWarning, stacklevel=2)
     ids = [i for _, _, i in kept if i is not None]
     if id_column is not None and len(ids) < len(kept):
-        unit = "row" if suffix == ".csv" else "line"
         missing = [str(n) for n, _, i in kept if i is None]
         raise DataError(f"{name}: {unit} {', '.join(missing[:10])} {'has' if len(missing) == 1 else 'have'} no "
                         f"{id_column!r} value; every text needs its id with --id-column")
     return Inputs([t for _, t, _ in kept], [n for n, _, _ in kept], ids if id_column is not None else None)
+
+
+def _parquet_rows(path: Path, column: str, id_column: str | None) -> list[tuple[int, str, str | None]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as err:  # pyarrow's errors for a file that is not Parquet have no common base
+        raise DataError(f"{path} does not read as Parquet ({type(err).__name__}: {err})") from None
+    for wanted, what in ((column, "text"), (id_column, "id")):
+        if wanted is not None and wanted not in table.column_names:
+            raise DataError(f"{path}: no column {wanted!r} (columns: {', '.join(table.column_names)}); name the "
+                            f"{what} column with --{what}-column")
+    texts = table.column(column).to_pylist()
+    bad = [n for n, t in enumerate(texts, 1) if t is not None and not isinstance(t, str)]
+    if bad:
+        raise DataError(f"{path}: column {column!r} holds {type(texts[bad[0] - 1]).__name__}, not text (row {bad[0]})")
+    ids = table.column(id_column).to_pylist() if id_column else [None] * len(texts)
+    return [(n, t or "", None if i is None else str(i)) for n, (t, i) in enumerate(zip(texts, ids), 1)]
 
 
 def _csv_rows(text: str, column: str, name: str, id_column: str | None) -> list[tuple[int, str, str | None]]:

@@ -413,3 +413,27 @@ def test_predict_input_refuses_a_text_without_its_id(tmp_path, name, content):
     assert read_inputs(str(source)).texts[1].startswith("bad")  # no id asked for: fine
     with pytest.raises(DataError, match=rf"{name}: (row|line) 2 has no 'ticket' value"):
         read_inputs(str(source), id_column="ticket")
+
+
+def test_predict_reads_a_parquet_table_by_column_with_its_ids(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gencls_core.predict_input import read_inputs
+
+    source = tmp_path / "tickets.parquet"
+    pq.write_table(pa.table({"body": ["good film", "", "bad film", None], "ticket": [7, 8, 9, 10]}), source)
+    with pytest.warns(GenclsWarning, match=r"skipped 2 empty row\(s\) \(row 2, 4\)"):
+        inputs = read_inputs(str(source), text_column="body", id_column="ticket")
+    assert (inputs.texts, inputs.lines, inputs.ids) == (["good film", "bad film"], [1, 3], ["7", "9"])
+    with pytest.raises(DataError, match=r"no column 'text' \(columns: body, ticket\); name the text column"):
+        read_inputs(str(source))
+    pq.write_table(pa.table({"text": ["a", "b"], "ticket": [1, None]}), source)
+    with pytest.raises(DataError, match=r"tickets.parquet: row 2 has no 'ticket' value"):
+        read_inputs(str(source), id_column="ticket")
+    pq.write_table(pa.table({"text": [1, 2]}), source)
+    with pytest.raises(DataError, match=r"column 'text' holds int, not text \(row 1\)"):
+        read_inputs(str(source))
+    source.write_text("not parquet at all")
+    with pytest.raises(DataError, match=r"does not read as Parquet"):
+        read_inputs(str(source))
