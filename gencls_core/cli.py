@@ -122,10 +122,11 @@ def predict(run_dir, input, output, text_column, id_column, batch_size, min_prob
     """Classify texts with a finished run's (or an export's) model, prompt and decoder.
 
     INPUT is a .csv file (with a header; the text in --text-column), a .jsonl file (one object per line, the
-    text in --text-column), a .parquet table (the text in --text-column), any other file as plain UTF-8 text (one text per line), or - for standard input
-    (plain text). Empty lines or texts are skipped with a warning. Prints one JSON object per text: line (the
-    input's line or row number), text, label (null when no valid label), status, truncated, windows (how many
-    the text was read in: long_text.policy chunks), probs, scores, output.
+    text in --text-column), a .parquet table (the text in --text-column), any other file as plain UTF-8 text
+    (one text per line), or - for standard input (plain text). Empty lines or texts are skipped with a
+    warning. Prints one JSON object per text: line (the input's line or row number), text, label (null when no
+    valid label), status, truncated, windows (how many the text was read in: long_text.policy chunks), probs,
+    scores, output.
     """
     from gencls_core.predict_input import read_inputs
     from gencls_core.results import write_jsonl, write_text_atomic

@@ -45,6 +45,7 @@ from gencls_core.rundir import check_writable, new_run_dir, recorded_path, relea
 from gencls_core.services import RunServices
 from gencls_core.stages import run_stages
 from gencls_core.timing import timed
+from gencls_core.verbosity import library_bars
 from gencls_core.weights import load_trained, merged
 
 # what predict needs of a run's config (the dataset and splits only for prompts that draw training examples)
@@ -357,7 +358,8 @@ class Engine:
         is trained already: its manifest says so)."""
         self._load_start(ctx, adapter=self.trained_model is None)
         if self.trained_model is not None:
-            ctx.lm, ctx.trained = load_trained(ctx.loaded_lm(), self.trained_model), True
+            with library_bars(ctx.progress):
+                ctx.lm, ctx.trained = load_trained(ctx.loaded_lm(), self.trained_model), True
         ctx.trained = ctx.trained or bool(self.recorded.get("trained"))
 
     def _reload(self, ctx: RunContext, model_dir: Path | None) -> None:
@@ -366,7 +368,8 @@ class Engine:
         self._load_start(ctx, adapter=model_dir is None)
         ctx.trained = model_dir is not None or self.config.start_from is not None
         if model_dir is not None:
-            ctx.lm = load_trained(ctx.loaded_lm(), model_dir)
+            with library_bars(ctx.progress):
+                ctx.lm = load_trained(ctx.loaded_lm(), model_dir)
 
     def _load_start(self, ctx: RunContext, adapter: bool) -> None:
         """The model source's model, with ``start_from``'s trained model applied. A start that is a LoRA adapter
@@ -376,7 +379,8 @@ class Engine:
         if self.config.start_from is not None:
             start = trained_model_of(self.config.start_from)
             if adapter or not (start / "adapter_config.json").is_file():
-                ctx.lm, ctx.trained = load_trained(ctx.loaded_lm(), start, same_base=False), True
+                with library_bars(ctx.progress):
+                    ctx.lm, ctx.trained = load_trained(ctx.loaded_lm(), start, same_base=False), True
 
     def _prepare_training(self, ctx: RunContext) -> None:
         """The training label scheme (its ``prepare_training`` applied to the training split, e.g. relabelling),

@@ -33,7 +33,7 @@ from gencls_core.long_text import LongTexts, aggregate, reader
 from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import describe_rare, rarely_predicted
 from gencls_core.truncation import PromptFitter, fitter_for
-from gencls_core.verbosity import dataset_bars
+from gencls_core.verbosity import library_bars
 
 Threshold = float | Mapping[str, float] | None  # predict's min_probability: one for every label, or per label
 AUTO_VALIDATION = 0.1  # the share of training examples carved for a stage that chooses on validation
@@ -49,7 +49,7 @@ class Evaluation(NamedTuple):
 def load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
     """The dataset, checked and split by the config's seeded split rules (with a validation split carved, and
     said so, when a training stage chooses on one and the config asks for none)."""
-    with dataset_bars(ctx.progress):
+    with library_bars(ctx.progress):
         return _load_data(resolution, ctx)
 
 
@@ -77,7 +77,8 @@ def _load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
 
 def load_model(resolution: Resolution, ctx: RunContext) -> None:
     """Load the run's model into ``ctx.lm``, on ``ctx.device``."""
-    ctx.lm = resolution.slots["model"].build(ModelSource).load(ctx)
+    with library_bars(ctx.progress):
+        ctx.lm = resolution.slots["model"].build(ModelSource).load(ctx)
     ctx.loaded_lm().model.to(ctx.device)
 
 

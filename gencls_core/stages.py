@@ -18,7 +18,7 @@ from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import read_jsonl, scalar_metrics, write_json, write_jsonl
 from gencls_core.run_record import RunRecord, RunRecorder
 from gencls_core.timing import timed
-from gencls_core.verbosity import dataset_bars
+from gencls_core.verbosity import library_bars
 from gencls_core.weights import load_trained, save_trained
 
 
@@ -121,9 +121,9 @@ def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx:
 
 
 def _trained(slot: Slot, ctx: RunContext) -> StageResult:
-    """Run the slot's trainer (datasets' bars off without ``progress``); what it returns must be a
+    """Run the slot's trainer (the libraries' bars off without ``progress``); what it returns must be a
     ``StageResult``."""
-    with dataset_bars(ctx.progress):
+    with library_bars(ctx.progress):
         result = slot.build(Trainer).train(ctx)
     if not isinstance(result, StageResult):
         raise ContractError(f"trainer {slot.entry.name!r} ({slot.path}) returned {type(result).__name__}; a "

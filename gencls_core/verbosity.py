@@ -34,16 +34,20 @@ def quiet_libraries() -> None:
 
 
 @contextmanager
-def dataset_bars(on: bool) -> Iterator[None]:
-    """datasets' progress bars (map, filter, cast: TRL's dataset preparation too) off while the block runs when
-    ``on`` is False (a run with ``progress: false``), then as they were."""
+def library_bars(on: bool) -> Iterator[None]:
+    """datasets' progress bars (map, filter, cast: TRL's dataset preparation too) and transformers' (loading
+    weights) off while the block runs when ``on`` is False (``progress: false``), then as they were."""
     import datasets
+    from transformers.utils import logging
 
-    was = datasets.is_progress_bar_enabled()
+    was = datasets.is_progress_bar_enabled(), logging.is_progress_bar_enabled()
     if not on:
         datasets.disable_progress_bars()
+        logging.disable_progress_bar()
     try:
         yield
     finally:
-        if was and not on:
+        if not on and was[0]:
             datasets.enable_progress_bars()
+        if not on and was[1]:
+            logging.enable_progress_bar()

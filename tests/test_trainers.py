@@ -50,20 +50,23 @@ def test_full_sft_changes_weights_lowers_the_loss_and_is_used_for_prediction(tin
 
 
 def test_lora_sft_trains_only_the_adapter_and_can_save_a_merged_model(tiny_run_config, tiny_model_dir, capfd):
+    import datasets
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
-
-    import datasets
 
     tiny_run_config["trainers"] = [{"name": "sft", "max_steps": 3, "learning_rate": 1e-2, "merge": True,
                                     "logging_steps": 1,
                                     "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}}]
+    from transformers.utils import logging
+
     datasets.enable_progress_bars()  # as in a fresh Python session (the CLI's tests turn them off)
+    logging.enable_progress_bar()
     result = Engine(tiny_run_config).run()
     printed = capfd.readouterr()
     assert "'loss'" not in printed.out  # progress off: no log dicts printed (the curves keep them)
     assert "examples/s" not in printed.err  # ... nor datasets' bars (TRL's tokenizing, the splits' casts)
-    assert datasets.is_progress_bar_enabled()  # and the user's setting is back after the run
+    assert "Loading weights" not in printed.err  # ... nor transformers' (loading the model)
+    assert datasets.is_progress_bar_enabled() and logging.is_progress_bar_enabled()  # the user's setting is back
     assert "![stage 1 training curves](stages/1-sft/training.png)" in (result.run_dir / "report.md").read_text()
     stage = result.run_dir / "stages/1-sft"
     adapter = json.loads((stage / "model/adapter_config.json").read_text())
