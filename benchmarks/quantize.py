@@ -4,10 +4,11 @@
 
 A finished run's model (merged, as ``predict`` loads it) decodes the first ``--n`` texts of the run's test split
 with its own decoder, in float32 and after torch's dynamic quantization (``torch.ao.quantization.quantize_dynamic``,
-qint8 weights, activations quantized per batch):
+qint8 weights, activations quantized per batch), or torchao's weight-only int8:
   tensor      every ``nn.Linear`` per-tensor
   channel     every ``nn.Linear`` per-channel
   keep-head   per-channel, the LM head left in float32 (it scores the labels)
+  weight-only int8 weights, float activations (torchao's Int8WeightOnlyConfig; ``pip install torchao``)
 Each row: texts/s in float32 and int8 (the same warm predictor, one call over all texts), the speed-up, test
 accuracy of both, int8 minus float32 with its paired bootstrap 95% interval, and the share of texts whose label
 did not change. Run it on a quiet machine: the timings mean nothing beside another torch job.
@@ -25,12 +26,17 @@ import torch
 from gencls_core import Engine
 from gencls_core.stats import paired_gain
 
-MODES = ("tensor", "channel", "keep-head")
+MODES = ("tensor", "channel", "keep-head", "weight-only")
 
 
 def quantized(model: torch.nn.Module, mode: str) -> torch.nn.Module:
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
+    if mode == "weight-only":
+        from torchao.quantization import Int8WeightOnlyConfig, quantize_
+
+        quantize_(model, Int8WeightOnlyConfig())
+        return model
     if mode == "tensor":
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     spec = {name: per_channel_dynamic_qconfig for name, module in model.named_modules()
