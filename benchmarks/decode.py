@@ -2,6 +2,7 @@
 
     python benchmarks/decode.py [--n 100] [--naive-n 20] [--batch-size 8]
     python benchmarks/decode.py prefix [--n 200] [--batch-size 8]
+    python benchmarks/decode.py text-floor [--n 200] [--batch-size 8]
     python benchmarks/decode.py --device cuda --model PATH --n 500 --batch-size 64   # on a GPU, another model
 
 For the 2-label Rotten Tomatoes set and the 5-label BBC News set, zero-shot prompts, seed 0:
@@ -15,6 +16,11 @@ Also checks that fast and naive predict the same labels there.
 ``prefix``: for zero-shot and fixed 3-shot prompts (BBC demonstrations cut to 400 characters), the perplexity
 decoder with the shared prompt prefix encoded once, the same decoder encoding every whole prompt, and the
 floor (one plain batched forward pass over the whole prompts); predictions of the two decoders must agree.
+
+``text-floor``: zero-shot, the perplexity decoder as a run uses it against the text-only floor, one batched
+forward pass over each text's own tokens with no prompt at all (what a classification head on the same model
+pays), and the prompt floor; with the prompt's token counts: the shared prefix (encoded once per call) and what
+the template puts after the text (the end of the user turn and the assistant header, paid by every text).
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ def setup(dataset: str, n: int, prompt: dict | None = None):
     prompt.setup(data, labels)
     lm = slots["model"].build().load(ctx)
     prompts = [render_prompt(lm.tokenizer, prompt.messages(t)) for t in test["text"]]
-    return lm, labels, prompts, ctx
+    return lm, labels, prompts, ctx, list(test["text"])
 
 
 def floor(lm, prompts, batch_size: int) -> None:
@@ -81,7 +87,7 @@ def timed(fn) -> tuple[float, object]:
 
 
 def measure(dataset: str, args: argparse.Namespace) -> tuple:
-    lm, labels, prompts, ctx = setup(dataset, args.n)
+    lm, labels, prompts, ctx, _ = setup(dataset, args.n)
     fast = Perplexity(Perplexity.Config(batch_size=args.batch_size))
     naive = Perplexity(Perplexity.Config(method="naive"))
     gen = Generate(Generate.Config(batch_size=args.batch_size))
@@ -103,7 +109,7 @@ PROMPTS = {"zero-shot": None, "fixed 3-shot": {"name": "few-shot", "n": 3, "mode
 def prefix_row(dataset: str, name: str, prompt: dict | None, args: argparse.Namespace) -> str:
     from gencls_core.scoring import shared_prefix_length
 
-    lm, labels, prompts, ctx = setup(dataset, args.n, prompt)
+    lm, labels, prompts, ctx, _ = setup(dataset, args.n, prompt)
     ids = lm.tokenizer(prompts, add_special_tokens=False)["input_ids"]
     reuse = Perplexity(Perplexity.Config(batch_size=args.batch_size))
     whole = Perplexity(Perplexity.Config(batch_size=args.batch_size, shared_prefix=False))
@@ -130,9 +136,37 @@ def prefix_rows(args: argparse.Namespace) -> None:
             print(prefix_row(dataset, name, prompt, args), flush=True)
 
 
+def text_floor_row(dataset: str, args: argparse.Namespace) -> str:
+    from gencls_core.scoring import shared_prefix_length
+
+    lm, labels, prompts, ctx, texts = setup(dataset, args.n)
+    tokens = lambda strings: lm.tokenizer(strings, add_special_tokens=False)["input_ids"]  # noqa: E731
+    ids, text_ids = tokens(prompts), tokens(texts)
+    after = tokens([p[p.rindex(t) + len(t):] for p, t in zip(prompts, texts)])
+    decoder = Perplexity(Perplexity.Config(batch_size=args.batch_size))
+    floor(lm, texts[:args.batch_size], args.batch_size)  # warm-up
+    decoder.decode(lm, prompts[:args.batch_size], labels, ctx)
+    t_text, _ = timed(lambda: floor(lm, texts, args.batch_size))
+    t_prompt, _ = timed(lambda: floor(lm, prompts, args.batch_size))
+    t_decoder, _ = timed(lambda: decoder.decode(lm, prompts, labels, ctx))
+    n, mean = len(prompts), lambda rows: sum(map(len, rows)) / len(rows)  # noqa: E731
+    return (f"| {dataset} | {mean(text_ids):.0f} | {mean(ids):.0f} | {shared_prefix_length(ids)} | {mean(after):.0f} | "
+            f"{n / t_text:.2f} | {n / t_prompt:.2f} | {n / t_decoder:.2f} | {t_decoder / t_text:.2f}x |")
+
+
+def text_floor_rows(args: argparse.Namespace) -> None:
+    print(f"\nSmolLM2-135M-Instruct, zero-shot, {args.n} test inputs, batch {args.batch_size}, "
+          f"{torch.get_num_threads()} threads")
+    print("| dataset | text tokens | prompt tokens | shared prefix | after the text | text-only floor ex/s | "
+          "prompt floor ex/s | decoder ex/s | decoder time / text-only floor |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for dataset in args.datasets:
+        print(text_floor_row(dataset, args), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="?", choices=["decoders", "prefix"], default="decoders")
+    ap.add_argument("what", nargs="?", choices=["decoders", "prefix", "text-floor"], default="decoders")
     ap.add_argument("--n", type=int, default=100, help="test examples for fast, generate and floor")
     ap.add_argument("--naive-n", type=int, default=20, help="test examples for the slow naive reference")
     ap.add_argument("--batch-size", type=int, default=8)
@@ -145,6 +179,8 @@ def main() -> None:
     torch.manual_seed(0)
     if args.what == "prefix":
         return prefix_rows(args)
+    if args.what == "text-floor":
+        return text_floor_rows(args)
     rows = [measure(dataset, args) for dataset in args.datasets]
     where = torch.cuda.get_device_name() if DEVICE == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"\n{MODEL or 'SmolLM2-135M-Instruct'}, zero-shot prompts, batch {args.batch_size}, {where}")
