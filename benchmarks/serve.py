@@ -4,8 +4,9 @@ merged into shared decoder calls (--max-batch 32) against one call per request (
     python benchmarks/serve.py --run runs/<run-dir> [--requests 128]
 
 Starts the server in a subprocess per setting, waits for /health, sends the requests (Rotten Tomatoes test
-reviews) and prints requests/s, latency percentiles and the batching gain. Bounded: --requests per row, and
-each row stops at --seconds. Run it alone: timings beside another job are void.
+reviews) and prints requests/s, latency percentiles and the batching gain, then the best serving rate against
+the same texts decoded offline in one call by the same model and decoder (the rate serving can at most reach).
+Bounded: --requests per row, and each row stops at --seconds. Run it alone: timings beside another job are void.
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ async def _load(url: str, texts: list[str], clients: int, limit: float) -> tuple
     async with httpx.AsyncClient(timeout=600) as http:
         await asyncio.gather(*[client(http) for _ in range(clients)])
     return time.perf_counter() - started, latencies
+
+
+def _offline_rate(run: str, texts: list[str]) -> float:
+    """Texts/s of the run's predictor decoding ``texts`` in one call (warm), in this process, before any server."""
+    from pathlib import Path
+
+    from gencls_core import Engine
+
+    engine = Engine.from_pretrained(run) if (Path(run) / "gencls.json").is_file() else Engine.from_run_dir(run)
+    predictor = engine.predictor()
+    predictor(texts[:8])
+    started = time.perf_counter()
+    predictor(texts)
+    return len(texts) / (time.perf_counter() - started)
 
 
 def _serve(run: str, port: int, max_batch: int) -> subprocess.Popen:
@@ -72,11 +87,13 @@ def main() -> None:
     from gencls_core import Engine
 
     texts = list(Engine({"splits": {"test_size": args.requests}, "progress": False}).dataset().splits["test"]["text"])
+    offline = _offline_rate(args.run, texts)
     url = f"http://127.0.0.1:{args.port}"
     print(f"up to {args.requests} one-text requests per row ({args.seconds:.0f} s at most), run {args.run}\n")
     print("| max_batch | clients | requests/s | p50 s | p95 s | p99 s | decoder calls | gain over max_batch 1 |")
     print("|---|---|---|---|---|---|---|---|")
-    rates: dict[int, float] = {}
+    rates: dict[int, float] = {}  # clients -> requests/s with max_batch 1
+    measured: dict[tuple[int, int], float] = {}  # (max_batch, clients) -> requests/s
     for max_batch in (1, 32):
         proc = _serve(args.run, args.port, max_batch)
         try:
@@ -86,7 +103,7 @@ def main() -> None:
                 before = httpx.get(f"{url}/health").json()["decoder_calls"]
                 seconds, latencies = asyncio.run(_load(url, texts, clients, args.seconds))
                 calls = httpx.get(f"{url}/health").json()["decoder_calls"] - before
-                rate = len(latencies) / seconds
+                rate = measured[max_batch, clients] = len(latencies) / seconds
                 gain = f"{rate / rates[clients]:.2f}x" if max_batch > 1 else ""
                 rates.setdefault(clients, rate)
                 p50, p95, p99 = (float(v) for v in np.percentile(latencies, [50, 95, 99]))
@@ -95,6 +112,9 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait()
+    served = measured[(32, 32)]
+    print(f"\noffline, one call over the same {len(texts)} texts: {offline:.1f} texts/s; serving at 32 clients "
+          f"(max_batch 32): {served:.1f} requests/s = {served / offline:.0%} of it")
 
 
 if __name__ == "__main__":
