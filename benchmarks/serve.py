@@ -4,7 +4,7 @@ merged into shared decoder calls (--max-batch 32) against one call per request (
     python benchmarks/serve.py --run runs/<run-dir> [--requests 128]
 
 Starts the server in a subprocess per setting, waits for /health, sends the requests (Rotten Tomatoes test
-reviews) and prints requests/s, latency percentiles and the batching gain, then the best serving rate against
+reviews) and prints requests/s, latency percentiles and the batching gain, then the rate at 32 clients against
 the same texts decoded offline in one call by the same model and decoder (the rate serving can at most reach).
 Bounded: --requests per row, and each row stops at --seconds. Run it alone: timings beside another job are void.
 """

@@ -75,7 +75,7 @@ def _kept(rows: list[tuple[int, str, str | None]], name: str, unit: str, id_colu
     if skipped:
         shown = ", ".join(map(str, skipped[:10])) + (", ..." if len(skipped) > 10 else "")
         warnings.warn(f"{name}: skipped {len(skipped)} empty {unit}(s) ({unit} {shown}); each prediction carries "
-                      f"its input's {unit} number in 'line'", GenclsWarning, stacklevel=2)
+                      f"its input's {unit} number in 'line'", GenclsWarning, stacklevel=3)
     ids = [i for _, _, i in kept if i is not None]
     if id_column is not None and len(ids) < len(kept):
         missing = [str(n) for n, _, i in kept if i is None]
