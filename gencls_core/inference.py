@@ -273,6 +273,13 @@ class Predictor:
         return self.inference.decoder().shardable()
 
 
+def check_threshold_labels(cuts: Mapping[str, float], labels: list[str], who: str) -> None:
+    """Per-label thresholds name only the model's ``labels``; ``who`` says where they came from."""
+    unknown = sorted(set(cuts) - set(labels))
+    if unknown:
+        raise UsageError(f"{who} names {unknown}, which are not labels of this model: {labels}")
+
+
 def abstain_below(predictions: list[Prediction], min_probability: Threshold) -> list[Prediction]:
     """``predictions`` with every valid one whose top label probability is under ``min_probability`` (one number,
     or ``{label: p}`` for the predicted label; a label it leaves out is not thresholded) turned into an abstention
@@ -281,10 +288,9 @@ def abstain_below(predictions: list[Prediction], min_probability: Threshold) -> 
         return predictions
     if isinstance(min_probability, Mapping):
         cuts, single = dict(min_probability), None
-        labels = {label for p in predictions for label in p.probs or {}}
-        if labels and set(cuts) - labels:
-            raise UsageError(f"min_probability names {sorted(set(cuts) - labels)}, which are not labels of this "
-                             f"model: {sorted(labels)}")
+        labels = sorted({label for p in predictions for label in p.probs or {}})
+        if labels:
+            check_threshold_labels(cuts, labels, "min_probability")
     else:
         cuts, single = {}, float(min_probability)
     for label, value in ({"": single} if single is not None else cuts).items():

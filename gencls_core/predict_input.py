@@ -84,6 +84,14 @@ def _kept(rows: list[tuple[int, str, str | None]], name: str, unit: str, id_colu
     return Inputs([t for _, t, _ in kept], [n for n, _, _ in kept], ids if id_column is not None else None)
 
 
+def _check_columns(name: str, columns: list[str], column: str, id_column: str | None) -> None:
+    """The text column and the id column (when asked for) are among a table's ``columns``."""
+    for wanted, what in ((column, "text"), (id_column, "id")):
+        if wanted is not None and wanted not in columns:
+            raise DataError(f"{name}: no column {wanted!r} (columns: {', '.join(columns)}); name the {what} column "
+                            f"with --{what}-column")
+
+
 def _parquet_rows(path: Path, column: str, id_column: str | None) -> list[tuple[int, str, str | None]]:
     import pyarrow.parquet as pq
 
@@ -91,10 +99,7 @@ def _parquet_rows(path: Path, column: str, id_column: str | None) -> list[tuple[
         table = pq.read_table(path)
     except Exception as err:  # pyarrow's errors for a file that is not Parquet have no common base
         raise DataError(f"{path} does not read as Parquet ({type(err).__name__}: {err})") from None
-    for wanted, what in ((column, "text"), (id_column, "id")):
-        if wanted is not None and wanted not in table.column_names:
-            raise DataError(f"{path}: no column {wanted!r} (columns: {', '.join(table.column_names)}); name the "
-                            f"{what} column with --{what}-column")
+    _check_columns(str(path), table.column_names, column, id_column)
     texts = table.column(column).to_pylist()
     bad = [n for n, t in enumerate(texts, 1) if t is not None and not isinstance(t, str)]
     if bad:
@@ -105,10 +110,7 @@ def _parquet_rows(path: Path, column: str, id_column: str | None) -> list[tuple[
 
 def _csv_rows(text: str, column: str, name: str, id_column: str | None) -> list[tuple[int, str, str | None]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    for wanted, what in ((column, "text"), (id_column, "id")):
-        if wanted is not None and wanted not in (reader.fieldnames or []):
-            raise DataError(f"{name}: no column {wanted!r} (columns: {', '.join(reader.fieldnames or [])}); name "
-                            f"the {what} column with --{what}-column")
+    _check_columns(name, list(reader.fieldnames or []), column, id_column)
     return [(n, row[column] or "", row[id_column] if id_column else None) for n, row in enumerate(reader, 1)]
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from gencls_core.data import text_problem
 from gencls_core.errors import DataError, UsageError
-from gencls_core.inference import abstain_below
+from gencls_core.inference import abstain_below, check_threshold_labels
 from gencls_core.interfaces import Prediction
 
 Predictor = Callable[[list[str]], list[Prediction]]
@@ -196,12 +196,11 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
             raise HTTPException(413, f"{len(texts)} texts in one request; at most {max_texts} "
                                      f"(the server's --max-texts)")
         problem = _bad_text(texts)
-        if isinstance(request.min_probability, dict) and labels and set(request.min_probability) - set(labels):
-            problem = (f"min_probability names {sorted(set(request.min_probability) - set(labels))}, which are not "
-                       f"labels of this model: {labels}")
         if problem:
             raise HTTPException(422, problem)
         try:
+            if isinstance(request.min_probability, dict) and labels:  # before decoding: a bad request costs little
+                check_threshold_labels(request.min_probability, labels, "min_probability")
             predictions = abstain_below(await state["batcher"].submit(texts), request.min_probability)
         except (UsageError, DataError) as err:  # e.g. a text over the limit under truncation policy: error
             raise HTTPException(422, str(err)) from None

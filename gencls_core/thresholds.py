@@ -90,6 +90,7 @@ def read_thresholds(path: Path, labels: list[str]) -> dict[str, float]:
     """``{label: threshold}`` from a JSON file (``gencls threshold --per-class --out``), each a known label and a
     probability."""
     from gencls_core.errors import UsageError
+    from gencls_core.inference import check_threshold_labels
 
     try:
         value = json.loads(path.read_text())
@@ -99,7 +100,5 @@ def read_thresholds(path: Path, labels: list[str]) -> dict[str, float]:
                                               for v in value.values()):
         raise UsageError(f"--thresholds {path}: must map labels to probabilities in [0, 1], like "
                          f'{{"{labels[0]}": 0.8}}')
-    unknown = sorted(set(value) - set(labels))
-    if unknown:
-        raise UsageError(f"--thresholds {path} names {unknown}, which are not labels of this model: {labels}")
+    check_threshold_labels(value, labels, f"--thresholds {path}")
     return {str(k): float(v) for k, v in value.items()}
