@@ -135,11 +135,10 @@ class Inference:
         return [pieces for pieces, _ in split], sum(capped for _, capped in split)
 
     def decoder(self) -> Decoder:
-        """The run's decoder, with this context: one instance for every call (a decoder may keep what it fitted
+        """The run's decoder: one instance for every call (a decoder may keep what it fitted
         across calls while ``ctx.frozen``)."""
         if self._decoder is None:
             self._decoder = self.resolution.slots["decoder"].build(Decoder)
-            self._decoder.ctx = self.ctx
         return self._decoder
 
     def use_decoder(self, slot: Slot) -> None:
@@ -174,7 +173,7 @@ class Inference:
                           f"(see truncation and long_text in the config)", GenclsWarning, stacklevel=2)
         lm, classes = ctx.loaded_lm(), ctx.loaded_data().labels
         lm.model.eval()  # a training stage leaves it in train mode (dropout on)
-        if decoder.shardable():  # each process decodes its share; all get every prediction, in order
+        if decoder.shardable(ctx):  # each process decodes its share; all get every prediction, in order
             predictions = self.processes.map_shards(prompts, lambda part: decoder.decode(lm, part, self.labels, ctx))
         else:
             predictions = decoder.decode(lm, prompts, self.labels, ctx)
@@ -270,7 +269,7 @@ class Predictor:
     @property
     def shardable(self) -> bool:
         """Whether texts decoded together get the predictions they get alone (so requests may share a call)."""
-        return self.inference.decoder().shardable()
+        return self.inference.decoder().shardable(self.inference.ctx)
 
 
 def check_threshold_labels(cuts: Mapping[str, float], labels: list[str], who: str) -> None:

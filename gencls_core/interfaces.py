@@ -212,11 +212,9 @@ class PromptStrategy(Component):
 
 
 class Decoder(Component):
-    """Turns rendered prompts into predictions. ``ctx`` (the RunContext, model loaded) is set before
-    ``shardable`` and ``decode`` are called. One instance serves every decode call of a run or predictor: what
-    it keeps across calls must not outlive a change of the model (safe while ``ctx.frozen``)."""
-
-    ctx: RunContext | None = None
+    """Turns rendered prompts into predictions. The run's context (model loaded) comes with each call of
+    ``shardable`` and ``decode``. One instance serves every decode call of a run or predictor: what it keeps
+    across calls must not outlive a change of the model (safe while ``ctx.frozen``)."""
 
     def generated_tokens(self) -> int:
         """The most tokens it generates per prompt (0: it scores the label answers instead); cost estimates (the
@@ -228,7 +226,7 @@ class Decoder(Component):
         loads the dataset."""
         return False
 
-    def shardable(self) -> bool:
+    def shardable(self, ctx: RunContext) -> bool:
         """Whether decoding a subset of the prompts gives the same predictions for them as decoding all (so a run
         of several processes may split the prompts between them)."""
         return True
@@ -405,7 +403,6 @@ class RunContext:
     resume: bool = False  # continue the stage from its last checkpoint when there is one
     truncation: BaseModel | None = None  # the run's TruncationConfig: how over-long prompts are cut (None: defaults)
     long_text: BaseModel | None = None  # the run's LongTextConfig: texts read in windows instead (None: cut them)
-    truncated: dict[str, int] = field(default_factory=dict)  # split -> texts cut for the last training stage
     # set by the engine for each stage when the run has a validation split: decode it with the run's inference
     # prompt, labels and decoder using the given model (the one being trained) and return the scalar metrics
     validate: Callable[[Any], dict[str, Any]] | None = None

@@ -143,14 +143,14 @@ def test_auto_is_batch_before_training_none_after_and_none_with_a_warning_for_fe
 
     def decode(calibrate, trained, texts):
         decoder = Perplexity(Perplexity.Config(calibrate=calibrate))
-        decoder.ctx, ctx.trained = ctx, trained
+        ctx.trained = trained
         return [p.scores[k] for p in decoder.decode(lm, texts, labels, ctx) for k in labels.labels], decoder
 
     auto, decoder = decode("auto", False, many)
-    assert auto == pytest.approx(decode("batch", False, many)[0]) and not decoder.shardable()
+    assert auto == pytest.approx(decode("batch", False, many)[0]) and not decoder.shardable(ctx)
     assert auto != pytest.approx(decode("none", False, many)[0])
     trained, decoder = decode("auto", True, many)
-    assert trained == decode("none", True, many)[0] and decoder.shardable()
+    assert trained == decode("none", True, many)[0] and decoder.shardable(ctx)
     with pytest.warns(GenclsWarning, match="too few to fit batch calibration"):
         few, _ = decode("auto", False, prompts)
     assert few == decode("none", False, prompts)[0]

@@ -18,7 +18,7 @@ def _gold_probabilities(config):
 
     engine = Engine(config)
     ctx = engine.loaded_context("cpu", progress=False, training=True)
-    data = prompts_with_labels(ctx, "train", "grpo")
+    data = prompts_with_labels(ctx, "train", "grpo").data
     prompts = [render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]]
     decoder = Perplexity(Perplexity.Config(method="naive", calibrate="none"))
     predictions = decoder.decode(ctx.lm, prompts, ctx.train_labels, ctx)

@@ -56,7 +56,7 @@ def _three_classes(tiny_run_config, tmp_path):
     path.write_text("text,label\n" + "".join(f"{t},{c}\n" for t, c in rows))
     config = {**tiny_run_config, "dataset": {"name": "local", "path": str(path)}, "splits": {"test_size": 6}}
     ctx = Engine(config).loaded_context("cpu", progress=False, training=True)
-    data = prompts_with_labels(ctx, "train", "dpo")
+    data = prompts_with_labels(ctx, "train", "dpo").data
     return config, ctx, data
 
 
@@ -178,7 +178,7 @@ def test_the_robust_loss_is_chowdhury_et_als_rdpo_at_the_stages_flip_rate_and_be
     ctx.stage_dir = tmp_path / "stage"
     captured = {}
 
-    def built(trainer, ctx):  # the stage's trainer, built as the stage builds it, not trained
+    def built(trainer, ctx, truncated):  # the stage's trainer, built as the stage builds it, not trained
         captured["t"] = trainer
         return StageResult(ctx.lm)
 

@@ -194,7 +194,7 @@ def test_training_reads_every_window_with_the_texts_label(late_keywords, monkeyp
     config = {**late_keywords, "decoder": "perplexity", "long_text": {"policy": "chunks", "overlap_tokens": 8},
               "trainers": [{"name": trainer, "max_steps": 1, "class_weights": {"positive": 2.0, "negative": 1.0}}]}
     result = Engine(config).run()
-    train = built["train"]
+    train = built["train"].data
     assert len(train) > 10 and result.stages[0]["train_examples"] == len(train)  # 10 texts, several windows each
     labels = train["label"] if trainer == "label-pg" else [c[0]["content"] for c in train["completion"]]
     assert sorted(set(labels)) == ["negative", "positive"]
@@ -217,7 +217,7 @@ def test_one_training_window_per_text_is_drawn_from_its_windows_by_the_seed(tmp_
         long_text = {"policy": "chunks", "overlap_tokens": 8, "train_windows": train_windows}
         ctx = Engine({**config, "seed": seed, "long_text": long_text}).loaded_context("cpu", progress=False,
                                                                                       training=True)
-        train = prompts_with_labels(ctx, "train", "sft")
+        train = prompts_with_labels(ctx, "train", "sft").data
         return [p[-1]["content"] for p in train["prompt"]], train["label"], len(ctx.data.splits["train"])
 
     every, _, n = windows("all")

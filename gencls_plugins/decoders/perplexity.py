@@ -88,16 +88,16 @@ class Perplexity(Decoder):
         c = self.config
         return c.calibrate in ("domain", "prior") or (c.calibrate in ("batch", "auto") and c.fit_on == "train")
 
-    def shardable(self) -> bool:
-        return not (self._calibration() == "batch" and self.config.fit_on == "inputs")
+    def shardable(self, ctx) -> bool:
+        return not (self._calibration(ctx) == "batch" and self.config.fit_on == "inputs")
 
-    def _calibration(self, inputs: int | None = None) -> str:
+    def _calibration(self, ctx, inputs: int | None = None) -> str:
         """The calibration applied: ``auto`` is batch before any training, none after (and, for fewer than
         MIN_BATCH ``inputs``, none with a warning when fitted on them)."""
         c = self.config
         if c.calibrate != "auto":
             return c.calibrate
-        if self.ctx is not None and self.ctx.trained:
+        if ctx.trained:
             return "none"
         if inputs is not None and inputs < MIN_BATCH and c.fit_on == "inputs":
             warnings.warn(f"decoder.calibrate=auto: {inputs} input(s) are too few to fit batch calibration on, so "
@@ -117,7 +117,7 @@ class Perplexity(Decoder):
     def predictions(self, rows, classes, score_texts, ctx) -> list[Prediction]:
         """Predictions from the label scores of each input, calibrated as configured (``score_texts`` scores
         other texts with the same prompt): the best label, the scores and their softmax."""
-        method = self._calibration(len(rows))
+        method = self._calibration(ctx, len(rows))
         if method == "batch" and self.config.fit_on == "inputs" and len(rows) < MIN_BATCH:
             warnings.warn(f"decoder.calibrate=batch is fitted on the {len(rows)} input(s) being decoded, too few: "
                           f"their own classes become the bias removed; set decoder.fit_on=train", GenclsWarning,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gencls_core.answer_forms import gold_answer
 from gencls_core.contracts import check_messages
@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     from gencls_plugins.trainers.rationales import RationaleOptions
 
 
+class Rows(NamedTuple):
+    """A split's training rows (None for a missing split) and how many of its texts were cut to fit the prompt
+    budget (the stage summary's ``truncated_prompts``)."""
+
+    data: datasets.Dataset | None
+    truncated: int
+
+
 def _split(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset:
     data = ctx.data.splits.get(split)
     if split == "train" and (data is None or len(data) == 0):
@@ -28,12 +36,11 @@ def _split(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset:
 
 
 def _prompts(ctx: RunContext, split: str, texts: list[str],
-             limit: int | None = None) -> tuple[list[list[dict[str, str]]], list[int]]:
+             limit: int | None = None) -> tuple[list[list[dict[str, str]]], list[int], int]:
     """The training prompt's messages for each text, fitted to the run's truncation policy (and ``limit``), with
     the index of the text each row comes from: one row a text (its selected sentences with ``long_text.policy:
     select``), or, with ``chunks``, one for each window of a text over the budget (each with the text's label; one
-    window drawn at random with ``long_text.train_windows: one``).
-    The number of texts cut is recorded in ``ctx.truncated[split]``."""
+    window drawn at random with ``long_text.train_windows: one``); and the number of texts cut."""
     who = f"prompt strategy {ctx.train_prompt.name!r}"
     fitter = fitter_for(ctx, limit)
     build = lambda t: check_messages(who, ctx.train_prompt.messages(t), t)  # noqa: E731
@@ -47,40 +54,39 @@ def _prompts(ctx: RunContext, split: str, texts: list[str],
         pieces = [draw.choice(pieces)] if draw is not None and len(pieces) > 1 else pieces
         out += [fitter.messages(piece, build, f"{split} example {i}") for piece in pieces]
         owners += [i] * len(pieces)
-    ctx.truncated[split] = fitter.truncated
-    return out, owners
+    return out, owners, fitter.truncated
 
 
 def prompt_completion(ctx: RunContext, split: str, trainer: str, reasoning: RationaleOptions,
                       max_prompt_tokens: int | None = None,
-                      weights: dict[str, float] | None = None) -> datasets.Dataset | None:
+                      weights: dict[str, float] | None = None) -> Rows:
     """``prompt`` (chat messages) and ``completion`` (the gold answer in the form the prompt asks for; its
     reasoning from ``reasoning``) rows, with ``example_weight`` (the class weight of the row's label) when
-    ``weights`` are given; TRL's SFTTrainer then computes the loss on the completion only. None for a missing
+    ``weights`` are given; TRL's SFTTrainer then computes the loss on the completion only. No rows for a missing
     split. Prompts are fitted to the truncation policy and ``max_prompt_tokens``."""
     import datasets
 
     data = _split(ctx, split, trainer)
     if data is None or len(data) == 0:
-        return None
+        return Rows(None, 0)
     texts, labels = list(data["text"]), list(data["label"])
     form = ctx.train_prompt.answer_form
     explained = [""] * len(texts)
     if form != "direct":
         explained = rationales(ctx, split, texts, labels, reasoning)
     completions = [gold_answer(form, ctx.train_labels.verbalize(label), why) for label, why in zip(labels, explained)]
-    prompts, owners = _prompts(ctx, split, texts, max_prompt_tokens)
+    prompts, owners, cut = _prompts(ctx, split, texts, max_prompt_tokens)
     rows = {"prompt": prompts, "completion": [[{"role": "assistant", "content": completions[i]}] for i in owners]}
     if weights is not None:
         rows["example_weight"] = [weights.get(labels[i], 1.0) for i in owners]
-    return datasets.Dataset.from_dict(rows)
+    return Rows(datasets.Dataset.from_dict(rows), cut)
 
 
-def prompts_with_labels(ctx: RunContext, split: str, trainer: str) -> datasets.Dataset:
+def prompts_with_labels(ctx: RunContext, split: str, trainer: str) -> Rows:
     """``prompt`` (chat messages) and ``label`` (gold class name, passed to rewards as ``label=``) rows."""
     import datasets
 
     data = _split(ctx, split, trainer)
-    prompts, owners = _prompts(ctx, split, list(data["text"]))
+    prompts, owners, cut = _prompts(ctx, split, list(data["text"]))
     labels = list(data["label"])
-    return datasets.Dataset.from_dict({"prompt": prompts, "label": [labels[i] for i in owners]})
+    return Rows(datasets.Dataset.from_dict({"prompt": prompts, "label": [labels[i] for i in owners]}), cut)

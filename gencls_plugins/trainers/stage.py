@@ -120,9 +120,10 @@ class StepStats:
         super().log(logs, *args, **kwargs)  # type: ignore[misc]
 
 
-def run_stage(trainer: Any, ctx: RunContext) -> StageResult:
+def run_stage(trainer: Any, ctx: RunContext, truncated: int) -> StageResult:
     """Train (from the last checkpoint when resuming) and return the trained model, summarised: steps,
-    resumed-from step, mean loss and training seconds over the whole stage, last logged reward; the log history
+    resumed-from step, mean loss and training seconds over the whole stage, last logged reward, and the number
+    of training texts cut to fit the prompt budget (``truncated``, from the stage's ``Rows``); the log history
     and a curve plot are written into the stage folder, and the stage's evaluation metrics go to the trainer's
     ``report_to`` integrations."""
     if not ctx.progress:  # transformers prints every log dict when its bars are off; the curves keep them
@@ -137,6 +138,7 @@ def run_stage(trainer: Any, ctx: RunContext) -> StageResult:
         "resumed_from_step": resumed,
         "loss": round(stage_loss(trainer.state.log_history, resumed, output.training_loss, steps), 6),
         "runtime_seconds": last_logged(trainer.state.log_history, "train_seconds"),
+        "truncated_prompts": truncated,
         **selection_summary(trainer.args, trainer.state),
     }
     model = LoadedModel(trainer.accelerator.unwrap_model(trainer.model), ctx.lm.tokenizer, ctx.lm.ref)
@@ -171,7 +173,6 @@ def stage_loss(history: list[dict[str, Any]], resumed: int, resumed_loss: float,
 def finish_stage(ctx: RunContext, history: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
     """Write the log history and the curve plot into the stage folder; add the first and last logged mean
     reward and the plot's path to ``summary``."""
-    summary["truncated_prompts"] = ctx.truncated.get("train", 0)
     rewards = [h["reward"] for h in history if h.get("reward") is not None]
     if rewards:
         summary["first_reward"], summary["reward"] = rewards[0], rewards[-1]

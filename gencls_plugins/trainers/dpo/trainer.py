@@ -45,7 +45,7 @@ class DPO(Trainer):
             raise ConfigError(f"trainer 'dpo' prefers one whole label answer over another, so it needs a prompt "
                               f"that asks for the answer directly; prompt strategy {ctx.train_prompt.name!r} asks "
                               f"for {ctx.train_prompt.answer_form!r} answers")
-        data = prompts_with_labels(ctx, "train", self.name)
+        data, cut = prompts_with_labels(ctx, "train", self.name)
         probs = None  # the starting policy's label probabilities on the training texts, where needed
         if cfg.pairs != "all" or cfg.flip_rate == "estimate":
             probs = label_probabilities(ctx, list(data["prompt"]), "dpo.pairs")
@@ -71,7 +71,7 @@ class DPO(Trainer):
         trainer = DPOStage(model=model, args=args, train_dataset=pairs, eval_dataset=validation_split(ctx, cfg),
                            processing_class=ctx.lm.tokenizer, peft_config=peft_config,
                            callbacks=stage_callbacks(ctx, cfg))
-        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, cut)
         summary = result.summary
         summary["train_pairs"] = len(pairs)
         if weights is not None:
@@ -93,7 +93,7 @@ def estimate_flip_rate(ctx: RunContext, data: Any, probs: list[dict[str, float]]
     if "validation" not in ctx.data.splits or len(ctx.data.splits["validation"]) == 0:
         raise ConfigError("trainer 'dpo': flip_rate estimate reads the validation split, and this run has none; "
                           "set splits.validation_size")
-    held = prompts_with_labels(ctx, "validation", "dpo")
+    held = prompts_with_labels(ctx, "validation", "dpo").data
     k = len(ctx.train_labels.labels)
 
     def error(found: list[dict[str, float]], gold: list[str]) -> float:

@@ -62,14 +62,15 @@ class GRPO(RewardStage):
 
         cfg = self.config
         require_rewards(ctx, self.name)
-        train, band = keep_band(ctx, prompts_with_labels(ctx, "train", self.name), cfg.difficulty_band, self.name)
+        rows = prompts_with_labels(ctx, "train", self.name)
+        train, band = keep_band(ctx, rows.data, cfg.difficulty_band, self.name)
         args = grpo_args(cfg, ctx, [r.weight for r in ctx.rewards])
         model, peft_config = policy_model(ctx, cfg)
         trainer = with_decoded_validation(GRPOTrainer)(
             model=model, reward_funcs=list(ctx.rewards), args=args, train_dataset=train,
             eval_dataset=validation_split(ctx, cfg), processing_class=ctx.lm.tokenizer, peft_config=peft_config,
             callbacks=stage_callbacks(ctx, cfg))
-        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, rows.truncated)
         summary = result.summary
         summary.update(train_examples=len(train), **band)
         return result

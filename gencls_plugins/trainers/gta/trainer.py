@@ -42,7 +42,7 @@ class GTA(RewardStage):
             raise ConfigError(f"trainer 'gta' needs a training prompt that asks for <guess>, <think> and <answer>, "
                               f"but prompt strategy {ctx.train_prompt.name!r} asks for "
                               f"{ctx.train_prompt.answer_form!r} answers; set prompt.reasoning=gta")
-        train = prompts_with_labels(ctx, "train", self.name)
+        train, cut = prompts_with_labels(ctx, "train", self.name)
         fmt = ctx.build("reward_func", {"name": "format", "form": "gta"}, "gta.format_reward")
         fmt.setup(ctx.train_labels)
         rewards = [*ctx.rewards, CheckedReward(fmt, "trainer 'gta' format reward", "gta-format", cfg.format_weight)]
@@ -53,7 +53,7 @@ class GTA(RewardStage):
                              eval_dataset=validation_split(ctx, cfg), processing_class=ctx.lm.tokenizer,
                              peft_config=peft_config, callbacks=stage_callbacks(ctx, cfg), options=cfg,
                              guesses=guesses)
-        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, cut)
         summary = result.summary
         conflicts = [h["conflict"] for h in trainer.state.log_history if "conflict" in h]
         summary.update(train_examples=len(train),

@@ -51,7 +51,7 @@ class LabelPG(RewardStage):
         tok = ctx.lm.tokenizer
         labels = ctx.train_labels
         answers = answer_token_ids(tok, labels, end_of_answer=True)
-        data = prompts_with_labels(ctx, "train", self.name)
+        data, cut = prompts_with_labels(ctx, "train", self.name)
         rows = _rows(ctx, data, labels)
         model, peft_config = policy_model(ctx, cfg)
         if peft_config is not None:
@@ -68,7 +68,7 @@ class LabelPG(RewardStage):
         trainer = LabelPGTrainer(model=model, args=args, train_dataset=rows, eval_dataset=validation_split(ctx, cfg),
                                  data_collator=Collator(answers, tok, share), callbacks=stage_callbacks(ctx, cfg),
                                  answers=answers, options=cfg)
-        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx)
+        result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, cut)
         summary = result.summary
         summary["train_examples"] = len(rows)
         return result

@@ -57,7 +57,8 @@ class PPO(RewardStage):
                 raise ConfigError(f"trainers: ppo constrained needs max_completion_length >= {max(map(len, answers))}"
                                   f" (the longest label answer in tokens), got {cfg.max_completion_length}")
             tree = PrefixTree(answers, end_ids(ctx.lm))
-        data, band = keep_band(ctx, prompts_with_labels(ctx, "train", self.name), cfg.difficulty_band, self.name)
+        rows = prompts_with_labels(ctx, "train", self.name)
+        data, band = keep_band(ctx, rows.data, cfg.difficulty_band, self.name)
         policy = lora_policy(ctx, cfg.lora)
         value_head = torch.nn.Linear(policy.config.get_text_config().hidden_size, 1).to(policy.device)
         torch.nn.init.zeros_(value_head.weight)
@@ -70,7 +71,7 @@ class PPO(RewardStage):
             data_collator=lambda rows: {"index": torch.tensor([r["index"] for r in rows])},
             callbacks=stage_callbacks(ctx), ctx=ctx, options=cfg, tree=tree,
             prompts=[render_prompt(ctx.lm.tokenizer, m) for m in data["prompt"]], data=data)
-        result = run_stage(trainer, ctx)
+        result = run_stage(trainer, ctx, rows.truncated)
         summary = result.summary
         kl = last_logged(trainer.state.log_history, "kl")
         summary.update(train_examples=len(data), **band, **({"kl": kl} if kl is not None else {}))

@@ -50,8 +50,8 @@ class SFT(Trainer):
         reserve = truncation_config(ctx).reserve_tokens
         room = max(cfg.max_length - reserve, cfg.max_length // 2) if cfg.max_length else None
         weights = class_weight_of(ctx, cfg, self.name)
-        train = prompt_completion(ctx, "train", self.name, cfg.rationales, room, weights)
-        validation = prompt_completion(ctx, "validation", self.name, cfg.rationales, room, weights)
+        train, cut = prompt_completion(ctx, "train", self.name, cfg.rationales, room, weights)
+        validation = prompt_completion(ctx, "validation", self.name, cfg.rationales, room, weights).data
         evaluation: dict[str, Any] = {"eval_strategy": "no"}
         if validation is not None:  # the validation loss (or, with best_metric, the decoded metrics)
             evaluation = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps or cfg.save_steps,
@@ -71,7 +71,7 @@ class SFT(Trainer):
         if weights is not None and not installed:
             raise ConfigError("trainer 'sft': class_weights weigh the loss in the answer-only head; set "
                               "answer_only_head: true (a model that scales or caps its logits cannot use it)")
-        result = run_stage(trainer, ctx)
+        result = run_stage(trainer, ctx, cut)
         summary = result.summary
         summary["train_examples"] = len(train)
         if weights is not None:
