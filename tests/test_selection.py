@@ -142,7 +142,9 @@ def test_class_weighted_rewards_multiply_by_the_gold_class(tiny_run_config):
     engine = Engine(tiny_run_config)
     ctx = engine.loaded_context("cpu", progress=False, training=True)
     before = ctx.rewards
-    with class_weighted_rewards(ctx, LabelPGConfig(class_weights={"negative": 3.0}), "label-pg"):
-        assert all(isinstance(r, ClassWeighted) and r.weights == {"negative": 3.0, "positive": 1.0}
-                   for r in ctx.rewards)
+    with class_weighted_rewards(ctx, LabelPGConfig(class_weights={"negative": 3.0}), "label-pg") as weights:
+        assert weights == {"negative": 3.0, "positive": 1.0}
+        assert all(isinstance(r, ClassWeighted) and r.weights == weights for r in ctx.rewards)
     assert ctx.rewards is before
+    with class_weighted_rewards(ctx, LabelPGConfig(), "label-pg") as weights:
+        assert weights is None and ctx.rewards is before

@@ -228,20 +228,26 @@ def class_weight_of(ctx: RunContext, opts: StageOptions, trainer: str) -> dict[s
     return {label: float(opts.class_weights.get(label, 1.0)) for label in counts}
 
 
+def weights_summary(weights: dict[str, float] | None) -> dict[str, Any]:
+    """The stage summary's ``class_weights`` entry (rounded); nothing without weights."""
+    return {} if weights is None else {"class_weights": {c: round(w, 4) for c, w in weights.items()}}
+
+
 @contextlib.contextmanager
-def class_weighted_rewards(ctx: RunContext, opts: StageOptions, trainer: str) -> Iterator[None]:
+def class_weighted_rewards(ctx: RunContext, opts: StageOptions,
+                           trainer: str) -> Iterator[dict[str, float] | None]:
     """While the stage trains, each of ``ctx.rewards`` is multiplied by the weight of the example's gold class
-    (``opts.class_weights``); the run's rewards are restored after."""
+    (``opts.class_weights``, given to the ``with`` block); the run's rewards are restored after."""
     weights = class_weight_of(ctx, opts, trainer)
     if weights is None:
-        yield
+        yield None
         return
     from gencls_core.rewards import ClassWeighted
 
     rewards = ctx.rewards
     ctx.rewards = [ClassWeighted(r, weights) for r in rewards]
     try:
-        yield
+        yield weights
     finally:
         ctx.rewards = rewards
 
@@ -250,11 +256,9 @@ class RewardStage(Trainer):
     """An RL stage: ``train_with_rewards`` runs with the run's rewards weighted by ``class_weights``."""
 
     def train(self, ctx: RunContext) -> StageResult:
-        with class_weighted_rewards(ctx, self.config, self.name):
+        with class_weighted_rewards(ctx, self.config, self.name) as weights:
             result = self.train_with_rewards(ctx)
-        weights = class_weight_of(ctx, self.config, self.name)
-        if weights is not None:
-            result.summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
+        result.summary.update(weights_summary(weights))
         return result
 
     def train_with_rewards(self, ctx: RunContext) -> StageResult:

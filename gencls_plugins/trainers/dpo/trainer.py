@@ -21,6 +21,7 @@ from gencls_plugins.trainers.stage import (
     run_stage,
     stage_callbacks,
     validation_split,
+    weights_summary,
 )
 
 if TYPE_CHECKING:
@@ -74,8 +75,7 @@ class DPO(Trainer):
         result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, cut)
         summary = result.summary
         summary["train_pairs"] = len(pairs)
-        if weights is not None:
-            summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
+        summary.update(weights_summary(weights))
         if cfg.flip_rate == "estimate":
             summary["flip_rate_estimated"] = round(flip_rate, 4)
         return result

@@ -21,6 +21,7 @@ from gencls_plugins.trainers.stage import (
     run_stage,
     stage_callbacks,
     validation_split,
+    weights_summary,
 )
 
 if TYPE_CHECKING:
@@ -74,8 +75,7 @@ class SFT(Trainer):
         result = run_stage(trainer, ctx, cut)
         summary = result.summary
         summary["train_examples"] = len(train)
-        if weights is not None:
-            summary["class_weights"] = {c: round(w, 4) for c, w in weights.items()}
+        summary.update(weights_summary(weights))
         if cfg.merge and ctx.is_main:  # a copy: the run goes on with the adapter
             save_merged(LoadedModel(copy.deepcopy(result.model.model), ctx.lm.tokenizer, ctx.lm.ref),
                         ctx.stage_dir / "merged")
