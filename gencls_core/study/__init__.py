@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gencls_core.study.plan import Planned, plan
-from gencls_core.study.spec import Study, expand, read_spec
+from gencls_core.study.spec import Checked, Study, expand, read_spec
 
 
 def open_study(spec_path: str | Path, overrides: list[str] | None = None) -> tuple[Study, list[Planned]]:
@@ -19,9 +19,8 @@ def open_study(spec_path: str | Path, overrides: list[str] | None = None) -> tup
     return study, plan(study)
 
 
-def _resolved(config: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, Any]]:
-    """``config`` resolved against the installed plugins, the most tokens its decoder generates, and how a
-    classification head should train to be compared with it (its first stage's ``head_recipe`` that gives one)."""
+def _resolved(config: dict[str, Any]) -> Checked:
+    """``config`` resolved against the installed plugins: the head recipe is its first stage's that gives one."""
     from gencls_core.config import build_config
     from gencls_core.interfaces import Decoder, Trainer
     from gencls_core.resolve import resolve
@@ -30,7 +29,10 @@ def _resolved(config: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, An
     resolution = resolve(run_config, _plugins(tuple(run_config.plugins)))
     heads = (slot.build(Trainer).head_recipe() for slot in resolution.trainers)
     head = next((h for h in heads if h is not None), {})
-    return (resolution.resolved_config(), resolution.slots["decoder"].build(Decoder).generated_tokens(), head)
+    files = {f"{slot.path}.{option}": path for slot in resolution.all_slots() if slot.path != "dataset"
+             for option, path in slot.build().files().items()}
+    return Checked(resolution.resolved_config(), resolution.slots["decoder"].build(Decoder).generated_tokens(),
+                   head, files)
 
 
 _LOADED: dict[tuple[str, ...], Any] = {}

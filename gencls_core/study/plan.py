@@ -143,11 +143,9 @@ def input_problems(planned: list[Planned]) -> list[str]:
             problems.append(f"cell(s) {', '.join(p.cell.name for p in group)}: {err}")
     missing: dict[Path, tuple[str, list[str]]] = {}  # file -> (the first option naming it, the cells)
     for p in planned:
-        for slot in Engine(p.cell.config).resolution.all_slots():
-            if slot.path != "dataset":  # loaded above
-                for option, path in slot.build().files().items():
-                    if not path.is_file():
-                        names = missing.setdefault(path, (f"{slot.path}.{option}", []))[1]
-                        names += [] if p.cell.name in names else [p.cell.name]
+        for option, path in p.cell.files.items():  # the dataset's were checked above
+            if not path.is_file():
+                names = missing.setdefault(path, (option, []))[1]
+                names += [] if p.cell.name in names else [p.cell.name]
     return problems + [f"cell(s) {', '.join(names)}: {option}: {path} {not_a_file(path)}"
                        for path, (option, names) in missing.items()]

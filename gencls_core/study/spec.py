@@ -80,6 +80,19 @@ class Cell:
     resolved: dict[str, Any] = field(default_factory=dict)  # every slot named and its options spelled out
     generated_tokens: int = 0  # the most tokens its decoder generates per example (0: it scores answers)
     head_recipe: dict[str, Any] = field(default_factory=dict)  # its first stage's, for the classification head
+    files: dict[str, Path] = field(default_factory=dict)  # option (e.g. prompt.definitions) -> a file it reads
+
+
+@dataclass
+class Checked:
+    """What resolving a cell's config against the installed plugins gives the study: the config with every slot
+    named and its options spelled out, the most tokens its decoder generates, how a classification head should
+    train to be compared with it, and the files its components read (the dataset's aside)."""
+
+    resolved: dict[str, Any]
+    generated_tokens: int
+    head_recipe: dict[str, Any]
+    files: dict[str, Path]
 
 
 @dataclass
@@ -243,9 +256,11 @@ def _check_cells(cells: list[Cell], check: Any) -> None:
     seen: dict[str, str] = {}
     for cell in cells:
         try:
-            cell.resolved, cell.generated_tokens, cell.head_recipe = check(cell.config)
+            checked = check(cell.config)
         except GenclsError as err:
             raise type(err)(f"study cell {cell.name}: {err}") from None
+        cell.resolved, cell.generated_tokens = checked.resolved, checked.generated_tokens
+        cell.head_recipe, cell.files = checked.head_recipe, checked.files
         key = json.dumps({k: v for k, v in cell.resolved.items() if k not in ("run_name", "output_dir")},
                          sort_keys=True, default=str)
         if key in seen:
