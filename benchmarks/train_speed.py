@@ -106,7 +106,7 @@ def _standalone(dataset: str, steps: int, grouped: bool, callbacks: list):
 
     engine = Engine(_config(dataset, steps))
     ctx = engine.loaded_context("cpu", progress=False, training=True)
-    rows = prompt_completion(ctx, "train", "sft", RationaleOptions(), None)
+    rows = prompt_completion(ctx, "train", "sft", RationaleOptions(), None).data
     args = SFTConfig(output_dir=str(OUT / "trl"), seed=0, data_seed=0, max_steps=steps, per_device_train_batch_size=8,
                      learning_rate=2e-4, logging_steps=1, save_strategy="no", report_to=["none"],
                      activation_checkpointing=False, bf16=False, use_cpu=True, disable_tqdm=True, max_length=1024,
@@ -165,7 +165,7 @@ def _label_pg_batches(dataset: str, steps: int) -> tuple:
     tok = ctx.lm.tokenizer
     answers = answer_token_ids(tok, ctx.train_labels, end_of_answer=True)
     prompts = [tok(render_prompt(tok, m), add_special_tokens=False)["input_ids"]
-               for m in prompts_with_labels(ctx, "train", "label-pg")["prompt"]]
+               for m in prompts_with_labels(ctx, "train", "label-pg").data["prompt"]]
     batches = [collate(prompts[start:start + 8], answers, tok.pad_token_id) for start in range(0, 8 * steps, 8)]
     return get_peft_model(ctx.lm.model, LoraOptions(**LORA).peft_config()), answers, batches
 
