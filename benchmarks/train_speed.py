@@ -4,8 +4,9 @@ trainer against its own floor.
 
     python benchmarks/train_speed.py [--steps 20] [--datasets rotten-tomatoes bbc-news] [--out FILE]
 
-Every variant trains the same LoRA SFT stage (r16 q/k/v/o, batch 8, lr 2e-4, zero-shot prompt, no checkpoints) on
-the same rows (BBC articles cut to their first 100 words), in one process: the plain TRL script on the rows gencls's
+Every variant trains the same LoRA SFT stage (r16 q/k/v/o, batch 8, lr 2e-4, zero-shot prompt, no checkpoints;
+``rotten-tomatoes-3shot``: the Rotten Tomatoes rows with three fixed demonstrations in every prompt) on the same
+rows (BBC articles cut to their first 100 words), in one process: the plain TRL script on the rows gencls's
 training-prompt code builds, the gencls variants as real ``gencls`` runs (``sft`` options ``answer_only_head``,
 ``group_by_length`` and ``shared_prefix``: the prompt tokens a batch shares encoded once). Per step: the median wall
 time of steps 3..N (a callback), real tokens/s from the attention masks, and the padded/real token ratio of the
@@ -40,6 +41,8 @@ LABEL_PG_SHARED = "label-pg + shared prefix"
 TASKS = {"rotten-tomatoes": "Classify the sentiment of the movie review.",
          "bbc-news": "Classify the topic of the news article.",
          "trec-fine": "Classify the question by the type of its answer."}  # 50 classes: a long shared label list
+# a dataset row that trains on another's rows with another prompt: name -> (rows of, prompt strategy)
+PROMPTED = {"rotten-tomatoes-3shot": ("rotten-tomatoes", {"name": "few-shot", "n": 3, "mode": "fixed"})}
 OUT = Path("runs/benchmarks/train_speed")
 
 
@@ -49,6 +52,7 @@ def _csv(dataset: str, steps: int) -> Path:
 
     from gencls_core import Engine
 
+    dataset = PROMPTED.get(dataset, (dataset,))[0]
     path = OUT / f"{dataset}-{steps}.csv"
     if path.is_file():
         return path
@@ -74,7 +78,8 @@ def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False,
         stage = {"name": "label-pg", "max_steps": steps, "batch_size": 8, "learning_rate": 5e-5, "beta": 0.0,
                  "lora": LORA, "logging_steps": 1, "save_steps": 100000, "report_to": ["none"],
                  "shared_prefix": shared}
-    return {"dataset": {"name": "local", "path": str(_csv(dataset, steps)), "task": TASKS[dataset]},
+    rows, prompt = PROMPTED.get(dataset, (dataset, "zero-shot"))
+    return {"dataset": {"name": "local", "path": str(_csv(dataset, steps)), "task": TASKS[rows]}, "prompt": prompt,
             "splits": {"test_size": 8}, "progress": False, "output_dir": str(OUT / "runs"), "trainers": [stage]}
 
 

@@ -8,6 +8,7 @@ its neighbours.
 """
 
 import asyncio  # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -52,17 +53,23 @@ class Response(BaseModel):
     predictions: list[Answer]
 
 
+RETURN_SHARE = 0.05  # of the last call's time, the most a call waits for that call's clients to come back
+
+
 @dataclass
 class Batcher:
     """Gathers concurrent requests into decoder calls of at most ``max_batch`` texts, one call at a time. Requests
     that arrived while a call ran form the next call at once; only a request reaching an idle decoder waits (up
-    to ``max_wait_ms``) for company."""
+    to ``max_wait_ms``) for company, and, while fewer texts have come than the last call answered (its clients,
+    on their way back with their next requests), up to ``RETURN_SHARE`` of that call's time: under load the
+    calls stay full instead of splitting into a partial one and its remainder."""
 
     predictor: Predictor
     max_batch: int = 32
     max_wait_ms: float = 10.0
     merge: bool = True  # False: every request is its own call
     calls: int = 0  # decoder calls made (for /health and tests)
+    _last: tuple[int, float] = field(default=(0, 0.0), repr=False)  # the last call's texts and seconds
     _queue: asyncio.Queue | None = field(default=None, repr=False)
     _worker: asyncio.Task | None = field(default=None, repr=False)
 
@@ -101,7 +108,11 @@ class Batcher:
     async def _decode(self, batch: list) -> None:
         texts = [t for item, _ in batch for t in item]
         self.calls += 1
-        predictions = await asyncio.to_thread(self.predictor, texts)
+        started = time.perf_counter()
+        try:
+            predictions = await asyncio.to_thread(self.predictor, texts)
+        finally:
+            self._last = (len(texts), time.perf_counter() - started)
         start = 0
         for item, done in batch:
             _settle(done, result=predictions[start:start + len(item)])
@@ -117,10 +128,14 @@ class Batcher:
         return size
 
     async def _gather(self, queue: asyncio.Queue, batch: list, size: int) -> None:
-        """Add requests as they arrive until ``max_batch`` texts or ``max_wait_ms`` after the first."""
-        deadline = asyncio.get_running_loop().time() + self.max_wait_ms / 1000
+        """Add requests as they arrive until ``max_batch`` texts or ``max_wait_ms`` after the first (while fewer
+        texts are here than the last call had: up to ``RETURN_SHARE`` of its seconds, if that is longer)."""
+        loop = asyncio.get_running_loop()
+        short = loop.time() + self.max_wait_ms / 1000
+        expected, seconds = self._last
+        long = max(short, loop.time() + RETURN_SHARE * seconds)
         while size < self.max_batch:
-            timeout = deadline - asyncio.get_running_loop().time()
+            timeout = (long if size < expected else short) - loop.time()
             if timeout <= 0:
                 break
             try:

@@ -160,3 +160,35 @@ def test_requests_that_arrive_during_a_call_form_the_next_call_without_waiting()
     assert [texts for _, texts in seen] == [["a"], ["b", "c", "d"]]  # the backlog is one call
     assert seen[1][0] - seen[0][0] < 0.3 + 1.0  # it started when the first call ended, not max_wait_ms later
     assert time.monotonic() - start < 2.0 + 0.3 + 0.3 + 1.0
+
+
+@pytest.mark.parametrize(("share", "full"), [(0.5, True), (0.0, False)])
+def test_under_load_the_clients_of_a_call_coming_back_form_one_full_call(monkeypatch, share, full):
+    import random
+    import time
+
+    from gencls_core import serve
+
+    monkeypatch.setattr(serve, "RETURN_SHARE", share)
+    seen = []
+
+    def slow(texts):  # a 0.2 s decoder call
+        seen.append(len(texts))
+        time.sleep(0.2)
+        return _labels(texts)
+
+    async def clients(rounds=4, n=8):
+        batcher = Batcher(slow, max_batch=64, max_wait_ms=5)
+        rng = random.Random(0)
+
+        async def client(i):
+            for r in range(rounds):
+                await batcher.submit([f"{i}-{r}"])
+                await asyncio.sleep(rng.uniform(0.01, 0.06))  # the answer's way back and the next request's
+
+        await asyncio.gather(*[client(i) for i in range(8)])
+        await batcher.close()
+
+    asyncio.run(clients())
+    assert sum(seen) == 32
+    assert (seen == [8, 8, 8, 8]) == full  # without waiting for them, the calls split
