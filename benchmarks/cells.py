@@ -21,8 +21,9 @@ def read_records(path: Path) -> list[Record]:
 
 
 def run_cells(path: Path, corpus: str, seeds: list[int], methods: list[str],
-              cell: Callable[[str, int, str], Record]) -> None:
-    """Run every (seed, method) cell of ``corpus`` not yet in ``path``, appending each record as it finishes."""
+              cell: Callable[[str, int, str], Record], describe: Callable[[Record], str] | None = None) -> None:
+    """Run every (seed, method) cell of ``corpus`` not yet in ``path``, appending each record as it finishes and
+    printing its scores (``describe``; default: accuracy and macro-F1)."""
     done = {(r["corpus"], r["seed"], r["method"]) for r in read_records(path)}
     for seed in seeds:
         for method in methods:
@@ -33,7 +34,8 @@ def run_cells(path: Path, corpus: str, seeds: list[int], methods: list[str],
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
-            print(f"{corpus} seed {seed} {method}: {scores(record)} in {record['seconds']} s", flush=True)
+            print(f"{corpus} seed {seed} {method}: {(describe or scores)(record)} in {record['seconds']} s",
+                  flush=True)
 
 
 def engine_for(config: dict[str, Any]) -> Any:

@@ -113,12 +113,15 @@ def run(config_file, plugins, overrides, resume_dir, recipe):
 @click.option("--thresholds", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="a JSON file {label: P}: abstain where the predicted label's probability is under its P (`gencls "
                    "threshold --per-class --out` writes one)")
+@click.option("--label-threshold", type=click.FloatRange(0, 1), metavar="P",
+              help="multi-label runs: give every label whose probability reaches P (default: the threshold the run "
+                   "chose on its validation split, in run.json)")
 @click.option("--allow-unfinished", is_flag=True,
               help="use a run that did not finish (its last finished stage's model)")
 @click.option("--trust-remote-code", is_flag=True,
               help="run Python code that the model folder ships (never taken from run.json or gencls.json)")
 def predict(run_dir, input, output, text_column, id_column, batch_size, min_probability, thresholds,
-            allow_unfinished, trust_remote_code):
+            label_threshold, allow_unfinished, trust_remote_code):
     """Classify texts with a finished run's (or an export's) model, prompt and decoder.
 
     INPUT is a .csv file (with a header; the text in --text-column), a .jsonl file (one object per line, the
@@ -126,13 +129,15 @@ def predict(run_dir, input, output, text_column, id_column, batch_size, min_prob
     (one text per line), or - for standard input (plain text). Empty lines or texts are skipped with a
     warning. Prints one JSON object per text: line (the input's line or row number), text, label (null when no
     valid label), status, truncated, windows (how many the text was read in: long_text.policy chunks), probs,
-    scores, output.
+    scores, output; a multi-label run's also labels, the predicted set (in CSV: the label column, joined by |).
     """
     from gencls_core.predict_input import read_inputs
     from gencls_core.results import write_jsonl, write_text_atomic
     from gencls_core.thresholds import read_thresholds
 
-    engine = _trained_engine(run_dir, allow_unfinished, [f"decoder.batch_size={batch_size}"] if batch_size else None,
+    sets = [f"decoder.batch_size={batch_size}"] if batch_size else []
+    sets += [f"label_sets.threshold={label_threshold}"] if label_threshold is not None else []
+    engine = _trained_engine(run_dir, allow_unfinished, sets or None,
                              trust_remote_code)
     inputs = read_inputs(input, text_column, output, id_column)  # before the model loads: a bad input costs little
     if thresholds is not None:
@@ -142,8 +147,10 @@ def predict(run_dir, input, output, text_column, id_column, batch_size, min_prob
     quiet_libraries()
     preds = engine.predictor()(inputs.texts, min_probability)
     ids = inputs.ids or [None] * len(preds)
-    rows = [{"line": n, **({"id": i} if inputs.ids else {}), "text": t, "label": p.label, "status": p.status,
-             "truncated": p.truncated, "windows": p.windows, "probs": p.probs, "scores": p.scores, "output": p.output}
+    multi = engine.recorded["data"].get("multi_label", False)
+    rows = [{"line": n, **({"id": i} if inputs.ids else {}), "text": t, "label": p.label,
+             **({"labels": p.labels} if multi else {}), "status": p.status, "truncated": p.truncated,
+             "windows": p.windows, "probs": p.probs, "scores": p.scores, "output": p.output}
             for n, i, t, p in zip(inputs.lines, ids, inputs.texts, preds)]
     if output and output.suffix.lower() == ".csv":
         write_text_atomic(output, _csv(rows, engine.recorded["data"]["labels"]))
@@ -262,8 +269,8 @@ def serve(run_dir, host, port, max_batch, max_wait_ms, max_texts, allow_unfinish
 
 
 def _csv(rows: list[dict], labels: list[str]) -> str:
-    """Predictions as CSV: input line, id (with --id-column), text, label, status, truncated, windows and each
-    class's probability."""
+    """Predictions as CSV: input line, id (with --id-column), text, label (a multi-label run's set joined by
+    ``|``), status, truncated, windows and each class's probability."""
     import csv
     import io
 
@@ -274,7 +281,8 @@ def _csv(rows: list[dict], labels: list[str]) -> str:
                      *[f"p_{c}" for c in labels]])
     for r in rows:
         probs = r["probs"] or {}
-        writer.writerow([r["line"], *([r["id"]] if ids else []), r["text"], r["label"] or "", r["status"],
+        label = "|".join(r["labels"] or []) if "labels" in r else r["label"] or ""
+        writer.writerow([r["line"], *([r["id"]] if ids else []), r["text"], label, r["status"],
                          r["truncated"], r["windows"], *[probs.get(c, "") for c in labels]])
     return out.getvalue()
 

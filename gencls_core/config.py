@@ -107,6 +107,27 @@ class LongTextConfig(BaseModel):
         return self
 
 
+class LabelSetConfig(BaseModel):
+    """Multi-label data (``dataset.multi_label``): a text gets every label whose probability (the decoder's
+    ``probs``) reaches the threshold; a decoder without probabilities (``generate``) has its answer read as a
+    list of labels instead."""
+
+    model_config = ConfigDict(extra="forbid")
+    threshold: float | dict[str, float] | None = Field(
+        None, description="the probability a label needs: one for every label, or one per label (null: chosen on "
+                          "the validation split for the best micro-F1, 1/number of labels without one)")
+    per_label: bool = Field(False, description="choose one threshold per label on the validation split (each "
+                                               "label's best F1) instead of one for every label")
+
+    @field_validator("threshold")
+    @classmethod
+    def _probability(cls, value: Any) -> Any:
+        values = value.values() if isinstance(value, dict) else [] if value is None else [value]
+        if any(not 0 <= v <= 1 for v in values):
+            raise ValueError(f"{value}: a threshold is a probability between 0 and 1")
+        return value
+
+
 class RunConfig(BaseModel):
     """Everything one run needs. Unknown keys are errors."""
 
@@ -124,6 +145,7 @@ class RunConfig(BaseModel):
     splits: SplitConfig = Field(default_factory=SplitConfig)
     truncation: TruncationConfig = Field(default_factory=TruncationConfig)
     long_text: LongTextConfig = Field(default_factory=LongTextConfig)
+    label_sets: LabelSetConfig = Field(default_factory=LabelSetConfig)
     labels: ComponentSpec = Field(default_factory=ComponentSpec, description="label scheme for training")
     prompt: ComponentSpec = Field(default_factory=ComponentSpec, description="prompt strategy for training")
     inference_labels: ComponentSpec | None = Field(None, description="label scheme at inference (default: labels)")

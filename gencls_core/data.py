@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gencls_core.config import SplitConfig
 from gencls_core.errors import DataError, GenclsWarning
@@ -12,6 +12,8 @@ from gencls_core.interfaces import LabeledData
 
 if TYPE_CHECKING:
     import datasets
+
+NO_LABELS = "(none)"  # the stratum of a multi-label row without labels
 
 
 def text_problem(text: str) -> str | None:
@@ -26,7 +28,8 @@ def text_problem(text: str) -> str | None:
 
 
 def check_labeled_data(data: LabeledData, where: str) -> None:
-    """Every split has a non-empty ``text`` and a ``label`` from ``data.labels``; report the first bad row."""
+    """Every split has a non-empty ``text`` and a ``label`` from ``data.labels`` (with ``multi_label``, a list of
+    them without repeats); report the first bad row."""
     if len(set(data.labels)) < 2:
         raise DataError(f"{where}: needs at least two distinct labels, got {data.labels}")
     allowed = set(data.labels)
@@ -37,7 +40,11 @@ def check_labeled_data(data: LabeledData, where: str) -> None:
         for i, (text, label) in enumerate(zip(ds["text"], ds["label"])):
             if not isinstance(text, str) or not text.strip():
                 raise DataError(f"{where}: split {split!r} row {i}: empty text")
-            if label not in allowed:
+            if data.multi_label:
+                if not isinstance(label, list) or len(set(label)) != len(label) or not set(label) <= allowed:
+                    raise DataError(f"{where}: split {split!r} row {i}: labels {label!r} are not a list of distinct "
+                                    f"labels from {sorted(allowed)}")
+            elif label not in allowed:
                 raise DataError(f"{where}: split {split!r} row {i}: label {label!r} is not one of {sorted(allowed)}")
 
 
@@ -60,22 +67,32 @@ def make_splits(data: LabeledData, cfg: SplitConfig, seed: int) -> dict[str, dat
             warnings.warn(f"the dataset's own test split has {n} examples; evaluating a stratified sample of "
                           f"{size} (the default splits.test_size); set splits.test_size={n} to evaluate them all",
                           GenclsWarning, stacklevel=2)
-        out["test"], _ = _take(have["test"], size, data.labels, seed, "splits.test_size")
+        out["test"], _ = _take(have["test"], size, data, seed, "splits.test_size")
     else:
-        out["test"], pool = _take(pool, cfg.test_size, data.labels, seed, "splits.test_size")
+        out["test"], pool = _take(pool, cfg.test_size, data, seed, "splits.test_size")
     if cfg.validation_size:
         if "validation" in have:
-            out["validation"], _ = _take(have["validation"], cfg.validation_size, data.labels, seed,
+            out["validation"], _ = _take(have["validation"], cfg.validation_size, data, seed,
                                          "splits.validation_size")
         elif pool is not None:
-            out["validation"], pool = _take(pool, cfg.validation_size, data.labels, seed, "splits.validation_size")
+            out["validation"], pool = _take(pool, cfg.validation_size, data, seed, "splits.validation_size")
     if pool is not None and len(pool):
-        out["train"] = pool if cfg.train_size is None else _take(pool, cfg.train_size, data.labels, seed,
+        out["train"] = pool if cfg.train_size is None else _take(pool, cfg.train_size, data, seed,
                                                                   "splits.train_size")[0]
     return out
 
 
-def _take(ds: datasets.Dataset, size: int | float, labels: list[str], seed: int,
+def strata(rows: list, data: LabeledData) -> tuple[list[str], list[str]]:
+    """The class each row is stratified by, and the classes: its label; for multi-label data, the rarest of its
+    labels in ``rows`` (``(none)`` for none), so every label's share is kept as well as one class a row allows."""
+    if not data.multi_label:
+        return list(rows), list(data.labels)
+    counts = Counter(x for row in rows for x in row)
+    picked = [min(row, key=lambda x: (counts[x], x)) if row else NO_LABELS for row in rows]
+    return picked, [*data.labels, NO_LABELS]
+
+
+def _take(ds: datasets.Dataset, size: int | float, data: LabeledData, seed: int,
           key: str) -> tuple[datasets.Dataset, datasets.Dataset]:
     """A stratified sample of ``size`` rows and the rest."""
     if isinstance(size, float) and not size.is_integer():
@@ -92,10 +109,11 @@ def _take(ds: datasets.Dataset, size: int | float, labels: list[str], seed: int,
         return ds, ds.select([])
     import datasets
 
+    picked, labels = strata(list(ds["label"]), data)
     index = {label: i for i, label in enumerate(labels)}
-    tagged = ds.map(lambda b: {"_class": [index[x] for x in b["label"]]}, batched=True)
+    tagged = ds.add_column("_class", [index[x] for x in picked])
     tagged = tagged.cast_column("_class", datasets.ClassLabel(names=labels))
-    counts = Counter(ds["label"])
+    counts = Counter(picked)
     present = len(counts)
     stratify = "_class" if present <= n <= len(ds) - present else None
     rare = {label: c for label, c in counts.items() if c < 2}
@@ -111,10 +129,10 @@ def overlap_checks(splits: dict[str, datasets.Dataset]) -> dict[str, int]:
     """Leakage and label conflicts across the final splits, texts compared with whitespace collapsed:
     ``<split>_in_train`` counts the evaluation examples whose text is also a training text; ``conflicting_texts``
     the distinct texts given two or more different labels anywhere. Each non-zero count is warned about."""
-    seen: dict[str, set[str]] = {}
+    seen: dict[str, set[Any]] = {}
     for ds in splits.values():
         for text, label in zip(ds["text"], ds["label"]):
-            seen.setdefault(" ".join(text.split()), set()).add(label)
+            seen.setdefault(" ".join(text.split()), set()).add(frozenset(label) if isinstance(label, list) else label)
     train = {" ".join(t.split()) for t in splits["train"]["text"]} if "train" in splits else set()
     checks = {f"{name}_in_train": sum(" ".join(t.split()) in train for t in splits[name]["text"])
               for name in ("validation", "test") if name in splits}
@@ -138,6 +156,9 @@ def flip_labels(data: LabeledData, rate: float, seed: int) -> None:
     them in ``data.flipped``; the other splits are left clean."""
     import random
 
+    if data.multi_label:
+        raise DataError("splits.train_label_noise flips one label for another; it is not defined for multi-label "
+                        "data (dataset.multi_label); set it to 0")
     train = data.splits["train"]
     count = round(rate * len(train))
     if not count:
@@ -151,3 +172,8 @@ def flip_labels(data: LabeledData, rate: float, seed: int) -> None:
         labels[row] = given
     data.splits["train"] = train.remove_columns("label").add_column("label", labels)
 
+
+def label_counts(data: LabeledData, split: str) -> dict[str, int]:
+    """Examples of each class in ``split`` (multi-label data: the texts holding each label)."""
+    rows = data.splits[split]["label"]
+    return dict(Counter(x for row in rows for x in row) if data.multi_label else Counter(rows))

@@ -11,13 +11,13 @@ import errno
 import time
 import traceback
 import warnings
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gencls_core.baseline import compare as compare_with_baseline
 from gencls_core.config import RunConfig, build_config, read_config_file
+from gencls_core.data import label_counts
 from gencls_core.devices import resolve_device
 from gencls_core.distributed import Processes
 from gencls_core.errors import ConfigError, GenclsWarning, UsageError
@@ -43,14 +43,14 @@ from gencls_core.rewards import CheckedReward
 from gencls_core.run_record import DataRecord, RecipeRecord, RunRecorder
 from gencls_core.rundir import check_writable, new_run_dir, recorded_path, release_run_dir, trained_model_of
 from gencls_core.services import RunServices
-from gencls_core.stages import run_stages
+from gencls_core.stages import choose_set_threshold, run_stages
 from gencls_core.timing import timed
 from gencls_core.verbosity import library_bars
 from gencls_core.weights import load_trained, merged
 
 # what predict needs of a run's config (the dataset and splits only for prompts that draw training examples)
 INFERENCE_SLOTS = ("seed", "dataset", "splits", "truncation", "long_text", "labels", "prompt", "inference_labels",
-                   "inference_prompt", "decoder")
+                   "inference_prompt", "decoder", "label_sets")
 
 
 def untrusted(config: dict[str, Any], source: Path, trust_remote_code: bool) -> dict[str, Any]:
@@ -157,7 +157,8 @@ class Engine:
                           GenclsWarning, stacklevel=2)
         engine = cls(config, plugins=plugins, overrides=overrides)
         stages = manifest.get("stages", [])  # exports made before "trained" was recorded: a stage with a trainer
-        engine.recorded = {"data": {"labels": manifest["labels"], "task": manifest["task"]},
+        engine.recorded = {"data": {"labels": manifest["labels"], "task": manifest["task"],
+                                    "multi_label": manifest.get("multi_label", False)},
                            "metrics": manifest.get("metrics", {}),
                            "trained": manifest.get("trained", any(s.get("trainer") for s in stages))}
         return engine
@@ -229,7 +230,7 @@ class Engine:
                                          stages=[t.spec() for t in self.resolution.trainers])
         record.data = DataRecord(labels=data.labels, task=data.task, source=data.source,
                                  sizes={k: len(v) for k, v in data.splits.items()}, checks=data.checks,
-                                 flipped_train_labels=data.flipped or None)
+                                 flipped_train_labels=data.flipped or None, multi_label=data.multi_label)
         recorder = RunRecorder(run_dir / "run.json", record, write=processes.is_main)
         try:
             recorder.save(status="running")
@@ -270,18 +271,19 @@ class Engine:
             with timed(timings, "prepare_training"):
                 self._prepare_training(ctx)
             if recorder.record.data is not None:
-                recorder.record.data.train_label_counts = dict(Counter(ctx.loaded_data().splits["train"]["label"]))
+                recorder.record.data.train_label_counts = label_counts(ctx.loaded_data(), "train")
             evaluation, stages = run_stages(self.resolution, ctx, inference, recorder, timings, self.resuming,
                                             reload=lambda model_dir: self._reload(ctx, model_dir))
         else:
+            choose_set_threshold(inference, timings, recorder.record)
             evaluation, stages = inference.evaluate_split(timings), []
         metrics, values, rows = evaluation
         data, run_dir = ctx.loaded_data(), ctx.folder()
         metrics = {**metrics, "data_checks": data.checks}
         if stages:
             metrics = {**metrics, "stages": stages}
-        train = data.splits.get("train")
-        if self.processes.is_main and train is not None and len(set(train["label"])) > 1:  # better than a bag of words?
+        train = data.splits.get("train")  # better than a bag of words?
+        if self.processes.is_main and train is not None and len(label_counts(data, "train")) > 1:
             with timed(timings, "baseline"):
                 metrics["baseline"] = compare_with_baseline(data, rows, self.config.splits.evaluate)
         if self.processes.is_main:
@@ -310,7 +312,8 @@ class Engine:
                        or self.config.long_text.policy == "select")  # words weighed by the training texts
         ctx = self._context(device, self.config.progress, run_dir=None)
         if recorded and not needs_train:
-            ctx.data = LabeledData(splits={}, labels=recorded["labels"], task=recorded["task"])
+            ctx.data = LabeledData(splits={}, labels=recorded["labels"], task=recorded["task"],
+                                   multi_label=recorded.get("multi_label", False))
         else:
             ctx.data = load_data(self.resolution, ctx)
         self._load_trained(ctx)

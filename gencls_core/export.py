@@ -56,6 +56,7 @@ def _write_export(engine: Engine, run_dir: Path, folder: Path, dtype: str) -> No
     write_json(folder / MANIFEST, {
         "format": 1, "gencls_version": record["gencls_version"], "source_run": run_dir.resolve().name,
         "labels": record["data"]["labels"], "task": record["data"]["task"], "config": config,
+        "multi_label": record["data"].get("multi_label", False),
         "trained": engine.trained_model is not None or engine.config.start_from is not None,
         "metrics": record.get("metrics", {}), "stages": record.get("stages", []),
     })

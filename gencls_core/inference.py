@@ -15,7 +15,7 @@ from gencls_core.chat import render_prompt
 from gencls_core.contracts import check_messages, check_metrics, check_predictions
 from gencls_core.data import check_labeled_data, flip_labels, make_splits, overlap_checks, text_problem
 from gencls_core.distributed import Processes
-from gencls_core.errors import DataError, GenclsWarning, UsageError
+from gencls_core.errors import ConfigError, DataError, GenclsWarning, UsageError
 from gencls_core.interfaces import (
     DatasetSource,
     Decoder,
@@ -29,6 +29,7 @@ from gencls_core.interfaces import (
     RunContext,
     Trainer,
 )
+from gencls_core.label_sets import choose_threshold, decide, parse_set
 from gencls_core.long_text import LongTexts, aggregate, reader
 from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import describe_rare, rarely_predicted
@@ -42,7 +43,7 @@ class Evaluation(NamedTuple):
     """One decode of a split, evaluated."""
 
     metrics: dict[str, Any]
-    values: list[dict[str, Any]]  # what each evaluator returned (for its report.md section)
+    values: list[dict[str, Any] | None]  # what each evaluator returned (its report.md section); None: not run
     rows: list[dict[str, Any]]  # one per example, as in predictions.jsonl
 
 
@@ -110,6 +111,12 @@ class Inference:
         self.windows_capped = 0  # texts of the last decode that had more windows than long_text.max_windows
         self._long: LongTexts | None = None
         self.selected = 0  # texts of the last decode read by their selected sentences
+        data = ctx.loaded_data()
+        # multi-label data: the probability a label needs (label_sets.threshold; None until chosen: 1/labels)
+        self.set_threshold: float | dict[str, float] | None = resolution.config.label_sets.threshold
+        if data.multi_label and len(self.labels.labels) != len(data.labels):
+            raise ConfigError(f"{resolution.slots['inference_labels'].who()} answers {self.labels.labels} for the "
+                              f"classes {data.labels}; multi-label data needs a scheme with one answer per class")
 
     def renderer(self) -> tuple[Callable[..., str], PromptFitter]:
         """``render(text, where)``: the inference prompt for ``text`` as the model sees it, fitted to the
@@ -184,7 +191,35 @@ class Inference:
             ends = list(itertools.accumulate(len(w) for w in pieces))
             final = [aggregate(final[end - len(w):end], classes, self.resolution.config.long_text.aggregate)
                      for w, end in zip(pieces, ends)]
+        if ctx.loaded_data().multi_label:
+            final = [self._label_set(p, classes) for p in final]
         return [replace(p, truncated=True) if c else p for p, c in zip(final, cut)], truncated
+
+    def _label_set(self, p: Prediction, classes: list[str]) -> Prediction:
+        """A multi-label prediction: the labels whose probability reaches the threshold, or, from a decoder
+        without probabilities, the labels its answer lists."""
+        if p.probs is not None:
+            cut = self.set_threshold if self.set_threshold is not None else 1 / len(classes)
+            return replace(p, labels=decide({c: p.probs.get(c, 0.0) for c in classes}, cut))
+        found, status = parse_set(p.output or "", {c: self.labels.verbalize(c) for c in classes})
+        return replace(p, labels=found, status=status)
+
+    def choose_set_threshold(self, timings: dict[str, float]) -> float | dict[str, float] | None:
+        """For multi-label data without a configured ``label_sets.threshold``: the threshold with the best
+        micro-F1 (or each label's best F1, ``per_label``) on the validation split, decoded with the current
+        model, now used for decoding; None (keeping 1/labels) without a validation split or probabilities."""
+        data, config = self.ctx.loaded_data(), self.resolution.config.label_sets
+        if not data.multi_label or config.threshold is not None or "validation" not in data.splits:
+            return None
+        split = data.splits["validation"]
+        started = time.time()
+        predictions, _ = self.decode(list(split["text"]))
+        timings["decode"] = round(timings.get("decode", 0.0) + time.time() - started, 3)
+        if any(p.probs is None for p in predictions):
+            return None
+        probs = [{c: p.probs.get(c, 0.0) for c in data.labels} for p in predictions]  # type: ignore[union-attr]
+        self.set_threshold = choose_threshold(list(split["label"]), probs, data.labels, config.per_label)
+        return self.set_threshold
 
     def validate(self, model: Any) -> dict[str, Any]:
         """The scalar metrics (and ``rarely_predicted``, when a class is almost never predicted) of ``model`` (a
@@ -211,7 +246,10 @@ class Inference:
         seconds = time.time() - started
         timings["decode"] = round(timings.get("decode", 0.0) + seconds, 3)
         gold = list(split["label"])
-        metrics, values = evaluate(self.resolution, gold, predictions, ctx.loaded_data().labels)
+        metrics, values = evaluate(self.resolution, gold, predictions, ctx.loaded_data())
+        if ctx.loaded_data().multi_label:  # the threshold the sets were decided with (one, or one per label)
+            labels = ctx.loaded_data().labels
+            metrics["label_threshold"] = self.set_threshold if self.set_threshold is not None else 1 / len(labels)
         metrics["truncated"] = truncated
         policy = self.resolution.config.long_text.policy
         if policy == "chunks":
@@ -220,24 +258,42 @@ class Inference:
         elif policy == "select":
             metrics["selected"] = self.selected
         metrics["decode_examples_per_second"] = round(len(gold) / max(seconds, 1e-9), 3)
-        rows = [{"text": t, "gold": g, "predicted": p.label, "correct": p.label == g, "status": p.status,
-                 "output": p.output, "scores": p.scores, "probs": p.probs, "windows": p.windows}
-                for t, g, p in zip(split["text"], gold, predictions)]
+        multi = ctx.loaded_data().multi_label
+        rows = []
+        for t, g, p in zip(split["text"], gold, predictions):
+            predicted = p.labels if multi else p.label
+            correct = predicted is not None and set(predicted) == set(g) if multi else predicted == g
+            rows.append({"text": t, "gold": g, "predicted": predicted, "correct": correct, "status": p.status,
+                         "output": p.output, "scores": p.scores, "probs": p.probs, "windows": p.windows})
         return Evaluation(metrics, values, rows)
 
 
-def evaluate(resolution: Resolution, gold: list[str], predictions: list[Prediction],
-             labels: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """All metrics, and what each evaluator returned (for its ``report.md`` section)."""
-    metrics: dict[str, Any] = {"n": len(gold), "unparseable": sum(p.label is None for p in predictions),
+def evaluate(resolution: Resolution, gold: list[Any], predictions: list[Prediction],
+             data: LabeledData) -> tuple[dict[str, Any], list[dict[str, Any] | None]]:
+    """All metrics, and what each evaluator returned (for its ``report.md`` section): those of the other kind of
+    data (single- or multi-label) do not run (None); a list with none of the data's kind is an error."""
+    labels = data.labels
+    unparseable = sum((p.labels if data.multi_label else p.label) is None for p in predictions)
+    metrics: dict[str, Any] = {"n": len(gold), "unparseable": unparseable,
                                "no_label": sum(p.status == "no_label" for p in predictions),
                                "multiple_labels": sum(p.status == "multiple_labels" for p in predictions),
                                "abstained": sum(p.status == "abstained" for p in predictions)}
-    all_values = []
+    all_values: list[dict[str, Any] | None] = []
     for slot in resolution.evaluators:
-        values = check_metrics(slot.who(), slot.build(Evaluator).evaluate(gold, predictions, labels))
+        evaluator = slot.build(Evaluator)
+        if evaluator.multi_label != data.multi_label:
+            all_values.append(None)
+            continue
+        values = check_metrics(slot.who(), evaluator.evaluate(gold, predictions, labels))
         metrics.update(values)
         all_values.append(values)
+    if all_values and all(v is None for v in all_values):
+        kind = "multi" if data.multi_label else "single"
+        raise ConfigError(f"none of the evaluators {[s.entry.name for s in resolution.evaluators]} scores "
+                          f"{kind}-label data, which this dataset is; add one (the built-in "
+                          f"{'multi-label' if data.multi_label else 'accuracy, f1, ...'})")
+    if data.multi_label:
+        return metrics, all_values
     rare = rarely_predicted(gold, [p.label for p in predictions], labels)
     if rare:
         metrics["rarely_predicted"] = rare
@@ -255,7 +311,12 @@ class Predictor:
     def __call__(self, texts: list[str], min_probability: Threshold = None) -> list[Prediction]:
         """The predictions for ``texts``; with ``min_probability`` (one for every label, or ``{label: p}``), one
         whose most probable label has a lower probability abstains (label None, status ``abstained``, its
-        probabilities kept)."""
+        probabilities kept). Multi-label runs take no ``min_probability``: their labels' threshold is
+        ``label_sets.threshold``."""
+        if min_probability is not None and self.inference.ctx.loaded_data().multi_label:
+            raise UsageError("a multi-label run predicts every label whose probability reaches label_sets.threshold "
+                             "(recorded in its run.json); give another with predict --label-threshold instead "
+                             "of a minimum probability for abstaining")
         return abstain_below(self.inference.decode(texts)[0], min_probability)
 
     def warm_up(self) -> None:

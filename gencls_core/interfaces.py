@@ -89,7 +89,8 @@ class StageResult:
 @dataclass
 class LabeledData:
     """Labelled texts: ``splits`` map split names to ``datasets.Dataset`` with ``text`` and ``label``
-    (a class name from ``labels``) columns. ``task`` is a short description used by prompts."""
+    (a class name from ``labels``; with ``multi_label``, a list of them, possibly empty) columns. ``task`` is a
+    short description used by prompts."""
 
     splits: dict[str, datasets.Dataset]
     labels: list[str]
@@ -98,6 +99,7 @@ class LabeledData:
     checks: dict[str, int] = field(default_factory=dict)  # leakage and conflicts found by the engine
     # training rows whose label the engine flipped (splits.train_label_noise): row, true label, label given
     flipped: list[dict[str, Any]] = field(default_factory=list)
+    multi_label: bool = False
 
 
 @dataclass
@@ -108,7 +110,8 @@ class Prediction:
     (``no_label`` or ``multiple_labels``). ``scores`` are the decoder's raw per-label scores, ``probs``
     a probability distribution over the labels (for calibration metrics), ``output`` the generated text;
     ``truncated`` is set by the engine when the text was cut to fit the prompt limit, ``windows`` to the number
-    of windows a text was read in (``long_text.policy: chunks``).
+    of windows a text was read in (``long_text.policy: chunks``). For multi-label data the engine sets
+    ``labels``, the predicted label set (None when the answer named no set).
     """
 
     label: str | None
@@ -118,6 +121,7 @@ class Prediction:
     status: Literal["ok", "no_label", "multiple_labels", "abstained"] = "ok"
     truncated: bool = False
     windows: int = 1
+    labels: list[str] | None = None
 
 
 class ModelSource(Component):
@@ -238,9 +242,12 @@ class Decoder(Component):
 
 
 class Evaluator(Component):
-    """Metrics from gold labels and predictions (a prediction's label is None when it named no valid label)."""
+    """Metrics from gold labels and predictions (a prediction's label is None when it named no valid label).
+    An evaluator with ``multi_label`` evaluates multi-label data instead: gold label lists and each prediction's
+    ``labels``; the engine runs the evaluators of the data's kind."""
 
     stage_metrics: ClassVar[tuple[str, ...]] = ()  # metrics shown per stage in the report's stage table
+    multi_label: ClassVar[bool] = False
 
     @abstractmethod
     def evaluate(self, gold: list[str], predictions: list[Prediction], labels: list[str]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def stage_columns(resolution: Resolution) -> list[str]:
 
 
 def write_report(resolution: Resolution, record: RunRecord, metrics: dict[str, Any],
-                 stages: list[dict[str, Any]], values: list[dict[str, Any]], run_dir: Path,
+                 stages: list[dict[str, Any]], values: list[dict[str, Any] | None], run_dir: Path,
                  rows: list[dict[str, Any]] | None = None) -> str:
     """``report.md``: what ran, the stage table with each stage's training curves, the final scalar metrics,
     each evaluator's section (which may write figures into ``run_dir``), then the most confident mistakes among
@@ -80,7 +80,8 @@ def write_report(resolution: Resolution, record: RunRecord, metrics: dict[str, A
         lines += ["", describe_baseline(metrics["baseline"])]
     if metrics.get("rarely_predicted"):
         lines += ["", f"**Warning:** {describe_rare(metrics['rarely_predicted'])}."]
-    sections = [slot.build(Evaluator).report(v, run_dir) for slot, v in zip(resolution.evaluators, values)]
+    sections = [slot.build(Evaluator).report(v, run_dir) for slot, v in zip(resolution.evaluators, values)
+                if v is not None]
     for section in filter(None, sections):
         lines += ["", section]
     lines += mistakes(rows or [])
@@ -90,8 +91,8 @@ def write_report(resolution: Resolution, record: RunRecord, metrics: dict[str, A
 def mistakes(rows: list[dict[str, Any]], n: int = MISTAKES, width: int = 160) -> list[str]:
     """The ``n`` wrong predictions the model was surest of (by its probability of the label it gave), as a
     markdown table; none when there are none."""
-    wrong = [r for r in rows if r.get("predicted") is not None and r["predicted"] != r["gold"]]
-    wrong.sort(key=lambda r: -(r.get("probs") or {}).get(r["predicted"], 0.0))
+    wrong = [r for r in rows if r.get("predicted") is not None and not r.get("correct", r["predicted"] == r["gold"])]
+    wrong.sort(key=lambda r: -_sureness(r))
     if not wrong:
         return []
     lines = ["", f"## The {min(n, len(wrong))} most confident mistakes (of {len(wrong)})", "",
@@ -99,6 +100,16 @@ def mistakes(rows: list[dict[str, Any]], n: int = MISTAKES, width: int = 160) ->
     for r in wrong[:n]:
         text = " ".join(str(r.get("text", "")).split())
         text = (text[:width] + "…" if len(text) > width else text).replace("|", "\\|")
-        p = (r.get("probs") or {}).get(r["predicted"])
-        lines.append(f"| {text} | {r['gold']} | {r['predicted']} | {'' if p is None else f'{p:.3f}'} |")
+        p = _sureness(r) if r.get("probs") else None
+        gold, predicted = (", ".join(x) if isinstance(x, list) else x for x in (r["gold"], r["predicted"]))
+        lines.append(f"| {text} | {gold} | {predicted} | {'' if p is None else f'{p:.3f}'} |")
     return lines
+
+
+def _sureness(row: dict[str, Any]) -> float:
+    """The probability of the predicted label (of a predicted label set: its least probable label; 0 for the
+    empty set)."""
+    probs, predicted = row.get("probs") or {}, row["predicted"]
+    if isinstance(predicted, list):
+        return min((probs.get(c, 0.0) for c in predicted), default=0.0)
+    return probs.get(predicted, 0.0)

@@ -30,6 +30,7 @@ class DataRecord(BaseModel):
     checks: dict[str, int] = Field(default_factory=dict)
     flipped_train_labels: list[dict[str, Any]] | None = None  # splits.train_label_noise: the rows it flipped
     train_label_counts: dict[str, int] | None = None  # with training stages
+    multi_label: bool = False  # each text has a set of labels
 
 
 class RecipeRecord(BaseModel):

@@ -45,6 +45,7 @@ class Answer(BaseModel):
     output: str | None = None
     truncated: bool = Field(False, description="the text was cut to fit the model's prompt limit")
     windows: int = Field(1, description="windows the text was read in (long_text.policy chunks)")
+    labels: list[str] | None = Field(None, description="multi-label runs: the predicted label set")
 
 
 class Response(BaseModel):
@@ -220,7 +221,8 @@ def create_app(engine: Any, *, max_batch: int = 32, max_wait_ms: float = 10.0, m
         except (UsageError, DataError) as err:  # e.g. a text over the limit under truncation policy: error
             raise HTTPException(422, str(err)) from None
         return Response(predictions=[Answer(label=p.label, status=p.status, probs=p.probs, scores=p.scores,
-                                            output=p.output, truncated=p.truncated, windows=p.windows)
+                                            output=p.output, truncated=p.truncated, windows=p.windows,
+                                            labels=p.labels)
                                      for p in predictions])
 
     @app.get("/health")

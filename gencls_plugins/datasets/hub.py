@@ -38,8 +38,12 @@ class HubDataset(DatasetSource):
             require_columns(ds.column_names, c, f"{c.path}[{theirs}]")
             raw = ds[c.label_column]
             feature = ds.features[c.label_column]
+            inner = getattr(feature, "feature", None)  # a Sequence's (multi-label) element type
             if isinstance(feature, datasets.ClassLabel) and not c.label_names:
                 raw = [feature.int2str(v) for v in raw]
+            elif isinstance(inner, datasets.ClassLabel) and not c.label_names:
+                raw = [[inner.int2str(v) for v in row] for row in raw]
             splits[ours], labels = build_split(ds[c.text_column], raw, c, f"{c.path}[{theirs}]")
             found += labels
-        return LabeledData(splits, label_set(found, c), c.task, {"hub": c.path, "subset": c.subset})
+        return LabeledData(splits, label_set(found, c), c.task, {"hub": c.path, "subset": c.subset},
+                           multi_label=c.multi_label)

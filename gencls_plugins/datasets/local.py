@@ -78,7 +78,8 @@ class LocalFile(DatasetSource):
             splits[split], labels = self._read(path, "path" if c.path is not None else split)
             found += labels
         source = {split: str(path.resolve()) for split, path in given.items()}
-        return LabeledData(splits, label_set(found, c), c.task, {"path": source["train"]} if c.path else source)
+        return LabeledData(splits, label_set(found, c), c.task, {"path": source["train"]} if c.path else source,
+                           multi_label=c.multi_label)
 
     def files(self) -> dict[str, Path]:
         return {s: getattr(self.config, s) for s in ("path", *SPLITS) if getattr(self.config, s) is not None}

@@ -96,7 +96,10 @@ class FewShot(TemplatePrompt):
         return picked[::-1] if cfg.mode == "similar" else picked  # the most similar next to the text
 
     def _check_supply(self) -> None:
-        n, counts = self.config.n, Counter(self.golds)
+        if self.config.balanced and self.multi_label:
+            raise ConfigError(f"prompt {self.name!r}: balanced demonstrations take one class in turn; multi-label "
+                              f"examples have several (set balanced: false)")
+        n, counts = self.config.n, Counter(self.golds if not self.multi_label else [])
         if self.config.balanced:
             need = math.ceil(n / len(self.classes))
             short = [c for c in self.classes if counts[c] < need + 1]

@@ -10,11 +10,16 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from gencls_core.answer_forms import INSTRUCTIONS
+from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LabeledData, LabelScheme, Options, PromptStrategy
+from gencls_core.label_sets import render_set
 from gencls_plugins.prompts.definitions import load_definitions
 
 PLACEHOLDERS = {"task", "definitions", "labels", "demos", "text"}
 DEFAULT_TEMPLATE = "{task}\n{definitions}Answer with exactly one of: {labels}.\n\n{demos}Text: {text}"
+# the default for multi-label data: any number of labels
+SETS_TEMPLATE = ("{task}\n{definitions}Answer with every label that applies, separated by commas, or with none: "
+                 "{labels}.\n\n{demos}Text: {text}")
 
 
 def template_fields(template: str) -> set[str]:
@@ -23,7 +28,8 @@ def template_fields(template: str) -> set[str]:
 
 class PromptOptions(Options):
     template: str = Field(DEFAULT_TEMPLATE, description="user message; placeholders {task}, {definitions}, "
-                                                        "{labels}, {demos}, {text}")
+                                                        "{labels}, {demos}, {text} (multi-label data: the "
+                                                        "default asks for every label that applies)")
     system: str | None = Field(None, description="system message (None: the chat template's default)")
     definitions: dict[str, str] | str | None = Field(
         None, description="a definition per class: a mapping, or a YAML/JSON file (see `gencls define`)")
@@ -64,9 +70,19 @@ class TemplatePrompt(PromptStrategy):
     def setup(self, data: LabeledData, labels: LabelScheme) -> None:
         super().setup(data, labels)
         self.classes = list(data.labels)
+        self.multi_label = data.multi_label
+        if data.multi_label and self.config.reasoning != "direct":
+            raise ConfigError(f"prompt {self.name!r}: reasoning {self.config.reasoning!r} answers one label; "
+                              f"multi-label data is answered directly (reasoning: direct)")
         self.definitions = None
         if self.config.definitions is not None:
             self.definitions = load_definitions(self.config.definitions, self.classes, f"prompt {self.name!r}")
+
+    def answer(self, label: str | list[str]) -> str:
+        """A demonstration's answer: its class's, or for multi-label data its label set's."""
+        if isinstance(label, list):
+            return render_set(label, self.label_scheme.verbalize, self.classes)
+        return self.label_scheme.verbalize(label)
 
     def render(self, text: str, demos: list[tuple[str, str]] = ()) -> list[dict[str, str]]:
         """The messages for ``text``, with (text, class) demonstrations shown before it."""
@@ -75,10 +91,13 @@ class TemplatePrompt(PromptStrategy):
         if self.definitions:
             lines = [f"- {scheme.verbalize(c)}: {self.definitions[c]}" for c in self.classes]
             definitions = "Definitions:\n" + "\n".join(lines) + "\n"
-        shown = "".join(f"Text: {t}\nAnswer: {scheme.verbalize(label)}\n\n" for t, label in demos)
+        shown = "".join(f"Text: {t}\nAnswer: {self.answer(label)}\n\n" for t, label in demos)
         answers = ", ".join(scheme.answers().values())
-        user = self.config.template.format(task=self.task, definitions=definitions, labels=answers, demos=shown,
-                                           text=text)
+        template = self.config.template
+        if self.multi_label and template == DEFAULT_TEMPLATE:
+            template = SETS_TEMPLATE
+        user = template.format(task=self.task, definitions=definitions, labels=answers, demos=shown,
+                               text=text)
         if self.config.reasoning != "direct":
             user += "\n\n" + INSTRUCTIONS[self.config.reasoning].format(example=scheme.verbalize(self.classes[0]))
         system = [{"role": "system", "content": self.config.system}] if self.config.system else []

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from gencls_core.answer_forms import gold_answer
 from gencls_core.contracts import check_messages
-from gencls_core.errors import DataError
+from gencls_core.errors import ConfigError, DataError
+from gencls_core.label_sets import render_set
 from gencls_core.long_text import reader
 from gencls_core.truncation import fitter_for
 from gencls_plugins.trainers.rationales import rationales
@@ -71,10 +72,15 @@ def prompt_completion(ctx: RunContext, split: str, trainer: str, reasoning: Rati
         return Rows(None, 0)
     texts, labels = list(data["text"]), list(data["label"])
     form = ctx.train_prompt.answer_form
-    explained = [""] * len(texts)
-    if form != "direct":
-        explained = rationales(ctx, split, texts, labels, reasoning)
-    completions = [gold_answer(form, ctx.train_labels.verbalize(label), why) for label, why in zip(labels, explained)]
+    if ctx.loaded_data().multi_label:  # each set in a fresh seeded order: no label is learned to come first
+        draw, classes = random.Random(f"label-order-{ctx.seed}-{split}"), ctx.loaded_data().labels
+        completions = [render_set(label, ctx.train_labels.verbalize, classes, draw) for label in labels]
+    else:
+        explained = [""] * len(texts)
+        if form != "direct":
+            explained = rationales(ctx, split, texts, labels, reasoning)
+        completions = [gold_answer(form, ctx.train_labels.verbalize(label), why)
+                       for label, why in zip(labels, explained)]
     prompts, owners, cut = _prompts(ctx, split, texts, max_prompt_tokens)
     rows = {"prompt": prompts, "completion": [[{"role": "assistant", "content": completions[i]}] for i in owners]}
     if weights is not None:
@@ -86,6 +92,9 @@ def prompts_with_labels(ctx: RunContext, split: str, trainer: str) -> Rows:
     """``prompt`` (chat messages) and ``label`` (gold class name, passed to rewards as ``label=``) rows."""
     import datasets
 
+    if ctx.loaded_data().multi_label:
+        raise ConfigError(f"trainer {trainer!r} trains on one gold label per text; for multi-label data train "
+                          f"with sft")
     data = _split(ctx, split, trainer)
     prompts, owners, cut = _prompts(ctx, split, list(data["text"]))
     labels = list(data["label"])

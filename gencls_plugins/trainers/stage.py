@@ -217,6 +217,9 @@ def class_weight_of(ctx: RunContext, opts: StageOptions, trainer: str) -> dict[s
     n_examples / (n_classes * n_examples_of_class); a mapping's classes default to 1. None without weights."""
     if opts.class_weights is None:
         return None
+    if ctx.loaded_data().multi_label:
+        raise ConfigError(f"trainer {trainer!r}: class_weights weigh one gold class per text; multi-label data "
+                          f"has sets (drop class_weights)")
     counts = Counter(ctx.data.splits["train"]["label"])
     if opts.class_weights == "balanced":
         total = sum(counts.values())

@@ -1,0 +1,178 @@
+"""Multi-label classification on a test bed (issue 38): one-vs-rest TF-IDF + LR, zero-shot and SFT.
+
+    python benchmarks/multilabel.py run [--seeds 0,1,2] [--methods tfidf-ovr,zero-shot,sft]
+    python benchmarks/multilabel.py table
+
+No public multi-label text corpus ships in a PyPI package this project found, so this is a **test bed for the
+mechanics, not a real-world result**: TREC questions (6 coarse answer types, from the `trec-questions`
+dataset), each text either one question (one label) or two questions of different types joined (both labels),
+half and half, drawn by the seed. 600 training, 100 validation and 300 test texts, the same for every method of
+a seed. Methods:
+- ``tfidf-ovr``: one-vs-rest TF-IDF + logistic regression (gencls_core.baseline.tfidf_sets; C by validation
+  micro-F1);
+- ``zero-shot``: SmolLM2-135M-Instruct, perplexity decoding, the threshold chosen on validation;
+- ``sft``: SFT on the set answers (labels in a fresh seeded order per example; up to 3 epochs at lr 1e-3, micro-F1
+  on validation four times an epoch, patience 3, the best checkpoint kept), then the threshold on validation.
+
+Records (benchmarks/results/multilabel.jsonl, resumable cells, one heavy job at a time) keep each test text's
+gold and predicted label indices; the table gives micro- and macro-F1 (mean over seeds) and each method minus
+``tfidf-ovr`` with paired bootstrap 95% intervals over the test texts of the seeds both have.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from cells import Record, engine_for, read_records, run_cells
+
+RECORDS = Path("benchmarks/results/multilabel.jsonl")
+ROOT = Path("runs/multilabel")
+METHODS = ("tfidf-ovr", "zero-shot", "sft")
+SIZES = {"train": 600, "validation": 100, "test": 300}
+
+
+def test_bed(seed: int) -> Path:
+    """The seed's JSON Lines file of single and joined TREC questions with their label lists."""
+    path = ROOT / f"trec-pairs-s{seed}.jsonl"
+    if path.is_file():
+        return path
+    from gencls_core import Engine
+
+    data = Engine({"dataset": {"name": "trec-questions", "level": "coarse"}, "progress": False,
+                   "splits": {"test_size": 500}}).dataset()
+    rows = [(t, label) for split in data.splits.values() for t, label in zip(split["text"], split["label"])]
+    rng = random.Random(f"multilabel-{seed}")
+    rng.shuffle(rows)
+    out, i = [], 0
+    while len(out) < sum(SIZES.values()):
+        (text, label), i = rows[i], i + 1
+        if rng.random() < 0.5:
+            other = next(j for j in range(i, len(rows)) if rows[j][1] != label)
+            rows[i], rows[other] = rows[other], rows[i]
+            (second, label2), i = rows[i], i + 1
+            out.append({"text": f"{text} {second}", "label": sorted([label, label2])})
+        else:
+            out.append({"text": text, "label": [label]})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in out))
+    return path
+
+
+def _config(seed: int, method: str) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "dataset": {"name": "local", "path": str(test_bed(seed)), "multi_label": True,
+                    "task": "Classify the question by the type of its answer."},
+        "splits": {"test_size": SIZES["test"], "validation_size": SIZES["validation"]}, "seed": seed,
+        "progress": False, "output_dir": str(ROOT), "run_name": f"{method}-s{seed}"}
+    if method == "sft":
+        every = SIZES["train"] // 8 // 4
+        config["trainers"] = [{"name": "sft", "epochs": 3, "learning_rate": 1e-3, "batch_size": 8,
+                               "best_metric": "f1_micro", "patience": 3, "eval_steps": every, "save_steps": every}]
+    return config
+
+
+def run_cell(corpus: str, seed: int, method: str) -> Record:
+    started = time.time()
+    if method == "tfidf-ovr":
+        from gencls_core import Engine
+        from gencls_core.baseline import tfidf_sets
+
+        data = Engine(_config(seed, method)).dataset()
+        predicted, summary = tfidf_sets(data)
+        labels = list(data.labels)
+        gold = list(data.splits["test"]["label"])
+        sets = [[labels[j] for j in range(len(labels)) if row[j]] for row in predicted]
+        return _encode(seed, method, labels, gold, sets, summary, time.time() - started)
+    result = engine_for(_config(seed, method)).run()
+    record = json.loads((result.run_dir / "run.json").read_text())
+    summary = {k: v for k, v in result.stages[0].items() if k.startswith("train_")} if result.stages else {}
+    summary["label_threshold"] = result.metrics.get("label_threshold")
+    return _encode(seed, method, record["data"]["labels"], [r["gold"] for r in result.predictions],
+                   [r["predicted"] or [] for r in result.predictions], summary, time.time() - started)
+
+
+def _encode(seed: int, method: str, labels: list[str], gold: list[list[str]], predicted: list[list[str]],
+            stage: dict[str, Any], seconds: float) -> Record:
+    index = {label: i for i, label in enumerate(labels)}
+    return {"corpus": "trec-pairs", "seed": seed, "method": method, "labels": labels,
+            "gold": [[index[x] for x in g] for g in gold], "predicted": [[index[x] for x in p] for p in predicted],
+            "stage": stage, "seconds": round(seconds, 1)}
+
+
+def _matrix(sets: list[list[int]], k: int) -> Any:
+    import numpy as np
+
+    out = np.zeros((len(sets), k), dtype=bool)
+    for i, row in enumerate(sets):
+        out[i, row] = True
+    return out
+
+
+def scores(record: Record) -> str:
+    from gencls_core.stats import set_f1
+
+    k = len(record["labels"])
+    g, p = _matrix(record["gold"], k)[None], _matrix(record["predicted"], k)[None]
+    return f"micro-F1 {float(set_f1(g, p, 'micro')[0]):.3f}, macro-F1 {float(set_f1(g, p, 'macro')[0]):.3f}"
+
+
+def table(records: list[Record]) -> None:
+    import numpy as np
+
+    from gencls_core.stats import seed_bootstrap, set_f1
+
+    rows = {(r["method"], r["seed"]): r for r in records}
+    print("| method | seeds | micro-F1 | macro-F1 | Δmicro vs tfidf-ovr | Δmacro vs tfidf-ovr | threshold | seconds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for method in METHODS:
+        seeds = sorted(s for m, s in rows if m == method)
+        if not seeds:
+            continue
+        mats = {s: (_matrix(rows[method, s]["gold"], len(rows[method, s]["labels"])),
+                    _matrix(rows[method, s]["predicted"], len(rows[method, s]["labels"]))) for s in seeds}
+        scores = {a: [float(set_f1(g[None], p[None], a)[0]) for g, p in mats.values()] for a in ("micro", "macro")}
+        deltas = []
+        for average in ("micro", "macro"):
+            both = [s for s in seeds if ("tfidf-ovr", s) in rows]
+            if method == "tfidf-ovr" or not both:
+                deltas.append("")
+                continue
+            stats = []
+            for s in both:
+                g, p = mats[s]
+                b = _matrix(rows["tfidf-ovr", s]["predicted"], g.shape[1])
+                stats.append(lambda ix, g=g, p=p, b=b, a=average: set_f1(g[ix], p[ix], a) - set_f1(g[ix], b[ix], a))
+            value, low, high = seed_bootstrap(stats, [len(mats[s][0]) for s in both], resamples=1000)
+            deltas.append(f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]")
+        cuts = ", ".join(f"{rows[method, s]['stage']['label_threshold']:.3g}" for s in seeds
+                         if rows[method, s]["stage"].get("label_threshold") is not None)
+        print(f"| {method} | {','.join(map(str, seeds))} | {np.mean(scores['micro']):.3f} | "
+              f"{np.mean(scores['macro']):.3f} | {deltas[0]} | {deltas[1]} | {cuts} | "
+              f"{', '.join(str(rows[method, s]['seconds']) for s in seeds)} |")
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    go = sub.add_parser("run")
+    go.add_argument("--seeds", default="0")
+    go.add_argument("--methods", default=",".join(METHODS))
+    sub.add_parser("table")
+    args = parser.parse_args()
+    if args.command == "run":
+        chosen = args.methods.split(",")
+        if set(chosen) - set(METHODS):
+            parser.error(f"unknown methods {sorted(set(chosen) - set(METHODS))}; choose from {', '.join(METHODS)}")
+        run_cells(RECORDS, "trec-pairs", [int(s) for s in args.seeds.split(",")], chosen, run_cell, scores)
+    else:
+        table(read_records(RECORDS))
+
+
+if __name__ == "__main__":
+    main()
