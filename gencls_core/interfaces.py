@@ -389,9 +389,10 @@ RUN_FACTS = frozenset({"seed", "device", "run_dir", "services", "progress", "tru
 @dataclass
 class RunContext:
     """Shared state of one run: ``RUN_FACTS`` are fixed when it is made, the rest is what the run has so far.
-    Trainers read ``lm``, ``data``, the training prompt and labels and ``rewards``, write checkpoints under
-    ``stage_dir`` and continue from the last one when ``resume`` is set; the model they return (``StageResult``)
-    becomes ``lm``."""
+    A trainer gets its stage's own copy (``stage_dir``, ``resume`` and ``validate`` set for the stage): it reads
+    ``lm``, ``data``, the training prompt and labels and ``rewards``, writes checkpoints under ``stage_dir`` and
+    continues from the last one when ``resume`` is set; the model it returns (``StageResult``) becomes the run's
+    ``lm``."""
 
     seed: int
     device: str

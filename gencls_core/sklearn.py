@@ -43,7 +43,8 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         from gencls_core.engine import Engine
         from gencls_core.plugins import load_plugins
 
-        if np.asarray(y, dtype=object).ndim > 1 or any(isinstance(v, (list, tuple, set)) for v in y):
+        given = np.asarray(y, dtype=object)
+        if (given.ndim > 1 and given.shape[1] > 1) or any(isinstance(v, (list, tuple, set)) for v in given.ravel()):
             raise UsageError("y holds several labels per text; the estimator fits one label per text so far (for "
                              "multi-label data use `gencls run` with dataset.multi_label: true)")
         texts, labels = _texts(X), list(np.asarray(y).ravel())

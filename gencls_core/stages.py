@@ -61,10 +61,10 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
             if slot:
                 if recipe and kept is None:  # the model this stage starts from, on validation, to compare with
                     kept = inference.evaluate_split(timings, "validation")
-                ctx.stage_dir, ctx.resume = stage_dir, resuming
-                ctx.validate = inference.validate if "validation" in ctx.loaded_data().splits else None
+                validate = inference.validate if "validation" in ctx.loaded_data().splits else None
+                stage = replace(ctx, stage_dir=stage_dir, resume=resuming, validate=validate)  # the stage's own
                 with timed(timings, f"train:{slot.path}"):
-                    result = _trained(slot, ctx)
+                    result = _trained(slot, stage)
                 ctx.lm, ctx.trained = result.model, True
                 if main:
                     save_trained(ctx.loaded_lm(), stage_dir / "model")
