@@ -195,10 +195,6 @@ def test_what_is_defined_for_one_label_per_text_says_so_for_multi_label_data(tmp
         Engine({**base, "evaluators": ["accuracy"]}).run()
     with pytest.raises(DataError, match="not defined for multi-label data"):
         Engine({**base, "splits": {"test_size": 10, "train_label_noise": 0.2}}).run()
-    from gencls_core.sklearn import GenerativeClassifier
-
-    with pytest.raises(UsageError, match="y holds several labels per text"):
-        GenerativeClassifier(base).fit(["a", "b"], [["praise"], ["speed", "price"]])
 
 
 def test_the_one_vs_rest_baseline_learns_keyword_labels():

@@ -64,3 +64,24 @@ def test_bad_input_is_refused(clf):
         clf.fit([1, 2], ["x", "y"])
     with pytest.raises(UsageError, match="must not set dataset"):
         GenerativeClassifier({"dataset": "bbc-news"}).fit(["a", "b"], ["x", "y"])
+
+
+def test_multi_label_y_fits_a_multi_label_run_and_predicts_an_indicator_matrix(clf):
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    from gencls_core.sklearn import _label_sets
+
+    rows = tiny_texts(40)
+    texts = [t for t, _ in rows]
+    y = [[c] if i % 3 else [c, "long"] for i, (_, c) in enumerate(rows)]  # a third of the texts get two labels
+    clf.fit(texts, y)
+    assert list(clf.classes_) == list(MultiLabelBinarizer().fit(y).classes_) == ["long", "negative", "positive"]
+    assert json.loads((clf.run_dir_ / "run.json").read_text())["data"]["multi_label"]
+    predicted, proba = clf.predict(texts[:5]), clf.predict_proba(texts[:5])
+    assert predicted.shape == proba.shape == (5, 3) and set(predicted.ravel()) <= {0, 1}
+    indicator = MultiLabelBinarizer().fit_transform(y)
+    sets, classes = _label_sets(indicator)
+    assert list(classes) == [0, 1, 2] and sets == [[j for j in range(3) if row[j]] for row in indicator]
+    assert _label_sets(["a", "b"]) is None  # one label per text
+    with pytest.raises(UsageError, match="binary indicator matrix"):
+        clf.fit(texts[:2], [[0, 2], [1, 0]])
