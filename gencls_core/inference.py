@@ -199,10 +199,22 @@ class Inference:
         """A multi-label prediction: the labels whose probability reaches the threshold, or, from a decoder
         without probabilities, the labels its answer lists."""
         if p.probs is not None:
-            cut = self.set_threshold if self.set_threshold is not None else 1 / len(classes)
-            return replace(p, labels=decide({c: p.probs.get(c, 0.0) for c in classes}, cut))
+            return replace(p, labels=decide({c: p.probs.get(c, 0.0) for c in classes}, self.label_threshold()))
         found, status = parse_set(p.output or "", {c: self.labels.verbalize(c) for c in classes})
         return replace(p, labels=found, status=status)
+
+    def label_threshold(self) -> float | dict[str, float]:
+        """The threshold label sets are decided with: the configured or chosen one, else 1 / the number of
+        labels."""
+        return self.set_threshold if self.set_threshold is not None else 1 / len(self.ctx.loaded_data().labels)
+
+    def _timed_decode(self, texts: list[str], timings: dict[str, float]) -> tuple[list[Prediction], int, float]:
+        """``decode``, its seconds added to ``timings["decode"]``; the predictions, texts truncated, seconds."""
+        started = time.time()
+        predictions, truncated = self.decode(texts)
+        seconds = time.time() - started
+        timings["decode"] = round(timings.get("decode", 0.0) + seconds, 3)
+        return predictions, truncated, seconds
 
     def choose_set_threshold(self, timings: dict[str, float]) -> float | dict[str, float] | None:
         """For multi-label data without a configured ``label_sets.threshold``: the threshold with the best
@@ -212,9 +224,7 @@ class Inference:
         if not data.multi_label or config.threshold is not None or "validation" not in data.splits:
             return None
         split = data.splits["validation"]
-        started = time.time()
-        predictions, _ = self.decode(list(split["text"]))
-        timings["decode"] = round(timings.get("decode", 0.0) + time.time() - started, 3)
+        predictions = self._timed_decode(list(split["text"]), timings)[0]
         if any(p.probs is None for p in predictions):
             return None
         probs = [{c: p.probs.get(c, 0.0) for c in data.labels} for p in predictions]  # type: ignore[union-attr]
@@ -241,15 +251,11 @@ class Inference:
         ``split_name``) and evaluate; the decoding time is added to ``timings["decode"]``."""
         ctx = self.ctx
         split = ctx.loaded_data().splits[split_name or self.resolution.config.splits.evaluate]
-        started = time.time()
-        predictions, truncated = self.decode(list(split["text"]))
-        seconds = time.time() - started
-        timings["decode"] = round(timings.get("decode", 0.0) + seconds, 3)
+        predictions, truncated, seconds = self._timed_decode(list(split["text"]), timings)
         gold = list(split["label"])
         metrics, values = evaluate(self.resolution, gold, predictions, ctx.loaded_data())
         if ctx.loaded_data().multi_label:  # the threshold the sets were decided with (one, or one per label)
-            labels = ctx.loaded_data().labels
-            metrics["label_threshold"] = self.set_threshold if self.set_threshold is not None else 1 / len(labels)
+            metrics["label_threshold"] = self.label_threshold()
         metrics["truncated"] = truncated
         policy = self.resolution.config.long_text.policy
         if policy == "chunks":
