@@ -1,4 +1,5 @@
-"""The label reward of GenCLS++ and of PPO-for-NLU: right, wrong, or no single label."""
+"""The label reward of GenCLS++ and of PPO-for-NLU: right, wrong, or no single label; for a gold label set,
+the answer's per-example F1 against it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pydantic import Field, model_validator
 
 from gencls_core.errors import ContractError
 from gencls_core.interfaces import Options, RewardFunc
+from gencls_core.label_sets import parse_set
 from gencls_core.rewards import completion_text
 
 
@@ -16,6 +18,9 @@ class LabelMatch(RewardFunc):
 
     ``correct`` / ``wrong`` / ``invalid`` (no label or several: hedging with "A or B" never pays);
     ``class_weights`` scale an example's reward by its gold class (e.g. inverse frequency, for macro-F1).
+    A gold label *set* (multi-label data: a list) is scored by the answer's set (a list of labels, ``none``
+    for the empty set) and its F1 against the gold set: ``wrong + (correct - wrong) * F1``, F1 of two empty sets
+    1; ``invalid`` when a piece of the answer names no label.
     """
 
     name = "label-match"
@@ -43,19 +48,35 @@ class LabelMatch(RewardFunc):
                                 f"{labels.labels}")
         super().setup(labels)
 
-    def __call__(self, prompts: list[Any], completions: list[Any], label: list[str],
+    def __call__(self, prompts: list[Any], completions: list[Any], label: list[str | list[str]],
                  **kwargs: Any) -> list[float | None]:
         scheme = getattr(self, "label_scheme", None)
         if scheme is None:
             raise ContractError("reward 'label-match' needs a label scheme: call setup(labels) first")
-        unknown = sorted(set(label) - set(scheme.labels))
+        gold_labels = [x for gold in label for x in (gold if isinstance(gold, list) else [gold])]
+        unknown = sorted(set(gold_labels) - set(scheme.labels))
         if unknown:
             raise ContractError(f"reward 'label-match' got gold label(s) {unknown} outside the classes {scheme.labels}")
         cfg = self.config
         weights = cfg.class_weights or {}
+        if weights and any(isinstance(gold, list) for gold in label):
+            raise ContractError("reward 'label-match': class_weights weigh one gold class per text; multi-label "
+                                "data has sets (drop class_weights)")
         rewards: list[float | None] = []
         for completion, gold in zip(completions, label):
+            if isinstance(gold, list):
+                rewards.append(self._set_reward(completion_text(completion), gold))
+                continue
             found = scheme.find(completion_text(completion))
             reward = cfg.correct if found == [gold] else cfg.wrong if len(found) == 1 else cfg.invalid
             rewards.append(reward * weights.get(gold, 1.0))
         return rewards
+
+    def _set_reward(self, answer: str, gold: list[str]) -> float:
+        cfg = self.config
+        found, _ = parse_set(answer, self.label_scheme.answers())
+        if found is None:
+            return cfg.invalid
+        overlap = len(set(found) & set(gold))
+        f1 = 1.0 if not found and not gold else 2 * overlap / (len(found) + len(gold))
+        return cfg.wrong + (cfg.correct - cfg.wrong) * f1

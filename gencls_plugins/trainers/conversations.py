@@ -88,13 +88,14 @@ def prompt_completion(ctx: RunContext, split: str, trainer: str, reasoning: Rati
     return Rows(datasets.Dataset.from_dict(rows), cut)
 
 
-def prompts_with_labels(ctx: RunContext, split: str, trainer: str) -> Rows:
-    """``prompt`` (chat messages) and ``label`` (gold class name, passed to rewards as ``label=``) rows."""
+def prompts_with_labels(ctx: RunContext, split: str, trainer: str, sets: bool = False) -> Rows:
+    """``prompt`` (chat messages) and ``label`` (gold class name, passed to rewards as ``label=``; on
+    multi-label data, the gold label list, for trainers that take ``sets``) rows."""
     import datasets
 
-    if ctx.loaded_data().multi_label:
+    if ctx.loaded_data().multi_label and not sets:
         raise ConfigError(f"trainer {trainer!r} trains on one gold label per text; for multi-label data train "
-                          f"with sft")
+                          f"with sft or label-pg")
     data = _split(ctx, split, trainer)
     prompts, owners, cut = _prompts(ctx, split, list(data["text"]))
     labels = list(data["label"])

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 class LabelPG(RewardStage):
     """Policy gradient over the label answers, without sampling: every answer is scored in one packed pass, so
-    each example gives a gradient (no zero-variance groups) at about the cost of an SFT step."""
+    each example gives a gradient (no zero-variance groups) at about the cost of an SFT step. On multi-label
+    data the rewards see each text's gold label set (``label-match``: each one-label answer's F1 against it),
+    so the renormalized policy learns to spread over the gold labels that the decoder's threshold then keeps."""
 
     name = "label-pg"
     multi_process = True
@@ -51,7 +53,16 @@ class LabelPG(RewardStage):
         tok = ctx.lm.tokenizer
         labels = ctx.train_labels
         answers = answer_token_ids(tok, labels, end_of_answer=True)
-        data, cut = prompts_with_labels(ctx, "train", self.name)
+        if ctx.loaded_data().multi_label and cfg.distribution == "raw":
+            raise ConfigError("trainer 'label-pg': distribution 'raw' gives the mass outside the one-label answers "
+                              "the reward of an empty answer, but on multi-label data that mass holds the answers "
+                              "naming several labels; use distribution 'renormalized'")
+        if ctx.loaded_data().multi_label and not cfg.entropy_coef:
+            warnings.warn("trainer 'label-pg' on label sets without entropy_coef: every gold label of a text earns "
+                          "the same reward, so the policy can collapse onto one of them and the threshold then "
+                          "drops the others; entropy_coef 0.2 kept the mass on every gold label in "
+                          "tests/test_multilabel.py", GenclsWarning, stacklevel=2)
+        data, cut = prompts_with_labels(ctx, "train", self.name, sets=True)
         rows = _rows(ctx, data, labels)
         model, peft_config = policy_model(ctx, cfg)
         if peft_config is not None:
