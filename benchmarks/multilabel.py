@@ -109,12 +109,10 @@ def _encode(seed: int, method: str, labels: list[str], gold: list[list[str]], pr
 
 
 def _matrix(sets: list[list[int]], k: int) -> Any:
-    import numpy as np
+    """The examples x labels 0/1 matrix of label-index sets."""
+    from sklearn.preprocessing import MultiLabelBinarizer
 
-    out = np.zeros((len(sets), k), dtype=bool)
-    for i, row in enumerate(sets):
-        out[i, row] = True
-    return out
+    return MultiLabelBinarizer(classes=range(k)).fit_transform(sets).astype(bool)
 
 
 def scores(record: Record) -> str:

@@ -1,14 +1,17 @@
 """Decoders on a tiny random model, checked against direct computation; label parsing."""
 
 import math
+import random
+from dataclasses import replace
 
 import datasets
 import pytest
 import torch
 
 from gencls_core.chat import answer_suffix, render_prompt
-from gencls_core.errors import ConfigError
+from gencls_core.errors import ConfigError, GenclsWarning
 from gencls_core.interfaces import LabeledData, RunContext
+from gencls_core.label_sets import parse_set
 from gencls_core.services import RunServices
 from gencls_plugins.decoders.generate import Generate
 from gencls_plugins.decoders.perplexity import Perplexity
@@ -24,7 +27,8 @@ def lm(tiny_model_dir):
 
 @pytest.fixture
 def ctx(gencls_plugins):
-    return RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(gencls_plugins), progress=False)
+    return RunContext(seed=0, device="cpu", run_dir=None, services=RunServices(gencls_plugins), progress=False,
+                      data=LabeledData({}, ["negative", "positive"], "Classify the sentiment of the text."))
 
 
 def _labels(display=None, labels=("negative", "positive")):
@@ -207,6 +211,28 @@ def test_constrained_generation_always_yields_a_label(lm, ctx):
     assert any(p.status != "ok" for p in free)  # a random model rarely says a label unconstrained
     assert all(p.status == "ok" and p.label in labels.labels for p in constrained)
     assert {p.output for p in constrained} <= {"very good indeed", "bad"}
+
+
+def test_constrained_generation_of_label_sets_yields_distinct_labels_or_none(lm, ctx):
+    labels = _labels(labels=("bug", "billing", "login"))
+    sets = replace(ctx, data=LabeledData({}, labels.labels, "Which topics?", multi_label=True))
+    decoder = Generate(Generate.Config(max_new_tokens=24, constrained=True))
+    tree = decoder._tree(lm.tokenizer, labels, sets)
+    tok, rng, walks = lm.tokenizer, random.Random(0), set()
+    for _ in range(40):  # random walks through the allowed tokens end in a set the parser reads back
+        ids: list[int] = []
+        while (allowed := tree.allowed(ids)) != [tok.eos_token_id]:
+            ids.append(rng.choice(allowed))
+        text = tok.decode(ids, skip_special_tokens=True).strip()
+        pieces = text.split(", ")
+        assert parse_set(text, labels.answers())[1] == "ok" and len(pieces) == len(set(pieces)), text  # no repeats
+        walks.add(len(pieces) if text != "none" else 0)
+    assert walks == {0, 1, 2, 3}
+    assert tree.allowed(tok("none", add_special_tokens=False)["input_ids"]) == tree.end[:1]
+    predictions = decoder.decode(lm, _prompts(lm, TEXTS * 3, labels), labels, sets)
+    assert all(parse_set(p.output, labels.answers())[1] == "ok" for p in predictions)
+    with pytest.warns(GenclsWarning, match="an answer naming all 3 labels takes"):
+        Generate(Generate.Config(max_new_tokens=4, constrained=True))._tree(lm.tokenizer, labels, sets)
 
 
 @pytest.mark.parametrize("output, found", [

@@ -1,7 +1,8 @@
 """Greedy generation, then parsing the answer into a label.
 
 Outputs naming no label or several count as unparseable. With ``constrained``, decoding may only follow
-the token sequences of the label answers (a prefix tree), so every output is a label. With
+the token sequences of the label answers (a prefix tree), so every output is a label; on multi-label data, those
+of a set (``none``, or distinct labels joined by ``", "``). With
 ``shared_prefix``, the tokens all prompts start with are encoded once and every batch starts from that cache.
 """
 
@@ -11,7 +12,7 @@ import warnings
 
 from pydantic import Field
 
-from gencls_core.answers import PrefixTree, answer_token_ids
+from gencls_core.answers import PrefixTree, SetTree, answer_token_ids
 from gencls_core.errors import GenclsWarning
 from gencls_core.interfaces import Decoder, Options, Prediction
 from gencls_core.scoring import left_padded, prefix_of
@@ -27,7 +28,8 @@ class Generate(Decoder):
     class Config(Options):
         batch_size: int = Field(8, ge=1, description="prompts per generate() call")
         max_new_tokens: int = Field(16, ge=1, description="answer length limit in tokens")
-        constrained: bool = Field(False, description="only allow the label answers' token sequences")
+        constrained: bool = Field(False, description="only allow the label answers' token sequences (multi-label "
+                                                        "data: none, or distinct labels joined by ', ')")
         shared_prefix: bool = Field(True, description="encode the tokens all prompts start with once and start "
                                                       "every batch from their cache")
 
@@ -41,7 +43,7 @@ class Generate(Decoder):
         kwargs = {}
         self._warn_ambiguous(labels)
         if self.config.constrained:
-            tree = PrefixTree(answer_token_ids(tok, labels, end_of_answer=True), [tok.eos_token_id])
+            tree = self._tree(tok, labels, ctx)
         all_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
         prefix = prefix_of(model, all_ids, self.config.shared_prefix, keep=ctx.frozen)
         out: list[Prediction | None] = [None] * len(prompts)
@@ -61,6 +63,18 @@ class Generate(Decoder):
                 out[i] = Prediction(label=found[0] if len(found) == 1 else None, output=text.strip(),
                                     status=status)
         return out
+
+    def _tree(self, tok, labels, ctx) -> PrefixTree | SetTree:
+        """The allowed answers: one label's, or on multi-label data a set's (warning when the largest set does
+        not fit in max_new_tokens)."""
+        if not ctx.loaded_data().multi_label:
+            return PrefixTree(answer_token_ids(tok, labels, end_of_answer=True), [tok.eos_token_id])
+        tree = SetTree(tok, labels, [tok.eos_token_id])
+        if tree.longest() > self.config.max_new_tokens:
+            warnings.warn(f"decoder 'generate': an answer naming all {len(labels.labels)} labels takes "
+                          f"{tree.longest()} tokens, more than max_new_tokens={self.config.max_new_tokens}; a "
+                          f"larger set is cut (raise decoder.max_new_tokens)", GenclsWarning, stacklevel=3)
+        return tree
 
     def _warn_ambiguous(self, labels) -> None:
         """Once per decoder: free answers that name one class inside another's answer count as several labels."""
