@@ -58,6 +58,23 @@ def test_a_jsonl_file_with_label_lists_loads_through_the_local_dataset(tmp_path,
     assert all(isinstance(labels, list) for labels in data.splits["test"]["label"])
 
 
+def test_the_hub_source_reads_a_sequence_of_class_labels_by_name(tmp_path, tiny_run_config):
+    """The hf-dataset path, offline: a local folder of Parquet files keeps datasets' features, as the Hub's do."""
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.Sequence(datasets.ClassLabel(names=LABELS))})
+    rows = _rows(40)
+    for split, part in (("train", rows[:30]), ("test", rows[30:])):
+        datasets.Dataset.from_dict({"text": [t for t, _ in part], "label": [[LABELS.index(x) for x in labels]
+                                                                          for _, labels in part]},
+                                   features=features).to_parquet(str(tmp_path / f"{split}.parquet"))
+    config = {**tiny_run_config, "dataset": {"name": "hf-dataset", "path": str(tmp_path), "multi_label": True}}
+    data = Engine(config).dataset()
+    assert data.multi_label and data.labels == sorted(LABELS)
+    assert sorted(map(sorted, data.splits["test"]["label"])) == sorted(sorted(labels) for _, labels in rows[30:])
+
+
 def test_multi_label_splits_are_seeded_disjoint_and_keep_each_label():
     rows = _rows(200)
     import datasets
