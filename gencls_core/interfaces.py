@@ -301,12 +301,14 @@ class RewardFunc(Component):
 @dataclass
 class Validation:
     """A model's predictions on the validation split: gold and predicted class names (None: no valid label), and
-    the decoder's score per class of each example (None when the decoder gives no scores)."""
+    the decoder's score per class of each example (None when the decoder gives no scores). With
+    ``multi_label``, gold and predicted are label lists (a predicted None: no readable set)."""
 
-    gold: list[str]
-    predicted: list[str | None]
+    gold: list[Any]
+    predicted: list[Any]
     labels: list[str]
     scores: list[dict[str, float]] | None = None
+    multi_label: bool = False
 
 
 class Recipe(Component):

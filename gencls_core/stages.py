@@ -38,9 +38,6 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
     model. The choices go to each stage's ``stage.json`` and to ``run.json``'s ``recipe``.
     """
     recipe = resolution.recipe.build(Recipe) if resolution.recipe else None
-    if recipe and ctx.loaded_data().multi_label:
-        raise ConfigError(f"recipe {recipe.name!r} keeps stages by single-label validation scores; for multi-label "
-                          f"data name the trainers instead (e.g. trainers: [{{name: sft}}])")
     split = "validation" if recipe else None
     plan: list[tuple[int, Slot | None]] = [(0, None)] if resolution.config.evaluate_untrained else []
     plan += list(enumerate(resolution.trainers, 1))
@@ -60,6 +57,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
             result: StageResult | None = None
             if slot:
                 if recipe and kept is None:  # the model this stage starts from, on validation, to compare with
+                    choose_set_threshold(inference, timings, recorder.record)
                     kept = inference.evaluate_split(timings, "validation")
                 validate = inference.validate if "validation" in ctx.loaded_data().splits else None
                 stage = replace(ctx, stage_dir=stage_dir, resume=resuming, validate=validate)  # the stage's own
@@ -68,8 +66,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
                 ctx.lm, ctx.trained = result.model, True
                 if main:
                     save_trained(ctx.loaded_lm(), stage_dir / "model")
-            if split is None:
-                choose_set_threshold(inference, timings, recorder.record)
+            choose_set_threshold(inference, timings, recorder.record)  # with a recipe, each model at its own
             evaluation = inference.evaluate_split(timings, split)
             if result is not None and result.report is not None:
                 result.report(scalar_metrics(evaluation.metrics))
@@ -102,6 +99,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
     if recipe:  # the kept model, on the test split: the one read of it
         if kept is not None:
             _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, recorder.record)
+        choose_set_threshold(inference, timings, recorder.record)  # the kept model's
         evaluation = inference.evaluate_split(timings)
     return evaluation, stages
 
@@ -150,8 +148,9 @@ def _validation(evaluation: Evaluation, ctx: RunContext) -> Validation:
     """What a recipe sees of a validation evaluation: gold and predicted class names."""
     rows = evaluation.rows
     scores = [r["scores"] for r in rows if isinstance(r.get("scores"), dict)]
-    return Validation([r["gold"] for r in rows], [r["predicted"] for r in rows], ctx.loaded_data().labels,
-                      scores if len(scores) == len(rows) else None)
+    data = ctx.loaded_data()
+    return Validation([r["gold"] for r in rows], [r["predicted"] for r in rows], data.labels,
+                      scores if len(scores) == len(rows) else None, data.multi_label)
 
 
 def _train_scalars(summary: dict[str, Any]) -> dict[str, Any]:

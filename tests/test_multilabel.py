@@ -265,6 +265,39 @@ def test_label_pg_with_the_set_reward_learns_keyword_label_sets(tmp_path, tiny_r
     assert control[1]["f1_micro"] == control[0]["f1_micro"]
 
 
+def test_the_auto_recipe_chooses_by_set_f1_each_model_at_its_own_threshold(tmp_path, tiny_run_config):
+    from gencls_core.interfaces import Validation
+    from gencls_plugins.recipes.auto import Auto
+
+    rng = random.Random(0)
+    gold = [labels for _, labels in _rows(200)]
+    noisy = [[c for c in LABELS if (c in g) != (rng.random() < 0.3)] for g in gold]
+    better = [g if rng.random() < 0.9 else p for g, p in zip(gold, noisy)]
+    nudged = [g if i < 2 else p for i, (g, p) in enumerate(zip(gold, noisy))]
+    sets = lambda predicted: Validation(gold, predicted, LABELS, multi_label=True)  # noqa: E731
+    auto = Auto(Auto.Config())
+    keep, why = auto.keep(2, "label-pg", sets(noisy), sets(better))
+    assert keep and "validation f1_macro" in why and "better beyond noise" in why
+    assert not auto.keep(2, "label-pg", sets(noisy), sets(nudged))[0]
+
+    path = tmp_path / "ml.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "label": labels}) + "\n" for t, labels in _rows(60)))
+    config = {**tiny_run_config, "dataset": {"name": "local", "path": str(path), "multi_label": True},
+              "splits": {"test_size": 12, "validation_size": 12}, "decoder": "perplexity",
+              "recipe": {"name": "auto", "sft_epochs": 1, "rl_epochs": 0.5}}
+    result = Engine(config).run()
+    record = json.loads((result.run_dir / "run.json").read_text())
+    sft, rl = record["recipe"]["stages"]
+    assert sft["class_weights"] is None and rl["entropy_coef"] == 0.2
+    assert [c["trainer"] for c in record["recipe"]["choices"]] == ["sft", "label-pg"]
+    assert all("validation f1_macro" in c["why"] for c in record["recipe"]["choices"])
+    assert "threshold chosen on validation" in record["recipe"]["decoder"]["why"]
+    assert record["config"]["label_sets"]["threshold"] == pytest.approx(result.metrics["label_threshold"])
+    assert "f1_micro" in result.metrics and "accuracy" not in result.metrics
+    with pytest.raises(ConfigError, match="metric 'accuracy' is not defined for multi-label data"):
+        Engine({**config, "recipe": {"name": "auto", "metric": "accuracy"}}).run()
+
+
 def test_what_is_defined_for_one_label_per_text_says_so_for_multi_label_data(tmp_path, tiny_run_config):
     path = tmp_path / "ml.jsonl"
     path.write_text("".join(json.dumps({"text": t, "label": labels}) + "\n" for t, labels in _rows(40)))

@@ -11,6 +11,11 @@ class on validation three times as often as it occurs), so the perplexity decode
 the kept model's validation predictions follow the training label distribution, used only when that raises
 validation accuracy plus macro-F1 (the two numbers a report leads with; macro-F1 alone rewards over-predicting a
 rare class) with offsets fitted on the other half of the split (two-fold cross-fitting).
+
+On multi-label data the same shape chooses by the set metric (``f1_macro`` over labels, or ``f1_micro``), each
+model at the label threshold chosen for it on validation: no class weights (they weigh one class per text), the
+label-pg stage with the set reward and an entropy bonus (0.2, what kept the mass on every gold label in the
+tests), no offsets (the threshold decides the sets).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from gencls_core.calibration import prior_offsets, remove
+from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LabeledData, Options, Recipe, Validation
 
 
@@ -33,8 +39,9 @@ class Auto(Recipe):
     name = "auto"
 
     class Config(Options):
-        metric: Literal["f1_macro", "accuracy"] = Field("f1_macro", description="the validation metric every "
-                                                                                "choice is made on")
+        metric: Literal["f1_macro", "accuracy", "f1_micro"] = Field(
+            "f1_macro", description="the validation metric every choice is made on (multi-label data: f1_macro "
+                                    "over labels or f1_micro; single-label data: f1_macro or accuracy)")
         sft_epochs: float = Field(3.0, gt=0, description="most SFT epochs (it stops earlier after patience)")
         sft_learning_rate: float = Field(1e-3, gt=0, description="SFT learning rate (the study's, chosen on "
                                                                  "validation)")
@@ -54,15 +61,21 @@ class Auto(Recipe):
 
     def stages(self, data: LabeledData) -> list[dict[str, Any]]:
         c = self.config
-        counts = Counter(data.splits["train"]["label"])
-        weights = "balanced" if max(counts.values()) > c.imbalance * min(counts.values()) else None
+        allowed = ("f1_macro", "f1_micro") if data.multi_label else ("f1_macro", "accuracy")
+        if c.metric not in allowed:
+            kind = "multi-label data" if data.multi_label else "data with one label per text"
+            raise ConfigError(f"recipe 'auto': metric {c.metric!r} is not defined for {kind}; use one of {allowed}")
+        weights = None
+        if not data.multi_label:
+            counts = Counter(data.splits["train"]["label"])
+            weights = "balanced" if max(counts.values()) > c.imbalance * min(counts.values()) else None
         every = max(1, math.ceil(len(data.splits["train"]) / c.batch_size) // c.evaluations_per_epoch)
         common = {"batch_size": c.batch_size, "best_metric": c.metric, "patience": c.patience, "eval_steps": every,
                   "save_steps": every, "class_weights": weights, "logging_steps": every}
         stages = [{"name": "sft", "epochs": c.sft_epochs, "learning_rate": c.sft_learning_rate, **common}]
         if c.rl == "label-pg":
             stages.append({"name": "label-pg", "epochs": c.rl_epochs, "learning_rate": c.rl_learning_rate,
-                           "beta": 0.05, **common})
+                           "beta": 0.05, **({"entropy_coef": 0.2} if data.multi_label else {}), **common})
         return stages
 
     def keep(self, stage: int, trainer: str, before: Validation, after: Validation) -> tuple[bool, str]:
@@ -82,6 +95,8 @@ class Auto(Recipe):
     def decoder(self, decoder: str, kept: Validation, data: LabeledData) -> tuple[dict[str, Any], str]:
         if not self.config.calibrate:
             return {}, "no calibration (calibrate: false)"
+        if kept.multi_label:
+            return {}, "label sets are decided by the threshold chosen on validation, so no per-label offsets"
         if decoder != "perplexity" or kept.scores is None:
             return {}, f"the {decoder} decoder gives no label scores to calibrate"
         if len(kept.gold) < 20:
@@ -118,9 +133,20 @@ def _codes(v: Validation) -> tuple[Any, Any]:
     return np.array([index[g] for g in v.gold]), np.array([index.get(p, -1) for p in v.predicted])
 
 
-def _score(v: Validation, metric: str) -> float:
-    from gencls_core.stats import macro_f1
+def _sets(v: Validation) -> tuple[Any, Any]:
+    """Gold and predicted label sets as examples x labels 0/1 matrices (an unreadable set: no label)."""
+    from sklearn.preprocessing import MultiLabelBinarizer
 
+    binarize = MultiLabelBinarizer(classes=v.labels).fit_transform
+    return binarize(v.gold), binarize([p or [] for p in v.predicted])
+
+
+def _score(v: Validation, metric: str) -> float:
+    from gencls_core.stats import macro_f1, set_f1
+
+    if v.multi_label:
+        gold, predicted = _sets(v)
+        return float(set_f1(gold[None], predicted[None], metric.removeprefix("f1_"))[0])
     gold, predicted = _codes(v)
     return float((gold == predicted).mean() if metric == "accuracy" else macro_f1(gold, predicted, len(v.labels)))
 
@@ -128,7 +154,10 @@ def _score(v: Validation, metric: str) -> float:
 def _paired_gain(before: Validation, after: Validation, metric: str, level: float) -> tuple[float, float, float]:
     """``after`` minus ``before`` in ``metric`` on the same validation examples, with its paired bootstrap
     interval."""
-    from gencls_core.stats import paired_gain
+    from gencls_core.stats import paired_gain, paired_set_gain
 
+    if before.multi_label:
+        gold, old = _sets(before)
+        return paired_set_gain(gold, old, _sets(after)[1], metric.removeprefix("f1_"), level)
     gold, old = _codes(before)
     return paired_gain(gold, old, _codes(after)[1], len(before.labels), metric, level)
