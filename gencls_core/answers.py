@@ -49,7 +49,8 @@ class SetTree:
         answers = {c: labels.verbalize(c) for c in labels.labels}
         self.first = {c: ids(a) for c, a in answers.items()}
         self.rest = {c: ids(JOIN + a) for c, a in answers.items()}
-        self.none, self.end, self.end_ids = ids(NONE_ANSWER), ids(answer_suffix(tokenizer)), end_ids
+        self.none, self.end_ids = ids(NONE_ANSWER), end_ids
+        self.end = ids(answer_suffix(tokenizer)) or end_ids[:1]  # no end-of-turn marker: the end token itself
         for a, b in ((a, b) for a in answers for b in answers if a != b):
             if ids(answers[a] + JOIN + answers[b]) != self.first[a] + self.rest[b]:
                 raise ConfigError(f"constrained generation of label sets: the tokenizer writes "

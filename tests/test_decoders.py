@@ -235,6 +235,15 @@ def test_constrained_generation_of_label_sets_yields_distinct_labels_or_none(lm,
         Generate(Generate.Config(max_new_tokens=4, constrained=True))._tree(lm.tokenizer, labels, sets)
 
 
+def test_a_label_set_may_end_after_any_label_without_an_end_of_turn_marker(lm, monkeypatch):
+    from gencls_core.answers import SetTree
+
+    monkeypatch.setattr("gencls_core.answers.answer_suffix", lambda tokenizer: "")
+    tok = lm.tokenizer
+    tree = SetTree(tok, _labels(labels=("bug", "billing", "login")), [tok.eos_token_id])
+    assert tok.eos_token_id in tree.allowed(tok("bug", add_special_tokens=False)["input_ids"])
+
+
 @pytest.mark.parametrize("output, found", [
     ("Let me think. The review praises the film.\nAnswer: positive", ["positive"]),
     ("<think>negative words? no</think><answer>positive</answer>", ["positive"]),
