@@ -110,9 +110,9 @@ def _encode(seed: int, method: str, labels: list[str], gold: list[list[str]], pr
 
 def _matrix(sets: list[list[int]], k: int) -> Any:
     """The examples x labels 0/1 matrix of label-index sets."""
-    from sklearn.preprocessing import MultiLabelBinarizer
+    from gencls_core.label_sets import indicator
 
-    return MultiLabelBinarizer(classes=range(k)).fit_transform(sets).astype(bool)
+    return indicator(sets, range(k)).astype(bool)
 
 
 def scores(record: Record) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 NONE_ANSWER = "none"  # the answer for the empty set
 JOIN = ", "
@@ -83,3 +83,11 @@ def _best_cut(truth: list[bool], scores: list[float], fallback: float) -> float:
         if f1 > best_f1:
             best, best_f1 = score, f1
     return float(best)
+
+
+def indicator(sets: Sequence[Sequence[Any] | None], labels: Sequence[Any]) -> Any:
+    """The 0/1 matrix (examples x labels) of ``sets`` over ``labels`` (scikit-learn's MultiLabelBinarizer in
+    ``labels``' order; a None set: no label)."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    return MultiLabelBinarizer(classes=list(labels)).fit_transform([list(s or []) for s in sets])

@@ -7,13 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gencls_core.interfaces import Evaluator
-
-
-def indicator(sets, labels):
-    """The 0/1 matrix of ``sets`` over ``labels`` (scikit-learn's MultiLabelBinarizer in ``labels``' order)."""
-    from sklearn.preprocessing import MultiLabelBinarizer
-
-    return MultiLabelBinarizer(classes=list(labels)).fit_transform([list(s or []) for s in sets])
+from gencls_core.label_sets import indicator
 
 
 class MultiLabel(Evaluator):

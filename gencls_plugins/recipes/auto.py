@@ -29,6 +29,7 @@ from pydantic import Field
 from gencls_core.calibration import prior_offsets, remove
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LabeledData, Options, Recipe, Validation
+from gencls_core.label_sets import indicator
 
 
 class Auto(Recipe):
@@ -135,10 +136,7 @@ def _codes(v: Validation) -> tuple[Any, Any]:
 
 def _sets(v: Validation) -> tuple[Any, Any]:
     """Gold and predicted label sets as examples x labels 0/1 matrices (an unreadable set: no label)."""
-    from sklearn.preprocessing import MultiLabelBinarizer
-
-    binarize = MultiLabelBinarizer(classes=v.labels).fit_transform
-    return binarize(v.gold), binarize([p or [] for p in v.predicted])
+    return indicator(v.gold, v.labels), indicator(v.predicted, v.labels)
 
 
 def _score(v: Validation, metric: str) -> float:
