@@ -216,19 +216,26 @@ class Inference:
         timings["decode"] = round(timings.get("decode", 0.0) + seconds, 3)
         return predictions, truncated, seconds
 
-    def choose_set_threshold(self, timings: dict[str, float]) -> float | dict[str, float] | None:
+    def choose_set_threshold(self, timings: dict[str, float],
+                             validation: tuple[list[Any], list[dict[str, float] | None]] | None = None
+                             ) -> float | dict[str, float] | None:
         """For multi-label data without a configured ``label_sets.threshold``: the threshold with the best
-        micro-F1 (or each label's best F1, ``per_label``) on the validation split, decoded with the current
-        model, now used for decoding; None (keeping 1/labels) without a validation split or probabilities."""
+        micro-F1 (or each label's best F1, ``per_label``) on the validation split, now used for decoding; chosen
+        on ``validation`` (gold sets, probabilities: the current model's validation predictions) when given,
+        else on the split decoded with the current model. None (keeping 1/labels) without a validation split or
+        probabilities."""
         data, config = self.ctx.loaded_data(), self.resolution.config.label_sets
         if not data.multi_label or config.threshold is not None or "validation" not in data.splits:
             return None
-        split = data.splits["validation"]
-        predictions = self._timed_decode(list(split["text"]), timings)[0]
-        if any(p.probs is None for p in predictions):
+        if validation is None:
+            split = data.splits["validation"]
+            validation = (list(split["label"]), [p.probs for p in self._timed_decode(list(split["text"]),
+                                                                                      timings)[0]])
+        gold, probs = validation
+        if any(p is None for p in probs):
             return None
-        probs = [{c: p.probs.get(c, 0.0) for c in data.labels} for p in predictions]  # type: ignore[union-attr]
-        self.set_threshold = choose_threshold(list(split["label"]), probs, data.labels, config.per_label)
+        rows = [{c: p.get(c, 0.0) for c in data.labels} for p in probs]  # type: ignore[union-attr]
+        self.set_threshold = choose_threshold(gold, rows, data.labels, config.per_label)
         return self.set_threshold
 
     def validate(self, model: Any) -> dict[str, Any]:
@@ -246,13 +253,20 @@ class Inference:
             ctx.lm, ctx.trained = lm, trained
         return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) or k == "rarely_predicted"}
 
-    def evaluate_split(self, timings: dict[str, float], split_name: str | None = None) -> Evaluation:
+    def evaluate_split(self, timings: dict[str, float], split_name: str | None = None,
+                       set_threshold_here: bool = False) -> Evaluation:
         """Decode the evaluation split (``splits.evaluate``: test, or validation while choosing settings; or
-        ``split_name``) and evaluate; the decoding time is added to ``timings["decode"]``."""
+        ``split_name``) and evaluate; the decoding time is added to ``timings["decode"]``. With
+        ``set_threshold_here`` (the validation split), multi-label sets are decided at the threshold
+        ``choose_set_threshold`` picks from these very predictions (one decode, not two)."""
         ctx = self.ctx
         split = ctx.loaded_data().splits[split_name or self.resolution.config.splits.evaluate]
         predictions, truncated, seconds = self._timed_decode(list(split["text"]), timings)
         gold = list(split["label"])
+        chosen = self.choose_set_threshold(timings, (gold, [p.probs for p in predictions])) \
+            if set_threshold_here else None
+        if chosen is not None:
+            predictions = [self._label_set(p, ctx.loaded_data().labels) for p in predictions]
         metrics, values = evaluate(self.resolution, gold, predictions, ctx.loaded_data())
         if ctx.loaded_data().multi_label:  # the threshold the sets were decided with (one, or one per label)
             metrics["label_threshold"] = self.label_threshold()

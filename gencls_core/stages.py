@@ -38,7 +38,6 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
     model. The choices go to each stage's ``stage.json`` and to ``run.json``'s ``recipe``.
     """
     recipe = resolution.recipe.build(Recipe) if resolution.recipe else None
-    split = "validation" if recipe else None
     plan: list[tuple[int, Slot | None]] = [(0, None)] if resolution.config.evaluate_untrained else []
     plan += list(enumerate(resolution.trainers, 1))
     stages, evaluation, main = [], None, inference.processes.is_main
@@ -57,8 +56,7 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
             result: StageResult | None = None
             if slot:
                 if recipe and kept is None:  # the model this stage starts from, on validation, to compare with
-                    choose_set_threshold(inference, timings, recorder.record)
-                    kept = inference.evaluate_split(timings, "validation")
+                    kept = _on_validation(inference, timings, recorder.record)
                 validate = inference.validate if "validation" in ctx.loaded_data().splits else None
                 stage = replace(ctx, stage_dir=stage_dir, resume=resuming, validate=validate)  # the stage's own
                 with timed(timings, f"train:{slot.path}"):
@@ -66,8 +64,11 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
                 ctx.lm, ctx.trained = result.model, True
                 if main:
                     save_trained(ctx.loaded_lm(), stage_dir / "model")
-            choose_set_threshold(inference, timings, recorder.record)  # with a recipe, each model at its own
-            evaluation = inference.evaluate_split(timings, split)
+            if recipe:  # each model at its own threshold
+                evaluation = _on_validation(inference, timings, recorder.record)
+            else:
+                choose_set_threshold(inference, timings, recorder.record)
+                evaluation = inference.evaluate_split(timings)
             if result is not None and result.report is not None:
                 result.report(scalar_metrics(evaluation.metrics))
             row = {"stage": i, "trainer": slot.entry.name if slot else None,
@@ -97,27 +98,46 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
     if evaluation is None:
         raise ValueError("run_stages needs at least one stage (a trainer, or evaluate_untrained)")
     if recipe:  # the kept model, on the test split: the one read of it
-        if kept is not None:
-            _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, recorder.record)
-        choose_set_threshold(inference, timings, recorder.record)  # the kept model's
+        same_decoder = kept is not None and not _choose_decoder(recipe, inference, _validation(kept, ctx), ctx,
+                                                                recorder.record)
+        kept_rows = kept.rows if same_decoder and kept is not None else None  # its threshold from its validation
+        choose_set_threshold(inference, timings, recorder.record, None if kept_rows is None else
+                             ([r["gold"] for r in kept_rows], [r["probs"] for r in kept_rows]))
         evaluation = inference.evaluate_split(timings)
     return evaluation, stages
 
 
-def choose_set_threshold(inference: Inference, timings: dict[str, float], record: RunRecord) -> None:
-    """Multi-label data: the label threshold chosen on the validation split for the current model (unless the
-    evaluated split is the validation split itself), recorded in ``run.json``'s config for ``predict``."""
+def choose_set_threshold(inference: Inference, timings: dict[str, float], record: RunRecord,
+                         validation: tuple[list[Any], list[Any]] | None = None) -> None:
+    """Multi-label data: the label threshold chosen on the validation split for the current model (from
+    ``validation``'s gold sets and probabilities when given; never when the evaluated split is the validation
+    split itself), recorded in ``run.json``'s config for ``predict``."""
     if inference.resolution.config.splits.evaluate == "validation":
         return
-    chosen = inference.choose_set_threshold(timings)
+    _record_threshold(inference.choose_set_threshold(timings, validation), record)
+
+
+def _on_validation(inference: Inference, timings: dict[str, float], record: RunRecord) -> Evaluation:
+    """A recipe's evaluation of the current model on the validation split; multi-label sets decided at the
+    threshold chosen on it (recorded; not when the run's evaluated split is the validation split itself)."""
+    config = inference.resolution.config
+    here = config.splits.evaluate != "validation"
+    evaluation = inference.evaluate_split(timings, "validation", set_threshold_here=here)
+    if here and config.label_sets.threshold is None:  # a configured one is in the config already
+        _record_threshold(inference.set_threshold, record)
+    return evaluation
+
+
+def _record_threshold(chosen: float | dict[str, float] | None, record: RunRecord) -> None:
     if chosen is not None:
         record.config.setdefault("label_sets", {})["threshold"] = chosen
 
 
 def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx: RunContext,
-                    record: RunRecord) -> None:
+                    record: RunRecord) -> bool:
     """The recipe's decoder options for the kept model, applied to the inference that reads the test split and
-    written into ``run.json``'s config (what ``predict``, ``serve`` and ``export`` read), with the reason."""
+    written into ``run.json``'s config (what ``predict``, ``serve`` and ``export`` read), with the reason;
+    whether it changed the decoder."""
     slot = inference.resolution.slots["decoder"]
     options, why = recipe.decoder(slot.entry.name, kept, ctx.loaded_data())
     if options:
@@ -131,6 +151,7 @@ def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx:
         record.config["decoder"] = chosen.spec()
     if record.recipe is not None:
         record.recipe.decoder = {"options": options, "why": why}
+    return bool(options)
 
 
 def _trained(slot: Slot, ctx: RunContext) -> StageResult:

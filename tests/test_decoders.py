@@ -235,6 +235,20 @@ def test_constrained_generation_of_label_sets_yields_distinct_labels_or_none(lm,
         Generate(Generate.Config(max_new_tokens=4, constrained=True))._tree(lm.tokenizer, labels, sets)
 
 
+def test_the_allowed_answers_are_built_once_per_tokenizer_and_labels(lm, ctx):
+    from gencls_core.answers import PrefixTree, SetTree
+
+    labels = _labels(labels=("bug", "billing", "login"))
+    sets = replace(ctx, data=LabeledData({}, labels.labels, "Which topics?", multi_label=True))
+    decoder = Generate(Generate.Config(max_new_tokens=24, constrained=True))
+    tree = decoder._tree(lm.tokenizer, labels, sets)
+    assert decoder._tree(lm.tokenizer, _labels(labels=("bug", "billing", "login")), sets) is tree  # serve: per call
+    renamed = _labels({"bug": "defect"}, labels=("bug", "billing", "login"))
+    assert decoder._tree(lm.tokenizer, renamed, sets) is not tree
+    assert isinstance(decoder._tree(lm.tokenizer, labels, ctx), PrefixTree)  # the same labels, one per text
+    assert isinstance(decoder._tree(lm.tokenizer, labels, sets), SetTree)
+
+
 def test_a_label_set_may_end_after_any_label_without_an_end_of_turn_marker(lm, monkeypatch):
     from gencls_core.answers import SetTree
 

@@ -265,7 +265,9 @@ def test_label_pg_with_the_set_reward_learns_keyword_label_sets(tmp_path, tiny_r
     assert control[1]["f1_micro"] == control[0]["f1_micro"]
 
 
-def test_the_auto_recipe_chooses_by_set_f1_each_model_at_its_own_threshold(tmp_path, tiny_run_config):
+def test_the_auto_recipe_chooses_by_set_f1_each_model_at_its_own_threshold(tmp_path, tiny_run_config,
+                                                                           monkeypatch):
+    from gencls_core.inference import Inference
     from gencls_core.interfaces import Validation
     from gencls_plugins.recipes.auto import Auto
 
@@ -285,8 +287,14 @@ def test_the_auto_recipe_chooses_by_set_f1_each_model_at_its_own_threshold(tmp_p
     config = {**tiny_run_config, "dataset": {"name": "local", "path": str(path), "multi_label": True},
               "splits": {"test_size": 12, "validation_size": 12}, "decoder": "perplexity",
               "recipe": {"name": "auto", "sft_epochs": 1, "rl_epochs": 0.5}}
+    decoded_for_it, choose = [], Inference.choose_set_threshold
+    monkeypatch.setattr(Inference, "choose_set_threshold", lambda self, timings, validation=None: (
+        decoded_for_it.append(validation is None) or choose(self, timings, validation)))
     result = Engine(config).run()
+    assert decoded_for_it and not any(decoded_for_it)  # chosen from validation evaluations made anyway
     record = json.loads((result.run_dir / "run.json").read_text())
+    kept_stage = json.loads((result.run_dir / record["trained_model"]).with_name("stage.json").read_text())
+    assert record["config"]["label_sets"]["threshold"] == kept_stage["metrics"]["label_threshold"]
     sft, rl = record["recipe"]["stages"]
     assert sft["class_weights"] is None and rl["entropy_coef"] == 0.2
     assert [c["trainer"] for c in record["recipe"]["choices"]] == ["sft", "label-pg"]

@@ -42,9 +42,9 @@ def _spy(monkeypatch):
     splits = []
     real = Inference.evaluate_split
 
-    def spy(self, timings, split_name=None):
+    def spy(self, timings, split_name=None, **options):
         splits.append(split_name or self.resolution.config.splits.evaluate)
-        return real(self, timings, split_name)
+        return real(self, timings, split_name, **options)
 
     monkeypatch.setattr(Inference, "evaluate_split", spy)
     return splits

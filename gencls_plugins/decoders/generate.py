@@ -24,6 +24,7 @@ class Generate(Decoder):
 
     name = "generate"
     _warned = False  # the ambiguous-answers warning is given once per decoder
+    _built: tuple | None = None  # (tokenizer, key, tree): the allowed answers last built
 
     class Config(Options):
         batch_size: int = Field(8, ge=1, description="prompts per generate() call")
@@ -65,15 +66,24 @@ class Generate(Decoder):
         return out
 
     def _tree(self, tok, labels, ctx) -> PrefixTree | SetTree:
-        """The allowed answers: one label's, or on multi-label data a set's (warning when the largest set does
-        not fit in max_new_tokens)."""
-        if not ctx.loaded_data().multi_label:
+        """The allowed answers, built once per tokenizer and label answers (a set's tree checks K² joined
+        answers; ``serve`` decodes per request)."""
+        multi = ctx.loaded_data().multi_label
+        key = (multi, tuple((c, labels.verbalize(c)) for c in labels.labels))
+        if self._built is None or self._built[0] is not tok or self._built[1] != key:
+            self._built = (tok, key, self._build(tok, labels, multi))
+        return self._built[2]
+
+    def _build(self, tok, labels, multi: bool) -> PrefixTree | SetTree:
+        """One label's answers, or on multi-label data a set's (warning when the largest set does not fit in
+        max_new_tokens)."""
+        if not multi:
             return PrefixTree(answer_token_ids(tok, labels, end_of_answer=True), [tok.eos_token_id])
         tree = SetTree(tok, labels, [tok.eos_token_id])
         if tree.longest() > self.config.max_new_tokens:
             warnings.warn(f"decoder 'generate': an answer naming all {len(labels.labels)} labels takes "
                           f"{tree.longest()} tokens, more than max_new_tokens={self.config.max_new_tokens}; a "
-                          f"larger set is cut (raise decoder.max_new_tokens)", GenclsWarning, stacklevel=3)
+                          f"larger set is cut (raise decoder.max_new_tokens)", GenclsWarning, stacklevel=4)
         return tree
 
     def _warn_ambiguous(self, labels) -> None:
