@@ -19,8 +19,9 @@ floor (one plain batched forward pass over the whole prompts); predictions of th
 
 ``text-floor``: zero-shot, the perplexity decoder as a run uses it against the text-only floor, one batched
 forward pass over each text's own tokens with no prompt at all (what a classification head on the same model
-pays), and the prompt floor; with the prompt's token counts: the shared prefix (encoded once per call) and what
-the template puts after the text (the end of the user turn and the assistant header, paid by every text).
+pays), the same pass over each text followed by what the template puts after it (the end of the user turn and
+the assistant header, paid by every text: the least a chat prompt costs), and the prompt floor; with the prompt's
+token counts: the shared prefix (encoded once per call) and the tokens after the text.
 """
 
 from __future__ import annotations
@@ -142,24 +143,28 @@ def text_floor_row(dataset: str, args: argparse.Namespace) -> str:
     lm, labels, prompts, ctx, texts = setup(dataset, args.n)
     tokens = lambda strings: lm.tokenizer(strings, add_special_tokens=False)["input_ids"]  # noqa: E731
     ids, text_ids = tokens(prompts), tokens(texts)
-    after = tokens([p[p.rindex(t) + len(t):] for p, t in zip(prompts, texts)])
+    tails = [p[p.rindex(t) + len(t):] for p, t in zip(prompts, texts)]
+    after = tokens(tails)
     decoder = Perplexity(Perplexity.Config(batch_size=args.batch_size))
     floor(lm, texts[:args.batch_size], args.batch_size)  # warm-up
     decoder.decode(lm, prompts[:args.batch_size], labels, ctx)
     t_text, _ = timed(lambda: floor(lm, texts, args.batch_size))
+    t_tail, _ = timed(lambda: floor(lm, [t + tail for t, tail in zip(texts, tails)], args.batch_size))
     t_prompt, _ = timed(lambda: floor(lm, prompts, args.batch_size))
     t_decoder, _ = timed(lambda: decoder.decode(lm, prompts, labels, ctx))
     n, mean = len(prompts), lambda rows: sum(map(len, rows)) / len(rows)  # noqa: E731
     return (f"| {dataset} | {mean(text_ids):.0f} | {mean(ids):.0f} | {shared_prefix_length(ids)} | {mean(after):.0f} | "
-            f"{n / t_text:.2f} | {n / t_prompt:.2f} | {n / t_decoder:.2f} | {t_decoder / t_text:.2f}x |")
+            f"{n / t_text:.2f} | {n / t_tail:.2f} | {n / t_prompt:.2f} | {n / t_decoder:.2f} | "
+            f"{t_decoder / t_text:.2f}x | {t_decoder / t_tail:.2f}x |")
 
 
 def text_floor_rows(args: argparse.Namespace) -> None:
     print(f"\nSmolLM2-135M-Instruct, zero-shot, {args.n} test inputs, batch {args.batch_size}, "
           f"{torch.get_num_threads()} threads")
     print("| dataset | text tokens | prompt tokens | shared prefix | after the text | text-only floor ex/s | "
-          "prompt floor ex/s | decoder ex/s | decoder time / text-only floor |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "text + after floor ex/s | prompt floor ex/s | decoder ex/s | decoder time / text-only floor | "
+          "decoder time / text + after floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for dataset in args.datasets:
         print(text_floor_row(dataset, args), flush=True)
 

@@ -1,7 +1,7 @@
-"""Throughput and latency of `gencls serve` on loopback: one-text requests from 1, 8 and 32 concurrent clients,
-merged into shared decoder calls (--max-batch 32) against one call per request (--max-batch 1).
+"""Throughput and latency of `gencls serve` on loopback: one-text requests from 1, 8, 32 and 128 concurrent
+clients (--clients), merged into shared decoder calls (--max-batch 32) against one call per request (--max-batch 1).
 
-    python benchmarks/serve.py --run runs/<run-dir> [--requests 128]
+    python benchmarks/serve.py --run runs/<run-dir> [--requests 128] [--clients 1,8,32,128]
 
 Starts the server in a subprocess per setting, waits for /health, sends the requests (Rotten Tomatoes test
 reviews) and prints requests/s, latency percentiles and the batching gain, then the rate at 32 clients against
@@ -87,7 +87,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=128, help="requests per row")
     parser.add_argument("--seconds", type=float, default=300, help="time limit per row")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--clients", default="1,8,32,128", help="concurrent clients per row (must include 32)")
     args = parser.parse_args()
+    counts = [int(c) for c in args.clients.split(",")]
+    if 32 not in counts:
+        parser.error("--clients must include 32 (the rate compared with offline decoding)")
     import httpx
     import numpy as np
 
@@ -106,7 +110,7 @@ def main() -> None:
         try:
             _wait(url, proc)
             asyncio.run(_load(url, texts[:8], 8, args.seconds))  # warm-up
-            for clients in (1, 8, 32):
+            for clients in counts:
                 before = httpx.get(f"{url}/health").json()["decoder_calls"]
                 seconds, latencies = asyncio.run(_load(url, texts, clients, args.seconds))
                 calls = httpx.get(f"{url}/health").json()["decoder_calls"] - before

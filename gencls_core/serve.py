@@ -55,6 +55,7 @@ class Response(BaseModel):
 
 
 RETURN_SHARE = 0.05  # of the last call's time, the most a call waits for that call's clients to come back
+LONG_TEXT = 4.0  # a request with a text this many times a call's median text (characters) is decoded after the rest
 
 
 @dataclass
@@ -63,7 +64,8 @@ class Batcher:
     that arrived while a call ran form the next call at once; only a request reaching an idle decoder waits (up
     to ``max_wait_ms``) for company, and, while fewer texts have come than the last call answered (its clients,
     on their way back with their next requests), up to ``RETURN_SHARE`` of that call's time: under load the
-    calls stay full instead of splitting into a partial one and its remainder."""
+    calls stay full instead of splitting into a partial one and its remainder. Requests with a much longer text
+    than the rest (``LONG_TEXT``) are decoded in a call of their own after the others, which are answered first."""
 
     predictor: Predictor
     max_batch: int = 32
@@ -101,23 +103,28 @@ class Batcher:
                     _settle(batch[0][1], error=err)
                     continue
                 for item in batch:  # a merged call failed: each request alone, so only the bad ones fail
+                    if item[1].done():  # answered by a call of shorter texts before the failing one
+                        continue
                     try:
                         await self._decode([item])
                     except Exception as own:
                         _settle(item[1], error=own)
 
     async def _decode(self, batch: list) -> None:
-        texts = [t for item, _ in batch for t in item]
-        self.calls += 1
-        started = time.perf_counter()
+        """The requests' texts in one decoder call (two, short ones first, when some are ``LONG_TEXT``)."""
+        started, size = time.perf_counter(), 0
         try:
-            predictions = await asyncio.to_thread(self.predictor, texts)
+            for part in _short_first(batch):
+                texts = [t for item, _ in part for t in item]
+                self.calls += 1
+                size += len(texts)
+                predictions = await asyncio.to_thread(self.predictor, texts)
+                start = 0
+                for item, done in part:
+                    _settle(done, result=predictions[start:start + len(item)])
+                    start += len(item)
         finally:
-            self._last = (len(texts), time.perf_counter() - started)
-        start = 0
-        for item, done in batch:
-            _settle(done, result=predictions[start:start + len(item)])
-            start += len(item)
+            self._last = (size, time.perf_counter() - started)
 
     def _drain(self, queue: asyncio.Queue, batch: list) -> int:
         """Add the requests already waiting, up to ``max_batch`` texts (a request is never split); the size."""
@@ -145,6 +152,16 @@ class Batcher:
                 break
             batch.append(item)
             size += len(item[0])
+
+
+def _short_first(batch: list) -> list[list]:
+    """The requests of a call as one part, or two: those whose longest text is over ``LONG_TEXT`` times the
+    median text's length after the others."""
+    lengths = sorted(len(t) for item, _ in batch for t in item)
+    limit = LONG_TEXT * max(lengths[len(lengths) // 2], 1)
+    long = [max(map(len, item), default=0) > limit for item, _ in batch]
+    parts = [[r for r, is_long in zip(batch, long) if not is_long], [r for r, is_long in zip(batch, long) if is_long]]
+    return [part for part in parts if part]
 
 
 def _settle(done: asyncio.Future, result: Any = None, error: BaseException | None = None) -> None:

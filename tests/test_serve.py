@@ -99,6 +99,31 @@ def test_max_batch_splits_calls_and_a_failing_text_fails_only_its_own_request():
     assert calls == 4  # [a, b]; [bad, c] failed, so bad alone and c alone
 
 
+def test_a_long_text_is_decoded_after_the_short_ones_of_its_call_and_fails_alone():
+    seen = []
+
+    def predictor(texts):
+        seen.append(list(texts))
+        if any(t.startswith("bad") for t in texts):
+            raise RuntimeError("decoder broke")
+        return _labels(texts)
+
+    async def clients(long_text):
+        batcher = Batcher(predictor, max_batch=64, max_wait_ms=100)
+        results = await asyncio.gather(batcher.submit(["short one"]), batcher.submit([long_text]),
+                                       batcher.submit(["short two", "tiny"]), return_exceptions=True)
+        await batcher.close()
+        return results
+
+    results = asyncio.run(clients("long " * 200))
+    assert seen == [["short one", "short two", "tiny"], ["long " * 200]]  # the short ones first, in one call
+    assert [[p.label for p in r] for r in results] == [["short one"], ["long " * 200], ["short two", "tiny"]]
+    seen.clear()
+    results = asyncio.run(clients("bad " * 200))
+    assert [p.label for p in results[0]] == ["short one"] and isinstance(results[1], RuntimeError)
+    assert seen == [["short one", "short two", "tiny"], ["bad " * 200], ["bad " * 200]]  # no short text again
+
+
 def test_an_over_long_text_under_truncation_policy_error_is_a_422_and_fails_only_its_request(trained_run):
     engine = Engine.from_run_dir(trained_run, overrides=["truncation.policy=error", "truncation.max_prompt_tokens=60"])
     app = create_app(engine, max_wait_ms=300)
