@@ -31,4 +31,5 @@ def test_the_text_only_floor_row_reads_the_prompts_own_texts(tiny_model_dir, mon
     tokens = lm.tokenizer(texts, add_special_tokens=False)["input_ids"]
     assert text_tokens == round(sum(map(len, tokens)) / len(tokens))
     assert prompt_tokens > text_tokens + prefix and after > 0  # the prompt holds the text, its prefix and a tail
-    assert all(float(c) > 0 for c in cells[5:8]) and cells[8].endswith("x")
+    assert len(cells) == 11 and all(float(c) > 0 for c in cells[5:9])  # four rates, then two ratios
+    assert cells[9].endswith("x") and cells[10].endswith("x")
