@@ -2,6 +2,7 @@
 positions: LoRA and full fine-tuning, single- and multi-token answers, left and right padding."""
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -158,6 +159,25 @@ def test_sft_with_a_shared_prefix_trains_on_the_same_losses(tiny_run_config, tmp
         losses[share] = [h["loss"] for h in history if "loss" in h]
     assert len(found) == 6 and min(found) > 5  # every step ran its batch's shared prompt tokens once
     assert losses[True] == pytest.approx(losses[False], abs=1e-4)
+
+
+@pytest.mark.parametrize("trainer", ["sft", "label-pg"])
+def test_gradient_checkpointing_turns_the_shared_prefix_off_with_a_warning(tiny_run_config, tmp_path, trainer):
+    from gencls_core.errors import GenclsWarning
+
+    losses = {}
+    for share in (False, True):
+        tiny_run_config["output_dir"] = str(tmp_path / str(share))
+        tiny_run_config["trainers"] = [{"name": trainer, "max_steps": 2, "logging_steps": 1, "shared_prefix": share,
+                                        "gradient_checkpointing": True, "lora": {"dropout": 0.0}}]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run_dir = Engine(tiny_run_config).run().run_dir  # the prefix pass's cache was None here: a crash
+        said = [str(w.message) for w in caught if issubclass(w.category, GenclsWarning)]
+        assert any("shared_prefix is off under gradient_checkpointing" in m for m in said) == share
+        history = json.loads((run_dir / f"stages/1-{trainer}/log_history.json").read_text())
+        losses[share] = [h["loss"] for h in history if "loss" in h]
+    assert losses[True] == losses[False]  # every prompt encoded whole, as without it
 
 
 def test_the_shared_prefix_needs_the_answer_only_head(tiny_run_config):

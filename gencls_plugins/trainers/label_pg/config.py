@@ -27,4 +27,4 @@ class LabelPGConfig(StageOptions):
     shared_prefix: bool = Field(False, description="encode the prompt tokens every example of a batch starts with "
                                                    "(chat template, instructions, label list) once per batch, with "
                                                    "gradients: the same log-probabilities and gradients, one process "
-                                                   "only")
+                                                   "only, off under gradient_checkpointing")

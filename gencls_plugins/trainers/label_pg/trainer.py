@@ -11,7 +11,7 @@ from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError, GenclsWarning
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.label_pg.config import LabelPGConfig
-from gencls_plugins.trainers.options import training_args
+from gencls_plugins.trainers.options import prefix_shared, training_args
 from gencls_plugins.trainers.stage import (
     RewardStage,
     answer_rewards,
@@ -67,8 +67,9 @@ class LabelPG(RewardStage):
         model, peft_config = policy_model(ctx, cfg)
         if peft_config is not None:
             model = get_peft_model(model, peft_config)
-        share = cfg.shared_prefix and ctx.processes == 1
-        if cfg.shared_prefix and not share:
+        share = prefix_shared(self.name, cfg.shared_prefix, cfg)
+        if share and ctx.processes > 1:
+            share = False
             warnings.warn(f"trainer 'label-pg': shared_prefix runs in one process (the prefix pass is a second call "
                           f"of the model, which DDP does not take); this run has {ctx.processes}, so every prompt "
                           f"is encoded whole", GenclsWarning, stacklevel=2)

@@ -31,7 +31,7 @@ class SFTOptions(StageOptions):
         False, description="encode the tokens every example of a batch starts with (chat template, instructions, "
                            "label list) once per batch, with gradients, and run only each example's own tokens on "
                            "top: the same loss and gradients (LoRA dropout draws one mask for the prefix); needs "
-                           "answer_only_head")
+                           "answer_only_head, off under gradient_checkpointing")
     group_by_length: bool = Field(
         True, description="batch examples of similar length together (transformers' LengthGroupedSampler: "
                           "shuffled groups of 50 batches, each sorted by length): less padding, a different "

@@ -11,7 +11,7 @@ from gencls_core.interfaces import LoadedModel, Trainer
 from gencls_core.truncation import truncation_config
 from gencls_core.weights import save_merged
 from gencls_plugins.trainers.conversations import prompt_completion
-from gencls_plugins.trainers.options import training_args
+from gencls_plugins.trainers.options import prefix_shared, training_args
 from gencls_plugins.trainers.sft.answer_head import use_answer_only_head
 from gencls_plugins.trainers.sft.config import SFTOptions
 from gencls_plugins.trainers.stage import (
@@ -68,7 +68,8 @@ class SFT(Trainer):
         choose_on_validation(trainer, ctx, cfg)
         if cfg.shared_prefix and not cfg.answer_only_head:
             raise ConfigError("trainer 'sft': shared_prefix runs in the answer-only head; set answer_only_head: true")
-        installed = cfg.answer_only_head and use_answer_only_head(trainer.model, cfg.shared_prefix)
+        installed = cfg.answer_only_head and use_answer_only_head(trainer.model,
+                                                                  prefix_shared(self.name, cfg.shared_prefix, cfg))
         if weights is not None and not installed:
             raise ConfigError("trainer 'sft': class_weights weigh the loss in the answer-only head; set "
                               "answer_only_head: true (a model that scales or caps its logits cannot use it)")
