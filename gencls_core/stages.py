@@ -98,11 +98,10 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
     if evaluation is None:
         raise ValueError("run_stages needs at least one stage (a trainer, or evaluate_untrained)")
     if recipe:  # the kept model, on the test split: the one read of it
-        same_decoder = kept is not None and not _choose_decoder(recipe, inference, _validation(kept, ctx), ctx,
-                                                                recorder.record)
-        kept_rows = kept.rows if same_decoder and kept is not None else None  # its threshold from its validation
-        choose_set_threshold(inference, timings, recorder.record, None if kept_rows is None else
-                             ([r["gold"] for r in kept_rows], [r["probs"] for r in kept_rows]))
+        decoded = None  # the kept model's validation predictions, unless the recipe changes the decoder
+        if kept is not None and not _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, recorder.record):
+            decoded = ([r["gold"] for r in kept.rows], [r["probs"] for r in kept.rows])
+        choose_set_threshold(inference, timings, recorder.record, decoded)  # its threshold, from them
         evaluation = inference.evaluate_split(timings)
     return evaluation, stages
 
