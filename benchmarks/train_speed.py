@@ -18,7 +18,14 @@ machine: another torch process on 2 cores makes the timings worthless.
 
 ``label-pg`` (lr 5e-5, beta 0: no reference pass) is timed the same way, against its floor: forward + backward of
 the LoRA backbone alone on the same packed batches (each prompt followed by every label answer, the block-diagonal
-mask), i.e. label-pg without the answer-position LM head, the loss and the optimiser step."""
+mask), i.e. label-pg without the answer-position LM head, the loss and the optimiser step.
+
+The sampling trainers are timed against themselves with their options off: ``ppo`` (defaults: rollout batch 8
+sampled up to 8 tokens, 4 PPO epochs of mini-batches of 4) with and without its shared prefix (the prompt tokens
+every prompt of a rollout batch starts with, encoded once in its scoring of policy, reference and values and in
+its updates); ``grpo`` (defaults: 16 completions of up to 16 tokens, 8 per prompt) with TRL's fused LM head, with
+the answer-only head, and with it sharing the prefix. Sampling is the same in every variant. Their "losses" are
+the policy losses of each step."""
 
 from __future__ import annotations
 
@@ -38,6 +45,11 @@ VARIANTS = {"plain TRL": None, "gencls, options off": (False, False, False),
             "gencls, answer-only head + grouping + shared prefix": (True, True, True), FLOOR: (True, True, False)}
 LABEL_PG, LABEL_PG_FLOOR = "label-pg", "floor: label-pg packed batches, LoRA backbone fwd+bwd"
 LABEL_PG_SHARED = "label-pg + shared prefix"
+# sampling trainers: variant -> (trainer, its options); each is compared with its trainer's first variant
+SAMPLED = {"ppo": ("ppo", {"shared_prefix": False}), "ppo + shared prefix": ("ppo", {"shared_prefix": True}),
+           "grpo, TRL's head": ("grpo", {"answer_only_head": False, "shared_prefix": False}),
+           "grpo + answer-only head": ("grpo", {"shared_prefix": False}),
+           "grpo + answer-only head + shared prefix": ("grpo", {"shared_prefix": True})}
 TASKS = {"rotten-tomatoes": "Classify the sentiment of the movie review.",
          "bbc-news": "Classify the topic of the news article.",
          "trec-fine": "Classify the question by the type of its answer."}  # 50 classes: a long shared label list
@@ -70,7 +82,7 @@ def _csv(dataset: str, steps: int) -> Path:
 
 
 def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False, shared: bool = False,
-            trainer: str = "sft") -> dict:
+            trainer: str = "sft", options: dict | None = None) -> dict:
     stage = {"name": "sft", "max_steps": steps, "batch_size": 8, "learning_rate": 2e-4, "lora": LORA,
              "logging_steps": 1, "save_steps": 100000, "report_to": ["none"], "answer_only_head": head,
              "group_by_length": grouped, "shared_prefix": shared}
@@ -78,6 +90,9 @@ def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False,
         stage = {"name": "label-pg", "max_steps": steps, "batch_size": 8, "learning_rate": 5e-5, "beta": 0.0,
                  "lora": LORA, "logging_steps": 1, "save_steps": 100000, "report_to": ["none"],
                  "shared_prefix": shared}
+    if trainer in ("ppo", "grpo"):
+        stage = {"name": trainer, "max_steps": steps, "learning_rate": 1e-5, "lora": LORA, "logging_steps": 1,
+                 "save_steps": 100000, "report_to": ["none"], **(options or {})}
     rows, prompt = PROMPTED.get(dataset, (dataset, "zero-shot"))
     return {"dataset": {"name": "local", "path": str(_csv(dataset, steps)), "task": TASKS[rows]}, "prompt": prompt,
             "splits": {"test_size": 8}, "progress": False, "output_dir": str(OUT / "runs"), "trainers": [stage]}
@@ -201,8 +216,9 @@ def _label_pg_floor(model: Any, answers: list[list[int]], batches: list) -> floa
     return statistics.median(times[2:])
 
 
-def _label_pg_run(dataset: str, steps: int, shared: bool = False) -> tuple[float, list[float]]:
-    """Median step seconds of a real gencls label-pg stage (steps 3..N), and its losses."""
+def _stage_run(dataset: str, steps: int, trainer: str, shared: bool = False,
+               options: dict | None = None) -> tuple[float, list[float]]:
+    """Median step seconds of a real gencls label-pg, ppo or grpo stage (steps 3..N), and its (policy) losses."""
     from gencls_core import Engine, hookimpl
     from gencls_core.plugins import load_plugins
     from gencls_core.registry import PluginInfo
@@ -215,9 +231,11 @@ def _label_pg_run(dataset: str, steps: int, shared: bool = False) -> tuple[float
             return [timer]
 
     plugins = load_plugins(modules=[(PluginInfo("timer", "benchmarks", "benchmarks", "0"), Timing())])
-    run_dir = Engine(_config(dataset, steps, shared=shared, trainer="label-pg"), plugins=plugins).run().run_dir
-    history = json.loads((run_dir / "stages/1-label-pg/log_history.json").read_text())
-    return statistics.median(timer.times[2:]), [h["loss"] for h in history if "loss" in h]
+    config = _config(dataset, steps, shared=shared, trainer=trainer, options=options)
+    run_dir = Engine(config, plugins=plugins).run().run_dir
+    history = json.loads((run_dir / f"stages/1-{trainer}/log_history.json").read_text())
+    key = "policy_loss" if trainer == "ppo" else "loss"  # grpo's loss is its policy loss
+    return statistics.median(timer.times[2:]), [h[key] for h in history if key in h]
 
 
 def measure(dataset: str, steps: int, variant: str) -> dict:
@@ -233,12 +251,17 @@ def measure(dataset: str, steps: int, variant: str) -> dict:
         losses: list[float] = []
         if variant != LABEL_PG_FLOOR:
             del model
-            seconds, losses = _label_pg_run(dataset, steps, shared=variant == LABEL_PG_SHARED)
+            seconds, losses = _stage_run(dataset, steps, "label-pg", shared=variant == LABEL_PG_SHARED)
         else:
             seconds = _label_pg_floor(model, answers, batches)
         return {"dataset": dataset, "variant": variant, "steps": steps, "seconds_per_step": seconds,
                 "steps_per_second": 1 / seconds, "real_tokens_per_second": real / steps / seconds,
                 "padded_over_real": ratio, "losses": losses}
+    if variant in SAMPLED:  # sampled answers: no fixed batches to count tokens in
+        seconds, losses = _stage_run(dataset, steps, SAMPLED[variant][0], options=SAMPLED[variant][1])
+        return {"dataset": dataset, "variant": variant, "steps": steps, "seconds_per_step": seconds,
+                "steps_per_second": 1 / seconds, "real_tokens_per_second": None, "padded_over_real": None,
+                "losses": losses}
     options = VARIANTS[variant]
     grouped = bool(options and options[1])
     timer = step_timer()
@@ -275,7 +298,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--datasets", nargs="*", default=["rotten-tomatoes", "bbc-news"])
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS),
-                    choices=[*VARIANTS, LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR])
+                    choices=[*VARIANTS, LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR, *SAMPLED])
     ap.add_argument("--out", type=Path, default=OUT / "results.jsonl")
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -300,13 +323,18 @@ def report(results: list[dict], steps: int) -> None:
         if r["steps"] != steps:
             continue
         same = {x["variant"]: x for x in results if x["dataset"] == r["dataset"] and x["steps"] == steps}
-        trl = same.get("plain TRL") if r["variant"] not in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR) else None
-        floor = (same.get(LABEL_PG_FLOOR) if r["variant"] in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR)
-                 else next((x for v, x in same.items() if v == FLOOR), None))
+        label_pg, sampled = r["variant"] in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR), SAMPLED.get(r["variant"])
+        trl = None if label_pg or sampled else same.get("plain TRL")
+        floor = same.get(LABEL_PG_FLOOR) if label_pg else None if sampled else same.get(FLOOR)
         vs_trl = f"{trl['seconds_per_step'] / r['seconds_per_step']:.2f}x" if trl else ""
         vs_floor = f"{r['seconds_per_step'] / floor['seconds_per_step']:.2f}x" if floor else ""
+        first = next((v for v, (t, _) in SAMPLED.items() if sampled and t == sampled[0]), None)
+        if sampled and first != r["variant"] and first in same:  # no floor: against the trainer with options off
+            vs_floor = f"{same[first]['seconds_per_step'] / r['seconds_per_step']:.2f}x faster than {first}"
+        tokens = "" if r["real_tokens_per_second"] is None else f"{r['real_tokens_per_second']:.0f}"
+        padded = "" if r["padded_over_real"] is None else f"{r['padded_over_real']:.2f}"
         print(f"| {r['dataset']} | {r['variant']} | {r['seconds_per_step']:.2f} | {r['steps_per_second']:.3f} | "
-              f"{r['real_tokens_per_second']:.0f} | {r['padded_over_real']:.2f} | {vs_trl} | {vs_floor} |")
+              f"{tokens} | {padded} | {vs_trl} | {vs_floor} |")
     for dataset in sorted({r["dataset"] for r in results}):
         same = {x["variant"]: x["losses"] for x in results if x["dataset"] == dataset and x["steps"] == steps}
         print(f"\n{dataset}: loss of the first {steps} steps")

@@ -107,6 +107,46 @@ def expanded_cache(layers: list[tuple[Any, Any]], batch: int, config: Any) -> An
                         config=config)
 
 
+def prefix_first(ids: Any, attention: Any, width: int) -> tuple[Any, Any, int]:
+    """Left-padded prompts (the first ``width`` columns, ``[padding][prompt]`` in every row) re-laid
+    ``[shared prefix][padding][own prompt]``, so the tokens every prompt starts with lead every row and can be
+    encoded once (``prefixed_forward``); the columns after ``width`` are unchanged, and positions that follow the
+    attention mask keep every token's. Returns the ids, the attention mask and the prefix's length (0: nothing
+    shared, the inputs themselves)."""
+    prompts = [row[:width][mask[:width].bool()].tolist() for row, mask in zip(ids, attention)]
+    shared = shared_prefix_length(prompts)
+    if not shared:
+        return ids, attention, 0
+    moved, attended = ids.clone(), attention.clone()
+    for row, prompt in enumerate(prompts):
+        pad = width - len(prompt)
+        moved[row, :shared] = ids[row, pad:pad + shared]
+        moved[row, shared:shared + pad] = ids[row, :pad]
+        attended[row, :width] = 0
+        attended[row, :shared] = 1
+        attended[row, shared + pad:width] = 1
+    return moved, attended, shared
+
+
+def prefixed_forward(model: Any, input_ids: Any, prefix: int, position_ids: Any = None,
+                     prefix_kwargs: dict[str, Any] | None = None, prefix_model: Any = None, **kwargs: Any) -> Any:
+    """``model`` on rows that all start with the same ``prefix`` tokens, as training runs it (gradients where
+    enabled): those tokens once (row 0), their keys and values expanded over the batch (``expanded_cache``), each
+    row's other tokens on top; the output covers the columns after the prefix. ``kwargs`` go to that call (its
+    ``attention_mask`` spans every column), ``prefix_kwargs`` to the prefix's (``logits_to_keep=1`` for a causal
+    LM head), which ``prefix_model`` runs when given (the model a DDP wrapper ``model`` wraps, so the wrapper is
+    called once). ``prefix`` 0: one plain call."""
+    if not prefix:
+        return model(input_ids=input_ids, position_ids=position_ids, **{"use_cache": False, **kwargs})
+    runs = prefix_model or model
+    head = runs(input_ids=input_ids[:1, :prefix], use_cache=True, **(prefix_kwargs or {}),
+                position_ids=None if position_ids is None else position_ids[:1, :prefix])
+    cache = expanded_cache([(layer.keys, layer.values) for layer in head.past_key_values.layers], len(input_ids),
+                           runs.config)
+    return model(input_ids=input_ids[:, prefix:], past_key_values=cache, use_cache=True,
+                 position_ids=None if position_ids is None else position_ids[:, prefix:], **kwargs)
+
+
 def cached_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: list[list[int]],
                            pad_id: int, prefix: SharedPrefix | None = None) -> TokenLogprobs:
     import torch

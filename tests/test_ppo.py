@@ -216,3 +216,72 @@ def test_constrained_ppo_never_earns_the_invalid_answer_penalty(tiny_run_config,
         rewards[constrained] = [h["reward"] for h in history if "reward" in h]
     assert min(rewards[True]) >= -1.0  # label-match: +1 right, -1 wrong, -3 no label
     assert min(rewards[False]) < -1.0  # the random model's free answers do earn it
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_the_shared_prefix_gives_the_same_logprobs_values_and_gradients(tiny_model_dir, attention):
+    """A rollout batch re-laid ``[shared prefix][padding][own prompt][completion]``, the prefix encoded once:
+    the sampled tokens' log-probabilities (policy and reference), the values and every LoRA and value-head
+    gradient equal the whole-sequence computation's."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gencls_core.interfaces import LoadedModel
+    from gencls_plugins.trainers.ppo.hf_trainer import PolicyAndValue
+    from gencls_plugins.trainers.ppo.rollouts import model_inputs, prefix_first, sample, token_logprobs
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention)
+    policy = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    head = torch.nn.Linear(policy.config.hidden_size, 1)
+    model = PolicyAndValue(policy, head).eval()
+    lm = LoadedModel(policy, AutoTokenizer.from_pretrained(tiny_model_dir), None)
+    shared = "Classify the sentiment of this review as positive or negative. Review: "
+    rollout = sample(lm, [shared + t for t in ["good", "a long and rather dull film", "fine, I guess"]], 5, 1.0)
+    moved = prefix_first(rollout)
+    assert moved.prefix > 10 and moved.ids.shape == rollout.ids.shape
+    assert torch.equal(moved.completion, rollout.completion)
+    results = []
+    for r in (rollout, moved):
+        with torch.no_grad(), policy.disable_adapter():
+            reference = token_logprobs(policy, r, 1.0)
+        policy.zero_grad()
+        head.zero_grad()
+        logits, values = model(**model_inputs(r))
+        completion = r.ids.shape[1] - r.prompt_length
+        logprobs = token_logprobs(policy, r, 1.0)
+        values = values[:, -completion - 1:-1]
+        ((logprobs * r.mask).sum() + (values * r.mask).sum()).backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results.append((reference, logprobs.detach(), values.detach(), grads))
+    (ref0, lp0, v0, g0), (ref1, lp1, v1, g1) = results
+    mask = rollout.mask.bool()
+    assert torch.allclose(ref0[mask], ref1[mask], atol=1e-5) and torch.allclose(lp0[mask], lp1[mask], atol=1e-5)
+    assert torch.allclose(v0[mask], v1[mask], atol=1e-5)
+    assert g0.keys() == g1.keys() and any("lora_B" in n for n in g0)
+    for name in g0:
+        assert torch.allclose(g0[name], g1[name], atol=1e-5), name
+
+
+def test_ppo_shares_the_prefix_by_default_and_learns_as_without_it(tiny_run_config, tmp_path, warm_model):
+    """Four PPO steps: the same logged losses and KL with and without the shared prefix (no dropout in PPO's
+    updates; sampling is seeded and runs on the whole prompts either way)."""
+    history = {}
+    for share in (None, False):
+        config = _ppo_config(tiny_run_config, tmp_path, warm_model, max_steps=4, shared_prefix=share)
+        config["output_dir"] = str(tmp_path / str(share))
+        result = Engine(config).run()
+        assert result.stages[-1]["train_shared_prefix"] is (share is None)
+        history[share] = [h for h in json.loads((result.run_dir / "stages/1-ppo/log_history.json").read_text())
+                          if "loss" in h]
+    for key in ("policy_loss", "value_loss", "kl"):
+        assert [h[key] for h in history[None]] == pytest.approx([h[key] for h in history[False]], abs=1e-4), key
+
+
+def test_gradient_checkpointing_in_ppo_is_said_to_have_no_effect(tiny_run_config, tmp_path, warm_model):
+    from gencls_core.errors import GenclsWarning
+
+    config = _ppo_config(tiny_run_config, tmp_path, warm_model, max_steps=1, gradient_checkpointing=True)
+    with pytest.warns(GenclsWarning, match="gradient_checkpointing has no effect here"):
+        result = Engine(config).run()
+    assert result.stages[-1]["train_shared_prefix"] is True

@@ -165,19 +165,27 @@ def test_a_batch_that_does_not_divide_between_the_processes_is_an_error(tmp_path
     assert done.returncode != 0 and "batch_size 3 is the batch of all 2 processes together" in done.stderr
 
 
-def test_sft_as_two_processes_trains_the_model_one_process_trains(tmp_path, tiny_run_config):
+@pytest.mark.parametrize("stage", [
+    {"name": "sft", "group_by_length": False, "lora": {"dropout": 0.0}},
+    {"name": "sft", "group_by_length": False, "lora": {"dropout": 0.0}, "shared_prefix": True},
+    {"name": "label-pg", "beta": 0.0, "shared_prefix": True},
+], ids=["sft", "sft-shared-prefix", "label-pg-shared-prefix"])
+def test_a_stage_as_two_processes_trains_the_model_one_process_trains(tmp_path, tiny_run_config, stage):
     """Same global batches (length grouping off, so both see the examples in the same order) and no dropout, so
-    the same updates up to floating-point order: the trained probabilities agree within 1e-3 (8e-6 here), while
-    training moved them by more than 0.02 (0.056 here). With LoRA dropout on they differ by ~30% of the move
-    (each process draws its own masks)."""
-    stage = {"name": "sft", "max_steps": 8, "batch_size": 4, "learning_rate": 3e-2, "save_steps": 50,
-             "group_by_length": False, "lora": {"dropout": 0.0}, "report_to": ["none"]}
+    the same updates up to floating-point order: the trained probabilities agree within 1e-3 (sft: 8e-6), while
+    training moved them by more than 0.02 (sft: 0.056). With LoRA dropout on they differ by ~30% of the move
+    (each process draws its own masks). The one-process run encodes every prompt whole: with shared_prefix the
+    two processes encode the shared prefix once per batch, through the unwrapped model (one DDP call a step)."""
+    stage = {**stage, "max_steps": 8, "batch_size": 4, "learning_rate": 3e-2, "save_steps": 50,
+             "report_to": ["none"]}
     config = {**tiny_run_config, "trainers": [stage], "evaluate_untrained": True}
     done = _torchrun(tmp_path, config)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "shared_prefix" not in done.stderr  # not turned off with a warning
     (run,) = (tmp_path / "runs").iterdir()
     two = [json.loads(line)["probs"] for line in (run / "predictions.jsonl").read_text().splitlines()]
-    one = Engine({**config, "output_dir": str(tmp_path / "one")}).run()
+    whole = {**config, "trainers": [{**stage, "shared_prefix": False}], "output_dir": str(tmp_path / "one")}
+    one = Engine(whole).run()
     untrained = [json.loads(line)["probs"] for line in
                  (one.run_dir / "stages/0-untrained/predictions.jsonl").read_text().splitlines()]
     trained = [r["probs"] for r in one.predictions]

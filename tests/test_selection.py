@@ -89,7 +89,7 @@ def test_choosing_options_are_checked():
 def test_the_answer_head_weighs_each_example_by_hand(tiny_model_dir):
     from transformers import AutoModelForCausalLM
 
-    from gencls_plugins.trainers.sft.answer_head import answer_only_head
+    from gencls_plugins.trainers.answer_head import answer_only_head
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     answer_only_head(model)

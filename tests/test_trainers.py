@@ -176,6 +176,32 @@ def test_grpo_mean_reward_and_accuracy_rise_on_a_keyword_task(tiny_run_config, t
     assert trained["accuracy"] > untrained["accuracy"] + 0.3
 
 
+@pytest.mark.parametrize("trainer", ["grpo", "gta"])
+def test_grpo_and_gta_with_the_answer_only_head_and_shared_prefix_train_as_with_trls_head(tiny_run_config,
+                                                                                          tmp_path, trainer):
+    """Three steps (KL term and temperature on, LoRA dropout off): the same logged losses, KL and entropies with
+    TRL's fused head, with the answer-only head, and with it sharing the prompts' prefix (the default)."""
+    stage = {"name": trainer, "max_steps": 3, "logging_steps": 1, "save_steps": 1000, "batch_size": 8,
+             "num_generations": 4, "max_completion_length": 6, "beta": 0.1, "temperature": 0.7,
+             "learning_rate": 1e-2, "lora": {"dropout": 0.0}}
+    if trainer == "gta":
+        tiny_run_config["prompt"] = {"name": "zero-shot", "reasoning": "gta"}
+    logged, shared = {}, {}
+    for variant in ({"answer_only_head": False}, {"shared_prefix": False}, {}):
+        key = json.dumps(variant)
+        tiny_run_config["output_dir"] = str(tmp_path / str(len(logged)))
+        tiny_run_config["trainers"] = [{**stage, **variant}]
+        result = Engine(tiny_run_config).run()
+        shared[key] = result.stages[-1]["train_shared_prefix"]
+        logged[key] = {k: _losses(result.run_dir / f"stages/1-{trainer}", k) for k in ("loss", "kl", "entropy")}
+    assert list(shared.values()) == [False, False, True]
+    reference = logged[json.dumps({"answer_only_head": False})]
+    assert len(reference["loss"]) == 3
+    for values in logged.values():
+        for k in reference:
+            assert values[k] == pytest.approx(reference[k], abs=1e-4), k
+
+
 def test_grpo_group_size_must_divide_the_batch(tiny_run_config):
     tiny_run_config["trainers"] = [{"name": "grpo", "batch_size": 6, "num_generations": 4}]
     with pytest.raises(ConfigError, match=r"must be a multiple of num_generations \(4\)"):

@@ -141,19 +141,21 @@ class StageOptions(Options):
                 "greater_is_better": not any(w in self.best_metric for w in LOWER_IS_BETTER)}
 
 
-def prefix_shared(trainer: str, shared_prefix: bool, opts: StageOptions) -> bool:
-    """Whether a stage asking for ``shared_prefix`` gets it: not under ``gradient_checkpointing`` (warned), whose
-    training forward turns off the key/value cache the prefix pass hands to every example."""
-    if shared_prefix and opts.gradient_checkpointing:
-        import warnings
+def prefix_shared(trainer: str, shared_prefix: bool | None, opts: StageOptions) -> bool:
+    """Whether a stage gets ``shared_prefix`` (null: wherever it runs): not under ``gradient_checkpointing``, whose
+    training forward turns off the key/value cache the prefix pass hands to every example (a warning when it was
+    asked for)."""
+    if opts.gradient_checkpointing:
+        if shared_prefix:
+            import warnings
 
-        from gencls_core.errors import GenclsWarning
+            from gencls_core.errors import GenclsWarning
 
-        warnings.warn(f"trainer {trainer!r}: shared_prefix is off under gradient_checkpointing (checkpointing turns "
-                      f"off the key/value cache the shared prefix is passed on in); every prompt is encoded whole",
-                      GenclsWarning, stacklevel=3)
+            warnings.warn(f"trainer {trainer!r}: shared_prefix is off under gradient_checkpointing (checkpointing "
+                          f"turns off the key/value cache the shared prefix is passed on in); every prompt is "
+                          f"encoded whole", GenclsWarning, stacklevel=3)
         return False
-    return shared_prefix
+    return shared_prefix is not False
 
 
 def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: Any) -> Any:

@@ -53,6 +53,17 @@ class GroupOptions(StageOptions):
     num_iterations: int = Field(1, ge=1, description="optimisation passes per batch of generations")
     loss_type: str = Field("dapo", description="TRL loss aggregation: grpo, dr_grpo, dapo, bnpo, ...")
     scale_rewards: str = Field("group", description="advantage scaling: group, batch or none")
+    answer_only_head: bool = Field(
+        True, description="project only the completion positions through the LM head: the same log-probabilities, "
+                          "entropies and gradients as TRL's fused head, which scores every position off Triton "
+                          "devices (CPU). Models that scale or cap their logits keep TRL's head (with a warning)")
+    shared_prefix: bool | None = Field(
+        None, description="encode the prompt tokens every prompt of a batch starts with (chat template, "
+                          "instructions, label list) once per batch, with gradients, in the policy's scoring and "
+                          "update passes (the left-padded prompts re-laid with that prefix first): the same "
+                          "log-probabilities and gradients. null: on wherever it runs (with answer_only_head, not "
+                          "under gradient_checkpointing); true: on (an error without answer_only_head, a warning "
+                          "under gradient_checkpointing); false: off")
     vllm: VllmOptions | None = Field(None, description="sample with vLLM (pip install 'gencls[vllm]', CUDA): "
                                                        "{mode: colocate} or {mode: server, server_host, "
                                                        "server_port}; null: transformers' generate")

@@ -6,6 +6,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import GenclsWarning
+from gencls_plugins.trainers.answer_head import install_answer_head
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.difficulty import keep_band
 from gencls_plugins.trainers.grpo.config import GroupOptions, GRPOOptions
@@ -70,7 +71,8 @@ class GRPO(RewardStage):
             model=model, reward_funcs=list(ctx.rewards), args=args, train_dataset=train,
             eval_dataset=validation_split(ctx, cfg), processing_class=ctx.lm.tokenizer, peft_config=peft_config,
             callbacks=stage_callbacks(ctx, cfg))
+        _, share = install_answer_head(trainer.model, self.name, cfg, cfg.temperature)
         result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, rows.truncated)
         summary = result.summary
-        summary.update(train_examples=len(train), **band)
+        summary.update(train_examples=len(train), shared_prefix=share, **band)
         return result

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from gencls_core.errors import ConfigError
 from gencls_core.rewards import CheckedReward
+from gencls_plugins.trainers.answer_head import install_answer_head
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.grpo.trainer import grpo_args
 from gencls_plugins.trainers.gta.config import GTAConfig
@@ -53,9 +54,10 @@ class GTA(RewardStage):
                              eval_dataset=validation_split(ctx, cfg), processing_class=ctx.lm.tokenizer,
                              peft_config=peft_config, callbacks=stage_callbacks(ctx, cfg), options=cfg,
                              guesses=guesses)
+        _, share = install_answer_head(trainer.model, self.name, cfg, cfg.temperature)
         result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, cut)
         summary = result.summary
         conflicts = [h["conflict"] for h in trainer.state.log_history if "conflict" in h]
-        summary.update(train_examples=len(train),
+        summary.update(train_examples=len(train), shared_prefix=share,
                        conflict_rate=round(sum(conflicts) / len(conflicts), 4) if conflicts else None)
         return result

@@ -24,7 +24,8 @@ class LabelPGConfig(StageOptions):
     beta: float = Field(0.0, ge=0, description="coefficient of the exact KL to the stage's starting policy over the "
                                                "same answers (0: no reference pass)")
     entropy_coef: float = Field(0.0, ge=0, description="coefficient of an entropy bonus")
-    shared_prefix: bool = Field(False, description="encode the prompt tokens every example of a batch starts with "
-                                                   "(chat template, instructions, label list) once per batch, with "
-                                                   "gradients: the same log-probabilities and gradients, one process "
-                                                   "only, off under gradient_checkpointing")
+    shared_prefix: bool | None = Field(
+        None, description="encode the prompt tokens every example of a batch starts with (chat template, "
+                          "instructions, label list) once per batch, with gradients: the same log-probabilities "
+                          "and gradients. null: on wherever it runs (not under gradient_checkpointing); true: on, "
+                          "with a warning where it cannot run; false: off")

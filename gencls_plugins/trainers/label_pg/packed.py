@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from gencls_core.scoring import expanded_cache, packed_attention_mask, shared_prefix_length
+from gencls_core.scoring import packed_attention_mask, prefixed_forward, shared_prefix_length
 
 
 def collate(prompts: list[list[int]], answers: list[list[int]], pad_id: int,
@@ -55,16 +55,14 @@ def answer_logprobs(model: Any, batch: dict[str, torch.Tensor], answers: list[li
     if implementation not in ("sdpa", "eager"):
         raise NotImplementedError(f"label-pg's packed scoring supports sdpa and eager attention, "
                                   f"not {implementation!r}")
-    ids, positions, cache = batch["input_ids"], batch["position_ids"], None
+    ids, positions = batch["input_ids"], batch["position_ids"]
     shared = int(batch.get("prefix_length", 0))
-    if shared:  # the prefix once, its keys and values (with their gradients) shared by every row
-        prefix = model(input_ids=ids[:1, :shared], position_ids=positions[:1, :shared], use_cache=True,
-                       logits_to_keep=1).past_key_values
-        cache = expanded_cache([(layer.keys, layer.values) for layer in prefix.layers], len(ids), inner.config)
-        ids, positions = ids[:, shared:], positions[:, shared:]
     mask = packed_attention_mask(batch["prompt_mask"], answers, inner.dtype, implementation, cached=shared)
-    logits = model(input_ids=ids, position_ids=positions, attention_mask=mask, past_key_values=cache,
-                   logits_to_keep=torch.tensor(unique, device=ids.device), use_cache=cache is not None).logits
+    # the prefix once, with gradients, shared by every row; under DDP the wrapper gets one call (the prefix pass
+    # is the unwrapped model's part of it: both reach the same parameters, whose reduction hooks fire once the
+    # backward pass has summed the two contributions)
+    logits = prefixed_forward(model, ids, shared, positions, {"logits_to_keep": 1}, inner, attention_mask=mask,
+                              logits_to_keep=torch.tensor(unique, device=ids.device)).logits
     logp = logits.float().log_softmax(-1)
     targets = torch.tensor([t for a in answers for t in a], device=logp.device)
     picked = logp[:, [where[c] for c in cols], :].gather(-1, targets[None, :, None].expand(len(logp), -1, 1))

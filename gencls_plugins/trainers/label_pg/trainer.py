@@ -68,11 +68,6 @@ class LabelPG(RewardStage):
         if peft_config is not None:
             model = get_peft_model(model, peft_config)
         share = prefix_shared(self.name, cfg.shared_prefix, cfg)
-        if share and ctx.processes > 1:
-            share = False
-            warnings.warn(f"trainer 'label-pg': shared_prefix runs in one process (the prefix pass is a second call "
-                          f"of the model, which DDP does not take); this run has {ctx.processes}, so every prompt "
-                          f"is encoded whole", GenclsWarning, stacklevel=2)
         if cfg.beta:
             rows = rows.add_column("ref_logp", _reference(model, rows, answers, tok.pad_token_id, cfg.batch_size,
                                                           share))
@@ -83,6 +78,7 @@ class LabelPG(RewardStage):
         result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, cut)
         summary = result.summary
         summary["train_examples"] = len(rows)
+        summary["shared_prefix"] = share
         return result
 
 

@@ -47,6 +47,10 @@ class PPOConfig(StageOptions):
                            "tokens); the rollout log-probabilities, PPO ratios and KL are those of the policy "
                            "restricted to them (renormalised over the allowed tokens at each step), so sampler "
                            "and optimised policy agree. Needs max_completion_length >= the longest answer")
+    shared_prefix: bool | None = Field(
+        None, description="score and update each rollout batch with the prompt tokens all its prompts start with "
+                          "(chat template, instructions, label list) encoded once: the same log-probabilities, "
+                          "values and gradients. null or true: on; false: off")
     difficulty_band: DifficultyBand | None = Field(
         None, description="{low, high}: before the stage, score the training split with the starting policy "
                           "(perplexity decoding) and keep only the examples whose gold-answer probability lies "

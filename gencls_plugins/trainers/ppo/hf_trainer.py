@@ -21,9 +21,13 @@ class PolicyAndValue(torch.nn.Module):
         super().__init__()
         self.policy, self.value_head, self.config = policy, value_head, policy.config
 
-    def forward(self, input_ids, attention_mask, position_ids):
-        out = self.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                          output_hidden_states=True)
+    def forward(self, input_ids, attention_mask, position_ids, prefix=0):
+        """Logits and values of the columns after the ``prefix`` every row starts with (encoded once)."""
+        from gencls_plugins.trainers.ppo.rollouts import causal_forward
+
+        out = causal_forward(self.policy, {"input_ids": input_ids, "attention_mask": attention_mask,
+                                           "position_ids": position_ids, "prefix": prefix},
+                             output_hidden_states=True)
         return out.logits, self.value_head(out.hidden_states[-1].float()).squeeze(-1)
 
     # activation checkpointing is the policy's (the Trainer turns it on, TRL's generation context off and on)
@@ -47,11 +51,12 @@ class PPOTrainer(StepStats, HFTrainer):
     callbacks), the ones before it are taken inside the step."""
 
     def __init__(self, *args: Any, ctx: RunContext, options: PPOConfig, tree: Any, prompts: list[str],
-                 data: Any, **kwargs: Any) -> None:
+                 data: Any, share: bool = False, **kwargs: Any) -> None:
         from gencls_plugins.trainers.ppo.losses import KLController
 
         super().__init__(*args, **kwargs)
         self.ctx, self.options, self.tree, self.prompts, self.data = ctx, options, tree, prompts, data
+        self.share = share  # score and update with the prompts' shared prefix encoded once per rollout batch
         self.kl = KLController(options.kl_coef, options.kl_target, options.kl_horizon)
 
     def training_step(self, model, inputs, num_items_in_batch=None):
@@ -59,7 +64,7 @@ class PPOTrainer(StepStats, HFTrainer):
 
         from gencls_plugins.trainers.guards import require_finite
         from gencls_plugins.trainers.ppo import losses
-        from gencls_plugins.trainers.ppo.rollouts import sample, score, token_logprobs
+        from gencls_plugins.trainers.ppo.rollouts import prefix_first, sample, score, token_logprobs
 
         opts, ctx = self.options, self.ctx
         model.eval()  # no dropout: log-probs of the rollout and of the updates must agree
@@ -68,6 +73,8 @@ class PPOTrainer(StepStats, HFTrainer):
             rollout = sample(LoadedModel(unwrapped.policy, ctx.lm.tokenizer, ctx.lm.ref),
                              [self.prompts[i] for i in rows], opts.max_completion_length, opts.temperature,
                              self.tree)
+        if self.share:
+            rollout = prefix_first(rollout)
         scores, reward_means = score(ctx, [self.data["prompt"][i] for i in rows], rollout.texts,
                                      [self.data["label"][i] for i in rows])
         mask = rollout.mask.float()
@@ -119,9 +126,9 @@ class PPOTrainer(StepStats, HFTrainer):
 
         inputs = model_inputs(rollout, rows)
         logits, values = model(**inputs)
-        start = rollout.prompt_length - 1
+        completion = rollout.ids.shape[1] - rollout.prompt_length
         return (completion_logprobs(logits, rollout, inputs["input_ids"], self.options.temperature, self.tree),
-                values[:, start:-1])
+                values[:, -completion - 1:-1])
 
     def _record(self, values: dict[str, float | None]) -> None:
         """``record`` the averages over the processes of what this process measured."""

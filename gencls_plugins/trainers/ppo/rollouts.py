@@ -15,13 +15,15 @@ if TYPE_CHECKING:
 @dataclass
 class Rollout:
     """Prompts and sampled completions, token by token: ``ids`` = prompt (left-padded) + completion (right-
-    padded); ``mask`` marks completion tokens up to and including the first end-of-sequence token."""
+    padded); ``mask`` marks completion tokens up to and including the first end-of-sequence token. With a
+    ``prefix`` (``prefix_first``), the first ``prefix`` tokens are the same in every row, the padding after them."""
 
     ids: torch.Tensor
     attention: torch.Tensor
     prompt_length: int
     mask: torch.Tensor
     texts: list[str]
+    prefix: int = 0
 
     @property
     def completion(self) -> torch.Tensor:
@@ -59,6 +61,16 @@ def sample(lm: Any, prompts: list[str], max_new_tokens: int, temperature: float,
     return Rollout(out, torch.cat([enc["attention_mask"], mask], 1), length, mask, texts)
 
 
+def prefix_first(rollout: Rollout) -> Rollout:
+    """The rollout with the prompt tokens every row starts with moved before each row's left padding: rows
+    ``[shared prefix][padding][own prompt][completion]`` (``scoring.prefix_first``), so the prefix can be
+    encoded once per batch."""
+    from gencls_core import scoring
+
+    ids, attention, shared = scoring.prefix_first(rollout.ids, rollout.attention, rollout.prompt_length)
+    return Rollout(ids, attention, rollout.prompt_length, rollout.mask, rollout.texts, shared)
+
+
 def score(ctx: RunContext, messages: list[list[dict[str, str]]], texts: list[str],
           labels: list[str]) -> tuple[torch.Tensor, dict[str, float | None]]:
     """The weighted reward of each completion (``gencls_core.rewards.weighted_rewards``: NaN where every reward
@@ -69,22 +81,34 @@ def score(ctx: RunContext, messages: list[list[dict[str, str]]], texts: list[str
     return torch.tensor([float("nan") if t is None else t for t in totals]), means
 
 
-def model_inputs(rollout: Rollout, rows: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """The forward-pass inputs of the rollout's sequences (of ``rows``): ids, attention mask, positions."""
+def model_inputs(rollout: Rollout, rows: torch.Tensor | None = None) -> dict[str, Any]:
+    """The forward-pass inputs of the rollout's sequences (of ``rows``): ids, attention mask, positions and the
+    length of the prefix every row starts with."""
     ids, attention = rollout.ids, rollout.attention
     if rows is not None:
         ids, attention = ids[rows], attention[rows]
-    return {"input_ids": ids, "attention_mask": attention, "position_ids": (attention.cumsum(1) - 1).clamp(min=0)}
+    return {"input_ids": ids, "attention_mask": attention, "position_ids": (attention.cumsum(1) - 1).clamp(min=0),
+            "prefix": rollout.prefix}
+
+
+def causal_forward(model: Any, inputs: dict[str, Any], **kwargs: Any) -> Any:
+    """``model`` (a causal LM) on ``model_inputs``: the shared prefix once (``scoring.prefixed_forward``); the
+    output covers the columns after it."""
+    from gencls_core.scoring import prefixed_forward
+
+    return prefixed_forward(model, inputs["input_ids"], inputs["prefix"], inputs["position_ids"],
+                            {"logits_to_keep": 1}, attention_mask=inputs["attention_mask"], **kwargs)
 
 
 def completion_logprobs(logits: torch.Tensor, rollout: Rollout, ids: torch.Tensor, temperature: float,
                         tree: Any = None) -> torch.Tensor:
-    """Log-probabilities of the completion tokens of ``ids`` given the whole sequences' ``logits``; with a
-    ``PrefixTree``, of the policy restricted to its sequences (renormalised over the allowed tokens)."""
+    """Log-probabilities of the completion tokens of ``ids`` given the ``logits`` of the sequences' last columns
+    (at least the completion's and the one before it); with a ``PrefixTree``, of the policy restricted to its
+    sequences (renormalised over the allowed tokens)."""
     from trl.trainer.utils import selective_log_softmax
 
-    logits = logits[:, rollout.prompt_length - 1:-1].float()
     completion = ids[:, rollout.prompt_length:]
+    logits = logits[:, -completion.shape[1] - 1:-1].float()
     if tree is not None:
         logits = logits.masked_fill(~allowed_tokens(tree, completion, logits.shape[-1]), float("-inf"))
     return selective_log_softmax(logits, completion, temperature=temperature)
@@ -95,7 +119,8 @@ def token_logprobs(model: Any, rollout: Rollout, temperature: float, rows: torch
     """The causal LM ``model``'s log-probabilities of the completion tokens (of ``rows``), see
     ``completion_logprobs``."""
     inputs = model_inputs(rollout, rows)
-    return completion_logprobs(model(**inputs).logits, rollout, inputs["input_ids"], temperature, tree)
+    return completion_logprobs(causal_forward(model, inputs).logits, rollout, inputs["input_ids"], temperature,
+                               tree)
 
 
 def allowed_tokens(tree: Any, completion: torch.Tensor, vocab: int) -> torch.Tensor:

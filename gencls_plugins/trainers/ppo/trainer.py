@@ -5,11 +5,12 @@ resume, callbacks, ``report_to`` and DDP."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from gencls_core.chat import render_prompt
-from gencls_core.errors import ConfigError
+from gencls_core.errors import ConfigError, GenclsWarning
 from gencls_core.interfaces import LoadedModel
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.difficulty import keep_band
@@ -65,8 +66,13 @@ class PPO(RewardStage):
         torch.nn.init.zeros_(value_head.bias)
         args = training_args(TrainingArguments, cfg.model_copy(update={"gradient_accumulation": 1}), ctx,
                              max_grad_norm=cfg.max_grad_norm, remove_unused_columns=False)
+        if cfg.gradient_checkpointing:
+            warnings.warn("trainer 'ppo': gradient_checkpointing has no effect here: PPO scores and updates with "
+                          "the model in eval mode (no dropout, so rollout and update log-probabilities agree), and "
+                          "transformers checkpoints only in training mode", GenclsWarning, stacklevel=2)
+        share = cfg.shared_prefix is not False  # checkpointing, which would turn it off, never runs here
         trainer = PPOTrainer(
-            model=PolicyAndValue(policy, value_head), args=args,
+            model=PolicyAndValue(policy, value_head), args=args, share=share,
             train_dataset=datasets.Dataset.from_dict({"index": list(range(len(data)))}),
             data_collator=lambda rows: {"index": torch.tensor([r["index"] for r in rows])},
             callbacks=stage_callbacks(ctx), ctx=ctx, options=cfg, tree=tree,
@@ -74,5 +80,5 @@ class PPO(RewardStage):
         result = run_stage(trainer, ctx, rows.truncated)
         summary = result.summary
         kl = last_logged(trainer.state.log_history, "kl")
-        summary.update(train_examples=len(data), **band, **({"kl": kl} if kl is not None else {}))
+        summary.update(train_examples=len(data), shared_prefix=share, **band, **({"kl": kl} if kl is not None else {}))
         return replace(result, model=LoadedModel(policy, ctx.lm.tokenizer, ctx.lm.ref))  # the policy, unwrapped

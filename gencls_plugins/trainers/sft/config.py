@@ -27,11 +27,13 @@ class SFTOptions(StageOptions):
         True, description="project only the answer positions through the LM head: the same loss, metrics and "
                           "gradients as TRL's fused head, which scores every position off Triton devices (CPU). "
                           "Models that scale or cap their logits keep TRL's head (with a warning)")
-    shared_prefix: bool = Field(
-        False, description="encode the tokens every example of a batch starts with (chat template, instructions, "
-                           "label list) once per batch, with gradients, and run only each example's own tokens on "
-                           "top: the same loss and gradients (LoRA dropout draws one mask for the prefix); needs "
-                           "answer_only_head, off under gradient_checkpointing")
+    shared_prefix: bool | None = Field(
+        None, description="encode the tokens every example of a batch starts with (chat template, instructions, "
+                          "label list) once per batch, with gradients, and run only each example's own tokens on "
+                          "top: the same loss and gradients (LoRA dropout draws one mask for the prefix). null: on "
+                          "wherever it runs (with answer_only_head, not under gradient_checkpointing); true: on "
+                          "(an error without answer_only_head, a warning under gradient_checkpointing); false: "
+                          "off")
     group_by_length: bool = Field(
         True, description="batch examples of similar length together (transformers' LengthGroupedSampler: "
                           "shuffled groups of 50 batches, each sorted by length): less padding, a different "

@@ -10,9 +10,9 @@ from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LoadedModel, Trainer
 from gencls_core.truncation import truncation_config
 from gencls_core.weights import save_merged
+from gencls_plugins.trainers.answer_head import install_answer_head
 from gencls_plugins.trainers.conversations import prompt_completion
-from gencls_plugins.trainers.options import prefix_shared, training_args
-from gencls_plugins.trainers.sft.answer_head import use_answer_only_head
+from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.sft.config import SFTOptions
 from gencls_plugins.trainers.stage import (
     choose_on_validation,
@@ -66,16 +66,14 @@ class SFT(Trainer):
             model=model, args=args, train_dataset=train, eval_dataset=validation, processing_class=ctx.lm.tokenizer,
             peft_config=peft_config, callbacks=stage_callbacks(ctx, cfg))
         choose_on_validation(trainer, ctx, cfg)
-        if cfg.shared_prefix and not cfg.answer_only_head:
-            raise ConfigError("trainer 'sft': shared_prefix runs in the answer-only head; set answer_only_head: true")
-        installed = cfg.answer_only_head and use_answer_only_head(trainer.model,
-                                                                  prefix_shared(self.name, cfg.shared_prefix, cfg))
+        installed, share = install_answer_head(trainer.model, self.name, cfg)
         if weights is not None and not installed:
             raise ConfigError("trainer 'sft': class_weights weigh the loss in the answer-only head; set "
                               "answer_only_head: true (a model that scales or caps its logits cannot use it)")
         result = run_stage(trainer, ctx, cut)
         summary = result.summary
         summary["train_examples"] = len(train)
+        summary["shared_prefix"] = share
         summary.update(weights_summary(weights))
         if cfg.merge and ctx.is_main:  # a copy: the run goes on with the adapter
             save_merged(LoadedModel(copy.deepcopy(result.model.model), ctx.lm.tokenizer, ctx.lm.ref),

@@ -1,9 +1,10 @@
-"""Answer-only LM head for SFT: run the backbone, then project through the vocabulary only the positions whose
-next-token label is trained (the answer's 1-3 tokens of a ~80-token classification prompt).
+"""Answer-only LM head for SFT, GRPO and GTA: run the backbone, then project through the vocabulary only the
+positions whose next-token label is trained (the answer's 1-3 tokens of a ~80-token classification prompt, the
+few tokens of an RL completion).
 
 TRL's fused LM head (``trl.trainer.utils.add_fused_lm_head``) scores only those positions on Triton devices
 but every position elsewhere (the CPU included), so most of its work is thrown away there. ``answer_only_head``
-replaces the fused forward that SFTTrainer installed on its model by one with the same contract (a
+replaces the fused forward that SFTTrainer (or GRPOTrainer) installed on its model by one with the same contract (a
 ``FusedCausalLMOutput`` with ``log_probs``, ``entropy``, ``is_top1``, ``label_mask``), which TRL's own
 ``compute_loss`` then uses unchanged: same loss and metrics, less work.
 """
@@ -41,16 +42,17 @@ def trainable_prefix_length(input_ids: Any, attention_mask: Any, labels: Any) ->
     return max(min(shared, int(trained[0]) - 1), 0) if len(trained) else 0
 
 
-def answer_only_head(model: Any, share_prefix: bool = False) -> None:
+def answer_only_head(model: Any, share_prefix: bool = False, temperature: float = 1.0) -> None:
     """Make ``model(..., labels=labels, fused_lm_head=True)`` (already patched by TRL) project only the
-    positions whose next-token label is not -100, each example's log-probabilities scaled by its
-    ``example_weight`` when given (class weights). With ``share_prefix``, the tokens every example of a batch
-    starts with are encoded once, with gradients, their keys and values expanded over the batch, and only each
-    example's own tokens run on top (the same loss and gradients; LoRA dropout then draws one mask for the
-    prefix). Other calls go to the forward it had."""
+    positions whose next-token label is not -100 (logits divided by ``temperature``, as TRL's head was told),
+    each example's log-probabilities scaled by its ``example_weight`` when given (class weights). With
+    ``share_prefix``, the tokens every example of a batch starts with are encoded once, with gradients, their keys
+    and values expanded over the batch, and only each example's own tokens run on top (the same loss and
+    gradients; LoRA dropout then draws one mask for the prefix); left-padded prompts (GRPO's) are re-laid with
+    that prefix first (``scoring.prefix_first``). Other calls go to the forward it had."""
     from trl.trainer.utils import FusedCausalLMOutput
 
-    from gencls_core.scoring import expanded_cache
+    from gencls_core.scoring import prefix_first, prefixed_forward
 
     fused_forward = model.forward
 
@@ -66,29 +68,27 @@ def answer_only_head(model: Any, share_prefix: bool = False) -> None:
         skip = 0
         other = [k for k, v in kwargs.items() if k not in _PLAIN and v is not None and v is not False]  # inputs_embeds
         if share_prefix and not args and ids is not None and mask is not None and not other:
+            if not bool(mask[:, 0].all()) and bool((labels != -100).any()):  # left-padded prompts
+                prompt = int((labels != -100).any(0).nonzero()[0])  # the first trained column
+                ids, mask, moved = prefix_first(ids, mask, prompt)
+                positions = (mask.cumsum(1) - 1).clamp(min=0) if moved else positions
             skip = trainable_prefix_length(ids, mask, labels)
         if skip:
-            prefix = self.base_model(input_ids=ids[:1, :skip], use_cache=True,
-                                     position_ids=None if positions is None else positions[:1, :skip])
-            cache = expanded_cache([(layer.keys, layer.values) for layer in prefix.past_key_values.layers],
-                                   len(ids), self.config)
-            hidden = self.base_model(input_ids=ids[:, skip:], attention_mask=mask, past_key_values=cache,
-                                     position_ids=None if positions is None else positions[:, skip:],
-                                     use_cache=True).last_hidden_state[:, :-1]
+            hidden = prefixed_forward(self.base_model, ids, skip, positions,
+                                      attention_mask=mask).last_hidden_state[:, :-1]
         else:
             kwargs["use_cache"] = False
             hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]
         targets = labels[:, 1:].to(hidden.device)
         mask = targets != -100  # nothing is trained in the shared prefix, so its hidden states are not needed
-        logits = self.get_output_embeddings()(hidden[mask[:, skip:]]).float()
+        logits = self.get_output_embeddings()(hidden[mask[:, skip:]]).float() / temperature
         log_probs = logits.log_softmax(-1)
         picked = log_probs.gather(1, targets[mask][:, None]).squeeze(1)
         with_grad = picked.new_zeros(mask.shape).masked_scatter(mask, picked)  # connected even when all masked
         if example_weight is not None:  # class weights: each example's answer tokens count w times
             with_grad = with_grad * example_weight.to(with_grad)[:, None]
-        detached = log_probs.detach()
-        entropy = -(detached.exp() * detached).sum(-1)
-        top1 = (detached.argmax(-1) == targets[mask]).to(picked.dtype)
+        entropy = -(log_probs.exp() * log_probs).sum(-1)  # differentiable, as TRL's (GRPO's entropy bonus)
+        top1 = (log_probs.detach().argmax(-1) == targets[mask]).to(picked.dtype)
         count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
         return FusedCausalLMOutput(
             loss=-with_grad.sum() / count, log_probs=with_grad,
@@ -99,14 +99,30 @@ def answer_only_head(model: Any, share_prefix: bool = False) -> None:
 
 
 
-def use_answer_only_head(trainer_model: Any, share_prefix: bool = False) -> bool:
-    """Install the answer-only head (``share_prefix``: see ``answer_only_head``) on an SFTTrainer's model (a PEFT
-    model or a plain one); warn and keep TRL's head for a model whose logits are scaled or capped. Returns
-    whether it was installed."""
+def install_answer_head(trainer_model: Any, trainer: str, opts: Any, temperature: float = 1.0) -> tuple[bool, bool]:
+    """The answer-only head as stage options ``opts`` ask (``answer_only_head``, ``shared_prefix``: null, on
+    wherever it runs): whether it was installed and whether it shares the prompts' prefix."""
+    from gencls_core.errors import ConfigError
+    from gencls_plugins.trainers.options import prefix_shared
+
+    if opts.shared_prefix and not opts.answer_only_head:
+        raise ConfigError(f"trainer {trainer!r}: shared_prefix runs in the answer-only head; set answer_only_head: "
+                          f"true")
+    share = opts.answer_only_head and prefix_shared(trainer, opts.shared_prefix, opts)
+    installed = opts.answer_only_head and use_answer_only_head(trainer_model, trainer, share, temperature)
+    return installed, share and installed
+
+
+def use_answer_only_head(trainer_model: Any, trainer: str, share_prefix: bool = False,
+                         temperature: float = 1.0) -> bool:
+    """Install the answer-only head (see ``answer_only_head``) on the model of trainer ``trainer``'s SFTTrainer or
+    GRPOTrainer (a PEFT model or a plain one); warn and keep TRL's head for a model whose logits are scaled or
+    capped. Returns whether it was installed."""
     causal = trainer_model.get_base_model() if hasattr(trainer_model, "get_base_model") else trainer_model
     if not supports_answer_only_head(causal):
-        warnings.warn(f"{type(causal).__name__} scales or caps its logits; sft uses TRL's LM head, which scores every "
-                      f"position on this device (answer_only_head has no effect)", GenclsWarning, stacklevel=2)
+        warnings.warn(f"{type(causal).__name__} scales or caps its logits; {trainer} uses TRL's LM head, which "
+                      f"scores every position on this device (no answer-only head, no shared prefix)",
+                      GenclsWarning, stacklevel=2)
         return False
-    answer_only_head(causal, share_prefix)
+    answer_only_head(causal, share_prefix, temperature)
     return True
