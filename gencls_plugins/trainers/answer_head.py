@@ -17,6 +17,7 @@ import warnings
 from typing import Any
 
 from gencls_core.errors import GenclsWarning
+from gencls_plugins.trainers.options import AnswerHeadOptions, prefix_shared
 
 # the inputs the shared-prefix path handles (PEFT adds the others as None; any set to a value falls back)
 _PLAIN = ("input_ids", "attention_mask", "position_ids", "use_cache", "return_dict")
@@ -99,11 +100,11 @@ def answer_only_head(model: Any, share_prefix: bool = False, temperature: float 
 
 
 
-def install_answer_head(trainer_model: Any, trainer: str, opts: Any, temperature: float = 1.0) -> tuple[bool, bool]:
+def install_answer_head(trainer_model: Any, trainer: str, opts: AnswerHeadOptions,
+                        temperature: float = 1.0) -> tuple[bool, bool]:
     """The answer-only head as stage options ``opts`` ask (``answer_only_head``, ``shared_prefix``: null, on
     wherever it runs): whether it was installed and whether it shares the prompts' prefix."""
     from gencls_core.errors import ConfigError
-    from gencls_plugins.trainers.options import prefix_shared
 
     if opts.shared_prefix and not opts.answer_only_head:
         raise ConfigError(f"trainer {trainer!r}: shared_prefix runs in the answer-only head; set answer_only_head: "

@@ -141,6 +141,23 @@ class StageOptions(Options):
                 "greater_is_better": not any(w in self.best_metric for w in LOWER_IS_BETTER)}
 
 
+class AnswerHeadOptions(StageOptions):
+    """Options of a stage on a TRL trainer whose fused LM head the answer-only head replaces (sft, grpo, gta)."""
+
+    answer_only_head: bool = Field(
+        True, description="project only the trained positions (the answer's, or the sampled completion's) through "
+                          "the LM head: the same loss, log-probabilities, entropies and gradients as TRL's fused "
+                          "head, which scores every position off Triton devices (CPU). Models that scale or cap "
+                          "their logits keep TRL's head (with a warning)")
+    shared_prefix: bool | None = Field(
+        None, description="encode the tokens every prompt of a batch starts with (chat template, instructions, "
+                          "label list) once per batch, with gradients, and run only each example's own tokens on "
+                          "top (left-padded prompts re-laid with that prefix first): the same loss and gradients "
+                          "(LoRA dropout draws one mask for the prefix). null: on wherever it runs (with "
+                          "answer_only_head, not under gradient_checkpointing); true: on (an error without "
+                          "answer_only_head, a warning under gradient_checkpointing); false: off")
+
+
 def prefix_shared(trainer: str, shared_prefix: bool | None, opts: StageOptions) -> bool:
     """Whether a stage gets ``shared_prefix`` (null: wherever it runs): not under ``gradient_checkpointing``, whose
     training forward turns off the key/value cache the prefix pass hands to every example (a warning when it was

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from gencls_core.interfaces import Options
 from gencls_plugins.trainers.difficulty import DifficultyBand
-from gencls_plugins.trainers.options import StageOptions, option
+from gencls_plugins.trainers.options import AnswerHeadOptions, option
 
 
 class VllmOptions(Options):
@@ -29,7 +29,7 @@ class VllmOptions(Options):
         return self
 
 
-class GroupOptions(StageOptions):
+class GroupOptions(AnswerHeadOptions):
     """Options of a stage on TRL's GRPOTrainer: sampled groups, the clipped policy loss, the KL term."""
 
     args_class: ClassVar[str] = "trl.GRPOConfig"
@@ -53,17 +53,6 @@ class GroupOptions(StageOptions):
     num_iterations: int = Field(1, ge=1, description="optimisation passes per batch of generations")
     loss_type: str = Field("dapo", description="TRL loss aggregation: grpo, dr_grpo, dapo, bnpo, ...")
     scale_rewards: str = Field("group", description="advantage scaling: group, batch or none")
-    answer_only_head: bool = Field(
-        True, description="project only the completion positions through the LM head: the same log-probabilities, "
-                          "entropies and gradients as TRL's fused head, which scores every position off Triton "
-                          "devices (CPU). Models that scale or cap their logits keep TRL's head (with a warning)")
-    shared_prefix: bool | None = Field(
-        None, description="encode the prompt tokens every prompt of a batch starts with (chat template, "
-                          "instructions, label list) once per batch, with gradients, in the policy's scoring and "
-                          "update passes (the left-padded prompts re-laid with that prefix first): the same "
-                          "log-probabilities and gradients. null: on wherever it runs (with answer_only_head, not "
-                          "under gradient_checkpointing); true: on (an error without answer_only_head, a warning "
-                          "under gradient_checkpointing); false: off")
     vllm: VllmOptions | None = Field(None, description="sample with vLLM (pip install 'gencls[vllm]', CUDA): "
                                                        "{mode: colocate} or {mode: server, server_host, "
                                                        "server_port}; null: transformers' generate")
