@@ -13,7 +13,9 @@ evaluated under one long-text policy:
 - ``chunks-192``: 192-token prompts, every text read in overlapping windows (32 tokens) in training and decoding,
   the windows' label log-probabilities averaged (``long_text: {policy: chunks}``);
 - ``chunks-192-one``: the same, but training reads one window per text, drawn by the seed
-  (``train_windows: one``: an epoch costs what ``truncate-192``'s does);
+  (``train_windows: one``: an epoch costs what ``truncate-192``'s does); ``chunks-192-epoch``: one window per
+  text drawn afresh every epoch (``train_windows: epoch``; run it from code with the shared prefix on by default,
+  so its training seconds are not comparable with cells run before that);
 - ``chunks-192@truncate-192``: the ``truncate-192`` model (seed's), only its decoding reads windows;
 - ``select-192``: 192-token prompts holding the sentences whose words are rarest in the training texts.
 
@@ -41,6 +43,8 @@ POLICIES: dict[str, dict[str, Any]] = {
     "truncate-full": {},
     "chunks-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": CHUNKS},
     "chunks-192-one": {"truncation": {"max_prompt_tokens": 192}, "long_text": {**CHUNKS, "train_windows": "one"}},
+    "chunks-192-epoch": {"truncation": {"max_prompt_tokens": 192},
+                         "long_text": {**CHUNKS, "train_windows": "epoch"}},
     "chunks-192@truncate-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": CHUNKS},
     "select-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": {"policy": "select"}},
 }

@@ -94,10 +94,11 @@ class LongTextConfig(BaseModel):
                             "listed first)")
     max_windows: int = Field(16, ge=1, description="most windows per text; a longer text gets this many, spread "
                                                    "evenly over it (counted in metrics.json as windows_capped)")
-    train_windows: Literal["all", "one"] = Field(
+    train_windows: Literal["all", "one", "epoch"] = Field(
         "all", description="chunks, in training: all, every window of a text is an example with its label; one, a "
                            "single window per text, drawn at random (seeded by the run's seed), so a training "
-                           "epoch costs what one window per text costs")
+                           "epoch costs what one window per text costs; epoch, as one but drawn afresh every epoch "
+                           "(sft and label-pg)")
 
     @model_validator(mode="after")
     def _overlap_below_window(self) -> LongTextConfig:

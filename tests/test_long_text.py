@@ -226,3 +226,60 @@ def test_one_training_window_per_text_is_drawn_from_its_windows_by_the_seed(tmp_
     assert set(one) <= set(every) and len(set(one)) > 2  # real windows, not always the same one
     assert sorted(set(labels)) == ["negative", "positive"]
     assert windows("one")[0] == one and windows("one", seed=1)[0] != one  # drawn by the run's seed
+
+
+def test_a_window_per_epoch_sampler_draws_one_row_of_each_text_afresh_every_epoch():
+    from gencls_plugins.trainers.windows import WindowPerEpoch
+
+    owners = [0, 0, 0, 0, 1, 1, 2, 3, 3, 3]
+    sampler = WindowPerEpoch(owners, seed=5)
+    epochs = []
+    for epoch in range(8):
+        sampler.set_epoch(epoch)
+        drawn = list(sampler)
+        assert len(drawn) == len(sampler) == 4 and sorted(owners[i] for i in drawn) == [0, 1, 2, 3]
+        assert list(sampler) == drawn  # the same epoch draws the same rows
+        epochs.append(drawn)
+    assert len({tuple(sorted(d)) for d in epochs}) > 3  # another window of a text in another epoch
+    grouped = WindowPerEpoch(owners, seed=5, lengths=[3, 9, 4, 8, 7, 2, 5, 6, 1, 10], batch_size=2)
+    assert sorted(grouped) == sorted(epochs[0])  # grouping orders the same draw
+
+
+@pytest.mark.parametrize("trainer", ["sft", "label-pg"])
+def test_train_windows_epoch_trains_on_one_window_of_each_text_per_epoch(tmp_path, tiny_run_config, monkeypatch,
+                                                                        trainer):
+    from gencls_plugins.trainers import windows
+
+    rows = [(" ".join(f"{word}{j}" for j in range(120)), label) for word, label in (("good", "positive"),
+                                                                                    ("bad", "negative"))] * 8
+    data = tmp_path / "long.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    drawn = []
+    iterate = windows.WindowPerEpoch.__iter__
+    monkeypatch.setattr(windows.WindowPerEpoch, "__iter__", lambda self: iter(drawn.append(list(iterate(self)))
+                                                                              or drawn[-1]))
+    config = {**tiny_run_config, "dataset": {"name": "local", "path": str(data)}, "splits": {"test_size": 4},
+              "truncation": {"max_prompt_tokens": 96}, "output_dir": str(tmp_path / "runs"),
+              "long_text": {"policy": "chunks", "overlap_tokens": 8, "train_windows": "epoch"},
+              "trainers": [{"name": trainer, "epochs": 2, "batch_size": 4, "save_steps": 1000}]}
+    result = Engine(config).run()
+    texts = len(rows) - 4
+    assert len(drawn) == 2 and all(len(d) == texts for d in drawn)
+    assert drawn[0] != drawn[1] and set(drawn[0]) != set(drawn[1])  # other windows in the second epoch
+    assert result.stages[-1]["train_steps"] == 2 * -(-texts // 4)  # an epoch is one window a text
+    assert result.stages[-1]["train_examples"] > 2 * texts  # the rows hold every window
+
+
+def test_train_windows_epoch_is_refused_by_a_trainer_that_draws_no_window_per_epoch(tmp_path, tiny_run_config):
+    from gencls_core.errors import ConfigError
+
+    rows = [(" ".join(f"good{j}" for j in range(120)), "positive"), (" ".join(f"bad{j}" for j in range(120)),
+                                                                      "negative")] * 4
+    data = tmp_path / "long.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    config = {**tiny_run_config, "dataset": {"name": "local", "path": str(data)}, "splits": {"test_size": 2},
+              "truncation": {"max_prompt_tokens": 96}, "output_dir": str(tmp_path / "runs"),
+              "long_text": {"policy": "chunks", "train_windows": "epoch"},
+              "trainers": [{"name": "grpo", "max_steps": 1, "batch_size": 4, "num_generations": 2}]}
+    with pytest.raises(ConfigError, match="trainer 'grpo' does not: set train_windows to one or all"):
+        Engine(config).run()

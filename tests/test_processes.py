@@ -192,3 +192,19 @@ def test_a_stage_as_two_processes_trains_the_model_one_process_trains(tmp_path, 
     gap = max(abs(p[k] - q[k]) for p, q in zip(two, trained) for k in p)
     moved = max(abs(p[k] - q[k]) for p, q in zip(untrained, trained) for k in p)
     assert gap < 1e-3 and moved > 0.02, (gap, moved)
+
+
+def test_a_window_per_epoch_as_two_processes_trains_an_epoch_of_one_window_a_text(tmp_path, tiny_run_config):
+    rows = [(" ".join(f"{word}{j}" for j in range(120)), label) for word, label in (("good", "positive"),
+                                                                                    ("bad", "negative"))] * 6
+    data = tmp_path / "long.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    stage = {"name": "sft", "epochs": 2, "batch_size": 4, "save_steps": 1000, "report_to": ["none"]}
+    config = {**tiny_run_config, "dataset": {"name": "local", "path": str(data)}, "splits": {"test_size": 4},
+              "truncation": {"max_prompt_tokens": 96}, "trainers": [stage],
+              "long_text": {"policy": "chunks", "overlap_tokens": 8, "train_windows": "epoch"}}
+    done = _torchrun(tmp_path, config)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    record = json.loads((run / "run.json").read_text())
+    assert record["stages"][0]["train_steps"] == 2 * 2  # 8 training texts, a global batch of 4, two epochs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gencls_core.answer_forms import gold_answer
 from gencls_core.contracts import check_messages
@@ -41,7 +41,8 @@ def _prompts(ctx: RunContext, split: str, texts: list[str],
     """The training prompt's messages for each text, fitted to the run's truncation policy (and ``limit``), with
     the index of the text each row comes from: one row a text (its selected sentences with ``long_text.policy:
     select``), or, with ``chunks``, one for each window of a text over the budget (each with the text's label; one
-    window drawn at random with ``long_text.train_windows: one``); and the number of texts cut."""
+    window drawn at random with ``long_text.train_windows: one``; every window with ``epoch``, whose sampler
+    draws one per epoch: ``per_epoch``); and the number of texts cut."""
     who = f"prompt strategy {ctx.train_prompt.name!r}"
     fitter = fitter_for(ctx, limit)
     build = lambda t: check_messages(who, ctx.train_prompt.messages(t), t)  # noqa: E731
@@ -85,12 +86,26 @@ def prompt_completion(ctx: RunContext, split: str, trainer: str, reasoning: Rati
     rows = {"prompt": prompts, "completion": [[{"role": "assistant", "content": completions[i]}] for i in owners]}
     if weights is not None:
         rows["example_weight"] = [weights.get(labels[i], 1.0) for i in owners]
+    if per_epoch(ctx, split, trainer, True):
+        rows["window_of"] = owners
     return Rows(datasets.Dataset.from_dict(rows), cut)
 
 
-def prompts_with_labels(ctx: RunContext, split: str, trainer: str, sets: bool = False) -> Rows:
+def per_epoch(ctx: RunContext, split: str, trainer: str, draws: bool) -> bool:
+    """Whether the ``split`` rows of ``trainer`` carry ``window_of`` for a sampler drawing a window per epoch
+    (``long_text.train_windows: epoch``); an error for a trainer that ``draws`` none."""
+    if split != "train" or ctx.long_text is None or ctx.long_text.train_windows != "epoch":
+        return False
+    if not draws:
+        raise ConfigError(f"long_text.train_windows: epoch draws a window of each text per epoch in sft and "
+                          f"label-pg; trainer {trainer!r} does not: set train_windows to one or all")
+    return True
+
+
+def prompts_with_labels(ctx: RunContext, split: str, trainer: str, sets: bool = False, draws: bool = False) -> Rows:
     """``prompt`` (chat messages) and ``label`` (gold class name, passed to rewards as ``label=``; on
-    multi-label data, the gold label list, for trainers that take ``sets``) rows."""
+    multi-label data, the gold label list, for trainers that take ``sets``) rows; with ``window_of`` for a
+    trainer that ``draws`` a window per epoch (``per_epoch``)."""
     import datasets
 
     if ctx.loaded_data().multi_label and not sets:
@@ -99,4 +114,14 @@ def prompts_with_labels(ctx: RunContext, split: str, trainer: str, sets: bool = 
     data = _split(ctx, split, trainer)
     prompts, owners, cut = _prompts(ctx, split, list(data["text"]))
     labels = list(data["label"])
-    return Rows(datasets.Dataset.from_dict({"prompt": prompts, "label": [labels[i] for i in owners]}), cut)
+    rows = {"prompt": prompts, "label": [labels[i] for i in owners]}
+    if per_epoch(ctx, split, trainer, draws):
+        rows["window_of"] = owners
+    return Rows(datasets.Dataset.from_dict(rows), cut)
+
+
+def take_owners(data: Any) -> tuple[Any, list[int] | None]:
+    """The rows without their ``window_of`` column, and that column (None when the rows have none)."""
+    if data is None or "window_of" not in data.column_names:
+        return data, None
+    return data.remove_columns("window_of"), list(data["window_of"])

@@ -11,9 +11,10 @@ from gencls_plugins.trainers.label_pg import objective
 from gencls_plugins.trainers.label_pg.config import LabelPGConfig
 from gencls_plugins.trainers.label_pg.packed import answer_logprobs
 from gencls_plugins.trainers.stage import DecodedValidation, StepStats
+from gencls_plugins.trainers.windows import WindowEpochs
 
 
-class LabelPGTrainer(DecodedValidation, StepStats, HFTrainer):
+class LabelPGTrainer(WindowEpochs, DecodedValidation, StepStats, HFTrainer):
     """transformers' Trainer with the label-space objective as its loss; logs the mean expected reward, KL,
     entropy and how often the best-rewarded answer is the most likely one."""
 

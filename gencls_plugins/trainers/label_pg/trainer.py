@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from gencls_core.answers import answer_token_ids
 from gencls_core.chat import render_prompt
 from gencls_core.errors import ConfigError, GenclsWarning
-from gencls_plugins.trainers.conversations import prompts_with_labels
+from gencls_plugins.trainers.conversations import prompts_with_labels, take_owners
 from gencls_plugins.trainers.label_pg.config import LabelPGConfig
 from gencls_plugins.trainers.options import prefix_shared, training_args
 from gencls_plugins.trainers.stage import (
@@ -62,7 +62,8 @@ class LabelPG(RewardStage):
                           "the same reward, so the policy can collapse onto one of them and the threshold then "
                           "drops the others; entropy_coef 0.2 kept the mass on every gold label in "
                           "tests/test_multilabel.py", GenclsWarning, stacklevel=2)
-        data, cut = prompts_with_labels(ctx, "train", self.name, sets=True)
+        data, cut = prompts_with_labels(ctx, "train", self.name, sets=True, draws=True)
+        data, owners = take_owners(data)
         rows = _rows(ctx, data, labels)
         model, peft_config = policy_model(ctx, cfg)
         if peft_config is not None:
@@ -75,6 +76,7 @@ class LabelPG(RewardStage):
         trainer = LabelPGTrainer(model=model, args=args, train_dataset=rows, eval_dataset=validation_split(ctx, cfg),
                                  data_collator=Collator(answers, tok, share), callbacks=stage_callbacks(ctx, cfg),
                                  answers=answers, options=cfg)
+        trainer.window_owners = owners
         result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, cut)
         summary = result.summary
         summary["train_examples"] = len(rows)

@@ -9,9 +9,10 @@ import torch
 from trl import SFTTrainer
 
 from gencls_plugins.trainers.stage import DecodedValidation
+from gencls_plugins.trainers.windows import WindowEpochs
 
 
-class SFTStage(DecodedValidation, SFTTrainer):
+class SFTStage(WindowEpochs, DecodedValidation, SFTTrainer):
     """TRL's SFTTrainer that evaluates through the run's decoder when choosing on validation and carries each
     example's ``example_weight`` (class weights) from the dataset to the answer-only head."""
 

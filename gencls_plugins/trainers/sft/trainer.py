@@ -11,7 +11,7 @@ from gencls_core.interfaces import LoadedModel, Trainer
 from gencls_core.truncation import truncation_config
 from gencls_core.weights import save_merged
 from gencls_plugins.trainers.answer_head import install_answer_head
-from gencls_plugins.trainers.conversations import prompt_completion
+from gencls_plugins.trainers.conversations import prompt_completion, take_owners
 from gencls_plugins.trainers.options import training_args
 from gencls_plugins.trainers.sft.config import SFTOptions
 from gencls_plugins.trainers.stage import (
@@ -52,6 +52,7 @@ class SFT(Trainer):
         room = max(cfg.max_length - reserve, cfg.max_length // 2) if cfg.max_length else None
         weights = class_weight_of(ctx, cfg, self.name)
         train, cut = prompt_completion(ctx, "train", self.name, cfg.rationales, room, weights)
+        train, owners = take_owners(train)
         validation = prompt_completion(ctx, "validation", self.name, cfg.rationales, room, weights).data
         evaluation: dict[str, Any] = {"eval_strategy": "no"}
         if validation is not None:  # the validation loss (or, with best_metric, the decoded metrics)
@@ -65,6 +66,7 @@ class SFT(Trainer):
         trainer = SFTStage(
             model=model, args=args, train_dataset=train, eval_dataset=validation, processing_class=ctx.lm.tokenizer,
             peft_config=peft_config, callbacks=stage_callbacks(ctx, cfg))
+        trainer.window_owners = owners
         choose_on_validation(trainer, ctx, cfg)
         installed, share = install_answer_head(trainer.model, self.name, cfg)
         if weights is not None and not installed:
