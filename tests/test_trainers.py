@@ -135,6 +135,31 @@ def test_resume_skips_finished_stages_and_continues_from_the_last_checkpoint(tin
         Engine.resume(run_dir)
 
 
+def test_a_run_drawing_windows_per_epoch_resumes_on_the_windows_it_would_have_trained_on(tiny_run_config,
+                                                                                          tmp_path):
+    """12 long texts, 3 steps an epoch, interrupted in the second epoch and resumed from checkpoint-4: the
+    steps after it train on the same windows (the same losses, LoRA dropout off) as an uninterrupted run."""
+    rows = [(" ".join(f"{word}{j}" for j in range(120)), label) for word, label in (("good", "positive"),
+                                                                                    ("bad", "negative"))] * 8
+    data = tmp_path / "long.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    tiny_run_config.update(dataset={"name": "local", "path": str(data)}, splits={"test_size": 4},
+                           truncation={"max_prompt_tokens": 96},
+                           long_text={"policy": "chunks", "overlap_tokens": 8, "train_windows": "epoch"})
+    tiny_run_config["trainers"] = [{"name": "sft", "epochs": 2, "batch_size": 4, "save_steps": 2,
+                                    "logging_steps": 1, "lora": {"dropout": 0.0}}]
+    whole = Engine({**tiny_run_config, "output_dir": str(tmp_path / "whole")}).run()
+    stopper = _StopOnce("1-sft", fail_at=5)
+    plugins = load_plugins(modules=[(PluginInfo("stopper", "tests", "stopper-dist", "1"), stopper)])
+    with pytest.raises(KeyboardInterrupt):
+        Engine({**tiny_run_config, "output_dir": str(tmp_path / "cut")}, plugins=plugins).run()
+    (run_dir,) = (tmp_path / "cut").iterdir()
+    resumed = Engine.resume(run_dir, plugins=plugins).run()
+    assert resumed.stages[-1]["train_resumed_from_step"] == 4 and resumed.stages[-1]["train_steps"] == 6
+    losses = [_losses(r.run_dir / "stages/1-sft") for r in (whole, resumed)]
+    assert len(losses[0]) == 6 and losses[1][-2:] == pytest.approx(losses[0][-2:], abs=1e-4)
+
+
 def _keyword_csvs(folder):
     """One-word texts whose keyword decides the label, and the same texts with random labels."""
     rng = random.Random(1)
