@@ -99,31 +99,25 @@ def answer_only_head(model: Any, share_prefix: bool = False, temperature: float 
     model.forward = types.MethodType(forward, model)
 
 
-
 def install_answer_head(trainer_model: Any, trainer: str, opts: AnswerHeadOptions,
                         temperature: float = 1.0) -> tuple[bool, bool]:
-    """The answer-only head as stage options ``opts`` ask (``answer_only_head``, ``shared_prefix``: null, on
-    wherever it runs): whether it was installed and whether it shares the prompts' prefix."""
+    """The answer-only head (see ``answer_only_head``) installed on the model of trainer ``trainer``'s SFTTrainer or
+    GRPOTrainer (a PEFT model or a plain one) as stage options ``opts`` ask (``answer_only_head``,
+    ``shared_prefix``: null, on wherever it runs); a warning and TRL's head for a model whose logits are scaled or
+    capped. Returns whether it was installed and whether it shares the prompts' prefix."""
     from gencls_core.errors import ConfigError
 
     if opts.shared_prefix and not opts.answer_only_head:
         raise ConfigError(f"trainer {trainer!r}: shared_prefix runs in the answer-only head; set answer_only_head: "
                           f"true")
-    share = opts.answer_only_head and prefix_shared(trainer, opts.shared_prefix, opts)
-    installed = opts.answer_only_head and use_answer_only_head(trainer_model, trainer, share, temperature)
-    return installed, share and installed
-
-
-def use_answer_only_head(trainer_model: Any, trainer: str, share_prefix: bool = False,
-                         temperature: float = 1.0) -> bool:
-    """Install the answer-only head (see ``answer_only_head``) on the model of trainer ``trainer``'s SFTTrainer or
-    GRPOTrainer (a PEFT model or a plain one); warn and keep TRL's head for a model whose logits are scaled or
-    capped. Returns whether it was installed."""
+    if not opts.answer_only_head:
+        return False, False
+    share = prefix_shared(trainer, opts)
     causal = trainer_model.get_base_model() if hasattr(trainer_model, "get_base_model") else trainer_model
     if not supports_answer_only_head(causal):
         warnings.warn(f"{type(causal).__name__} scales or caps its logits; {trainer} uses TRL's LM head, which "
                       f"scores every position on this device (no answer-only head, no shared prefix)",
                       GenclsWarning, stacklevel=2)
-        return False
-    answer_only_head(causal, share_prefix, temperature)
-    return True
+        return False, False
+    answer_only_head(causal, share, temperature)
+    return True, share

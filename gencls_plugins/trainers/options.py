@@ -158,12 +158,12 @@ class AnswerHeadOptions(StageOptions):
                           "answer_only_head, a warning under gradient_checkpointing); false: off")
 
 
-def prefix_shared(trainer: str, shared_prefix: bool | None, opts: StageOptions) -> bool:
-    """Whether a stage gets ``shared_prefix`` (null: wherever it runs): not under ``gradient_checkpointing``, whose
-    training forward turns off the key/value cache the prefix pass hands to every example (a warning when it was
-    asked for)."""
+def prefix_shared(trainer: str, opts: Any) -> bool:
+    """Whether a stage with options ``opts`` gets its ``shared_prefix`` (null: wherever it runs): not under
+    ``gradient_checkpointing``, whose training forward turns off the key/value cache the prefix pass hands to every
+    example (a warning when it was asked for)."""
     if opts.gradient_checkpointing:
-        if shared_prefix:
+        if opts.shared_prefix:
             import warnings
 
             from gencls_core.errors import GenclsWarning
@@ -172,7 +172,7 @@ def prefix_shared(trainer: str, shared_prefix: bool | None, opts: StageOptions) 
                           f"turns off the key/value cache the shared prefix is passed on in); every prompt is "
                           f"encoded whole", GenclsWarning, stacklevel=3)
         return False
-    return shared_prefix is not False
+    return opts.shared_prefix is not False
 
 
 def training_args(args_cls: type, opts: StageOptions, ctx: RunContext, **extra: Any) -> Any:

@@ -68,7 +68,7 @@ class LabelPG(RewardStage):
         model, peft_config = policy_model(ctx, cfg)
         if peft_config is not None:
             model = get_peft_model(model, peft_config)
-        share = prefix_shared(self.name, cfg.shared_prefix, cfg)
+        share = prefix_shared(self.name, cfg)
         if cfg.beta:
             rows = rows.add_column("ref_logp", _reference(model, rows, answers, tok.pad_token_id, cfg.batch_size,
                                                           share))
