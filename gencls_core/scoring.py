@@ -11,6 +11,7 @@ Both return, per prompt, per answer, the list of the answer tokens' log-probabil
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +36,27 @@ def shared_prefix_length(prompt_ids: list[list[int]]) -> int:
     return max(n, 0)
 
 
+@functools.cache
+def cache_name() -> str:
+    """The name a model's forward and ``generate`` take a key/value cache by, and its output returns it by:
+    ``cache`` since transformers 5.24, ``past_key_values`` before (the old name warns from 5.24, goes in 5.40)."""
+    import transformers
+    from packaging.version import Version
+
+    return "cache" if Version(transformers.__version__).release >= (5, 24) else "past_key_values"
+
+
+def cached_layers(out: Any) -> list[tuple[Any, Any]]:
+    """A model output's key/value cache, per layer."""
+    return [(layer.keys, layer.values) for layer in getattr(out, cache_name()).layers]
+
+
 def encode_prefix(model: Any, ids: list[int]) -> SharedPrefix:
     import torch
 
     with torch.inference_mode():
         out = model(input_ids=torch.tensor([ids], device=model.device), use_cache=True, logits_to_keep=1)
-    return SharedPrefix(list(ids), [(layer.keys, layer.values) for layer in out.past_key_values.layers])
+    return SharedPrefix(list(ids), cached_layers(out))
 
 
 def prefix_of(model: Any, prompt_ids: list[list[int]], enabled: bool = True,
@@ -79,7 +95,7 @@ def _weights_version(model: Any) -> tuple[int, int]:
 def left_padded(prompt_ids: list[list[int]], pad_id: int, prefix: SharedPrefix | None, model: Any) -> dict[str, Any]:
     """Model inputs for a batch: the prompts left-padded to one width (every prompt ends at the last column).
     With a shared prefix the padding goes after it (masked), and the prefix's cache, expanded over the batch,
-    is ``past_key_values``."""
+    goes under ``cache_name()``."""
     import torch
 
     skip = len(prefix.ids) if prefix else 0
@@ -94,7 +110,7 @@ def left_padded(prompt_ids: list[list[int]], pad_id: int, prefix: SharedPrefix |
         ids[row, skip + width - len(p):], mask[row, skip + width - len(p):] = torch.tensor(p), 1
     enc: dict[str, Any] = {"input_ids": ids.to(model.device), "attention_mask": mask.to(model.device)}
     if prefix:
-        enc["past_key_values"] = expanded_cache(prefix.layers, len(own), model.config)
+        enc[cache_name()] = expanded_cache(prefix.layers, len(own), model.config)
     return enc
 
 
@@ -141,10 +157,9 @@ def prefixed_forward(model: Any, input_ids: Any, prefix: int, position_ids: Any 
     runs = prefix_model or model
     head = runs(input_ids=input_ids[:1, :prefix], use_cache=True, **(prefix_kwargs or {}),
                 position_ids=None if position_ids is None else position_ids[:1, :prefix])
-    cache = expanded_cache([(layer.keys, layer.values) for layer in head.past_key_values.layers], len(input_ids),
-                           runs.config)
-    return model(input_ids=input_ids[:, prefix:], past_key_values=cache, use_cache=True,
-                 position_ids=None if position_ids is None else position_ids[:, prefix:], **kwargs)
+    cache = expanded_cache(cached_layers(head), len(input_ids), runs.config)
+    return model(input_ids=input_ids[:, prefix:], use_cache=True, **{cache_name(): cache}, **kwargs,
+                 position_ids=None if position_ids is None else position_ids[:, prefix:])
 
 
 def cached_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: list[list[int]],
@@ -153,12 +168,12 @@ def cached_answer_logprobs(model: Any, prompt_ids: list[list[int]], answers: lis
 
     enc = left_padded(prompt_ids, pad_id, prefix, model)
     skip = len(prefix.ids) if prefix else 0
-    ids, mask, cache = enc["input_ids"][:, skip:], enc["attention_mask"], enc.get("past_key_values")
+    ids, mask, cache = enc["input_ids"][:, skip:], enc["attention_mask"], enc.get(cache_name())
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
     single = all(len(a) == 1 for a in answers)
     with torch.inference_mode():
         if single:
-            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, **{cache_name(): cache},
                         use_cache=cache is not None, logits_to_keep=1)
             firsts = out.logits[:, -1].float().log_softmax(-1)[:, [a[0] for a in answers]]
             return [[[v] for v in row] for row in firsts.tolist()]
@@ -198,7 +213,7 @@ def _packed_pass(model: Any, ids: Any, mask: Any, positions: Any, cache: Any, an
     allowed = packed_attention_mask(mask[:, cached:].bool(), segments, model.dtype, implementation, cached)
     batch = ids.shape[0]
     packed = torch.tensor([tokens], device=device).expand(batch, n)
-    logits = model(input_ids=torch.cat([ids, packed], 1), past_key_values=cache, attention_mask=allowed,
+    logits = model(input_ids=torch.cat([ids, packed], 1), **{cache_name(): cache}, attention_mask=allowed,
                    position_ids=torch.cat([positions, positions[:, -1:] + 1 + offset[None, :]], 1),
                    use_cache=cache is not None, logits_to_keep=n + 1).logits
     return logits.float().log_softmax(-1)

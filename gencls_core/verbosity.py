@@ -23,7 +23,7 @@ def quiet_libraries() -> None:
 
     for library in ("transformers", "trl", "peft", "accelerate"):
         warnings.filterwarnings("ignore", category=FutureWarning, module=rf"{library}(\.|$)")
-    # a model's forward warns from inside torch's Module.__call__ (e.g. transformers' past_key_values notice)
+    # a model's forward warns from inside torch's Module.__call__ (e.g. a renamed argument's notice)
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.nn\.modules\.module$")
     import datasets
     import transformers

@@ -334,6 +334,21 @@ def test_shared_prefix_length_leaves_every_prompt_a_token_and_a_wrong_prefix_is_
         cached_answer_logprobs(lm.model, [[1, 3, 4]], [[5]], 0, prefix)
 
 
+def test_the_prefix_cache_goes_by_the_name_this_transformers_takes(lm):
+    """No deprecated cache argument: transformers 5.40 drops ``past_key_values``, and a cache passed by a name
+    the model no longer takes would be ignored."""
+    import warnings
+
+    from gencls_core.scoring import cached_answer_logprobs, encode_prefix, prefixed_forward
+
+    prefix = encode_prefix(lm.model, [1, 2])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*past_key_values", category=FutureWarning)
+        for answers in ([[5]], [[5, 6], [7]]):
+            cached_answer_logprobs(lm.model, [[1, 2, 3, 4], [1, 2, 9]], answers, 0, prefix)
+        prefixed_forward(lm.model, torch.tensor([[1, 2, 3], [1, 2, 4]]), 2)
+
+
 def test_the_shared_prefix_is_kept_across_calls_until_the_weights_change(lm, ctx, monkeypatch):
     """A one-text call after a many-text call runs the text's own tokens only, with the same scores; a weight
     changed in place makes the next call encode the prefix again."""
