@@ -6,8 +6,9 @@
 Methods, on the same seeded splits of each corpus (train / validation / test):
 - ``tfidf-lr``: TF-IDF (word 1-2 grams) + logistic regression, C chosen on the validation split;
 - ``lora-head``: a LoRA sequence-classification head on the same LM (r16 on attention, up to three epochs at
-  lr 1e-3, macro-F1 on validation four times an epoch, patience 3, the best checkpoint kept), reading a text up
-  to the corpus's prompt budget (192 tokens on drug reviews and BBC News, like the generative runs);
+  lr 1e-3, macro-F1 on validation four times an epoch, patience 3, the best checkpoint kept), reading as much
+  of a text as the generative runs' prompts keep (131 tokens of a BBC article, 133 of a drug review, under
+  their 192-token prompt budget);
 - ``sft``: today's naive SFT stage (``{name: sft}``: LoRA r16, one epoch, lr 2e-4), the last weights;
 - ``sft-chosen``: SFT for up to three epochs at lr 1e-3 with balanced class weights, evaluated on the
   validation split every ``eval_steps`` with the run's decoder, ending with the best checkpoint by macro-F1

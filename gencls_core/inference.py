@@ -128,6 +128,15 @@ class Inference:
 
         return render, fitter
 
+    def text_tokens(self, prompt_tokens: int) -> int:
+        """How many tokens of a text a prompt of ``prompt_tokens`` keeps: the budget less the instructions,
+        demonstrations and chat template around the text."""
+        kept = prompt_tokens - PromptFitter(self.ctx.loaded_lm().tokenizer, None).overhead(self._build)
+        if kept < 1:
+            raise ConfigError(f"a prompt of {prompt_tokens} tokens keeps nothing of a text: the inference prompt "
+                              f"takes {prompt_tokens - kept} without one; raise truncation.max_prompt_tokens")
+        return kept
+
     def _build(self, text: str) -> list[dict[str, str]]:
         return check_messages(self.resolution.slots["inference_prompt"].who(), self.prompt.messages(text), text)
 

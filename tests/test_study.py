@@ -284,10 +284,10 @@ def test_the_example_study_expands_and_shares_its_sft_stages():
     assert zero_shot.head_recipe == {}
     budget = zero_shot.resolved["truncation"]["max_prompt_tokens"]  # BBC articles are cut: so is the head's text
     assert baselines.baseline_recipe("seqcls", zero_shot.head_recipe, zero_shot.resolved) == {
-        **baselines.SEQCLS, "max_tokens": budget}
-    # and reads no more of a text than the row's prompt budget
+        **baselines.SEQCLS, "max_prompt_tokens": budget}
+    # and reads as much of a text as the row's prompt budget keeps
     cut = {**zero_shot.resolved, "truncation": {"max_prompt_tokens": 192}}
-    assert baselines.baseline_recipe("seqcls", {}, cut) == {**baselines.SEQCLS, "max_tokens": 192}
+    assert baselines.baseline_recipe("seqcls", {}, cut) == {**baselines.SEQCLS, "max_prompt_tokens": 192}
 
 
 @pytest.mark.parametrize(("learning_rate", "learns"), [(1e-2, True), (0.0, False)])
@@ -325,6 +325,34 @@ def test_the_classification_head_baseline_reads_a_text_up_to_its_token_budget(tm
               "splits": {"test_size": 20}}
     rows = baselines.baseline_predictions("seqcls", config, tmp_path / "seqcls.jsonl", recipe)
     assert (sum(r["correct"] for r in rows) / len(rows) >= 0.9) == learns
+
+
+@pytest.mark.parametrize(("kept", "learns"), [(64, True), (6, False)])
+def test_under_a_prompt_budget_the_head_reads_what_the_prompt_keeps_of_a_text(tmp_path, tiny_run_config, kept,
+                                                                               learns):
+    """The keyword after 12 tokens of filler is read when the run's prompts keep 64 tokens of a text, not when
+    they keep 6, though the prompt budget itself is then far over 12 tokens."""
+    from gencls_core.engine import Engine
+    from gencls_core.inference import Inference
+
+    words = [(w, "positive") for w in POSITIVE] + [(w, "negative") for w in NEGATIVE]
+    data = tmp_path / "keywords.csv"
+    filler = " ".join(["the"] * 12)
+    data.write_text("text,label\n" + "".join(f"{filler} {w},{label}\n" for w, label in words * 6))
+    config = {**tiny_run_config, "dataset": {**tiny_run_config["dataset"], "path": str(data)},
+              "splits": {"test_size": 20}}
+    engine = Engine(config)
+    overhead = 1000 - Inference(engine.resolution, engine.loaded_context("cpu", progress=False)).text_tokens(1000)
+    assert overhead > 12
+    config["truncation"] = {"max_prompt_tokens": overhead + kept}
+    recipe = {**baselines.SEQCLS, "learning_rate": 1e-2, "epochs": 25, **baselines.text_budget(config)}
+    out = tmp_path / "seqcls.jsonl"
+    rows = baselines.baseline_predictions("seqcls", config, out, recipe)
+    assert json.loads(out.with_suffix(".train.json").read_text())["text_tokens"] == kept
+    assert (sum(r["correct"] for r in rows) / len(rows) >= 0.9) == learns
+    with pytest.raises(ConfigError, match="keeps nothing of a text.*raise truncation.max_prompt_tokens"):
+        baselines.baseline_predictions("seqcls", {**config, "truncation": {"max_prompt_tokens": overhead}},
+                                       tmp_path / "none.jsonl", {**recipe, "max_prompt_tokens": overhead})
 
 
 @pytest.mark.parametrize(("learning_rate", "learns"), [(1e-2, True), (0.0, False)])

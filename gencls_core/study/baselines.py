@@ -15,8 +15,9 @@ ROWS = {"tfidf": "TF-IDF + logistic regression", "seqcls": "LoRA classification 
 TFIDF_C = 10.0  # the study's fixed regularisation (a run's own baseline chooses C on validation)
 TFIDF = {"ngram_range": [1, 2], "sublinear_tf": True, "C": TFIDF_C}
 # the sequence-classification recipe where the study has no SFT stage to copy (LoRA r16 on attention, lr 2e-4,
-# batch 8, one epoch: the sft trainer's defaults); texts are cut at ``max_tokens``: the run's prompt budget
-# (truncation.max_prompt_tokens) where it has one, so the head reads no more of a text than the generative model
+# batch 8, one epoch: the sft trainer's defaults); texts are cut at ``max_tokens``, or, where the run cuts its
+# prompts (``max_prompt_tokens``: truncation.max_prompt_tokens), at what its inference prompt keeps of a text, so
+# the head reads as much of a text as the generative model
 SEQCLS = {"r": 16, "alpha": 32, "dropout": 0.05, "learning_rate": 2e-4, "batch_size": 8, "epochs": 1.0,
           "max_tokens": 384}
 DATA_KEYS = ("model", "dataset", "splits", "seed")  # the run config keys a baseline's fit depends on, with its recipe
@@ -37,17 +38,18 @@ def baseline_recipe(name: str, head: dict[str, Any], resolved: dict[str, Any]) -
 
 
 def text_budget(config: dict[str, Any]) -> dict[str, int]:
-    """``{"max_tokens": N}`` when ``config`` cuts prompts at N tokens (truncation.max_prompt_tokens), else {}."""
+    """``{"max_prompt_tokens": N}`` when ``config`` cuts prompts at N tokens (truncation.max_prompt_tokens): the
+    head then reads what such a prompt keeps of a text; else {}."""
     budget = (config.get("truncation") or {}).get("max_prompt_tokens")
-    return {"max_tokens": int(budget)} if budget else {}
+    return {"max_prompt_tokens": int(budget)} if budget else {}
 
 
 def baseline_predictions(name: str, config: dict[str, Any], out: Path, recipe: dict[str, Any]) -> list[dict[str, Any]]:
     """Baseline ``name`` fitted with ``recipe`` (see ``baseline_recipe``) on the train split of ``config``'s
     data, its predictions for the evaluated split (rows as in a run's ``predictions.jsonl``), cached in ``out``
     beside what it was fitted with (``<out>.fit.json``) and, for ``seqcls``, how its training went
-    (``<out>.train.json``: steps, the chosen step, why it stopped); a cache fitted with another recipe or data is
-    an error."""
+    (``<out>.train.json``: steps, the chosen step, why it stopped, the tokens of a text it read); a cache fitted
+    with another recipe or data is an error."""
     fit = json.loads(json.dumps({"recipe": recipe, **{k: config.get(k) for k in DATA_KEYS}}, sort_keys=True))
     stamp = out.with_suffix(".fit.json")
     if out.is_file():
@@ -100,6 +102,7 @@ def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], 
     )
 
     from gencls_core.devices import resolve_device
+    from gencls_core.inference import Inference
 
     set_seed(engine.config.seed)  # the new head's and the adapter's initialisation
     ctx = engine.loaded_context(resolve_device(engine.config.device), progress=False)
@@ -119,9 +122,12 @@ def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], 
                                              lora_dropout=recipe["dropout"],
                                              target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
 
+    budget = recipe.get("max_tokens", SEQCLS["max_tokens"])
+    if recipe.get("max_prompt_tokens"):
+        budget = Inference(engine.resolution, ctx).text_tokens(recipe["max_prompt_tokens"])
+
     def encode(split: Any) -> list[dict[str, Any]]:
-        ids = tokenizer(list(split["text"]), truncation=True,
-                        max_length=recipe.get("max_tokens", SEQCLS["max_tokens"]))["input_ids"]
+        ids = tokenizer(list(split["text"]), truncation=True, max_length=budget)["input_ids"]
         return [{"input_ids": i, "labels": classes.index(label)} for i, label in zip(ids, split["label"])]
 
     def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -161,7 +167,7 @@ def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], 
         trainer.train()
     state = trainer.state
     stopped = "max_steps" if state.global_step >= state.max_steps else "early_stopping"
-    trained: dict[str, Any] = {"steps": state.global_step, "stopped": stopped}
+    trained: dict[str, Any] = {"steps": state.global_step, "stopped": stopped, "text_tokens": budget}
     if state.best_model_checkpoint:
         trained.update(best_step=int(state.best_model_checkpoint.rsplit("-", 1)[1]), best_f1_macro=state.best_metric)
     model.eval()
