@@ -171,8 +171,10 @@ def plot(records: list[Record], methods: Sequence[str], path: Path) -> None:
 
 
 def main(doc: str, path: Path, corpora: Sequence[str], methods: Sequence[str], bases: Sequence[str],
-         cell: Callable[[str, int, str], Record]) -> None:
-    """The command line every cell benchmark shares: ``run`` cells, or print the ``table`` (and ``--plot``)."""
+         cell: Callable[[str, int, str], Record],
+         draw: Callable[[list[Record], Sequence[str], Path], None] = plot) -> None:
+    """The command line every cell benchmark shares: ``run`` cells, or print the ``table`` (and ``--plot``, drawn
+    by ``draw``)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run")
@@ -192,4 +194,4 @@ def main(doc: str, path: Path, corpora: Sequence[str], methods: Sequence[str], b
         records = read_records(path)
         table(records, methods, bases)
         if args.plot:
-            plot(records, methods, args.plot)
+            draw(records, methods, args.plot)
