@@ -56,6 +56,26 @@ def macro_f1(gold: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarra
     return np.mean(scores, axis=0)
 
 
+def classes_held(gold: np.ndarray, classes: int) -> np.ndarray:
+    """How many of the classes ``0..classes-1`` occur in ``gold``, along its last axis."""
+    rows = gold.reshape(-1, gold.shape[-1])
+    seen = np.bincount((rows + classes * np.arange(len(rows))[:, None]).ravel(), minlength=classes * len(rows))
+    return (seen.reshape(len(rows), classes) > 0).sum(-1).reshape(gold.shape[:-1])
+
+
+def resampled_macro_f1(gold: np.ndarray, predicted: np.ndarray, classes: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``macro_f1`` of ``predicted`` for rows of resampled indices (a statistic for ``seed_bootstrap``): the mean
+    F1 over the classes a resample holds, times the share of classes ``gold`` holds (so the full sample scores
+    as ``macro_f1``, a class absent from ``gold`` counting 0). Scoring 0 the classes of ``gold`` a resample lacks
+    would pull every resampled value, and the interval, toward zero where classes are rare."""
+    held = classes_held(gold, classes)
+
+    def stat(ix: np.ndarray) -> np.ndarray:
+        return macro_f1(gold[ix], predicted[ix], classes) * held / classes_held(gold[ix], classes)
+
+    return stat
+
+
 def paired_gain(gold: np.ndarray, old: np.ndarray, new: np.ndarray, classes: int, metric: str,
                 level: float = 0.95) -> tuple[float, float, float]:
     """``new`` minus ``old`` predictions (class indices, -1 for none) in ``metric`` (``accuracy`` or
@@ -63,7 +83,8 @@ def paired_gain(gold: np.ndarray, old: np.ndarray, new: np.ndarray, classes: int
     if metric == "accuracy":
         stat = lambda ix: (new[ix] == gold[ix]).mean(-1) - (old[ix] == gold[ix]).mean(-1)  # noqa: E731
     else:
-        stat = lambda ix: macro_f1(gold[ix], new[ix], classes) - macro_f1(gold[ix], old[ix], classes)  # noqa: E731
+        after, before = resampled_macro_f1(gold, new, classes), resampled_macro_f1(gold, old, classes)
+        stat = lambda ix: after(ix) - before(ix)  # noqa: E731
     return seed_bootstrap([stat], [len(gold)], level=level)
 
 
