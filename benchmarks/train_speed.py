@@ -25,7 +25,8 @@ sampled up to 8 tokens, 4 PPO epochs of mini-batches of 4) with and without its 
 every prompt of a rollout batch starts with, encoded once in its scoring of policy, reference and values and in
 its updates); ``grpo`` (defaults: 16 completions of up to 16 tokens, 8 per prompt) with TRL's fused LM head, with
 the answer-only head, and with it sharing the prefix. Sampling is the same in every variant. Their "losses" are
-the policy losses of each step."""
+the policy losses of each step. ``dpo`` (defaults: batch 8 of a gold answer against the starting policy's most
+probable wrong label) is timed the same three ways."""
 
 from __future__ import annotations
 
@@ -45,11 +46,14 @@ VARIANTS = {"plain TRL": None, "gencls, options off": (False, False, False),
             "gencls, answer-only head + grouping + shared prefix": (True, True, True), FLOOR: (True, True, False)}
 LABEL_PG, LABEL_PG_FLOOR = "label-pg", "floor: label-pg packed batches, LoRA backbone fwd+bwd"
 LABEL_PG_SHARED = "label-pg + shared prefix"
-# sampling trainers: variant -> (trainer, its options); each is compared with its trainer's first variant
-SAMPLED = {"ppo": ("ppo", {"shared_prefix": False}), "ppo + shared prefix": ("ppo", {"shared_prefix": True}),
+# the sampling trainers and dpo: variant -> (trainer, its options); each is compared with its trainer's first variant
+STAGES = {"ppo": ("ppo", {"shared_prefix": False}), "ppo + shared prefix": ("ppo", {"shared_prefix": True}),
            "grpo, TRL's head": ("grpo", {"answer_only_head": False, "shared_prefix": False}),
            "grpo + answer-only head": ("grpo", {"shared_prefix": False}),
-           "grpo + answer-only head + shared prefix": ("grpo", {"shared_prefix": True})}
+           "grpo + answer-only head + shared prefix": ("grpo", {"shared_prefix": True}),
+           "dpo, TRL's head": ("dpo", {"answer_only_head": False, "shared_prefix": False}),
+           "dpo + answer-only head": ("dpo", {"shared_prefix": False}),
+           "dpo + answer-only head + shared prefix": ("dpo", {"shared_prefix": True})}
 TASKS = {"rotten-tomatoes": "Classify the sentiment of the movie review.",
          "bbc-news": "Classify the topic of the news article.",
          "trec-fine": "Classify the question by the type of its answer."}  # 50 classes: a long shared label list
@@ -90,7 +94,7 @@ def _config(dataset: str, steps: int, head: bool = False, grouped: bool = False,
         stage = {"name": "label-pg", "max_steps": steps, "batch_size": 8, "learning_rate": 5e-5, "beta": 0.0,
                  "lora": LORA, "logging_steps": 1, "save_steps": 100000, "report_to": ["none"],
                  "shared_prefix": shared}
-    if trainer in ("ppo", "grpo"):
+    if trainer in ("ppo", "grpo", "dpo"):
         stage = {"name": trainer, "max_steps": steps, "learning_rate": 1e-5, "lora": LORA, "logging_steps": 1,
                  "save_steps": 100000, "report_to": ["none"], **(options or {})}
     rows, prompt = PROMPTED.get(dataset, (dataset, "zero-shot"))
@@ -257,8 +261,8 @@ def measure(dataset: str, steps: int, variant: str) -> dict:
         return {"dataset": dataset, "variant": variant, "steps": steps, "seconds_per_step": seconds,
                 "steps_per_second": 1 / seconds, "real_tokens_per_second": real / steps / seconds,
                 "padded_over_real": ratio, "losses": losses}
-    if variant in SAMPLED:  # sampled answers: no fixed batches to count tokens in
-        seconds, losses = _stage_run(dataset, steps, SAMPLED[variant][0], options=SAMPLED[variant][1])
+    if variant in STAGES:  # sampled answers (or pairs): no fixed batches to count tokens in
+        seconds, losses = _stage_run(dataset, steps, STAGES[variant][0], options=STAGES[variant][1])
         return {"dataset": dataset, "variant": variant, "steps": steps, "seconds_per_step": seconds,
                 "steps_per_second": 1 / seconds, "real_tokens_per_second": None, "padded_over_real": None,
                 "losses": losses}
@@ -298,7 +302,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--datasets", nargs="*", default=["rotten-tomatoes", "bbc-news"])
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS),
-                    choices=[*VARIANTS, LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR, *SAMPLED])
+                    choices=[*VARIANTS, LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR, *STAGES])
     ap.add_argument("--out", type=Path, default=OUT / "results.jsonl")
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -323,12 +327,12 @@ def report(results: list[dict], steps: int) -> None:
         if r["steps"] != steps:
             continue
         same = {x["variant"]: x for x in results if x["dataset"] == r["dataset"] and x["steps"] == steps}
-        label_pg, sampled = r["variant"] in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR), SAMPLED.get(r["variant"])
+        label_pg, sampled = r["variant"] in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR), STAGES.get(r["variant"])
         trl = None if label_pg or sampled else same.get("plain TRL")
         floor = same.get(LABEL_PG_FLOOR) if label_pg else None if sampled else same.get(FLOOR)
         vs_trl = f"{trl['seconds_per_step'] / r['seconds_per_step']:.2f}x" if trl else ""
         vs_floor = f"{r['seconds_per_step'] / floor['seconds_per_step']:.2f}x" if floor else ""
-        first = next((v for v, (t, _) in SAMPLED.items() if sampled and t == sampled[0]), None)
+        first = next((v for v, (t, _) in STAGES.items() if sampled and t == sampled[0]), None)
         if sampled and first != r["variant"] and first in same:  # no floor: against the trainer with options off
             vs_floor = f"{same[first]['seconds_per_step'] / r['seconds_per_step']:.2f}x faster than {first}"
         tokens = "" if r["real_tokens_per_second"] is None else f"{r['real_tokens_per_second']:.0f}"

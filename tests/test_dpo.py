@@ -162,11 +162,13 @@ def test_dpo_trains_with_class_weights_and_records_them(tiny_run_config):
     assert train["class_weights"] == {"negative": 1.0, "positive": 3.0} and train["train_pairs"] > 0
 
 
+@pytest.mark.parametrize("head", [{}, {"shared_prefix": False}, {"answer_only_head": False}])
 def test_the_robust_loss_is_chowdhury_et_als_rdpo_at_the_stages_flip_rate_and_beta(tiny_run_config, tmp_path,
-                                                                                    monkeypatch):
+                                                                                    monkeypatch, head):
     """The loss the stage trains on, for a policy moved off its reference, equals
     [(1 - e) l(b h) - e l(-b h)] / (1 - 2e), l(x) = -log sigmoid(x), h the chosen-minus-rejected log-ratio margin,
-    with e the stage's flip_rate and b its beta."""
+    with e the stage's flip_rate and b its beta: through the answer-only head (with and without the shared
+    prefix) as through TRL's."""
     import torch
     import torch.nn.functional as F
 
@@ -184,7 +186,7 @@ def test_the_robust_loss_is_chowdhury_et_als_rdpo_at_the_stages_flip_rate_and_be
 
     monkeypatch.setattr(dpo, "run_stage", built)
     flip, beta = 0.2, 0.5
-    dpo.DPO(DPOOptions(loss="robust", flip_rate=flip, beta=beta, batch_size=4, pairs="all")).train(ctx)
+    dpo.DPO(DPOOptions(loss="robust", flip_rate=flip, beta=beta, batch_size=4, pairs="all", **head)).train(ctx)
     trainer = captured["t"]
     model = trainer.model
     torch.manual_seed(0)
@@ -211,3 +213,21 @@ def test_the_robust_loss_is_chowdhury_et_als_rdpo_at_the_stages_flip_rate_and_be
     assert float(loss) == pytest.approx(float(expected.mean()), rel=1e-4, abs=1e-5)
     plain = (-F.logsigmoid(beta * h)).mean()  # DPO's loss: a different number here
     assert abs(float(loss) - float(plain)) > 1e-3
+
+
+def test_dpo_shares_the_prefix_by_default_and_learns_as_with_trls_head(tiny_run_config, tmp_path):
+    """Three DPO-plus-SFT steps after SFT: the same logged losses, margins and chosen-answer accuracy through the
+    answer-only head sharing the prompts' prefix (the default) as through TRL's head."""
+    history = {}
+    for head in ({}, {"answer_only_head": False}):
+        config = {**tiny_run_config, "output_dir": str(tmp_path / str(bool(head)))}
+        config["trainers"] = [{"name": "sft", "max_steps": 2, "learning_rate": 5e-3},
+                              {"name": "dpo", "max_steps": 3, "learning_rate": 5e-3, "sft_weight": 0.5,
+                               "logging_steps": 1, **head}]
+        result = Engine(config).run()
+        assert result.stages[-1]["train_shared_prefix"] is not head
+        history[bool(head)] = [h for h in json.loads((result.run_dir / "stages/2-dpo/log_history.json").read_text())
+                               if "loss" in h]
+    assert len(history[False]) == 3
+    for key in ("loss", "rewards/margins", "mean_token_accuracy", "logps/rejected"):
+        assert [h[key] for h in history[False]] == pytest.approx([h[key] for h in history[True]], abs=1e-4), key

@@ -1,12 +1,12 @@
-"""Answer-only LM head for SFT, GRPO and GTA: run the backbone, then project through the vocabulary only the
+"""Answer-only LM head for SFT, GRPO, GTA and DPO: run the backbone, then project through the vocabulary only the
 positions whose next-token label is trained (the answer's 1-3 tokens of a ~80-token classification prompt, the
-few tokens of an RL completion).
+few tokens of an RL completion or of a preferred and a rejected label).
 
 TRL's fused LM head (``trl.trainer.utils.add_fused_lm_head``) scores only those positions on Triton devices
 but every position elsewhere (the CPU included), so most of its work is thrown away there. ``answer_only_head``
-replaces the fused forward that SFTTrainer (or GRPOTrainer) installed on its model by one with the same contract (a
-``FusedCausalLMOutput`` with ``log_probs``, ``entropy``, ``is_top1``, ``label_mask``), which TRL's own
-``compute_loss`` then uses unchanged: same loss and metrics, less work.
+replaces the fused forward that SFTTrainer (GRPOTrainer, DPOTrainer) installed on its model by one with the same
+contract (a ``FusedCausalLMOutput`` with ``log_probs``, ``entropy``, ``mean_logits``, ``is_top1``,
+``label_mask``), which TRL's own ``compute_loss`` then uses unchanged: same loss and metrics, less work.
 """
 
 from __future__ import annotations
@@ -89,20 +89,23 @@ def answer_only_head(model: Any, share_prefix: bool = False, temperature: float 
         if example_weight is not None:  # class weights: each example's answer tokens count w times
             with_grad = with_grad * example_weight.to(with_grad)[:, None]
         entropy = -(log_probs.exp() * log_probs).sum(-1)  # differentiable, as TRL's (GRPO's entropy bonus)
-        top1 = (log_probs.detach().argmax(-1) == targets[mask]).to(picked.dtype)
+        top1 = log_probs.detach().argmax(-1) == targets[mask]
+        mean = logits.detach().mean(-1)
+
+        def laid(values: Any) -> Any:  # per trained position -> per position (0 elsewhere)
+            return values.new_zeros(mask.shape).masked_scatter(mask, values)
+
         count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
-        return FusedCausalLMOutput(
-            loss=-with_grad.sum() / count, log_probs=with_grad,
-            entropy=entropy.new_zeros(mask.shape).masked_scatter(mask, entropy),
-            is_top1=top1.new_zeros(mask.shape).masked_scatter(mask, top1), label_mask=mask)
+        return FusedCausalLMOutput(loss=-with_grad.sum() / count, log_probs=with_grad, entropy=laid(entropy),
+                                   mean_logits=laid(mean), is_top1=laid(top1), label_mask=mask)
 
     model.forward = types.MethodType(forward, model)
 
 
 def install_answer_head(trainer_model: Any, trainer: str, opts: AnswerHeadOptions,
                         temperature: float = 1.0) -> tuple[bool, bool]:
-    """The answer-only head (see ``answer_only_head``) installed on the model of trainer ``trainer``'s SFTTrainer or
-    GRPOTrainer (a PEFT model or a plain one) as stage options ``opts`` ask (``answer_only_head``,
+    """The answer-only head (see ``answer_only_head``) installed on the model of trainer ``trainer``'s SFTTrainer,
+    GRPOTrainer or DPOTrainer (a PEFT model or a plain one) as stage options ``opts`` ask (``answer_only_head``,
     ``shared_prefix``: null, on wherever it runs); a warning and TRL's head for a model whose logits are scaled or
     capped. Returns whether it was installed and whether it shares the prompts' prefix."""
     from gencls_core.errors import ConfigError

@@ -142,7 +142,8 @@ class StageOptions(Options):
 
 
 class AnswerHeadOptions(StageOptions):
-    """Options of a stage on a TRL trainer whose fused LM head the answer-only head replaces (sft, grpo, gta)."""
+    """Options of a stage on a TRL trainer whose fused LM head the answer-only head replaces (sft, grpo, gta,
+    dpo)."""
 
     answer_only_head: bool = Field(
         True, description="project only the trained positions (the answer's, or the sampled completion's) through "

@@ -6,10 +6,10 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from gencls_plugins.trainers.options import StageOptions
+from gencls_plugins.trainers.options import AnswerHeadOptions
 
 
-class DPOOptions(StageOptions):
+class DPOOptions(AnswerHeadOptions):
     args_class: ClassVar[str] = "trl.DPOConfig"
     own_args: ClassVar[dict[str, str]] = {"beta": "beta", "loss_type": "loss and sft_weight",
                                           "loss_weights": "sft_weight", "label_smoothing": "flip_rate",

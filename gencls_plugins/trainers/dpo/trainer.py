@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import Trainer
+from gencls_plugins.trainers.answer_head import install_answer_head
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.difficulty import label_probabilities
 from gencls_plugins.trainers.dpo.config import DPOOptions
@@ -72,9 +73,10 @@ class DPO(Trainer):
         trainer = DPOStage(model=model, args=args, train_dataset=pairs, eval_dataset=validation_split(ctx, cfg),
                            processing_class=ctx.lm.tokenizer, peft_config=peft_config,
                            callbacks=stage_callbacks(ctx, cfg))
+        _, share = install_answer_head(trainer.model, self.name, cfg)
         result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, cut)
         summary = result.summary
-        summary["train_pairs"] = len(pairs)
+        summary.update(train_pairs=len(pairs), shared_prefix=share)
         summary.update(weights_summary(weights))
         if cfg.flip_rate == "estimate":
             summary["flip_rate_estimated"] = round(flip_rate, 4)
