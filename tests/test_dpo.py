@@ -215,15 +215,17 @@ def test_the_robust_loss_is_chowdhury_et_als_rdpo_at_the_stages_flip_rate_and_be
     assert abs(float(loss) - float(plain)) > 1e-3
 
 
-def test_dpo_shares_the_prefix_by_default_and_learns_as_with_trls_head(tiny_run_config, tmp_path):
+@pytest.mark.parametrize("lora", [{}, {"lora": None}])
+def test_dpo_shares_the_prefix_by_default_and_learns_as_with_trls_head(tiny_run_config, tmp_path, lora):
     """Three DPO-plus-SFT steps after SFT: the same logged losses, margins and chosen-answer accuracy through the
-    answer-only head sharing the prompts' prefix (the default) as through TRL's head."""
+    answer-only head sharing the prompts' prefix (the default) as through TRL's head, with LoRA (the reference:
+    the adapter switched off) and in full fine-tuning (the reference: a frozen copy)."""
     history = {}
     for head in ({}, {"answer_only_head": False}):
         config = {**tiny_run_config, "output_dir": str(tmp_path / str(bool(head)))}
-        config["trainers"] = [{"name": "sft", "max_steps": 2, "learning_rate": 5e-3},
+        config["trainers"] = [{"name": "sft", "max_steps": 2, "learning_rate": 5e-3, **lora},
                               {"name": "dpo", "max_steps": 3, "learning_rate": 5e-3, "sft_weight": 0.5,
-                               "logging_steps": 1, **head}]
+                               "logging_steps": 1, **head, **lora}]
         result = Engine(config).run()
         assert result.stages[-1]["train_shared_prefix"] is not head
         history[bool(head)] = [h for h in json.loads((result.run_dir / "stages/2-dpo/log_history.json").read_text())

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import Trainer
-from gencls_plugins.trainers.answer_head import install_answer_head
+from gencls_plugins.trainers.answer_head import answer_only_head, install_answer_head
 from gencls_plugins.trainers.conversations import prompts_with_labels
 from gencls_plugins.trainers.difficulty import label_probabilities
 from gencls_plugins.trainers.dpo.config import DPOOptions
@@ -73,7 +73,9 @@ class DPO(Trainer):
         trainer = DPOStage(model=model, args=args, train_dataset=pairs, eval_dataset=validation_split(ctx, cfg),
                            processing_class=ctx.lm.tokenizer, peft_config=peft_config,
                            callbacks=stage_callbacks(ctx, cfg))
-        _, share = install_answer_head(trainer.model, self.name, cfg)
+        installed, share = install_answer_head(trainer.model, self.name, cfg)
+        if installed and trainer.ref_model is not None:  # full fine-tuning: a frozen copy is the reference
+            answer_only_head(trainer.accelerator.unwrap_model(trainer.ref_model), share)
         result = run_stage(choose_on_validation(trainer, ctx, cfg), ctx, cut)
         summary = result.summary
         summary.update(train_pairs=len(pairs), shared_prefix=share)
