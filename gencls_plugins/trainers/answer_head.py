@@ -85,16 +85,16 @@ def answer_only_head(model: Any, share_prefix: bool = False, temperature: float 
         logits = self.get_output_embeddings()(hidden[mask[:, skip:]]).float() / temperature
         log_probs = logits.log_softmax(-1)
         picked = log_probs.gather(1, targets[mask][:, None]).squeeze(1)
-        with_grad = picked.new_zeros(mask.shape).masked_scatter(mask, picked)  # connected even when all masked
+
+        def laid(values: Any) -> Any:  # per trained position -> per position, 0 elsewhere (connected if none)
+            return values.new_zeros(mask.shape).masked_scatter(mask, values)
+
+        with_grad = laid(picked)
         if example_weight is not None:  # class weights: each example's answer tokens count w times
             with_grad = with_grad * example_weight.to(with_grad)[:, None]
         entropy = -(log_probs.exp() * log_probs).sum(-1)  # differentiable, as TRL's (GRPO's entropy bonus)
         top1 = log_probs.detach().argmax(-1) == targets[mask]
         mean = logits.detach().mean(-1)
-
-        def laid(values: Any) -> Any:  # per trained position -> per position (0 elsewhere)
-            return values.new_zeros(mask.shape).masked_scatter(mask, values)
-
         count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
         return FusedCausalLMOutput(loss=-with_grad.sum() / count, log_probs=with_grad, entropy=laid(entropy),
                                    mean_logits=laid(mean), is_top1=laid(top1), label_mask=mask)
