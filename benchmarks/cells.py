@@ -124,12 +124,12 @@ def table(records: list[Record], methods: Sequence[str], bases: Sequence[str]) -
             acc = [float((np.array(r["gold"]) == np.array(r["predicted"])).mean()) for r in mine]
             f1 = [float(f1_of(np.array(r["gold"]), np.array(r["predicted"]), r)) for r in mine]
             rare = "; ".join(", ".join(rare_classes(r)) or "none" for r in mine)
-            chosen = "; ".join(f"{r['stage'].get('train_best_step')}/{r['stage'].get('train_steps')} "
-                               f"({r['stage'].get('train_stopped')})"
-                               + (f", kept {'+'.join(r['stage']['kept']) or 'none'}" if "kept" in r["stage"] else "")
-                               + (", offsets" if r["stage"].get("offsets") else "")
-                               if r["stage"].get("train_best_step") else "—" for r in mine)
-            chosen = "" if set(chosen.split("; ")) == {"—"} else chosen
+            steps = [f"{r['stage'].get('train_best_step')}/{r['stage'].get('train_steps')} "
+                     f"({r['stage'].get('train_stopped')})"
+                     + (f", kept {'+'.join(r['stage']['kept']) or 'none'}" if "kept" in r["stage"] else "")
+                     + (", offsets" if r["stage"].get("offsets") else "")
+                     if r["stage"].get("train_best_step") else "—" for r in mine]
+            chosen = "; ".join(steps) if set(steps) != {"—"} else ""
             sd = lambda v: f" ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else ""  # noqa: E731
             deltas = [delta(rows, method, b, m) for b in bases for m in ("acc", "f1")]
             print(f"| {method} | {','.join(map(str, seeds))} | {np.mean(acc):.3f}{sd(acc)} | {np.mean(f1):.3f}{sd(f1)} "

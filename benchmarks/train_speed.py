@@ -327,13 +327,13 @@ def report(results: list[dict], steps: int) -> None:
         if r["steps"] != steps:
             continue
         same = {x["variant"]: x for x in results if x["dataset"] == r["dataset"] and x["steps"] == steps}
-        label_pg, sampled = r["variant"] in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR), STAGES.get(r["variant"])
-        trl = None if label_pg or sampled else same.get("plain TRL")
-        floor = same.get(LABEL_PG_FLOOR) if label_pg else None if sampled else same.get(FLOOR)
+        label_pg, staged = r["variant"] in (LABEL_PG, LABEL_PG_SHARED, LABEL_PG_FLOOR), STAGES.get(r["variant"])
+        trl = None if label_pg or staged else same.get("plain TRL")
+        floor = same.get(LABEL_PG_FLOOR) if label_pg else None if staged else same.get(FLOOR)
         vs_trl = f"{trl['seconds_per_step'] / r['seconds_per_step']:.2f}x" if trl else ""
         vs_floor = f"{r['seconds_per_step'] / floor['seconds_per_step']:.2f}x" if floor else ""
-        first = next((v for v, (t, _) in STAGES.items() if sampled and t == sampled[0]), None)
-        if sampled and first != r["variant"] and first in same:  # no floor: against the trainer with options off
+        first = next((v for v, (t, _) in STAGES.items() if staged and t == staged[0]), None)
+        if staged and first != r["variant"] and first in same:  # no floor: against the trainer with options off
             vs_floor = f"{same[first]['seconds_per_step'] / r['seconds_per_step']:.2f}x faster than {first}"
         tokens = "" if r["real_tokens_per_second"] is None else f"{r['real_tokens_per_second']:.0f}"
         padded = "" if r["padded_over_real"] is None else f"{r['padded_over_real']:.2f}"
