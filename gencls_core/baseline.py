@@ -32,8 +32,8 @@ def tfidf_predictions(data: LabeledData, split: str = "test",
     if c is None and "validation" in data.splits:
         validation = data.splits["validation"]
         x_val = vectorizer.transform(validation["text"])
-        scores = {c: f1_score(validation["label"], fit(c).predict(x_val), labels=data.labels, average="macro",
-                              zero_division=0) for c in C_GRID}
+        scores = {c: f1_score(validation["label"], fit(c).predict(x_val), average="macro", zero_division=0)
+                  for c in C_GRID}
         best = max(scores, key=scores.__getitem__)
         chosen = {"C": best, "validation_f1_macro": round(float(scores[best]), 4)}
     return [str(p) for p in fit(chosen["C"]).predict(vectorizer.transform(data.splits[split]["text"]))], chosen

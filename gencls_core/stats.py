@@ -45,35 +45,19 @@ def seed_bootstrap(stats: Sequence[Callable[[np.ndarray], np.ndarray]], sizes: S
 
 
 def macro_f1(gold: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
-    """Macro-F1 over classes ``0..classes-1`` along the last axis (a class never seen nor predicted scores 0, as
-    scikit-learn's ``zero_division=0``); ``predicted`` is -1 where there is no label."""
-    scores = []
+    """Macro-F1 over the classes ``0..classes-1`` that occur in ``gold`` or ``predicted`` (scikit-learn's
+    ``f1_score(average="macro")`` without ``labels``), along the last axis; ``predicted`` is -1 where there is
+    no label. A class the sample neither holds nor predicts is left out rather than scored 0, so a split missing
+    some of many classes, or a bootstrap resample missing a rare one, is not pulled toward zero."""
+    scores, present = [], []
     for c in range(classes):
         g, p = gold == c, predicted == c
         tp, fp, fn = (g & p).sum(-1), (~g & p).sum(-1), (g & ~p).sum(-1)
         denominator = 2 * tp + fp + fn
-        scores.append(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0))
-    return np.mean(scores, axis=0)
-
-
-def classes_held(gold: np.ndarray, classes: int) -> np.ndarray:
-    """How many of the classes ``0..classes-1`` occur in ``gold``, along its last axis."""
-    rows = gold.reshape(-1, gold.shape[-1])
-    seen = np.bincount((rows + classes * np.arange(len(rows))[:, None]).ravel(), minlength=classes * len(rows))
-    return (seen.reshape(len(rows), classes) > 0).sum(-1).reshape(gold.shape[:-1])
-
-
-def resampled_macro_f1(gold: np.ndarray, predicted: np.ndarray, classes: int) -> Callable[[np.ndarray], np.ndarray]:
-    """``macro_f1`` of ``predicted`` for rows of resampled indices (a statistic for ``seed_bootstrap``): the mean
-    F1 over the classes a resample holds, times the share of classes ``gold`` holds (so the full sample scores
-    as ``macro_f1``, a class absent from ``gold`` counting 0). Scoring 0 the classes of ``gold`` a resample lacks
-    would pull every resampled value, and the interval, toward zero where classes are rare."""
-    held = classes_held(gold, classes)
-
-    def stat(ix: np.ndarray) -> np.ndarray:
-        return macro_f1(gold[ix], predicted[ix], classes) * held / classes_held(gold[ix], classes)
-
-    return stat
+        scores.append(2 * tp / np.maximum(denominator, 1))
+        present.append(denominator > 0)
+    held = np.sum(present, axis=0)
+    return np.sum(scores, axis=0) / np.maximum(held, 1)
 
 
 def paired_gain(gold: np.ndarray, old: np.ndarray, new: np.ndarray, classes: int, metric: str,
@@ -83,8 +67,7 @@ def paired_gain(gold: np.ndarray, old: np.ndarray, new: np.ndarray, classes: int
     if metric == "accuracy":
         stat = lambda ix: (new[ix] == gold[ix]).mean(-1) - (old[ix] == gold[ix]).mean(-1)  # noqa: E731
     else:
-        after, before = resampled_macro_f1(gold, new, classes), resampled_macro_f1(gold, old, classes)
-        stat = lambda ix: after(ix) - before(ix)  # noqa: E731
+        stat = lambda ix: macro_f1(gold[ix], new[ix], classes) - macro_f1(gold[ix], old[ix], classes)  # noqa: E731
     return seed_bootstrap([stat], [len(gold)], level=level)
 
 

@@ -29,6 +29,15 @@ def test_per_class_and_f1_by_hand():
     assert f1["f1_weighted"] == pytest.approx((3 * 2 / 3 + 2 * 1 / 2 + 0) / 6)
 
 
+def test_macro_f1_leaves_out_a_class_neither_held_nor_predicted():
+    """A split without any ``d`` (never predicted) scores as if ``d`` were not a label (scikit-learn's default);
+    a predicted ``d`` the split lacks counts as a class scored 0."""
+    plain = F1().evaluate(GOLD, PRED, LABELS)
+    assert F1().evaluate(GOLD, PRED, [*LABELS, "d"]) == pytest.approx(plain)
+    wrong_d = [*PRED[:-1], Prediction("d", probs={})]  # c -> d: a now tp 2, fp 0, fn 1 (F1 4/5)
+    assert F1().evaluate(GOLD, wrong_d, [*LABELS, "d"])["f1_macro"] == pytest.approx((4 / 5 + 1 / 2 + 0 + 0) / 4)
+
+
 def test_confusion_matrix_has_a_no_label_column():
     cm = Confusion().evaluate(GOLD, PRED, LABELS)["confusion_matrix"]
     assert cm["predicted"] == ["a", "b", "c", "(none)"]

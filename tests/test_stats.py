@@ -26,20 +26,22 @@ def test_identical_runs_give_a_zero_width_interval_and_bad_shapes_are_refused():
         paired_bootstrap([[True]], [[True, False]])
 
 
-def test_a_class_a_resample_lacks_is_left_out_of_its_macro_f1():
-    """A perfect prediction over the 20 classes a split holds (of 25), most of them rare, scores its 0.8 in every
-    resample (scored 0, the classes a resample lacks pulled it as low as 0.56), and an interval of macro-F1
+def test_macro_f1_averages_over_the_classes_held_or_predicted_as_scikit_learn_does():
+    """Over 20 classes a split holds (of 25), most of them rare, a perfect prediction scores 1 in every bootstrap
+    resample (scoring 0 the classes a resample lacks pulled it as low as 0.56 and a split's unseen classes
+    capped it at 0.8); a wrongly predicted unseen class counts, as in scikit-learn; an interval of macro-F1
     differences brackets its estimate."""
-    from gencls_core.stats import classes_held, macro_f1, paired_gain, resampled_macro_f1, seed_bootstrap
+    from sklearn.metrics import f1_score
+
+    from gencls_core.stats import macro_f1, paired_gain, seed_bootstrap
 
     rng = np.random.default_rng(0)
     gold = np.concatenate([np.zeros(180, int), np.arange(1, 20), np.arange(1, 20)])
-    assert classes_held(gold, 25) == 20 and list(classes_held(np.array([[0, 0, 1], [2, 3, 4]]), 5)) == [2, 3]
-    value, low, high = seed_bootstrap([resampled_macro_f1(gold, gold, 25)], [len(gold)])
-    assert value == pytest.approx(macro_f1(gold, gold, 25)) == pytest.approx(20 / 25)  # 5 classes never seen
-    assert low == pytest.approx(20 / 25) and high == pytest.approx(20 / 25)
-    lacking = seed_bootstrap([lambda ix: macro_f1(gold[ix], gold[ix], 25)], [len(gold)])
-    assert lacking[1] < 0.6  # the old statistic: the estimate at the very top of its own interval
+    assert seed_bootstrap([lambda ix: macro_f1(gold[ix], gold[ix], 25)], [len(gold)]) == (1.0, 1.0, 1.0)
+    guessed = np.where(rng.random(len(gold)) < 0.2, rng.integers(-1, 25, len(gold)), gold)
+    assert macro_f1(gold, guessed, 25) == pytest.approx(f1_score(gold, guessed, labels=sorted({*gold, *guessed} - {-1}),
+                                                                 average="macro"))
+    assert macro_f1(np.array([[0, 1], [0, 0]]), np.array([[0, 1], [0, 2]]), 3) == pytest.approx([1, (2 / 3) / 2])
     worse = np.where(rng.random(len(gold)) < 0.3, 0, gold)
     gain, low, high = paired_gain(gold, worse, gold, 25, "f1_macro")
     assert low <= gain <= high and low > 0

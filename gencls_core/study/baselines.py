@@ -153,8 +153,8 @@ def _seqcls(engine: Any, recipe: dict[str, Any]) -> tuple[list[dict[str, Any]], 
             from sklearn.metrics import f1_score
 
             logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-            return {"f1_macro": float(f1_score(prediction.label_ids, logits.argmax(-1),
-                                               labels=list(range(len(classes))), average="macro", zero_division=0))}
+            return {"f1_macro": float(f1_score(prediction.label_ids, logits.argmax(-1), average="macro",
+                                               zero_division=0))}
 
     with tempfile.TemporaryDirectory() as scratch:
         args = TrainingArguments(output_dir=scratch, learning_rate=recipe["learning_rate"],

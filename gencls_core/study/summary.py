@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from gencls_core.results import describe_rare, rarely_predicted, read_jsonl, write_text_atomic
-from gencls_core.stats import resampled_macro_f1, seed_bootstrap
+from gencls_core.stats import macro_f1, seed_bootstrap
 from gencls_core.study.baselines import ROWS as BASELINE_ROWS
 from gencls_core.study.baselines import baseline_path, baseline_predictions, baseline_recipe
 from gencls_core.study.spec import Cell, Study
@@ -130,7 +130,7 @@ def _accuracy(r: Scored):
 
 
 def _f1(r: Scored):
-    return resampled_macro_f1(r.gold, r.predicted, r.classes)
+    return lambda idx: macro_f1(r.gold[idx], r.predicted[idx], r.classes)
 
 
 def _difference(base: Scored, other: Scored):

@@ -26,7 +26,8 @@ class Accuracy(Evaluator):
 
 
 class F1(Evaluator):
-    """F1 averaged over classes: macro (equal weight) and weighted (by support)."""
+    """F1 averaged over the classes that occur in the gold labels or the predictions (scikit-learn's default):
+    macro (equal weight) and weighted (by support)."""
 
     name = "f1"
     stage_metrics = ("f1_macro",)
@@ -35,7 +36,8 @@ class F1(Evaluator):
         from sklearn.metrics import f1_score
 
         pred = _predicted(predictions)
-        return {avg_key: float(f1_score(gold, pred, labels=labels, average=avg, zero_division=0))
+        present = [label for label in labels if label in {*gold, *pred}]
+        return {avg_key: float(f1_score(gold, pred, labels=present, average=avg, zero_division=0))
                 for avg_key, avg in (("f1_macro", "macro"), ("f1_weighted", "weighted"))}
 
 
