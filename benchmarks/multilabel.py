@@ -123,39 +123,54 @@ def scores(record: Record) -> str:
     return f"micro-F1 {float(set_f1(g, p, 'micro')[0]):.3f}, macro-F1 {float(set_f1(g, p, 'macro')[0]):.3f}"
 
 
+BASES = ("tfidf-ovr", "sft")  # every method minus each of these, paired over the seeds both have
+
+
 def table(records: list[Record]) -> None:
+    """Micro- and macro-F1 (mean ± sd over seeds) with each method minus ``BASES``, then F1 per label."""
     import numpy as np
+    from sklearn.metrics import f1_score
 
     from gencls_core.stats import seed_bootstrap, set_f1
 
     rows = {(r["method"], r["seed"]): r for r in records}
-    print("| method | seeds | micro-F1 | macro-F1 | Δmicro vs tfidf-ovr | Δmacro vs tfidf-ovr | threshold | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
-    for method in METHODS:
+    mats = {key: (_matrix(r["gold"], len(r["labels"])), _matrix(r["predicted"], len(r["labels"])))
+            for key, r in rows.items()}
+
+    def delta(method: str, base: str, average: str) -> str:
+        both = sorted(s for m, s in rows if m == method and (base, s) in rows)
+        if method == base or not both:
+            return ""
+        stats = [lambda ix, g=mats[method, s][0], p=mats[method, s][1], b=mats[base, s][1]:
+                 set_f1(g[ix], p[ix], average) - set_f1(g[ix], b[ix], average) for s in both]
+        value, low, high = seed_bootstrap(stats, [len(mats[method, s][0]) for s in both], resamples=1000)
+        return f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+
+    methods = [m for m in METHODS if any(key[0] == m for key in rows)]
+    print("| method | seeds | micro-F1 | macro-F1 | " + " | ".join(f"Δmicro vs {b} | Δmacro vs {b}" for b in BASES)
+          + " | threshold | seconds |")
+    print("|---|---|---|---|" + "---|---|" * len(BASES) + "---|---|")
+    for method in methods:
         seeds = sorted(s for m, s in rows if m == method)
-        if not seeds:
-            continue
-        mats = {s: (_matrix(rows[method, s]["gold"], len(rows[method, s]["labels"])),
-                    _matrix(rows[method, s]["predicted"], len(rows[method, s]["labels"]))) for s in seeds}
-        scores = {a: [float(set_f1(g[None], p[None], a)[0]) for g, p in mats.values()] for a in ("micro", "macro")}
-        deltas = []
-        for average in ("micro", "macro"):
-            both = [s for s in seeds if ("tfidf-ovr", s) in rows]
-            if method == "tfidf-ovr" or not both:
-                deltas.append("")
-                continue
-            stats = []
-            for s in both:
-                g, p = mats[s]
-                b = _matrix(rows["tfidf-ovr", s]["predicted"], g.shape[1])
-                stats.append(lambda ix, g=g, p=p, b=b, a=average: set_f1(g[ix], p[ix], a) - set_f1(g[ix], b[ix], a))
-            value, low, high = seed_bootstrap(stats, [len(mats[s][0]) for s in both], resamples=1000)
-            deltas.append(f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]")
+        scores = {a: [float(set_f1(g[None], p[None], a)[0]) for g, p in (mats[method, s] for s in seeds)]
+                  for a in ("micro", "macro")}
         cuts = ", ".join(f"{rows[method, s]['stage']['label_threshold']:.3g}" for s in seeds
                          if rows[method, s]["stage"].get("label_threshold") is not None)
-        print(f"| {method} | {','.join(map(str, seeds))} | {np.mean(scores['micro']):.3f} | "
-              f"{np.mean(scores['macro']):.3f} | {deltas[0]} | {deltas[1]} | {cuts} | "
-              f"{', '.join(str(rows[method, s]['seconds']) for s in seeds)} |")
+        spread = {a: f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+                  for a, v in scores.items()}
+        print(f"| {method} | {','.join(map(str, seeds))} | {spread['micro']} | {spread['macro']} | "
+              + " | ".join(f"{delta(method, b, 'micro')} | {delta(method, b, 'macro')}" for b in BASES)
+              + f" | {cuts} | {', '.join(str(rows[method, s]['seconds']) for s in seeds)} |")
+    labels = records[0]["labels"]
+    print("\nF1 per label (mean over the seeds; test texts with the label per seed: "
+          + ", ".join(f"{label} {int(np.mean([mats[k][0][:, i].sum() for k in rows if k[0] == methods[0]]))}"
+                      for i, label in enumerate(labels)) + ")\n")
+    print("| method | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for method in methods:
+        per = np.mean([f1_score(g, p, average=None, zero_division=0) for (m, _), (g, p) in mats.items()
+                       if m == method], axis=0)
+        print(f"| {method} | " + " | ".join(f"{v:.2f}" for v in per) + " |")
 
 
 def main() -> None:
