@@ -36,7 +36,8 @@ class F1(Evaluator):
         from sklearn.metrics import f1_score
 
         pred = _predicted(predictions)
-        present = [label for label in labels if label in {*gold, *pred}]
+        seen = {*gold, *pred}
+        present = [label for label in labels if label in seen]
         return {avg_key: float(f1_score(gold, pred, labels=present, average=avg, zero_division=0))
                 for avg_key, avg in (("f1_macro", "macro"), ("f1_weighted", "weighted"))}
 
