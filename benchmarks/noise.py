@@ -13,7 +13,9 @@ validation / 500 test). Methods:
 - ``sft+<stage>``: that seed's ``sft`` model (``start_from``), then one more stage: ``label-pg`` (the recipe's
   RL stage), ``dpo`` (DPO on the hardest wrong label), ``rdpo-true`` (rDPO with the true flip rate), ``rdpo-est``
   (rDPO with the flip rate estimated from the validation split: ``flip_rate: estimate``), ``rpo`` (DPO + the SFT
-  loss, weight 1), ``rso`` (SLiC's hinge loss on RSO's rejection-sampled pairs); ``sft+<stage>@<rate>``: a
+  loss, weight 1), ``rso`` (SLiC's hinge loss on RSO's rejection-sampled pairs), ``sft`` (the control: one more
+  SFT epoch on the same noisy labels and settings, no preference term: what RPO's gain must beat, since RPO adds
+  the SFT loss); ``sft+<stage>@<rate>``: a
   preference stage at another learning rate than its 5e-5 (one epoch at 5e-5 barely moves a LoRA policy: a
   chosen-minus-rejected reward margin of 0.05 on Rotten Tomatoes), the rate chosen by screening.
 
@@ -52,10 +54,11 @@ def second_stage(method: str, noise: float) -> dict[str, Any]:
             "rdpo-true": {**DPO, "loss": "robust", "flip_rate": min(noise, 0.45)},
             "rdpo-est": {**DPO, "loss": "robust", "flip_rate": "estimate"},
             "rpo": {**DPO, "sft_weight": 1.0},
-            "rso": {**DPO, "loss": "hinge", "pairs": "rso"}}[method]
+            "rso": {**DPO, "loss": "hinge", "pairs": "rso"},
+            "sft": {"name": "sft", "epochs": 1, "learning_rate": DPO["learning_rate"]}}[method]
 
 
-STAGES = ("label-pg", "dpo", "rdpo-true", "rdpo-est", "rpo", "rso")
+STAGES = ("label-pg", "dpo", "rdpo-true", "rdpo-est", "rpo", "rso", "sft")
 RATES = ("5e-4",)  # preference stages also screened at these learning rates: sft+<stage>@<rate>
 TESTED = ("sft", *(f"sft+{s}" for s in STAGES), *(f"sft+{s}@{r}" for s in STAGES[1:] for r in RATES))
 METHODS = (*TESTED, *(f"screen:{m}" for m in TESTED))
