@@ -8,6 +8,8 @@ BBC News articles whole (533 prompt tokens on average), the same seeded splits f
 macro-F1 on validation four times an epoch, patience 3, the best checkpoint kept; ``rl: none``), trained and
 evaluated under one long-text policy:
 - ``tfidf-lr``: TF-IDF + logistic regression on the whole texts, C chosen on validation;
+  ``tfidf-lr@truncate-192`` (or another truncate policy): the same on only what that policy's prompt keeps of
+  each text (every split): the bag of words at the generative model's reading budget;
 - ``truncate-192`` / ``truncate-384`` / ``truncate-full``: the text cut to a 192- or 384-token prompt, or to the
   model's context less 64 tokens;
 - ``chunks-192``: 192-token prompts, every text read in overlapping windows (32 tokens) in training and decoding,
@@ -48,7 +50,7 @@ POLICIES: dict[str, dict[str, Any]] = {
     "chunks-192@truncate-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": CHUNKS},
     "select-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": {"policy": "select"}},
 }
-METHODS = ("tfidf-lr", *POLICIES)
+METHODS = ("tfidf-lr", *(f"tfidf-lr@{p}" for p in POLICIES if p.startswith("truncate")), *POLICIES)
 
 
 def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
@@ -59,13 +61,34 @@ def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
     return {**config, "recipe": {"name": "auto", "rl": "none"}}
 
 
+def kept_texts(engine: Any, data: Any) -> Any:
+    """``data`` with each text of every split cut to what ``engine``'s rendered inference prompt keeps of it."""
+    import dataclasses
+
+    def kept(text: str, prompt: str) -> str:
+        start, n = prompt.find(text[:32]), 0
+        if start < 0:
+            raise ValueError(f"the prompt does not hold the text's beginning {text[:32]!r}")
+        while n < len(text) and start + n < len(prompt) and prompt[start + n] == text[n]:
+            n += 1
+        return text[:n]
+
+    splits = {name: split.map(lambda b: {"text": [kept(t, p) for t, p in zip(b["text"],
+                                                                             engine.render_prompts(b["text"]))]},
+                              batched=True, batch_size=len(split)) for name, split in data.splits.items()}
+    return dataclasses.replace(data, splits=splits)
+
+
 def run_cell(corpus: str, seed: int, method: str) -> Record:
     from gencls_core import Engine
     from gencls_core.baseline import tfidf_predictions
 
     started = time.time()
-    if method == "tfidf-lr":
-        data = Engine(_config(corpus, seed, method)).dataset()
+    if method.startswith("tfidf-lr"):
+        engine = Engine(_config(corpus, seed, method.partition("@")[2] or method))
+        data = engine.dataset()
+        if "@" in method:
+            data = kept_texts(engine, data)
         predicted, summary = tfidf_predictions(data)
         return encode(corpus, seed, method, list(data.labels), list(data.splits["test"]["label"]), predicted,
                       summary, time.time() - started)
