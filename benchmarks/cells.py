@@ -46,6 +46,24 @@ def engine_for(config: dict[str, Any]) -> Any:
     return Engine.resume(run_dir) if (run_dir / "run.json").is_file() else Engine(config)
 
 
+def kept_texts(engine: Any, data: Any) -> Any:
+    """``data`` with each text of every split cut to what ``engine``'s rendered inference prompt keeps of it."""
+    import dataclasses
+
+    def kept(text: str, prompt: str) -> str:
+        start, n = prompt.find(text[:32]), 0
+        if start < 0:
+            raise ValueError(f"the prompt does not hold the text's beginning {text[:32]!r}")
+        while n < len(text) and start + n < len(prompt) and prompt[start + n] == text[n]:
+            n += 1
+        return text[:n]
+
+    splits = {name: split.map(lambda b: {"text": [kept(t, p) for t, p in zip(b["text"],
+                                                                             engine.render_prompts(b["text"]))]},
+                              batched=True, batch_size=len(split)) for name, split in data.splits.items()}
+    return dataclasses.replace(data, splits=splits)
+
+
 def encode(corpus: str, seed: int, method: str, labels: list[str], gold: list[str], predicted: list[Any],
            stage: dict[str, Any], seconds: float) -> Record:
     index = {label: i for i, label in enumerate(labels)}

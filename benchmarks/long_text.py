@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cells import Record, encode, engine_for, main
+from cells import Record, encode, engine_for, kept_texts, main
 
 RECORDS = Path("benchmarks/results/long_text.jsonl")
 ROOT = Path("runs/long-text")
@@ -59,24 +59,6 @@ def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
     if "@" in method:  # decoding only, with the model another cell trained
         return {**config, "start_from": str(ROOT / corpus / f"{method.split('@')[1]}-s{seed}")}
     return {**config, "recipe": {"name": "auto", "rl": "none"}}
-
-
-def kept_texts(engine: Any, data: Any) -> Any:
-    """``data`` with each text of every split cut to what ``engine``'s rendered inference prompt keeps of it."""
-    import dataclasses
-
-    def kept(text: str, prompt: str) -> str:
-        start, n = prompt.find(text[:32]), 0
-        if start < 0:
-            raise ValueError(f"the prompt does not hold the text's beginning {text[:32]!r}")
-        while n < len(text) and start + n < len(prompt) and prompt[start + n] == text[n]:
-            n += 1
-        return text[:n]
-
-    splits = {name: split.map(lambda b: {"text": [kept(t, p) for t, p in zip(b["text"],
-                                                                             engine.render_prompts(b["text"]))]},
-                              batched=True, batch_size=len(split)) for name, split in data.splits.items()}
-    return dataclasses.replace(data, splits=splits)
 
 
 def run_cell(corpus: str, seed: int, method: str) -> Record:

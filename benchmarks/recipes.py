@@ -5,6 +5,8 @@
 
 Methods, on the same seeded splits of each corpus (train / validation / test):
 - ``tfidf-lr``: TF-IDF (word 1-2 grams) + logistic regression, C chosen on the validation split;
+  ``tfidf-lr@prompt``: the same reading only what the generative runs' prompts keep of each text (every split;
+  the corpora with a prompt budget): the bag of words at the LM's reading budget;
 - ``lora-head``: a LoRA sequence-classification head on the same LM (r16 on attention, up to three epochs at
   lr 1e-3, macro-F1 on validation four times an epoch, patience 3, the best checkpoint kept), reading as much
   of a text as the generative runs' prompts keep (131 tokens of a BBC article, 133 of a drug review, under
@@ -35,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cells import Record, encode, engine_for, main
+from cells import Record, encode, engine_for, kept_texts, main
 
 RECORDS = Path("benchmarks/results/recipes.jsonl")
 ROOT = Path("runs/recipes")
@@ -56,7 +58,7 @@ TRAINERS: dict[str, list[dict[str, Any]]] = {
     "sft-chosen": [{"name": "sft", "epochs": 3, "learning_rate": 1e-3, "class_weights": "balanced",
                     "best_metric": "f1_macro", "patience": 3, "eval_steps": 16}],
 }
-METHODS = ("tfidf-lr", "lora-head", *TRAINERS, "auto")
+METHODS = ("tfidf-lr", "tfidf-lr@prompt", "lora-head", *TRAINERS, "auto")
 
 
 def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
@@ -65,13 +67,14 @@ def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
             "run_name": f"{method}-s{seed}", **stages}
 
 
-def _tfidf(corpus: str, seed: int) -> tuple[dict[str, Any], list[str], list[str]]:
+def _tfidf(corpus: str, seed: int, kept: bool) -> tuple[dict[str, Any], list[str], list[str]]:
     """TF-IDF + logistic regression on the run's splits, C chosen on validation macro-F1 (gencls_core.baseline,
-    which every recipe run reports beside its model)."""
+    which every recipe run reports beside its model); ``kept``: on what the prompts keep of each text."""
     from gencls_core import Engine
     from gencls_core.baseline import tfidf_predictions
 
-    data = Engine(_config(corpus, seed, "tfidf-lr")).dataset()
+    engine = Engine(_config(corpus, seed, "tfidf-lr"))
+    data = kept_texts(engine, engine.dataset()) if kept else engine.dataset()
     predicted, chosen = tfidf_predictions(data)
     return chosen, list(data.splits["test"]["label"]), predicted
 
@@ -93,8 +96,9 @@ def run_cell(corpus: str, seed: int, method: str) -> Record:
     from gencls_core import Engine
 
     started = time.time()
-    if method in ("tfidf-lr", "lora-head"):
-        summary, gold, predicted = _tfidf(corpus, seed) if method == "tfidf-lr" else _lora_head(corpus, seed)
+    if method in ("tfidf-lr", "tfidf-lr@prompt", "lora-head"):
+        summary, gold, predicted = (_lora_head(corpus, seed) if method == "lora-head"
+                                    else _tfidf(corpus, seed, kept=method == "tfidf-lr@prompt"))
         labels = list(Engine(_config(corpus, seed, method)).dataset().labels)
     else:
         result = engine_for(_config(corpus, seed, method)).run()
