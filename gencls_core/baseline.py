@@ -5,6 +5,7 @@ label, compared in micro- and macro-F1."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gencls_core.interfaces import LabeledData
@@ -97,6 +98,18 @@ def compare(data: LabeledData, rows: list[dict[str, Any]], split: str = "test", 
     return out
 
 
+def compare_at_budget(data: LabeledData, rows: list[dict[str, Any]], cut: Callable[[list[str]], list[str]],
+                      split: str = "test", level: float = 0.95) -> dict[str, Any]:
+    """``compare`` with the baseline reading only ``cut(texts)`` of every split's texts (what the model's prompts
+    keep of each): whether a loss to the baseline is the text cut or the model."""
+    import dataclasses
+
+    splits = {name: part.remove_columns("text").add_column("text", cut(list(part["text"])))
+              for name, part in data.splits.items()}
+    out = compare(dataclasses.replace(data, splits=splits), rows, split, level)
+    return {**out, "name": f"{out['name']} reading only what the prompts keep of each text"}
+
+
 def _compare_sets(data: LabeledData, rows: list[dict[str, Any]], split: str, level: float) -> dict[str, Any]:
     """``compare`` for multi-label data: micro- and macro-F1 of the one-vs-rest baseline and the gains."""
     from sklearn.preprocessing import MultiLabelBinarizer
@@ -113,6 +126,23 @@ def _compare_sets(data: LabeledData, rows: list[dict[str, Any]], split: str, lev
         value, low, high = paired_set_gain(gold, base, model, average, level)
         out[f"delta_f1_{average}"] = {"value": round(value, 4), "low": round(low, 4), "high": round(high, 4)}
     return out
+
+
+def sentences(metrics: dict[str, Any], n: int) -> list[str]:
+    """What a report and the CLI say of the baselines in a run's ``metrics`` (``n`` texts evaluated)."""
+    said = [describe(metrics["baseline"])] if metrics.get("baseline") else []
+    if metrics.get("baseline_at_budget"):
+        said.append(describe_at_budget(metrics["baseline"], metrics["baseline_at_budget"], metrics["truncated"], n))
+    return said
+
+
+def describe_at_budget(whole: dict[str, Any], at_budget: dict[str, Any], truncated: int, n: int) -> str:
+    """For a report: the baseline on the texts as cut, and whether the cut explains a loss to it."""
+    said = f"{truncated} of {n} texts were cut to fit the prompt. {describe(at_budget)}"
+    if whole["delta_f1_macro"]["high"] < 0 <= at_budget["delta_f1_macro"]["high"]:
+        said += (" The cut texts explain the loss to the baseline on whole texts: let the model read more of each "
+                 "(truncation.max_prompt_tokens, or long_text.policy chunks or select).")
+    return said
 
 
 def describe(baseline: dict[str, Any]) -> str:

@@ -87,10 +87,10 @@ def run(config_file, plugins, overrides, resume_dir, recipe):
     title = (f"{slots['model']} | {slots['dataset']} | prompt {slots['inference_prompt']} | "
              f"decoder {slots['decoder']}")
     click.echo(format_table(rows, title))
-    if result.metrics.get("baseline"):
-        from gencls_core.baseline import describe
+    from gencls_core.baseline import sentences
 
-        click.echo(describe(result.metrics["baseline"]))
+    for sentence in sentences(result.metrics, len(result.predictions)):
+        click.echo(sentence)
     click.echo(f"report: {result.run_dir / 'report.md'}")
     click.echo(f"run directory: {result.run_dir}")
 

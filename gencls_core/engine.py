@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gencls_core.baseline import compare as compare_with_baseline
+from gencls_core.baseline import compare_at_budget
 from gencls_core.config import RunConfig, build_config, read_config_file
 from gencls_core.data import label_counts
 from gencls_core.devices import resolve_device
@@ -286,6 +287,9 @@ class Engine:
         if self.processes.is_main and train is not None and len(label_counts(data, "train")) > 1:
             with timed(timings, "baseline"):
                 metrics["baseline"] = compare_with_baseline(data, rows, self.config.splits.evaluate)
+                if metrics.get("truncated"):  # did the cut texts cost the model its lead?
+                    metrics["baseline_at_budget"] = compare_at_budget(data, rows, inference.kept,
+                                                                      self.config.splits.evaluate)
         if self.processes.is_main:
             write_jsonl(run_dir / "predictions.jsonl", rows)
             write_json(run_dir / "metrics.json", metrics)

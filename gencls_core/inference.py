@@ -128,6 +128,11 @@ class Inference:
 
         return render, fitter
 
+    def kept(self, texts: list[str]) -> list[str]:
+        """What the inference prompt keeps of each text under the truncation policy (the text when it fits)."""
+        fitter = fitter_for(self.ctx)
+        return [fitter.head(t, self._build, f"text {i}") for i, t in enumerate(texts)]
+
     def text_tokens(self, prompt_tokens: int) -> int:
         """How many tokens of a text a prompt of ``prompt_tokens`` keeps: the budget less the instructions,
         demonstrations and chat template around the text."""

@@ -8,7 +8,7 @@ from importlib.metadata import version as _version
 from pathlib import Path
 from typing import Any
 
-from gencls_core.baseline import describe as describe_baseline
+from gencls_core.baseline import sentences as baseline_sentences
 from gencls_core.interfaces import Evaluator, Trainer
 from gencls_core.plugins import Plugins
 from gencls_core.resolve import Resolution
@@ -76,8 +76,8 @@ def write_report(resolution: Resolution, record: RunRecord, metrics: dict[str, A
                 lines.append(f"- decoder: {record.recipe.decoder['why']}")
         lines += ["", "## Final metrics", ""] if lines[-1] else ["## Final metrics", ""]
     lines += metrics_table(metrics)
-    if metrics.get("baseline"):
-        lines += ["", describe_baseline(metrics["baseline"])]
+    for sentence in baseline_sentences(metrics, len(rows or [])):
+        lines += ["", sentence]
     if metrics.get("rarely_predicted"):
         lines += ["", f"**Warning:** {describe_rare(metrics['rarely_predicted'])}."]
     sections = [slot.build(Evaluator).report(v, run_dir) for slot, v in zip(resolution.evaluators, values)

@@ -39,20 +39,24 @@ class PromptFitter:
         return len(self.tokenizer(render_prompt(self.tokenizer, messages), add_special_tokens=False)["input_ids"])
 
     def messages(self, text: str, build: Callable[[str], Messages], where: str) -> Messages:
-        """``build(text)``, or ``build`` of the longest head of ``text`` that fits; ``where`` names the row."""
+        """``build`` of what fits of ``text`` (``head``); ``where`` names the row."""
+        return build(self.head(text, build, where))
+
+    def head(self, text: str, build: Callable[[str], Messages], where: str) -> str:
+        """``text``, or its longest head whose prompt ``build`` makes fits the limit (counted in ``truncated``);
+        ``where`` names the row in errors."""
         if self.limit is None:
-            return build(text)
+            return text
         precut = len(text) > self.limit * CHARS_PER_TOKEN  # over the limit for sure: do not tokenize it all
         if precut:
             if self.policy == "error":
                 raise DataError(f"{where}: the text has {len(text)} characters, far over the limit of {self.limit} "
                                 f"prompt tokens; shorten the text or set truncation.policy=truncate")
             text = text[:self.limit * CHARS_PER_TOKEN]
-        messages = build(text)
-        length = self._length(messages)
+        length = self._length(build(text))
         if length <= self.limit:
             self.truncated += precut
-            return messages
+            return text
         if self.policy == "error":
             raise DataError(f"{where}: the prompt is {length} tokens, over the limit of {self.limit} (the model's "
                             f"context less truncation.reserve_tokens, or truncation.max_prompt_tokens); shorten the "
@@ -64,11 +68,11 @@ class PromptFitter:
                 raise DataError(f"{where}: the prompt is over the limit of {self.limit} tokens even without the text "
                                 f"(instructions and demonstrations alone are too long); shorten them or raise "
                                 f"truncation.max_prompt_tokens")
-            messages = build(self.tokenizer.decode(ids[:keep]).rstrip() or ".")
-            length = self._length(messages)
+            cut = self.tokenizer.decode(ids[:keep]).rstrip() or "."
+            length = self._length(build(cut))
             if length <= self.limit:
                 self.truncated += 1
-                return messages
+                return cut
             keep -= length - self.limit
 
 

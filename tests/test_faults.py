@@ -463,8 +463,12 @@ def test_fitting_cuts_the_text_only(tiny_model_dir):
     fitter = PromptFitter(tok, limit=40)
     short = fitter.messages("good film", build, "row 0")
     assert short == build("good film") and fitter.truncated == 0
-    cut = fitter.messages("good " + "the plot was really quite dull " * 50, build, "row 1")
+    long = "good " + "the plot was really quite dull " * 50
+    cut = fitter.messages(long, build, "row 1")
     assert cut[0] == build("x")[0] and cut[1]["content"].startswith("good the plot")
+    again = PromptFitter(tok, limit=40)  # the head of the text the prompt keeps, counted alike
+    assert again.head(long, build, "row 1") == cut[1]["content"] and again.head("good film", build, "") == "good film"
+    assert again.truncated == 1
     assert len(tok(render_prompt(tok, cut), add_special_tokens=False)["input_ids"]) <= 40 and fitter.truncated == 1
     with pytest.raises(DataError, match="row 2: the prompt is over the limit of 5 tokens even without the text"):
         PromptFitter(tok, limit=5).messages("good film", build, "row 2")

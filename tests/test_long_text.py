@@ -139,6 +139,19 @@ def test_chunks_read_what_truncation_cuts_in_runs_and_in_predict(late_keywords):
         assert capped.run().metrics["windows_capped"] == 10
 
 
+def test_the_baseline_also_reads_only_what_the_prompts_keep_and_the_report_says_the_cut_explains_a_loss(
+        late_keywords):
+    cut = Engine(late_keywords, plugins=_plugins()).run()
+    whole, at_budget = cut.metrics["baseline"], cut.metrics["baseline_at_budget"]
+    assert whole["accuracy"] == 1.0 and at_budget["accuracy"] == 0.5  # the class word is past the budget
+    assert whole["delta_accuracy"]["high"] < 0 and at_budget["delta_accuracy"]["value"] == 0.0
+    assert "reading only what the prompts keep" in at_budget["name"]
+    report = (cut.run_dir / "report.md").read_text()
+    assert "10 of 10 texts were cut to fit the prompt" in report and "The cut texts explain the loss" in report
+    chunks = Engine({**late_keywords, "long_text": {"policy": "chunks", "overlap_tokens": 8}}, plugins=_plugins())
+    assert "baseline_at_budget" not in chunks.run().metrics  # nothing was cut
+
+
 def test_select_reads_the_informative_sentence_that_truncation_cuts(late_keywords, tmp_path):
     rows = [(". ".join(["filler filler filler"] * 50) + f". {word}.", label)
             for word, label in (("good", "positive"), ("bad", "negative"))] * 10
