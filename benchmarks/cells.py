@@ -47,21 +47,12 @@ def engine_for(config: dict[str, Any]) -> Any:
 
 
 def kept_texts(engine: Any, data: Any) -> Any:
-    """``data`` with each text of every split cut to what ``engine``'s rendered inference prompt keeps of it."""
-    import dataclasses
+    """``data`` with each text of every split cut to what ``engine``'s inference prompt keeps of it (the run's
+    truncation policy, as ``metrics.json``'s ``baseline_at_budget`` reads them)."""
+    from gencls_core.baseline import with_texts
+    from gencls_core.inference import Inference
 
-    def kept(text: str, prompt: str) -> str:
-        start, n = prompt.find(text[:32]), 0
-        if start < 0:
-            raise ValueError(f"the prompt does not hold the text's beginning {text[:32]!r}")
-        while n < len(text) and start + n < len(prompt) and prompt[start + n] == text[n]:
-            n += 1
-        return text[:n]
-
-    splits = {name: split.map(lambda b: {"text": [kept(t, p) for t, p in zip(b["text"],
-                                                                             engine.render_prompts(b["text"]))]},
-                              batched=True, batch_size=len(split)) for name, split in data.splits.items()}
-    return dataclasses.replace(data, splits=splits)
+    return with_texts(data, Inference(engine.resolution, engine.loaded_context("cpu", progress=False)).kept)
 
 
 def encode(corpus: str, seed: int, method: str, labels: list[str], gold: list[str], predicted: list[Any],

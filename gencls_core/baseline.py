@@ -98,15 +98,20 @@ def compare(data: LabeledData, rows: list[dict[str, Any]], split: str = "test", 
     return out
 
 
-def compare_at_budget(data: LabeledData, rows: list[dict[str, Any]], cut: Callable[[list[str]], list[str]],
-                      split: str = "test", level: float = 0.95) -> dict[str, Any]:
-    """``compare`` with the baseline reading only ``cut(texts)`` of every split's texts (what the model's prompts
-    keep of each): whether a loss to the baseline is the text cut or the model."""
+def with_texts(data: LabeledData, cut: Callable[[list[str]], list[str]]) -> LabeledData:
+    """``data`` with every split's texts replaced by ``cut(texts)``."""
     import dataclasses
 
     splits = {name: part.remove_columns("text").add_column("text", cut(list(part["text"])))
               for name, part in data.splits.items()}
-    out = compare(dataclasses.replace(data, splits=splits), rows, split, level)
+    return dataclasses.replace(data, splits=splits)
+
+
+def compare_at_budget(data: LabeledData, rows: list[dict[str, Any]], cut: Callable[[list[str]], list[str]],
+                      split: str = "test", level: float = 0.95) -> dict[str, Any]:
+    """``compare`` with the baseline reading only ``cut(texts)`` of every split's texts (what the model's prompts
+    keep of each): whether a loss to the baseline is the text cut or the model."""
+    out = compare(with_texts(data, cut), rows, split, level)
     return {**out, "name": f"{out['name']} reading only what the prompts keep of each text"}
 
 
