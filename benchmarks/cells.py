@@ -197,7 +197,8 @@ def main(doc: str, path: Path, corpora: Sequence[str], methods: Sequence[str], b
             parser.error(f"unknown methods {unknown}; choose from {', '.join(methods)}")
         run_cells(path, args.corpus, [int(s) for s in args.seeds.split(",")], chosen, cell)
     else:
-        records = read_records(path)
+        order = {corpus: i for i, corpus in enumerate(corpora)}  # tables in the benchmark's corpus order
+        records = sorted(read_records(path), key=lambda r: order.get(r["corpus"], len(order)))
         table(records, methods, bases)
         if args.plot:
             draw(records, methods, args.plot)
