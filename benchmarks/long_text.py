@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,5 +86,45 @@ def run_cell(corpus: str, seed: int, method: str) -> Record:
                   [r["predicted"] for r in result.predictions], summary, time.time() - started)
 
 
+def accuracy_vs_cost(records: list[Record], methods: Sequence[str], path: Path) -> None:
+    """Test accuracy (bootstrap 95% interval over test texts and seeds) against decode seconds per text, one point
+    per decoded method; TF-IDF + LR on whole texts as a horizontal band (its decode cost is nil on this scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from gencls_core.stats import seed_bootstrap
+
+    def accuracy(mine: list[Record]) -> tuple[float, float, float]:
+        stats = [lambda ix, r=r: (np.array(r["gold"])[ix] == np.array(r["predicted"])[ix]).mean(-1) for r in mine]
+        return seed_bootstrap(stats, [len(r["gold"]) for r in mine])
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    base = [r for r in records if r["method"] == "tfidf-lr"]
+    if base:
+        value, low, high = accuracy(base)
+        ax.axhspan(low, high, color="0.85")
+        ax.axhline(value, color="0.4", label="tfidf-lr (whole texts)")
+    for method in methods:
+        mine = [r for r in records if r["method"] == method and r["stage"].get("decode_examples_per_second")]
+        if mine:
+            value, low, high = accuracy(mine)
+            cost = float(np.mean([1 / r["stage"]["decode_examples_per_second"] for r in mine]))
+            ax.errorbar([cost], [value], yerr=[[value - low], [high - value]], marker="o", capsize=3, label=method)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("decode seconds per text (2 CPU cores; log scale)")
+    ax.set_ylabel("test accuracy (95% CI)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 if __name__ == "__main__":
-    main(__doc__, RECORDS, list(CORPORA), METHODS, ("tfidf-lr", "truncate-192"), run_cell)
+    main(__doc__, RECORDS, list(CORPORA), METHODS, ("tfidf-lr", "truncate-192"), run_cell, accuracy_vs_cost)
