@@ -85,7 +85,8 @@ def delta(rows: dict[tuple[str, int], Record], method: str, base: str, metric: s
 
     from gencls_core.stats import seed_bootstrap
 
-    both = sorted(s for m, s in rows if m == method and (base, s) in rows)
+    both = sorted(s for m, s in rows if m == method and (base, s) in rows
+                  and rows[base, s]["gold"] == rows[method, s]["gold"])  # paired on the same examples only
     if method == base or not both:
         return ""
     stats = []

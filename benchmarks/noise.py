@@ -103,10 +103,11 @@ def accuracy_vs_noise(records: list[Record], methods: Sequence[str], path: Path)
     if not tested:
         plot(records, methods, path)
         return
-    names = list(DATA)
+    names = [name for name in DATA if any(r["corpus"].startswith(f"{name}@") for r in tested)]
+    present = [m for m in methods if m in TESTED and any(r["method"] == m for r in tested)]
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names):
-        for shift, method in enumerate(m for m in methods if m in TESTED):
+        for shift, method in enumerate(present):
             points = []
             for noise in NOISE:
                 mine = [r for r in tested if r["corpus"] == f"{name}@{noise}" and r["method"] == method]
@@ -121,6 +122,7 @@ def accuracy_vs_noise(records: list[Record], methods: Sequence[str], path: Path)
         ax.set_xlabel("training labels flipped")
         ax.set_ylabel("clean test accuracy (95% CI)")
         ax.set_xticks(NOISE)
+        ax.set_xlim(-0.05, max(NOISE) + 0.05)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
