@@ -101,6 +101,16 @@ def delta(rows: dict[tuple[str, int], Record], method: str, base: str, metric: s
     return f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
+def accuracy_interval(records: list[Record]) -> tuple[float, float, float]:
+    """Accuracy averaged over ``records`` (seeds) with its bootstrap 95% interval over their test examples."""
+    import numpy as np
+
+    from gencls_core.stats import seed_bootstrap
+
+    stats = [lambda ix, r=r: (np.array(r["gold"])[ix] == np.array(r["predicted"])[ix]).mean(-1) for r in records]
+    return seed_bootstrap(stats, [len(r["gold"]) for r in records])
+
+
 def rare_classes(record: Record) -> list[str]:
     """The classes the run flagged as almost never predicted (gencls_core.results.rarely_predicted: 5+ test
     examples predicted less than a tenth as often, or a collapse onto one class)."""

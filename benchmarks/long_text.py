@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cells import Record, encode, engine_for, kept_texts, main
+from cells import Record, accuracy_interval, encode, engine_for, kept_texts, main
 
 RECORDS = Path("benchmarks/results/long_text.jsonl")
 ROOT = Path("runs/long-text")
@@ -95,22 +95,16 @@ def accuracy_vs_cost(records: list[Record], methods: Sequence[str], path: Path) 
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from gencls_core.stats import seed_bootstrap
-
-    def accuracy(mine: list[Record]) -> tuple[float, float, float]:
-        stats = [lambda ix, r=r: (np.array(r["gold"])[ix] == np.array(r["predicted"])[ix]).mean(-1) for r in mine]
-        return seed_bootstrap(stats, [len(r["gold"]) for r in mine])
-
     fig, ax = plt.subplots(figsize=(6, 3.6))
     base = [r for r in records if r["method"] == "tfidf-lr"]
     if base:
-        value, low, high = accuracy(base)
+        value, low, high = accuracy_interval(base)
         ax.axhspan(low, high, color="0.85")
         ax.axhline(value, color="0.4", label="tfidf-lr (whole texts)")
     for method in methods:
         mine = [r for r in records if r["method"] == method and r["stage"].get("decode_examples_per_second")]
         if mine:
-            value, low, high = accuracy(mine)
+            value, low, high = accuracy_interval(mine)
             cost = float(np.mean([1 / r["stage"]["decode_examples_per_second"] for r in mine]))
             ax.errorbar([cost], [value], yerr=[[value - low], [high - value]], marker="o", capsize=3, label=method)
     ax.set_xscale("log")

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cells import Record, encode, engine_for, main, plot
+from cells import Record, accuracy_interval, encode, engine_for, main, plot
 
 RECORDS = Path("benchmarks/results/noise.jsonl")
 ROOT = Path("runs/noise")
@@ -97,8 +97,6 @@ def accuracy_vs_noise(records: list[Record], methods: Sequence[str], path: Path)
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from gencls_core.stats import seed_bootstrap
-
     tested = [r for r in records if not r["method"].startswith("screen:")]
     if not tested:
         plot(records, methods, path)
@@ -112,9 +110,7 @@ def accuracy_vs_noise(records: list[Record], methods: Sequence[str], path: Path)
             for noise in NOISE:
                 mine = [r for r in tested if r["corpus"] == f"{name}@{noise}" and r["method"] == method]
                 if mine:
-                    stats = [lambda ix, r=r: (np.array(r["gold"])[ix] == np.array(r["predicted"])[ix]).mean(-1)
-                             for r in mine]
-                    points.append((noise, *seed_bootstrap(stats, [len(r["gold"]) for r in mine])))
+                    points.append((noise, *accuracy_interval(mine)))
             if points:
                 x, y, low, high = map(np.array, zip(*points))
                 ax.errorbar(x + 0.006 * shift, y, yerr=[y - low, high - y], marker="o", capsize=3, label=method)
