@@ -145,6 +145,7 @@ def table(records: list[Record], methods: Sequence[str], bases: Sequence[str]) -
                      f"({r['stage'].get('train_stopped')})"
                      + (f", kept {'+'.join(r['stage']['kept']) or 'none'}" if "kept" in r["stage"] else "")
                      + (", offsets" if r["stage"].get("offsets") else "")
+                     + (f", words {r['stage']['lexical_weight']}" if r["stage"].get("lexical_weight") else "")
                      if r["stage"].get("train_best_step") else "—" for r in mine]
             chosen = "; ".join(steps) if set(steps) != {"—"} else ""
             sd = lambda v: f" ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else ""  # noqa: E731

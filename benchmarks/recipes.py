@@ -15,9 +15,13 @@ Methods, on the same seeded splits of each corpus (train / validation / test):
 - ``sft-chosen``: SFT for up to three epochs at lr 1e-3 with balanced class weights, evaluated on the
   validation split every ``eval_steps`` with the run's decoder, ending with the best checkpoint by macro-F1
   and stopping after three evaluations without improvement (``best_metric``, ``patience``, ``class_weights``);
-- ``auto``: the built-in recipe (``recipe: auto``): SFT chosen on validation as above (class weights only on
-  imbalanced data), then label-pg kept only when its validation macro-F1 gain is above zero beyond noise, then
-  decoder offsets toward the training label distribution when they raise validation accuracy plus macro-F1.
+- ``auto``: the built-in recipe without its lexical step (``recipe: {name: auto, lexical: false}``): SFT chosen
+  on validation as above (class weights only on imbalanced data), then label-pg kept only when its validation
+  macro-F1 gain is above zero beyond noise, then decoder offsets toward the training label distribution when
+  they raise validation accuracy plus macro-F1;
+- ``auto+lexical``: the built-in recipe as shipped (``recipe: auto``): ``auto``, then TF-IDF + logistic
+  regression's label probabilities blended into the kept model's scores at the weight chosen on validation, when
+  the cross-fitted validation accuracy plus macro-F1 rises.
 
 Every cell is one normal run (its directory under ``runs/recipes/``) that reads the test split once, for the final
 evaluation; nothing is chosen on it. A finished cell appends one compact record (metrics, the per-example
@@ -58,11 +62,12 @@ TRAINERS: dict[str, list[dict[str, Any]]] = {
     "sft-chosen": [{"name": "sft", "epochs": 3, "learning_rate": 1e-3, "class_weights": "balanced",
                     "best_metric": "f1_macro", "patience": 3, "eval_steps": 16}],
 }
-METHODS = ("tfidf-lr", "tfidf-lr@prompt", "lora-head", *TRAINERS, "auto")
+RECIPES: dict[str, dict[str, Any]] = {"auto": {"name": "auto", "lexical": False}, "auto+lexical": {"name": "auto"}}
+METHODS = ("tfidf-lr", "tfidf-lr@prompt", "lora-head", *TRAINERS, *RECIPES)
 
 
 def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
-    stages = {"recipe": "auto"} if method == "auto" else {"trainers": TRAINERS.get(method, [])}
+    stages = {"recipe": RECIPES[method]} if method in RECIPES else {"trainers": TRAINERS.get(method, [])}
     return {**CORPORA[corpus], "seed": seed, "progress": False, "output_dir": str(ROOT / corpus),
             "run_name": f"{method}-s{seed}", **stages}
 
@@ -110,6 +115,8 @@ def run_cell(corpus: str, seed: int, method: str) -> Record:
         if record.get("recipe"):
             summary["kept"] = [c["trainer"] for c in record["recipe"]["choices"] if c["kept"]]
             summary["offsets"] = bool(record["recipe"].get("decoder", {}).get("options"))
+            if record["recipe"].get("lexical"):
+                summary["lexical_weight"] = record["recipe"]["lexical"]["weight"]
         return encode(corpus, seed, method, labels, gold, predicted, summary, record["timings"]["total"])
     return encode(corpus, seed, method, labels, gold, predicted, summary, time.time() - started)
 

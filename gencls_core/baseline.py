@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gencls_core.interfaces import LabeledData
+from gencls_core.lexical import C_GRID, Bag
 
-C_GRID = (0.1, 1.0, 10.0, 100.0)
 NAME = "TF-IDF + logistic regression"
 
 
@@ -18,26 +18,10 @@ def tfidf_predictions(data: LabeledData, split: str = "test",
                       c: float | None = None) -> tuple[list[str], dict[str, Any]]:
     """TF-IDF + logistic regression's predictions for ``split``, with ``C`` given, or chosen by macro-F1 on the
     validation split (10 without one), and what was chosen."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import f1_score
-
-    train = data.splits["train"]
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    x = vectorizer.fit_transform(train["text"])
-
-    def fit(c: float) -> Any:
-        return LogisticRegression(C=c, max_iter=2000).fit(x, train["label"])
-
-    chosen: dict[str, Any] = {"C": 10.0 if c is None else c}
-    if c is None and "validation" in data.splits:
-        validation = data.splits["validation"]
-        x_val = vectorizer.transform(validation["text"])
-        scores = {c: f1_score(validation["label"], fit(c).predict(x_val), average="macro", zero_division=0)
-                  for c in C_GRID}
-        best = max(scores, key=scores.__getitem__)
-        chosen = {"C": best, "validation_f1_macro": round(float(scores[best]), 4)}
-    return [str(p) for p in fit(chosen["C"]).predict(vectorizer.transform(data.splits[split]["text"]))], chosen
+    train, validation = data.splits["train"], data.splits.get("validation")
+    bag = Bag(train["text"], train["label"], c,
+              (validation["text"], validation["label"]) if validation is not None else None)
+    return bag.predict(data.splits[split]["text"]), bag.chosen
 
 
 def tfidf_sets(data: LabeledData, split: str = "test", c: float | None = None) -> tuple[Any, dict[str, Any]]:

@@ -108,6 +108,19 @@ class LongTextConfig(BaseModel):
         return self
 
 
+class LexicalConfig(BaseModel):
+    """Lexical evidence (``gencls_core/lexical.py``): TF-IDF + logistic regression fitted on the training split,
+    reading every word of a text, blended into the decoder's label scores. Needs a decoder with label scores
+    (perplexity) and one label per text."""
+
+    model_config = ConfigDict(extra="forbid")
+    weight: float = Field(0.0, ge=0, lt=1, description="w in (1 - w) * log p_decoder(label | text) + w * log "
+                                                       "p_bag(label | text); 0: the decoder alone. The auto recipe "
+                                                       "chooses it on the validation split")
+    C: float | None = Field(None, gt=0, description="the logistic regression's inverse regularisation (null: "
+                                                    "chosen by validation macro-F1 from 0.1, 1, 10, 100)")
+
+
 class LabelSetConfig(BaseModel):
     """Multi-label data (``dataset.multi_label``): a text gets every label whose probability (the decoder's
     ``probs``) reaches the threshold; a decoder without probabilities (``generate``) has its answer read as a
@@ -146,6 +159,7 @@ class RunConfig(BaseModel):
     splits: SplitConfig = Field(default_factory=SplitConfig)
     truncation: TruncationConfig = Field(default_factory=TruncationConfig)
     long_text: LongTextConfig = Field(default_factory=LongTextConfig)
+    lexical: LexicalConfig = Field(default_factory=LexicalConfig)
     label_sets: LabelSetConfig = Field(default_factory=LabelSetConfig)
     labels: ComponentSpec = Field(default_factory=ComponentSpec, description="label scheme for training")
     prompt: ComponentSpec = Field(default_factory=ComponentSpec, description="prompt strategy for training")

@@ -51,7 +51,7 @@ from gencls_core.weights import load_trained, merged
 
 # what predict needs of a run's config (the dataset and splits only for prompts that draw training examples)
 INFERENCE_SLOTS = ("seed", "dataset", "splits", "truncation", "long_text", "labels", "prompt", "inference_labels",
-                   "inference_prompt", "decoder", "label_sets")
+                   "inference_prompt", "decoder", "label_sets", "lexical")
 
 
 def untrusted(config: dict[str, Any], source: Path, trust_remote_code: bool) -> dict[str, Any]:
@@ -313,7 +313,8 @@ class Engine:
         recorded = self.recorded.get("data")  # labels and task of a recorded run
         needs_train = (self.resolution.slots["inference_prompt"].component(PromptStrategy).uses_train_split
                        or self.resolution.slots["decoder"].build(Decoder).uses_train_split()
-                       or self.config.long_text.policy == "select")  # words weighed by the training texts
+                       or self.config.long_text.policy == "select"  # words weighed by the training texts
+                       or self.config.lexical.weight > 0)  # the bag of words, fitted on them
         ctx = self._context(device, self.config.progress, run_dir=None)
         if recorded and not needs_train:
             ctx.data = LabeledData(splits={}, labels=recorded["labels"], task=recorded["task"],

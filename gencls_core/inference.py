@@ -5,12 +5,14 @@ and fit prompts, decode, check and finalize, evaluate."""
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+from gencls_core.calibration import log_softmax
 from gencls_core.chat import render_prompt
 from gencls_core.contracts import check_messages, check_metrics, check_predictions
 from gencls_core.data import check_labeled_data, flip_labels, make_splits, overlap_checks, text_problem
@@ -30,11 +32,12 @@ from gencls_core.interfaces import (
     Trainer,
 )
 from gencls_core.label_sets import choose_threshold, decide, parse_set
+from gencls_core.lexical import Bag, blend
 from gencls_core.long_text import LongTexts, aggregate, reader
 from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import describe_rare, rarely_predicted
 from gencls_core.truncation import PromptFitter, fitter_for
-from gencls_core.verbosity import library_bars
+from gencls_core.verbosity import library_bars, library_notices_off
 
 Threshold = float | Mapping[str, float] | None  # predict's min_probability: one for every label, or per label
 AUTO_VALIDATION = 0.1  # the share of training examples carved for a stage that chooses on validation
@@ -78,7 +81,7 @@ def _load_data(resolution: Resolution, ctx: RunContext) -> LabeledData:
 
 def load_model(resolution: Resolution, ctx: RunContext) -> None:
     """Load the run's model into ``ctx.lm``, on ``ctx.device``."""
-    with library_bars(ctx.progress):
+    with library_bars(ctx.progress), library_notices_off():
         ctx.lm = resolution.slots["model"].build(ModelSource).load(ctx)
     ctx.loaded_lm().model.to(ctx.device)
 
@@ -111,7 +114,11 @@ class Inference:
         self.windows_capped = 0  # texts of the last decode that had more windows than long_text.max_windows
         self._long: LongTexts | None = None
         self.selected = 0  # texts of the last decode read by their selected sentences
+        self._bag: Bag | None = None
         data = ctx.loaded_data()
+        if data.multi_label and resolution.config.lexical.weight:
+            raise ConfigError("lexical.weight blends one label's scores per text; multi-label data decides label "
+                              "sets by threshold: set lexical.weight to 0")
         # multi-label data: the probability a label needs (label_sets.threshold; None until chosen: 1/labels)
         self.set_threshold: float | dict[str, float] | None = resolution.config.label_sets.threshold
         if data.multi_label and len(self.labels.labels) != len(data.labels):
@@ -167,6 +174,37 @@ class Inference:
         self.resolution = replace(self.resolution, slots={**self.resolution.slots, "decoder": slot})
         self._decoder = None
 
+    def use_lexical(self, weight: float) -> None:
+        """Blend the bag of words in at ``weight`` from now on (a recipe's choice for the kept model)."""
+        config = self.resolution.config
+        self.resolution = replace(self.resolution, config=config.model_copy(
+            update={"lexical": config.lexical.model_copy(update={"weight": weight})}))
+
+    def bag(self) -> Bag:
+        """TF-IDF + logistic regression on the training split (``lexical.C``, or C chosen on the validation
+        split), fitted once."""
+        if self._bag is None:
+            splits, c = self.ctx.loaded_data().splits, self.resolution.config.lexical.C
+            if "train" not in splits or not len(splits["train"]):
+                raise ConfigError("lexical evidence is fitted on the training split, and this dataset has none: "
+                                  "set lexical.weight to 0")
+            validation = splits.get("validation") if c is None else None
+            self._bag = Bag(splits["train"]["text"], splits["train"]["label"], c,
+                            (validation["text"], validation["label"]) if validation is not None else None)
+        return self._bag
+
+    def _blended(self, texts: list[str], predictions: list[Prediction], classes: list[str]) -> list[Prediction]:
+        """``predictions`` with the bag of words' log probabilities blended into their scores at
+        ``lexical.weight``."""
+        if any(p.scores is None for p in predictions):
+            raise ConfigError(f"lexical.weight blends label scores, and {self.resolution.slots['decoder'].who()} "
+                              f"gives none: use decoder perplexity, or set lexical.weight to 0")
+        rows = blend([[p.scores[c] for c in classes] for p in predictions],  # type: ignore[index]
+                     self.bag().log_probs(texts, classes), self.resolution.config.lexical.weight)
+        return [replace(p, label=classes[row.index(max(row))], scores=dict(zip(classes, row)),
+                        probs=dict(zip(classes, (math.exp(v) for v in log_softmax(row)))))
+                for p, row in zip(predictions, rows)]
+
     def decode(self, texts: list[str]) -> tuple[list[Prediction], int]:
         """Predictions for ``texts``, and how many of their texts were truncated to fit the model (with
         ``long_text.policy: chunks``, a text over the budget is decoded in windows, its prediction aggregated)."""
@@ -205,6 +243,8 @@ class Inference:
             ends = list(itertools.accumulate(len(w) for w in pieces))
             final = [aggregate(final[end - len(w):end], classes, self.resolution.config.long_text.aggregate)
                      for w, end in zip(pieces, ends)]
+        if self.resolution.config.lexical.weight:  # the bag reads each whole text
+            final = self._blended(texts, final, classes)
         if ctx.loaded_data().multi_label:
             final = [self._label_set(p, classes) for p in final]
         return [replace(p, truncated=True) if c else p for p, c in zip(final, cut)], truncated

@@ -334,6 +334,14 @@ class Recipe(Component):
         Default: the decoder as configured."""
         return {}, "the recipe keeps the decoder as configured"
 
+    def lexical(self, kept: Validation, bag: list[dict[str, float]]) -> tuple[float, str]:
+        """The weight w in [0, 1) of the bag of words in the kept model's label scores, (1 - w) * log p_decoder +
+        w * log p_bag (``gencls_core/lexical.py``), chosen from the model's validation predictions ``kept`` (with
+        the decoder's choice applied) and ``bag``, TF-IDF + logistic regression's log probability of each class
+        per validation example (fitted on the training split); and why, in a sentence for the report. Applied
+        and recorded like ``decoder``. Default: 0, the decoder's scores alone."""
+        return 0.0, "the recipe keeps the decoder's scores alone"
+
 
 # kind -> (register hook, base class)
 KINDS: dict[str, tuple[str, type[Component]]] = {

@@ -74,6 +74,9 @@ def write_report(resolution: Resolution, record: RunRecord, metrics: dict[str, A
                       for c in record.recipe.choices]
             if record.recipe.decoder:
                 lines.append(f"- decoder: {record.recipe.decoder['why']}")
+            if record.recipe.lexical:
+                lines.append(f"- lexical evidence (TF-IDF + logistic regression, weight "
+                             f"{record.recipe.lexical['weight']}): {record.recipe.lexical['why']}")
         lines += ["", "## Final metrics", ""] if lines[-1] else ["## Final metrics", ""]
     lines += metrics_table(metrics)
     for sentence in baseline_sentences(metrics, len(rows or [])):

@@ -34,12 +34,14 @@ class DataRecord(BaseModel):
 
 
 class RecipeRecord(BaseModel):
-    """A recipe's stages, the choice it made after each (kept or not, and why) and its decoder choice."""
+    """A recipe's stages, the choice it made after each (kept or not, and why), its decoder choice and the
+    weight it gave the bag of words."""
 
     name: str
     stages: list[dict[str, Any]]
     choices: list[dict[str, Any]] = Field(default_factory=list)
     decoder: dict[str, Any] | None = None  # {"options": ..., "why": ...}
+    lexical: dict[str, Any] | None = None  # {"weight": ..., "C": ..., "why": ...}
 
 
 class RunRecord(BaseModel):

@@ -18,7 +18,7 @@ from gencls_core.resolve import Resolution, Slot
 from gencls_core.results import read_jsonl, scalar_metrics, write_json, write_jsonl
 from gencls_core.run_record import RunRecord, RunRecorder
 from gencls_core.timing import timed
-from gencls_core.verbosity import library_bars
+from gencls_core.verbosity import library_bars, library_notices_off
 from gencls_core.weights import load_trained, save_trained
 
 
@@ -99,8 +99,12 @@ def run_stages(resolution: Resolution, ctx: RunContext, inference: Inference, re
         raise ValueError("run_stages needs at least one stage (a trainer, or evaluate_untrained)")
     if recipe:  # the kept model, on the test split: the one read of it
         decoded = None  # the kept model's validation predictions, unless the recipe changes the decoder
-        if kept is not None and not _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, recorder.record):
-            decoded = ([r["gold"] for r in kept.rows], [r["probs"] for r in kept.rows])
+        if kept is not None:
+            if not _choose_decoder(recipe, inference, _validation(kept, ctx), ctx, recorder.record):
+                decoded = ([r["gold"] for r in kept.rows], [r["probs"] for r in kept.rows])
+            elif not ctx.loaded_data().multi_label:  # the kept model's validation scores under the chosen decoder
+                kept = inference.evaluate_split(timings, "validation")
+            _choose_lexical(recipe, inference, kept, ctx, recorder.record)
         choose_set_threshold(inference, timings, recorder.record, decoded)  # its threshold, from them
         evaluation = inference.evaluate_split(timings)
     return evaluation, stages
@@ -153,10 +157,33 @@ def _choose_decoder(recipe: Recipe, inference: Inference, kept: Validation, ctx:
     return bool(options)
 
 
+def _choose_lexical(recipe: Recipe, inference: Inference, kept: Evaluation, ctx: RunContext,
+                    record: RunRecord) -> None:
+    """The recipe's weight of the bag of words in the kept model's label scores (``gencls_core/lexical.py``),
+    chosen from that model's validation predictions ``kept`` (one label per text, with scores, and no weight in the
+    config), applied to the inference that reads the test split and written into ``run.json``'s config."""
+    validation, configured = _validation(kept, ctx), inference.resolution.config.lexical
+    if validation.multi_label or validation.scores is None or configured.weight:
+        if configured.weight and record.recipe is not None:
+            record.recipe.lexical = {"weight": configured.weight, "why": "the weight set in the config"}
+        return
+    bag = inference.bag()
+    texts = ctx.loaded_data().splits["validation"]["text"]
+    rows = [dict(zip(validation.labels, r)) for r in bag.log_probs(texts, validation.labels)]
+    weight, why = recipe.lexical(validation, rows)
+    if not 0 <= weight < 1:
+        raise ContractError(f"recipe {recipe.name!r} chose lexical weight {weight}; a weight is in [0, 1)")
+    if weight:
+        inference.use_lexical(weight)
+        record.config["lexical"] = {"weight": weight, "C": bag.chosen["C"]}
+    if record.recipe is not None:
+        record.recipe.lexical = {"weight": weight, "C": bag.chosen["C"], "why": why}
+
+
 def _trained(slot: Slot, ctx: RunContext) -> StageResult:
-    """Run the slot's trainer (the libraries' bars off without ``progress``); what it returns must be a
-    ``StageResult``."""
-    with library_bars(ctx.progress):
+    """Run the slot's trainer (the libraries' bars off without ``progress``, their deprecation notices off);
+    what it returns must be a ``StageResult``."""
+    with library_bars(ctx.progress), library_notices_off():
         result = slot.build(Trainer).train(ctx)
     if not isinstance(result, StageResult):
         raise ContractError(f"trainer {slot.entry.name!r} ({slot.path}) returned {type(result).__name__}; a "
