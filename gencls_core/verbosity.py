@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,22 +16,36 @@ def debug() -> bool:
 
 def quiet_libraries() -> None:
     """transformers' and datasets' logs and progress bars off (gencls keeps its own bars), and the libraries'
-    notices of their own deprecations (FutureWarning raised inside transformers, TRL, peft or accelerate: a
-    user cannot act on them)."""
+    notices of their own deprecations, for the whole process (the command line)."""
     if debug():
         return
-    import warnings
+    import datasets
+    import transformers
 
+    _ignore_library_notices()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+
+
+@contextmanager
+def library_notices_off() -> Iterator[None]:
+    """The libraries' notices of their own deprecations off while the block runs, then the warning filters as
+    they were (the Engine API and the estimator leave the caller's process as it was); on with GENCLS_DEBUG."""
+    if debug():
+        yield
+        return
+    with warnings.catch_warnings():
+        _ignore_library_notices()
+        yield
+
+
+def _ignore_library_notices() -> None:
+    """FutureWarning raised inside transformers, TRL, peft or accelerate: a user cannot act on them."""
     for library in ("transformers", "trl", "peft", "accelerate"):
         warnings.filterwarnings("ignore", category=FutureWarning, module=rf"{library}(\.|$)")
     # a model's forward warns from inside torch's Module.__call__ (e.g. a renamed argument's notice)
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.nn\.modules\.module$")
-    import datasets
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
 
 
 @contextmanager

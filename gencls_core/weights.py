@@ -8,6 +8,7 @@ from typing import Any
 
 from gencls_core.interfaces import LoadedModel
 from gencls_core.results import follow_umask
+from gencls_core.verbosity import library_notices_off
 
 
 def save_trained(lm: LoadedModel, path: Path) -> None:
@@ -51,7 +52,8 @@ def load_trained(base: LoadedModel, path: Path, *, same_base: bool = True) -> Lo
             from peft import PeftModel
 
             _check_adapter_base(base, path / "adapter_config.json", same_base)
-            model: Any = PeftModel.from_pretrained(base.model, str(path), is_trainable=True)
+            with library_notices_off():  # peft reads a property transformers has deprecated
+                model: Any = PeftModel.from_pretrained(base.model, str(path), is_trainable=True)
         else:
             from transformers import AutoModelForCausalLM
 

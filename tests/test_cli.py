@@ -179,3 +179,26 @@ def test_the_command_line_hides_the_libraries_notices_of_their_own_deprecations(
         assert raised_in("transformers.modeling_utils") == 0 and raised_in("trl.trainer.utils") == 0
         assert raised_in("torch.nn.modules.module") == 0  # a model forward's notice, raised through Module.__call__
         assert raised_in("gencls_core.engine") == 1 and raised_in("transformersx") == 1
+
+
+def test_training_and_loading_hide_the_libraries_deprecation_notices_only_while_they_run(monkeypatch):
+    """The Engine API (no quiet_libraries) still hides transformers' notices raised inside a trainer or a model
+    load, and leaves the caller's warning filters as they were; GENCLS_DEBUG shows them."""
+    import warnings
+
+    from gencls_core.verbosity import DEBUG_ENV, library_notices_off
+
+    def raised_in(module):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.warn_explicit("x is deprecated", FutureWarning, "f.py", 1, module=module)
+        return len(seen)
+
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    with warnings.catch_warnings():
+        filters = list(warnings.filters)
+        with library_notices_off():
+            assert raised_in("transformers.modeling_utils") == 0 and raised_in("gencls_core.engine") == 1
+        assert warnings.filters == filters and raised_in("transformers.modeling_utils") == 1
+        monkeypatch.setenv(DEBUG_ENV, "1")
+        with library_notices_off():
+            assert raised_in("transformers.modeling_utils") == 1

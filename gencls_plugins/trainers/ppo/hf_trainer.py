@@ -30,10 +30,11 @@ class PolicyAndValue(torch.nn.Module):
                              output_hidden_states=True)
         return out.logits, self.value_head(out.hidden_states[-1].float()).squeeze(-1)
 
-    # activation checkpointing is the policy's (the Trainer turns it on, TRL's generation context off and on)
+    # activation checkpointing is the policy's (the Trainer turns it on, TRL's generation context off and on,
+    # reading it under the name transformers deprecates)
     @property
     def is_gradient_checkpointing(self) -> bool:
-        return self.policy.is_gradient_checkpointing
+        return self.policy.is_activation_checkpointing
 
     def activation_checkpointing_enable(self, **kwargs: Any) -> None:
         self.policy.activation_checkpointing_enable(**kwargs)
