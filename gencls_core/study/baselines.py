@@ -10,6 +10,7 @@ from typing import Any
 
 from gencls_core.errors import ConfigError
 from gencls_core.results import read_jsonl, write_jsonl, write_text_atomic
+from gencls_core.verbosity import library_notices_off
 
 ROWS = {"tfidf": "TF-IDF + logistic regression", "seqcls": "LoRA classification head on the LM"}
 TFIDF_C = 10.0  # the study's fixed regularisation (a run's own baseline chooses C on validation)
@@ -62,7 +63,8 @@ def baseline_predictions(name: str, config: dict[str, Any], out: Path, recipe: d
     from gencls_core.engine import Engine
 
     engine = Engine({**config, "progress": False})
-    rows, trained = (_tfidf(engine), {}) if name == "tfidf" else _seqcls(engine, recipe)
+    with library_notices_off():
+        rows, trained = (_tfidf(engine), {}) if name == "tfidf" else _seqcls(engine, recipe)
     write_text_atomic(stamp, json.dumps(fit, sort_keys=True) + "\n")
     if trained:
         write_text_atomic(out.with_suffix(".train.json"), json.dumps(trained) + "\n")
