@@ -5,8 +5,8 @@
 
 BBC News articles whole (533 prompt tokens on average), the same seeded splits for every method (500 train /
 100 validation / 500 test). Every trained method is the ``auto`` recipe's SFT (up to three epochs at lr 1e-3,
-macro-F1 on validation four times an epoch, patience 3, the best checkpoint kept; ``rl: none``), trained and
-evaluated under one long-text policy:
+macro-F1 on validation four times an epoch, patience 3, the best checkpoint kept; ``rl: none``, ``lexical:
+false``), trained and evaluated under one long-text policy:
 - ``tfidf-lr``: TF-IDF + logistic regression on the whole texts, C chosen on validation;
   ``tfidf-lr@truncate-192`` (or another truncate policy): the same on only what that policy's prompt keeps of
   each text (every split): the bag of words at the generative model's reading budget;
@@ -19,7 +19,9 @@ evaluated under one long-text policy:
   text drawn afresh every epoch (``train_windows: epoch``; run it from code with the shared prefix on by default,
   so its training seconds are not comparable with cells run before that);
 - ``chunks-192@truncate-192``: the ``truncate-192`` model (seed's), only its decoding reads windows;
-- ``select-192``: 192-token prompts holding the sentences whose words are rarest in the training texts.
+- ``select-192``: 192-token prompts holding the sentences whose words are rarest in the training texts;
+- ``truncate-192+lexical`` (any policy ``+lexical``): that policy with the recipe's lexical step on: TF-IDF +
+  logistic regression, reading every word, blended into the model's scores at the weight chosen on validation.
 
 Records go to ``benchmarks/results/long_text.jsonl`` (benchmarks/cells.py: resumable, one heavy job at a
 time); each keeps the decode rate (texts/s) and the training seconds per step beside its predictions.
@@ -51,15 +53,17 @@ POLICIES: dict[str, dict[str, Any]] = {
     "chunks-192@truncate-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": CHUNKS},
     "select-192": {"truncation": {"max_prompt_tokens": 192}, "long_text": {"policy": "select"}},
 }
-METHODS = ("tfidf-lr", *(f"tfidf-lr@{p}" for p in POLICIES if p.startswith("truncate")), *POLICIES)
+LEXICAL = ("truncate-192+lexical", "truncate-384+lexical")
+METHODS = ("tfidf-lr", *(f"tfidf-lr@{p}" for p in POLICIES if p.startswith("truncate")), *POLICIES, *LEXICAL)
 
 
 def _config(corpus: str, seed: int, method: str) -> dict[str, Any]:
-    config = {**CORPORA[corpus], **POLICIES.get(method, {}), "seed": seed, "progress": False,
+    policy, lexical = method.removesuffix("+lexical"), method.endswith("+lexical")
+    config = {**CORPORA[corpus], **POLICIES.get(policy, {}), "seed": seed, "progress": False,
               "output_dir": str(ROOT / corpus), "run_name": f"{method}-s{seed}"}
     if "@" in method:  # decoding only, with the model another cell trained
         return {**config, "start_from": str(ROOT / corpus / f"{method.split('@')[1]}-s{seed}")}
-    return {**config, "recipe": {"name": "auto", "rl": "none"}}
+    return {**config, "recipe": {"name": "auto", "rl": "none", "lexical": lexical}}
 
 
 def run_cell(corpus: str, seed: int, method: str) -> Record:
@@ -82,6 +86,8 @@ def run_cell(corpus: str, seed: int, method: str) -> Record:
         summary["train_seconds_per_step"] = round(summary["train_runtime_seconds"] / summary["train_steps"], 2)
     summary.update({k: result.metrics[k] for k in ("decode_examples_per_second", "truncated", "chunked")
                     if k in result.metrics})
+    if (record.get("recipe") or {}).get("lexical"):
+        summary["lexical_weight"] = record["recipe"]["lexical"]["weight"]
     return encode(corpus, seed, method, record["data"]["labels"], [r["gold"] for r in result.predictions],
                   [r["predicted"] for r in result.predictions], summary, time.time() - started)
 
