@@ -107,7 +107,8 @@ class Prediction:
     """One decoded answer.
 
     ``label`` is None when the output named no single valid label; ``status`` then says why
-    (``no_label`` or ``multiple_labels``). ``scores`` are the decoder's raw per-label scores, ``probs``
+    (``no_label`` or ``multiple_labels``). ``scores`` are the decoder's raw per-label scores (with
+    ``lexical.weight``, the engine replaces them by the blend with the bag of words), ``probs``
     a probability distribution over the labels (for calibration metrics), ``output`` the generated text;
     ``truncated`` is set by the engine when the text was cut to fit the prompt limit, ``windows`` to the number
     of windows a text was read in (``long_text.policy: chunks``). For multi-label data the engine sets
