@@ -83,8 +83,6 @@ def delta(rows: dict[tuple[str, int], Record], method: str, base: str, metric: s
     over the seeds both have."""
     import numpy as np
 
-    from gencls_core.stats import seed_bootstrap
-
     both = sorted(s for m, s in rows if m == method and (base, s) in rows
                   and rows[base, s]["gold"] == rows[method, s]["gold"])  # paired on the same examples only
     if method == base or not both:
@@ -97,7 +95,15 @@ def delta(rows: dict[tuple[str, int], Record], method: str, base: str, metric: s
             stats.append(lambda ix, g=g, a=a, b=b: (b[ix] == g[ix]).mean(-1) - (a[ix] == g[ix]).mean(-1))
         else:
             stats.append(lambda ix, g=g, a=a, b=b, r=r: f1_of(g[ix], b[ix], r) - f1_of(g[ix], a[ix], r))
-    value, low, high = seed_bootstrap(stats, [len(rows[method, s]["gold"]) for s in both])
+    return pooled_points(stats, [len(rows[method, s]["gold"]) for s in both])
+
+
+def pooled_points(stats: list[Any], sizes: list[int], resamples: int | None = None) -> str:
+    """A difference pooled over seeds (``stats``: one per seed, resampled test indices -> the difference; ``sizes``:
+    each seed's test size) in points, with its paired bootstrap 95% interval (gencls_core.stats.seed_bootstrap)."""
+    from gencls_core.stats import seed_bootstrap
+
+    value, low, high = seed_bootstrap(stats, sizes, **({"resamples": resamples} if resamples else {}))
     return f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 

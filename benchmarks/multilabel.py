@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cells import Record, engine_for, read_records, run_cells
+from cells import Record, engine_for, pooled_points, read_records, run_cells
 
 RECORDS = Path("benchmarks/results/multilabel.jsonl")
 ROOT = Path("runs/multilabel")
@@ -131,7 +131,7 @@ def table(records: list[Record]) -> None:
     import numpy as np
     from sklearn.metrics import f1_score
 
-    from gencls_core.stats import seed_bootstrap, set_f1
+    from gencls_core.stats import set_f1
 
     rows = {(r["method"], r["seed"]): r for r in records}
     mats = {key: (_matrix(r["gold"], len(r["labels"])), _matrix(r["predicted"], len(r["labels"])))
@@ -143,8 +143,7 @@ def table(records: list[Record]) -> None:
             return ""
         stats = [lambda ix, g=mats[method, s][0], p=mats[method, s][1], b=mats[base, s][1]:
                  set_f1(g[ix], p[ix], average) - set_f1(g[ix], b[ix], average) for s in both]
-        value, low, high = seed_bootstrap(stats, [len(mats[method, s][0]) for s in both], resamples=1000)
-        return f"{100 * value:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+        return pooled_points(stats, [len(mats[method, s][0]) for s in both], resamples=1000)
 
     methods = [m for m in METHODS if any(key[0] == m for key in rows)]
     print("| method | seeds | micro-F1 | macro-F1 | " + " | ".join(f"Δmicro vs {b} | Δmacro vs {b}" for b in BASES)
