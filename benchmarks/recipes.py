@@ -117,6 +117,8 @@ def run_cell(corpus: str, seed: int, method: str) -> Record:
             summary["offsets"] = bool(record["recipe"].get("decoder", {}).get("options"))
             if record["recipe"].get("lexical"):
                 summary["lexical_weight"] = record["recipe"]["lexical"]["weight"]
+            if result.metrics.get("lexical"):  # the kept model alone, before the bag of words
+                summary["model_accuracy"] = result.metrics["lexical"]["model_accuracy"]
         return encode(corpus, seed, method, labels, gold, predicted, summary, record["timings"]["total"])
     return encode(corpus, seed, method, labels, gold, predicted, summary, time.time() - started)
 

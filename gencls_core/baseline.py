@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gencls_core import lexical
 from gencls_core.interfaces import LabeledData
 from gencls_core.lexical import C_GRID, Bag
 
@@ -118,10 +119,13 @@ def _compare_sets(data: LabeledData, rows: list[dict[str, Any]], split: str, lev
 
 
 def sentences(metrics: dict[str, Any], n: int) -> list[str]:
-    """What a report and the CLI say of the baselines in a run's ``metrics`` (``n`` texts evaluated)."""
+    """What a report and the CLI say of the baselines in a run's ``metrics`` (``n`` texts evaluated), and of the
+    bag of words blended into the model."""
     said = [describe(metrics["baseline"])] if metrics.get("baseline") else []
     if metrics.get("baseline_at_budget"):
         said.append(describe_at_budget(metrics["baseline"], metrics["baseline_at_budget"], metrics["truncated"], n))
+    if metrics.get("lexical"):
+        said.append(lexical.describe(metrics["lexical"]))
     return said
 
 

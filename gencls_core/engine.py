@@ -36,6 +36,7 @@ from gencls_core.interfaces import (
     RunContext,
     Trainer,
 )
+from gencls_core.lexical import contribution as lexical_contribution
 from gencls_core.plugins import Plugins, load_plugins
 from gencls_core.report import base_record, now, stage_columns, write_report
 from gencls_core.resolve import Resolution, resolve
@@ -290,6 +291,10 @@ class Engine:
                 if metrics.get("truncated"):  # did the cut texts cost the model its lead?
                     metrics["baseline_at_budget"] = compare_at_budget(data, rows, inference.kept,
                                                                       self.config.splits.evaluate)
+        weight = inference.resolution.config.lexical.weight
+        if self.processes.is_main and weight:  # what the bag of words added to the kept model
+            metrics["lexical"] = lexical_contribution(
+                rows, inference.bag().log_probs([r["text"] for r in rows], data.labels), weight, data.labels)
         if self.processes.is_main:
             write_jsonl(run_dir / "predictions.jsonl", rows)
             write_json(run_dir / "metrics.json", metrics)

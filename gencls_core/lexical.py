@@ -13,6 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from gencls_core.calibration import log_softmax
+
 C_GRID = (0.1, 1.0, 10.0, 100.0)
 FLOOR = 1e-12  # the bag's probability of a class it never saw in training
 
@@ -56,6 +58,35 @@ class Bag:
 def blend(scores: Sequence[Sequence[float]], bag: Sequence[Sequence[float]], weight: float) -> list[list[float]]:
     """Each row's log label distribution (the log-softmax of ``scores``) weighted ``1 - weight`` plus the bag's
     log probabilities weighted ``weight``."""
-    from gencls_core.calibration import log_softmax
-
     return [[(1 - weight) * s + weight * b for s, b in zip(log_softmax(row), logs)] for row, logs in zip(scores, bag)]
+
+
+def contribution(rows: Sequence[dict[str, Any]], bag: Sequence[Sequence[float]], weight: float,
+                 classes: Sequence[str], level: float = 0.95) -> dict[str, Any]:
+    """What the bag of words changed in a run's evaluated ``rows`` (blended ``scores``; ``bag``: its log
+    probabilities for the same texts): the kept model's own predictions, recovered as the argmax of (blend - w *
+    log p_bag) / (1 - w), their accuracy and macro-F1, and the blend minus them with paired bootstrap intervals."""
+    import numpy as np
+
+    from gencls_core.stats import macro_f1, paired_gain
+
+    gold = np.array([list(classes).index(r["gold"]) for r in rows])
+    blended = np.array([[r["scores"][c] for c in classes] for r in rows])
+    alone, both = ((blended - weight * np.array(bag)) / (1 - weight)).argmax(1), blended.argmax(1)
+    out: dict[str, Any] = {"weight": weight, "model_accuracy": round(float((alone == gold).mean()), 4),
+                           "model_f1_macro": round(float(macro_f1(gold, alone, len(classes))), 4)}
+    for metric in ("accuracy", "f1_macro"):
+        value, low, high = paired_gain(gold, alone, both, len(classes), metric, level)
+        out[f"delta_{metric}"] = {"value": round(value, 4), "low": round(low, 4), "high": round(high, 4)}
+    return out
+
+
+def describe(lexical: dict[str, Any]) -> str:
+    """For a report: what the bag of words added to the kept model."""
+    def points(d: dict[str, float]) -> str:
+        return f"{100 * d['value']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]"
+
+    return (f"The bag of words (lexical.weight {lexical['weight']}) against the kept model alone (accuracy "
+            f"{lexical['model_accuracy']:.3f}, macro-F1 {lexical['model_f1_macro']:.3f}): accuracy "
+            f"{points(lexical['delta_accuracy'])}, macro-F1 {points(lexical['delta_f1_macro'])} (paired bootstrap "
+            f"95%).")

@@ -56,6 +56,12 @@ def test_a_weight_blends_the_bag_into_every_prediction_and_predict_refits_the_sa
         assert [row["scores"][c] for c in classes] == pytest.approx(expected, abs=1e-6)
         assert row["predicted"] == classes[int(np.argmax(expected))]
     assert [r["predicted"] for r in blended.predictions] != [r["predicted"] for r in alone.predictions]
+    added = blended.metrics["lexical"]  # the model alone, recovered from the blend: the unblended run's score
+    assert added["model_accuracy"] == pytest.approx(alone.metrics["accuracy"], abs=1e-4)
+    assert added["delta_accuracy"]["value"] == pytest.approx(blended.metrics["accuracy"] - alone.metrics["accuracy"],
+                                                             abs=1e-4)
+    assert "The bag of words (lexical.weight 0.6) against the kept model alone" in (
+        blended.run_dir / "report.md").read_text()
     again = Engine.from_run_dir(blended.run_dir).predict(texts)  # the bag fitted again from the training split
     assert [p.label for p in again] == [r["predicted"] for r in blended.predictions]
     assert [p.scores["positive"] for p in again] == pytest.approx([r["scores"]["positive"]
