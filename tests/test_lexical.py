@@ -128,3 +128,17 @@ def test_a_recipes_lexical_choice_decodes_the_test_split_and_is_recorded_for_pre
     assert agree >= 9  # at weight 0.9 the bag's own answer wins unless the model is near certain
     assert [p.label for p in Engine.from_run_dir(result.run_dir, plugins=plugins).predict(
         [r["text"] for r in result.predictions])] == [r["predicted"] for r in result.predictions]
+
+
+def test_a_weight_set_in_the_config_is_kept_over_the_recipes_choice(tiny_run_config):
+    body = hookimpl(lambda self, register: register(Blending))
+    plugins = load_plugins(modules=[(PluginInfo("mine", "x", "mine-dist", "1.0"), type(
+        "P", (), {"gencls_register_recipes": body})())])
+    Blending.bags = []
+    config = {**tiny_run_config, "recipe": "blending", "splits": {"test_size": 10, "validation_size": 8},
+              "lexical": {"weight": 0.3}}
+    result = Engine(config, plugins=plugins).run()
+    record = json.loads((result.run_dir / "run.json").read_text())
+    assert Blending.bags == [] and record["config"]["lexical"]["weight"] == 0.3
+    assert record["recipe"]["lexical"] == {"weight": 0.3, "why": "the weight set in the config"}
+    assert result.metrics["lexical"]["weight"] == 0.3
