@@ -31,10 +31,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from gencls_core.calibration import log_softmax, prior_offsets, remove
+from gencls_core.calibration import prior_offsets, remove
 from gencls_core.errors import ConfigError
 from gencls_core.interfaces import LabeledData, Options, Recipe, Validation
 from gencls_core.label_sets import indicator
+from gencls_core.lexical import blend
 
 WEIGHTS = tuple(i / 10 for i in range(10))  # the bag of words' weights tried: 0 to 0.9
 
@@ -140,11 +141,11 @@ class Auto(Recipe):
         if kept.scores is None or len(kept.gold) < 20:
             return 0.0, f"{len(kept.gold)} validation examples are too few to choose a weight on"
         classes = list(kept.scores[0])
-        model = [log_softmax([s[c] for c in classes]) for s in kept.scores]
+        model = [[s[c] for c in classes] for s in kept.scores]
         words = [[b[c] for c in classes] for b in bag]
 
         def label(weight: float, i: int) -> str:
-            row = [(1 - weight) * m + weight * w for m, w in zip(model[i], words[i])]
+            row = blend([model[i]], [words[i]], weight)[0]  # the blend the engine decodes with
             return classes[row.index(max(row))]
 
         def choose(part: list[int]) -> float:
