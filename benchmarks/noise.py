@@ -113,13 +113,14 @@ def accuracy_vs_noise(records: list[Record], methods: Sequence[str], path: Path)
                     points.append((noise, *accuracy_interval(mine)))
             if points:
                 x, y, low, high = map(np.array, zip(*points))
-                ax.errorbar(x + 0.006 * shift, y, yerr=[y - low, high - y], marker="o", capsize=3, label=method)
+                ax.errorbar(x + 0.006 * shift, y, yerr=[y - low, high - y], marker="o", capsize=3, label=method,
+                            color=f"C{shift}")  # one colour per method in every panel
         ax.set_title(name)
         ax.set_xlabel("training labels flipped")
         ax.set_ylabel("clean test accuracy (95% CI)")
         ax.set_xticks(NOISE)
         ax.set_xlim(-0.05, max(NOISE) + 0.05)
-    axes[0][0].legend(fontsize=7)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
