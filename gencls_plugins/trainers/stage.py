@@ -65,7 +65,7 @@ class DecodedValidation:
             self.gencls_warned = True
             warnings.warn(f"at step {self.state.global_step} (validation split): "  # type: ignore[attr-defined]
                           f"{describe_rare(rare)}; class_weights: balanced weighs the rare classes up",
-                          GenclsWarning, stacklevel=2)
+                          GenclsWarning, stacklevel=1)  # gencls's, not the transformers line that evaluates
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in found.items()}
         self.log(metrics)  # type: ignore[attr-defined]
         self.control = self.callback_handler.on_evaluate(  # type: ignore[attr-defined]
