@@ -171,7 +171,7 @@ def plot(records: list[Record], methods: Sequence[str], path: Path) -> None:
     from gencls_core.stats import seed_bootstrap
 
     corpora = list(dict.fromkeys(r["corpus"] for r in records))
-    fig, axes = plt.subplots(1, len(corpora), figsize=(4 * len(corpora), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(corpora), figsize=(4 * len(corpora), 3.8), squeeze=False)
     for ax, corpus in zip(axes[0], corpora):
         names, values, errors = [], [], []
         for method in methods:
@@ -184,7 +184,7 @@ def plot(records: list[Record], methods: Sequence[str], path: Path) -> None:
             values.append(value)
             errors.append((max(value - low, 0.0), max(high - value, 0.0)))  # near 1 the estimate can pass an end
         ax.bar(range(len(names)), values, yerr=np.array(errors).T, capsize=4, color="#4c72b0")
-        ax.set_xticks(range(len(names)), names, fontsize=7)
+        ax.set_xticks(range(len(names)), names, fontsize=7, rotation=35, ha="right")  # long names overlap flat
         ax.set_ylim(0, 1)
         ax.set_title(corpus)
         ax.set_ylabel("test macro-F1 (95% CI)")
